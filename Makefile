@@ -1,0 +1,94 @@
+# socktrace: `make demo` and `make test` are all the set-up a fresh machine needs.
+CC      ?= gcc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+
+WARN     = -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+SHIM_FLAGS = $(BASEFLAGS) -fPIC -fvisibility=hidden
+DEBIAN_PACKAGES = build-essential libunwind-dev libcriterion-dev strace valgrind iproute2 \
+                  procps
+
+SHIM_SRC  = $(wildcard shim/*.c)
+SHIM_HDR  = $(wildcard shim/*.h)
+READER_SRC = tools/st_trace.c tools/st_endpoint.c
+READER_HDR = tools/st_trace.h tools/st_endpoint.h shim/st_format.h
+TEST_SRC  = $(wildcard tests/test_*.c)
+PROG_SRC  = $(wildcard tests/progs/*.c)
+BENCH_SRC = $(wildcard tools/bench/*.c)
+
+LIB   = $(BUILD)/libsocktrace.so
+DUMP  = $(BUILD)/socktrace-dump
+DEMO  = $(BUILD)/socknames
+TESTS = $(BUILD)/tests/run-tests
+PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC))
+BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps demo test check unit asan valgrind bench install uninstall clean
+all: $(LIB) $(DUMP) $(DEMO)
+
+deps:
+	@tools/deps.sh $(DEBIAN_PACKAGES)
+
+$(LIB): $(SHIM_SRC) $(SHIM_HDR) | $(BUILD)
+	$(CC) $(SHIM_FLAGS) -shared -Wl,-soname,libsocktrace.so -Wl,-z,now -o $@ $(SHIM_SRC) -ldl -lpthread
+
+$(DUMP): tools/socktrace_dump.c $(READER_SRC) $(READER_HDR) | $(BUILD)
+	$(CC) $(BASEFLAGS) -o $@ tools/socktrace_dump.c $(READER_SRC) -lpthread
+
+$(DEMO): demo/socknames.c | $(BUILD)
+	$(CC) $(BASEFLAGS) -o $@ $<
+
+$(BUILD)/progs/%: tests/progs/%.c tests/progs/progs.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -o $@ $< -lpthread -ldl
+
+$(BUILD)/bench/%: tools/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -o $@ $<
+
+$(TESTS): $(TEST_SRC) tests/harness.c tests/harness.h $(READER_SRC) $(READER_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -o $@ $(TEST_SRC) tests/harness.c $(READER_SRC) -lcriterion -lpthread
+
+$(BUILD):
+	@mkdir -p $@
+
+demo: deps all
+	@tools/demo.sh $(BUILD)
+
+# Criterion runs the tests; programs run under the shim are its children,
+# never the runner itself (it forks workers and talks over AF_UNIX sockets).
+unit: all $(PROGS) $(TESTS)
+	ST_BUILD=$(abspath $(BUILD)) $(TESTS) --jobs 2
+
+valgrind: all $(PROGS)
+	@tools/valgrind-reader.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+
+test: deps
+	$(MAKE) unit
+	$(MAKE) valgrind
+	$(MAKE) asan
+	@echo "make test: all passed"
+
+bench: deps all $(BENCH)
+	@tools/bench.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsocktrace.so
+	install -m 0755 $(DUMP) $(DESTDIR)$(PREFIX)/bin/socktrace-dump
+	install -m 0755 $(DEMO) $(DESTDIR)$(PREFIX)/bin/socknames
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libsocktrace.so $(DESTDIR)$(PREFIX)/bin/socktrace-dump \
+	      $(DESTDIR)$(PREFIX)/bin/socknames
+
+clean:
+	rm -rf build

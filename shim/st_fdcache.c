@@ -1,0 +1,110 @@
+/*
+ * Endpoints of connected sockets, learned at connect/accept or from the kernel
+ * once, so getsockname/getpeername can record the other end without a second
+ * system call.  A connected socket's endpoints never change; what changes is
+ * which socket an fd number names, so every path that closes or replaces an fd
+ * forgets its entry.  Entries are seqlocks: a reader that races a writer or a
+ * forget gets a miss (and asks the kernel), never a mixed or stale entry.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/mman.h>
+
+#include "st_internal.h"
+
+#define ST_FDCACHE_FDS 65536u
+
+struct st_fdentry {
+	uint32_t seq; /* odd while written; bumped by 2 on forget */
+	uint32_t tag; /* seq value the data was written for */
+	uint16_t local_len, peer_len;
+	uint8_t local[ST_ADDR_MAX];
+	uint8_t peer[ST_ADDR_MAX];
+};
+
+static struct st_fdentry *st_fdtab;
+static uint32_t st_fd_high; /* highest fd ever stored + 1 */
+
+void st_fdcache_init(void)
+{
+	void *p = mmap(NULL, ST_FDCACHE_FDS * sizeof(struct st_fdentry), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED)
+		__atomic_store_n(&st_fdtab, p, __ATOMIC_RELEASE);
+}
+
+static struct st_fdentry *st_entry(int fd)
+{
+	struct st_fdentry *tab = __atomic_load_n(&st_fdtab, __ATOMIC_ACQUIRE);
+	if (tab == NULL || fd < 0 || (unsigned)fd >= ST_FDCACHE_FDS)
+		return NULL;
+	return &tab[fd];
+}
+
+static bool st_fits(const struct st_addr *a)
+{
+	return a->len > 0 && a->len <= ST_ADDR_MAX;
+}
+
+/* Raised before an entry is written, so a concurrent forget always sees it. */
+static void st_raise_high(int fd)
+{
+	uint32_t high = __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED);
+	while (high < (uint32_t)fd + 1 &&
+	       !__atomic_compare_exchange_n(&st_fd_high, &high, (uint32_t)fd + 1, true,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+}
+
+void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer)
+{
+	struct st_fdentry *e = st_entry(fd);
+	if (e == NULL || !st_fits(local) || !st_fits(peer))
+		return;
+	st_raise_high(fd);
+	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if ((seq & 1) || !__atomic_compare_exchange_n(&e->seq, &seq, seq + 1, false,
+						     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	e->tag = seq + 2;
+	e->local_len = (uint16_t)local->len;
+	e->peer_len = (uint16_t)peer->len;
+	memcpy(e->local, &local->ss, local->len);
+	memcpy(e->peer, &peer->ss, peer->len);
+	/* A forget that ran meanwhile added 2: the tag no longer matches. */
+	__atomic_fetch_add(&e->seq, 1, __ATOMIC_RELEASE);
+}
+
+bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer)
+{
+	struct st_fdentry *e = st_entry(fd);
+	if (e == NULL)
+		return false;
+	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if ((seq & 1) || e->tag != seq || e->local_len == 0)
+		return false;
+	local->len = e->local_len;
+	peer->len = e->peer_len;
+	if (local->len > ST_ADDR_MAX || peer->len > ST_ADDR_MAX)
+		return false;
+	memcpy(&local->ss, e->local, local->len);
+	memcpy(&peer->ss, e->peer, peer->len);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq;
+}
+
+void st_fdcache_forget(int fd)
+{
+	struct st_fdentry *e = st_entry(fd);
+	if (e != NULL && (unsigned)fd < __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&e->seq, 2, __ATOMIC_RELEASE);
+}
+
+void st_fdcache_forget_range(unsigned first, unsigned last)
+{
+	unsigned high = __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED);
+	if (last >= high)
+		last = high ? high - 1 : 0;
+	for (unsigned fd = first; fd <= last && fd < high; fd++)
+		st_fdcache_forget((int)fd);
+}

@@ -1,0 +1,110 @@
+/*
+ * socktrace trace format, version 1: the one definition shared by the shim
+ * (writer) and socktrace-dump (reader).  docs/FORMAT.md explains it in prose.
+ *
+ * A file is a header of ST_HEADER_SIZE bytes followed by chunks of
+ * hdr.chunk_size bytes.  A writer thread owns one chunk at a time, reserved
+ * with one atomic add on hdr.next_chunk, and appends records to it.  A record
+ * starts with an 8-byte commit word stored last, with release semantics: a
+ * word of 0 means "nothing more in this chunk (yet)".  All fields are
+ * little-endian host order; records are 8-byte aligned.
+ */
+#ifndef ST_FORMAT_H
+#define ST_FORMAT_H
+
+#include <stdint.h>
+
+#define ST_MAGIC "SOCKTRC\x1a"
+#define ST_MAGIC_LEN 8
+#define ST_VERSION 1
+#define ST_HEADER_SIZE 4096u
+#define ST_CHUNK_SIZE 16384u
+#define ST_LIVE_SLOTS 256u
+
+/* Set in next_chunk by the last process to leave: the file was shrunk to the
+ * reserved content and must be grown again before another chunk is used. */
+#define ST_SEALED (1ull << 62)
+
+struct st_header {
+	char magic[ST_MAGIC_LEN];
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t chunk_size;
+	uint32_t flags;
+	uint64_t capacity;     /* largest file size, header included */
+	uint64_t created_ns;   /* CLOCK_REALTIME */
+	uint64_t next_chunk;   /* bytes of chunks handed out after the header (| ST_SEALED) */
+	uint64_t dropped;      /* events lost because the file was full */
+	uint64_t sealed_end;   /* next_chunk value at sealing */
+	uint32_t live_overflow;/* processes that found no live slot: never shrink */
+	uint32_t reserved0;
+	uint32_t live_pid[ST_LIVE_SLOTS]; /* attached processes, 0 = free slot */
+};
+
+/* Commit word: len (bytes, header included) | type << 32 | ST_REC_MARK << 48 */
+#define ST_REC_MARK 0x5354u
+#define ST_REC_WORD(len, type) \
+	((uint64_t)(len) | (uint64_t)(type) << 32 | (uint64_t)ST_REC_MARK << 48)
+#define ST_REC_LEN(w) ((uint32_t)(w))
+#define ST_REC_TYPE(w) ((uint16_t)((w) >> 32))
+#define ST_REC_MARK_OF(w) ((uint16_t)((w) >> 48))
+
+enum st_rec_type {
+	ST_REC_EVENT = 1,
+	ST_REC_PROCESS = 2,
+};
+
+enum st_op {
+	ST_OP_CONNECT = 1,
+	ST_OP_ACCEPT = 2,
+	ST_OP_ACCEPT4 = 3,
+	ST_OP_GETSOCKNAME = 4,
+	ST_OP_GETPEERNAME = 5,
+};
+
+/* Event flags */
+#define ST_EV_PEER_REQUESTED 0x01 /* peer is the address connect() was given */
+
+#define ST_ADDR_MAX 112 /* sizeof(struct sockaddr_un) rounded up to 8 */
+#define ST_FRAMES_MAX 64
+
+/*
+ * Event record: this fixed part, then local_len bytes of a raw sockaddr
+ * padded to 8, then peer_len bytes padded to 8, then nframes uint64_t return
+ * addresses, innermost first.  A length of 0 means "no endpoint".
+ */
+struct st_event {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t tid;
+	int32_t fd;        /* socket described; for accept the new fd (-1 on failure) */
+	int32_t ret;
+	int32_t err;       /* errno, 0 on success */
+	int32_t listen_fd; /* accept: the listening fd; otherwise -1 */
+	uint8_t op;
+	uint8_t flags;
+	uint16_t nframes;
+	uint16_t local_len;
+	uint16_t peer_len;
+};
+
+/*
+ * Process record, written when a process attaches (start, fork, exec): then
+ * exe_len bytes of executable path, cmd_len bytes of command line (arguments
+ * separated by NUL), host_len bytes of host name, padded to 8 as a whole.
+ */
+struct st_process {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t ppid;
+	uint16_t exe_len;
+	uint16_t cmd_len;
+	uint16_t host_len;
+	uint16_t pad;
+};
+
+#define ST_ALIGN8(n) (((n) + 7u) & ~7u)
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * Process-wide set-up: settings from the environment, the trace file, the
+ * process record, fork and exit handling.  Runs from the constructor, or from
+ * the first wrapper call when another library's constructor calls in first.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "st_internal.h"
+
+#define ST_DEFAULT_FILE "socktrace.trace"
+#define ST_DEFAULT_SIZE (64ull << 20)
+
+uint32_t st_pid;
+
+enum { ST_INIT_NONE, ST_INIT_RUNNING, ST_INIT_DONE };
+static int st_init_state;
+static bool st_recording;
+static __thread bool st_in_init ST_TLS;
+
+static struct {
+	char file_template[4096];
+	uint64_t size;
+	char exe[1024];
+	size_t exe_len;
+	char cmd[2048];
+	size_t cmd_len;
+	char host[256];
+	size_t host_len;
+} st_conf;
+
+uint64_t st_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void st_write_all(const char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+void st_warn(const char *path, const char *reason)
+{
+	int saved = errno;
+	st_write_all("socktrace: cannot trace to ");
+	st_write_all(path);
+	st_write_all(": ");
+	st_write_all(reason);
+	st_write_all("; the program runs untraced\n");
+	errno = saved;
+}
+
+static const char *st_errdesc(int err)
+{
+	const char *desc = strerrordesc_np(err);
+	return desc ? desc : "unknown error";
+}
+
+/* "%p" becomes the pid, "%%" a percent sign; async-signal-safe. */
+static void st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *s = tmpl; *s && o + 12 < size; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			char digits[12];
+			int n = 0;
+			for (uint32_t v = pid; n == 0 || v; v /= 10)
+				digits[n++] = (char)('0' + v % 10);
+			while (n)
+				out[o++] = digits[--n];
+			s++;
+		} else if (s[0] == '%' && s[1] == '%') {
+			out[o++] = '%';
+			s++;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+}
+
+static uint64_t st_parse_size(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return ST_DEFAULT_SIZE;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end != '\0' || v == 0)
+		return ST_DEFAULT_SIZE;
+	v -= v % ST_CHUNK_SIZE;
+	if (v < ST_HEADER_SIZE + ST_CHUNK_SIZE)
+		v = ST_HEADER_SIZE + ST_CHUNK_SIZE;
+	return v;
+}
+
+static size_t st_read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size_t total = 0;
+	ssize_t n;
+	while (total < size && (n = read(fd, buf + total, size - total)) > 0)
+		total += (size_t)n;
+	st_real_close(fd);
+	return total;
+}
+
+static void st_read_identity(void)
+{
+	ssize_t n = readlink("/proc/self/exe", st_conf.exe, sizeof st_conf.exe);
+	st_conf.exe_len = n > 0 ? (size_t)n : 0;
+	st_conf.cmd_len = st_read_file("/proc/self/cmdline", st_conf.cmd, sizeof st_conf.cmd);
+	if (gethostname(st_conf.host, sizeof st_conf.host) == 0)
+		st_conf.host_len = strnlen(st_conf.host, sizeof st_conf.host);
+}
+
+static void st_write_process(uint32_t ppid)
+{
+	st_record_process(ppid, st_conf.exe, st_conf.exe_len, st_conf.cmd, st_conf.cmd_len,
+			  st_conf.host, st_conf.host_len);
+}
+
+static bool st_attach_current(void)
+{
+	char path[4096];
+	const char *why = NULL;
+	st_expand_path(st_conf.file_template, st_pid, path, sizeof path);
+	int rc = st_file_attach(path, st_conf.size, &why);
+	if (rc == 0)
+		return true;
+	st_warn(path, why ? why : st_errdesc(-rc));
+	return false;
+}
+
+static void st_atfork_child(void)
+{
+	uint32_t parent = st_pid;
+	st_pid = (uint32_t)getpid();
+	st_record_reset_thread();
+	if (!st_recording)
+		return;
+	if (strstr(st_conf.file_template, "%p") != NULL) {
+		/* One file per process was asked for: leave the parent's file alone. */
+		munmap(st_trace.base, st_trace.capacity);
+		memset(&st_trace, 0, sizeof st_trace);
+		st_recording = st_attach_current();
+		if (!st_recording)
+			return;
+	} else {
+		st_file_register_pid(st_pid);
+	}
+	st_write_process(parent);
+}
+
+static void st_init(void)
+{
+	st_pid = (uint32_t)getpid();
+	st_fdcache_init();
+	const char *file = secure_getenv("SOCKTRACE_FILE");
+	if (file == NULL || *file == '\0')
+		file = ST_DEFAULT_FILE;
+	if (strlen(file) >= sizeof st_conf.file_template) {
+		st_warn("SOCKTRACE_FILE", st_errdesc(ENAMETOOLONG));
+		return;
+	}
+	strcpy(st_conf.file_template, file);
+	st_conf.size = st_parse_size(secure_getenv("SOCKTRACE_SIZE"));
+	st_read_identity();
+	if (!st_attach_current())
+		return;
+	st_recording = true;
+	pthread_atfork(NULL, NULL, st_atfork_child);
+	st_write_process((uint32_t)getppid());
+}
+
+bool st_ready(void)
+{
+	int state = __atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE);
+	if (ST_LIKELY(state == ST_INIT_DONE))
+		return st_recording;
+	if (st_in_init)
+		return false;
+	int expected = ST_INIT_NONE;
+	if (state == ST_INIT_NONE &&
+	    __atomic_compare_exchange_n(&st_init_state, &expected, ST_INIT_RUNNING, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		st_in_init = true;
+		st_init();
+		st_in_init = false;
+		__atomic_store_n(&st_init_state, ST_INIT_DONE, __ATOMIC_RELEASE);
+		return st_recording;
+	}
+	/* Another thread is setting up: it takes milliseconds at most. */
+	while (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) != ST_INIT_DONE)
+		sched_yield();
+	return st_recording;
+}
+
+__attribute__((constructor)) static void st_constructor(void)
+{
+	(void)st_ready();
+}
+
+__attribute__((destructor)) static void st_destructor(void)
+{
+	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording)
+		st_file_detach();
+}

@@ -1,0 +1,84 @@
+/* Internal interfaces of libsocktrace.so: nothing here is exported. */
+#ifndef ST_INTERNAL_H
+#define ST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "st_format.h"
+
+#define ST_TLS __attribute__((tls_model("initial-exec")))
+#define ST_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ST_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* An endpoint as the shim keeps it: len 0 means "none". */
+struct st_addr {
+	socklen_t len;
+	struct sockaddr_storage ss;
+};
+
+/* st_real.c: the wrapped functions as the next object (libc) defines them.
+ * Safe to call at any time: before binding completes they fall back to the
+ * raw system call, so dlsym() calling back into a wrapper cannot recurse. */
+int st_real_connect(int fd, const struct sockaddr *addr, socklen_t len);
+int st_real_accept(int fd, struct sockaddr *addr, socklen_t *len);
+int st_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int st_real_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+int st_real_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+int st_real_close(int fd);
+int st_real_dup(int fd);
+int st_real_dup2(int oldfd, int newfd);
+int st_real_dup3(int oldfd, int newfd, int flags);
+int st_real_close_range(unsigned first, unsigned last, int flags);
+void st_real_closefrom(int lowfd);
+int st_real_fclose(FILE *stream);
+int st_real_socket(int domain, int type, int protocol);
+int st_real_socketpair(int domain, int type, int protocol, int sv[2]);
+
+/* st_init.c: process-wide state. */
+extern uint32_t st_pid;
+bool st_ready(void); /* initialises on first use; true when recording */
+void st_warn(const char *path, const char *reason);
+uint64_t st_now_ns(void);
+
+/* st_file.c: the mapped trace file. */
+struct st_file {
+	struct st_header *hdr;
+	char *base;
+	uint64_t capacity;
+	dev_t dev;
+	ino_t ino;
+	char path[4096];
+};
+extern struct st_file st_trace;
+int st_file_attach(const char *path, uint64_t capacity, const char **why);
+void st_file_detach(void);
+bool st_file_unseal(void);
+void st_file_register_pid(uint32_t pid);
+
+/* st_record.c: per-thread chunks and record writing (async-signal-safe). */
+void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
+		     const struct st_addr *local, const struct st_addr *peer,
+		     uint8_t flags);
+void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
+		       const char *cmd, size_t cmd_len, const char *host,
+		       size_t host_len);
+void st_record_reset_thread(void);
+void st_record_stop(void);
+
+/* st_fdcache.c: endpoints learned per connected socket. */
+void st_fdcache_init(void);
+void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer);
+bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer);
+void st_fdcache_forget(int fd);
+void st_fdcache_forget_range(unsigned first, unsigned last);
+
+/* st_addr.c: endpoint helpers. */
+void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);
+bool st_addr_is_specific_inet(const struct st_addr *a);
+bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * Binding of the real functions with dlsym(RTLD_NEXT).  All symbols are bound
+ * at once, by whichever thread gets there first.  dlsym() may allocate, and an
+ * interposed allocator may call a wrapper again: while binding is under way
+ * (in this thread or another) callers fall back to the raw system call rather
+ * than wait, so nothing recurses and nothing deadlocks.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "st_internal.h"
+
+static struct {
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
+	int (*fclose)(FILE *);
+	int (*socket)(int, int, int);
+	int (*socketpair)(int, int, int, int[2]);
+} st_fn;
+
+enum { ST_UNBOUND, ST_BINDING, ST_BOUND };
+static int st_bind_state;
+
+#define ST_BIND(name) (*(void **)&st_fn.name = dlsym(RTLD_NEXT, #name))
+
+/* DO NOT record or allocate here: this can run inside dlsym's own callers. */
+static bool st_bind(void)
+{
+	int state = __atomic_load_n(&st_bind_state, __ATOMIC_ACQUIRE);
+	if (ST_LIKELY(state == ST_BOUND))
+		return true;
+	int expected = ST_UNBOUND;
+	if (!__atomic_compare_exchange_n(&st_bind_state, &expected, ST_BINDING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return expected == ST_BOUND;
+	ST_BIND(connect);
+	ST_BIND(accept);
+	ST_BIND(accept4);
+	ST_BIND(getsockname);
+	ST_BIND(getpeername);
+	ST_BIND(close);
+	ST_BIND(dup);
+	ST_BIND(dup2);
+	ST_BIND(dup3);
+	ST_BIND(close_range);
+	ST_BIND(closefrom);
+	ST_BIND(fclose);
+	ST_BIND(socket);
+	ST_BIND(socketpair);
+	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Calls the bound function, or the system call while binding is not done. */
+#define ST_CALL(name, sysno, ...) \
+	((st_bind() && st_fn.name) ? st_fn.name(__VA_ARGS__) \
+				   : (int)syscall(sysno, __VA_ARGS__))
+
+int st_real_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return ST_CALL(connect, SYS_connect, fd, addr, len);
+}
+
+int st_real_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return ST_CALL(accept, SYS_accept, fd, addr, len);
+}
+
+int st_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	return ST_CALL(accept4, SYS_accept4, fd, addr, len, flags);
+}
+
+int st_real_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return ST_CALL(getsockname, SYS_getsockname, fd, addr, len);
+}
+
+int st_real_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return ST_CALL(getpeername, SYS_getpeername, fd, addr, len);
+}
+
+int st_real_close(int fd)
+{
+	return ST_CALL(close, SYS_close, fd);
+}
+
+int st_real_dup(int fd)
+{
+	return ST_CALL(dup, SYS_dup, fd);
+}
+
+int st_real_dup2(int oldfd, int newfd)
+{
+	return ST_CALL(dup2, SYS_dup2, oldfd, newfd);
+}
+
+int st_real_dup3(int oldfd, int newfd, int flags)
+{
+	return ST_CALL(dup3, SYS_dup3, oldfd, newfd, flags);
+}
+
+int st_real_close_range(unsigned first, unsigned last, int flags)
+{
+	return ST_CALL(close_range, SYS_close_range, first, last, flags);
+}
+
+void st_real_closefrom(int lowfd)
+{
+	if (st_bind() && st_fn.closefrom) {
+		st_fn.closefrom(lowfd);
+		return;
+	}
+	int saved = errno;
+	syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
+	errno = saved;
+}
+
+int st_real_fclose(FILE *stream)
+{
+	if (st_bind() && st_fn.fclose)
+		return st_fn.fclose(stream);
+	/* Only reachable from inside dlsym(): no stdio of ours runs there. */
+	errno = EAGAIN;
+	return EOF;
+}
+
+int st_real_socket(int domain, int type, int protocol)
+{
+	return ST_CALL(socket, SYS_socket, domain, type, protocol);
+}
+
+int st_real_socketpair(int domain, int type, int protocol, int sv[2])
+{
+	return ST_CALL(socketpair, SYS_socketpair, domain, type, protocol, sv);
+}

@@ -1,0 +1,134 @@
+/*
+ * The traced calls.  Each calls the real function first with the program's
+ * own arguments, so results and errno are exactly libc's, then records.  The
+ * program's buffers are read only where the kernel has just proven them
+ * readable: connect's address unless it failed with EFAULT, and the length a
+ * successful getsockname/getpeername wrote back.  Addresses the program
+ * receives are never read back from its buffer (its size is unknown after the
+ * call); they come from the fd cache or from the kernel into our own buffers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "st_internal.h"
+
+#define ST_EXPORT __attribute__((visibility("default")))
+
+static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len, int ret,
+			     int err)
+{
+	struct st_addr local = {0}, peer = {0};
+	st_fdcache_forget(fd);
+	if (err != EFAULT && addr != NULL && len <= sizeof peer.ss)
+		st_addr_from(&peer, addr, len);
+	if (ret == 0 || err == EINPROGRESS) {
+		struct st_addr kernel_peer;
+		if (ret == 0 && st_addr_is_specific_inet(&peer)) {
+			local.len = sizeof local.ss;
+			if (st_real_getsockname(fd, (struct sockaddr *)&local.ss, &local.len) < 0)
+				local.len = 0;
+			else
+				st_fdcache_store(fd, &local, &peer);
+		} else if (st_kernel_endpoints(fd, &local, &kernel_peer) && ret == 0) {
+			st_fdcache_store(fd, &local, &kernel_peer);
+		}
+		if (local.len > ST_ADDR_MAX)
+			local.len = ST_ADDR_MAX;
+	}
+	st_record_event(ST_OP_CONNECT, fd, ret, err, -1, &local, &peer,
+			peer.len ? ST_EV_PEER_REQUESTED : 0);
+}
+
+ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int ret = st_real_connect(fd, addr, len);
+	int saved = errno;
+	if (st_ready())
+		st_after_connect(fd, addr, len, ret, ret < 0 ? saved : 0);
+	errno = saved;
+	return ret;
+}
+
+static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct st_addr *peer)
+{
+	struct st_addr local = {0}, kernel_peer;
+	if (ret >= 0) {
+		st_fdcache_forget(ret);
+		local.len = sizeof local.ss;
+		if (st_real_getsockname(ret, (struct sockaddr *)&local.ss, &local.len) < 0)
+			local.len = 0;
+		if (local.len > ST_ADDR_MAX)
+			local.len = ST_ADDR_MAX;
+		if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer))
+			*peer = kernel_peer;
+		st_fdcache_store(ret, &local, peer);
+	}
+	st_record_event(op, ret >= 0 ? ret : -1, ret, err, listen_fd, &local, peer, 0);
+}
+
+/* When the program does not want the peer address, the kernel writes it into
+ * our buffer instead: the program sees no difference and we save a syscall. */
+static int st_accept(uint8_t op, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct st_addr peer = {0};
+	bool ours = addr == NULL;
+	socklen_t our_len = sizeof peer.ss;
+	struct sockaddr *use_addr = ours ? (struct sockaddr *)&peer.ss : addr;
+	socklen_t *use_len = ours ? &our_len : len;
+	int ret = op == ST_OP_ACCEPT4 ? st_real_accept4(fd, use_addr, use_len, flags)
+				      : st_real_accept(fd, use_addr, use_len);
+	int saved = errno;
+	if (st_ready()) {
+		if (ours && ret >= 0)
+			peer.len = our_len > ST_ADDR_MAX ? ST_ADDR_MAX : our_len;
+		st_after_accept(op, fd, ret, ret < 0 ? saved : 0, &peer);
+	}
+	errno = saved;
+	return ret;
+}
+
+ST_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return st_accept(ST_OP_ACCEPT, fd, addr, len, 0);
+}
+
+ST_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	return st_accept(ST_OP_ACCEPT4, fd, addr, len, flags);
+}
+
+/* The cache entry is trusted only when it agrees with the length the call
+ * returned; otherwise the kernel is asked once and the entry renewed. */
+static void st_after_name(uint8_t op, int fd, int ret, int err, const socklen_t *len)
+{
+	struct st_addr local = {0}, peer = {0};
+	if (ret == 0) {
+		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;
+		bool hit = st_fdcache_load(fd, &local, &peer) &&
+			   (op == ST_OP_GETSOCKNAME ? local.len : peer.len) == returned;
+		if (!hit && st_kernel_endpoints(fd, &local, &peer))
+			st_fdcache_store(fd, &local, &peer);
+	}
+	st_record_event(op, fd, ret, err, -1, &local, &peer, 0);
+}
+
+ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int ret = st_real_getsockname(fd, addr, len);
+	int saved = errno;
+	if (st_ready())
+		st_after_name(ST_OP_GETSOCKNAME, fd, ret, ret < 0 ? saved : 0, len);
+	errno = saved;
+	return ret;
+}
+
+ST_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int ret = st_real_getpeername(fd, addr, len);
+	int saved = errno;
+	if (st_ready())
+		st_after_name(ST_OP_GETPEERNAME, fd, ret, ret < 0 ? saved : 0, len);
+	errno = saved;
+	return ret;
+}

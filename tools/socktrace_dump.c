@@ -1,0 +1,167 @@
+/* socktrace-dump: print trace files as text (default) or JSON Lines. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "st_endpoint.h"
+#include "st_trace.h"
+
+struct st_opts {
+	bool numeric;
+	bool json;
+};
+
+static void st_usage(FILE *out)
+{
+	fputs("usage: socktrace-dump [-n] [--json] FILE...\n"
+	      "  -n, --numeric  print addresses and ports as numbers\n"
+	      "  -j, --json     one JSON object per event (JSON Lines)\n"
+	      "  -h, --help     this text\n",
+	      out);
+}
+
+static int st_cmp_ev(const void *a, const void *b)
+{
+	const struct st_ev *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static void st_print_time(FILE *out, uint64_t ts)
+{
+	time_t sec = (time_t)(ts / 1000000000u);
+	struct tm tm;
+	localtime_r(&sec, &tm);
+	fprintf(out, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		(unsigned)(ts % 1000000000u / 1000u));
+}
+
+static void st_print_result(FILE *out, const struct st_ev *ev)
+{
+	fprintf(out, " = %d", ev->ret);
+	if (ev->err) {
+		const char *name = strerrorname_np(ev->err);
+		const char *desc = strerrordesc_np(ev->err);
+		if (name)
+			fprintf(out, " %s (%s)", name, desc ? desc : "");
+		else
+			fprintf(out, " errno %d", ev->err);
+	}
+}
+
+static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_opts *o)
+{
+	st_print_time(out, ev->ts);
+	bool accepts = ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4;
+	fprintf(out, " %u/%u %s(%d)", ev->pid, ev->tid, st_op_name(ev->op),
+		accepts ? ev->listen_fd : ev->fd);
+	st_print_result(out, ev);
+	if (ev->local.sa) {
+		fputs(" local=", out);
+		st_endpoint_text(out, &ev->local, o->numeric);
+	}
+	if (ev->peer.sa) {
+		fputs(" peer=", out);
+		st_endpoint_text(out, &ev->peer, o->numeric);
+	}
+	fputc('\n', out);
+}
+
+static void st_print_json(FILE *out, const struct st_ev *ev)
+{
+	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"%s\",\"fd\":%d,\"ret\":%d,",
+		(unsigned long long)ev->ts, ev->pid, ev->tid, st_op_name(ev->op), ev->fd, ev->ret);
+	const char *name = ev->err ? strerrorname_np(ev->err) : NULL;
+	if (name)
+		fprintf(out, "\"errno\":\"%s\",", name);
+	else if (ev->err)
+		fprintf(out, "\"errno\":\"E%d\",", ev->err);
+	else
+		fputs("\"errno\":null,", out);
+	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4)
+		fprintf(out, "\"listen_fd\":%d,", ev->listen_fd);
+	fputs("\"local\":", out);
+	st_endpoint_json(out, &ev->local);
+	fputs(",\"peer\":", out);
+	st_endpoint_json(out, &ev->peer);
+	fputs("}\n", out);
+}
+
+static int st_parse_args(int argc, char **argv, struct st_opts *o)
+{
+	static const struct option longopts[] = {
+		{"numeric", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "njh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->numeric = true; break;
+		case 'j': o->json = true; break;
+		case 'h': st_usage(stdout); exit(0);
+		default: st_usage(stderr); exit(2);
+		}
+	}
+	if (optind >= argc) {
+		fputs("socktrace-dump: no trace file given\n", stderr);
+		st_usage(stderr);
+		exit(2);
+	}
+	return optind;
+}
+
+int main(int argc, char **argv)
+{
+	struct st_opts o = {0};
+	int first = st_parse_args(argc, argv, &o);
+	size_t nfiles = (size_t)(argc - first);
+	struct st_trace *traces = calloc(nfiles, sizeof *traces);
+	size_t total = 0;
+	uint64_t dropped = 0;
+	int status = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		if (st_trace_load(&traces[i], argv[first + (int)i], (uint32_t)i) < 0)
+			status = 1;
+		if (traces[i].warning[0])
+			status = 1;
+		total += traces[i].nevs;
+		dropped += traces[i].dropped;
+	}
+	struct st_ev *all = malloc((total ? total : 1) * sizeof *all);
+	size_t n = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		memcpy(all + n, traces[i].evs, traces[i].nevs * sizeof *all);
+		n += traces[i].nevs;
+	}
+	qsort(all, n, sizeof *all, st_cmp_ev);
+	for (size_t i = 0; i < n; i++) {
+		if (o.json)
+			st_print_json(stdout, &all[i]);
+		else
+			st_print_text(stdout, &all[i], &o);
+	}
+	fflush(stdout);
+	for (size_t i = 0; i < nfiles; i++) {
+		if (traces[i].warning[0])
+			fprintf(stderr, "socktrace-dump: %s: warning: %s\n", traces[i].path,
+				traces[i].warning);
+		if (traces[i].error[0])
+			fprintf(stderr, "socktrace-dump: %s: %s\n", traces[i].path, traces[i].error);
+	}
+	if (!o.json)
+		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", n,
+			(unsigned long long)dropped);
+	for (size_t i = 0; i < nfiles; i++)
+		st_trace_free(&traces[i]);
+	free(traces);
+	free(all);
+	return status;
+}

@@ -1,0 +1,245 @@
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "st_endpoint.h"
+
+#define ST_LOOKUP_MS 300
+
+struct st_lookup {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done;
+	int refs;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[NI_MAXHOST];
+	int rc;
+};
+
+struct st_name {
+	struct sockaddr_storage ss; /* port cleared: names are per address */
+	socklen_t len;
+	char *host;
+	struct st_name *next;
+};
+
+static struct st_name *st_names;
+/* After one lookup timed out the resolver is not asked again: a reader must
+ * never crawl on a machine without DNS. */
+static bool st_resolver_slow;
+
+static void st_lookup_release(struct st_lookup *l)
+{
+	pthread_mutex_lock(&l->lock);
+	int refs = --l->refs;
+	pthread_mutex_unlock(&l->lock);
+	if (refs == 0) {
+		pthread_mutex_destroy(&l->lock);
+		pthread_cond_destroy(&l->done_cond);
+		free(l);
+	}
+}
+
+static void *st_lookup_run(void *arg)
+{
+	struct st_lookup *l = arg;
+	int rc = getnameinfo((struct sockaddr *)&l->ss, l->len, l->host, sizeof l->host, NULL, 0,
+			     NI_NAMEREQD);
+	pthread_mutex_lock(&l->lock);
+	l->rc = rc;
+	l->done = true;
+	pthread_cond_signal(&l->done_cond);
+	pthread_mutex_unlock(&l->lock);
+	st_lookup_release(l);
+	return NULL;
+}
+
+/* Returns a malloc'd name, or NULL when there is none in time. */
+static char *st_lookup_timed(const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct st_lookup *l = calloc(1, sizeof *l);
+	if (l == NULL)
+		return NULL;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->done_cond, NULL);
+	l->refs = 2;
+	l->ss = *ss;
+	l->len = len;
+	pthread_t th;
+	if (pthread_create(&th, NULL, st_lookup_run, l) != 0) {
+		free(l);
+		return NULL;
+	}
+	pthread_detach(th);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += ST_LOOKUP_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	char *name = NULL;
+	pthread_mutex_lock(&l->lock);
+	while (!l->done && pthread_cond_timedwait(&l->done_cond, &l->lock, &deadline) == 0)
+		;
+	if (!l->done)
+		st_resolver_slow = true;
+	else if (l->rc == 0)
+		name = strdup(l->host);
+	pthread_mutex_unlock(&l->lock);
+	st_lookup_release(l);
+	return name;
+}
+
+static void st_clear_port(struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = 0;
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = 0;
+}
+
+const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, size_t numlen)
+{
+	struct sockaddr_storage key = {0};
+	memcpy(&key, sa, len);
+	st_clear_port(&key);
+	for (struct st_name *n = st_names; n; n = n->next)
+		if (n->len == len && memcmp(&n->ss, &key, len) == 0)
+			return n->host ? n->host : num;
+	struct st_name *n = calloc(1, sizeof *n);
+	if (n == NULL)
+		return num;
+	n->ss = key;
+	n->len = len;
+	n->host = st_resolver_slow ? NULL : st_lookup_timed(&key, len);
+	n->next = st_names;
+	st_names = n;
+	(void)numlen;
+	return n->host ? n->host : num;
+}
+
+static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrlen,
+			  unsigned *port)
+{
+	struct sockaddr_storage ss = {0};
+	memcpy(&ss, ep->sa, ep->len);
+	if (ss.ss_family == AF_INET && ep->len >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addrlen);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (ss.ss_family == AF_INET6 && ep->len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)addrlen);
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* Unix name: kind 'p' path, 'a' abstract, 'u' unnamed; sets *name and *n. */
+static char st_unix_parts(const struct st_endpoint *ep, const char **name, size_t *n)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	*name = (const char *)ep->sa + off;
+	*n = ep->len > off ? ep->len - off : 0;
+	if (*n == 0)
+		return 'u';
+	if ((*name)[0] == '\0') {
+		(*name)++;
+		(*n)--;
+		return 'a';
+	}
+	*n = strnlen(*name, *n);
+	return 'p';
+}
+
+static uint16_t st_family(const struct st_endpoint *ep)
+{
+	sa_family_t f;
+	memcpy(&f, ep->sa, sizeof f);
+	return f;
+}
+
+void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
+{
+	if (ep->sa == NULL || ep->len < sizeof(sa_family_t)) {
+		fputs("(none)", out);
+		return;
+	}
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port;
+	if (st_inet_parts(ep, addr, sizeof addr, &port)) {
+		const char *host = addr;
+		if (!numeric) {
+			struct sockaddr_storage ss = {0};
+			memcpy(&ss, ep->sa, ep->len);
+			host = st_host_name((struct sockaddr *)&ss, ep->len, addr, sizeof addr);
+		}
+		fprintf(out, "(%s, %u)", host, port);
+		return;
+	}
+	if (st_family(ep) == AF_UNIX) {
+		const char *name;
+		size_t n;
+		char kind = st_unix_parts(ep, &name, &n);
+		if (kind == 'u')
+			fputs("(unix, unnamed)", out);
+		else
+			fprintf(out, "(unix, %s%.*s)", kind == 'a' ? "@" : "", (int)n, name);
+		return;
+	}
+	fprintf(out, "(family %u)", st_family(ep));
+}
+
+void st_json_string(FILE *out, const char *s, size_t n)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
+{
+	if (ep->sa == NULL || ep->len < sizeof(sa_family_t)) {
+		fputs("null", out);
+		return;
+	}
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port;
+	if (st_inet_parts(ep, addr, sizeof addr, &port)) {
+		fprintf(out, "{\"family\":\"%s\",\"addr\":\"%s\",\"port\":%u}",
+			st_family(ep) == AF_INET ? "inet" : "inet6", addr, port);
+		return;
+	}
+	if (st_family(ep) == AF_UNIX) {
+		const char *name;
+		size_t n;
+		char kind = st_unix_parts(ep, &name, &n);
+		fputs("{\"family\":\"unix\",\"path\":", out);
+		if (kind == 'a') {
+			char buf[ST_ADDR_MAX + 1] = "@";
+			memcpy(buf + 1, name, n);
+			st_json_string(out, buf, n + 1);
+		} else {
+			st_json_string(out, name, kind == 'u' ? 0 : n);
+		}
+		fputc('}', out);
+		return;
+	}
+	fprintf(out, "{\"family\":%u}", st_family(ep));
+}

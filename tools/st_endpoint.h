@@ -1,0 +1,21 @@
+/* Endpoints as people read them: (host, port) text or JSON objects. */
+#ifndef ST_ENDPOINT_H
+#define ST_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "st_trace.h"
+
+/* Text like the book: "(localhost, 32835)", "(unix, /path)", "(unix, @name)". */
+void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric);
+/* JSON object or null. */
+void st_endpoint_json(FILE *out, const struct st_endpoint *ep);
+/* JSON string literal of n bytes, escaped. */
+void st_json_string(FILE *out, const char *s, size_t n);
+/* Host name for an inet address, looked up at most once per address, with a
+ * time limit: numeric when the lookup fails or is slow. */
+const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, size_t numlen);
+
+#endif

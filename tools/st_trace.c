@@ -1,0 +1,275 @@
+/* Trace parsing: every length is checked against its container before use, so
+ * a truncated, corrupt or foreign file yields an error message, never a crash. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "st_trace.h"
+
+const char *st_op_name(uint8_t op)
+{
+	static const char *const names[] = {
+		[ST_OP_CONNECT] = "connect",         [ST_OP_ACCEPT] = "accept",
+		[ST_OP_ACCEPT4] = "accept4",         [ST_OP_GETSOCKNAME] = "getsockname",
+		[ST_OP_GETPEERNAME] = "getpeername",
+	};
+	return op < sizeof names / sizeof names[0] && names[op] ? names[op] : NULL;
+}
+
+static int st_fail(struct st_trace *t, uint64_t offset, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(t->error, sizeof t->error, "offset %llu: %s", (unsigned long long)offset, msg);
+	return -1;
+}
+
+static void *st_grow(void *array, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return array;
+	size_t n = *cap ? *cap * 2 : 256;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(array, n * elem);
+	if (p == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	*cap = n;
+	return p;
+}
+
+static uint64_t st_u64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static int st_parse_event(struct st_trace *t, const uint8_t *p, uint32_t len, uint64_t off,
+			  uint32_t index)
+{
+	struct st_event e;
+	if (len < sizeof e)
+		return st_fail(t, off, "event record too short (%u bytes)", len);
+	memcpy(&e, p, sizeof e);
+	if (e.local_len > ST_ADDR_MAX || e.peer_len > ST_ADDR_MAX || e.nframes > ST_FRAMES_MAX)
+		return st_fail(t, off, "event record has impossible sizes "
+				       "(local %u, peer %u, frames %u)",
+			       e.local_len, e.peer_len, e.nframes);
+	uint32_t want = sizeof e + ST_ALIGN8(e.local_len) + ST_ALIGN8(e.peer_len) +
+			8u * e.nframes;
+	if (want != len)
+		return st_fail(t, off, "event record length %u does not match its contents (%u)",
+			       len, want);
+	if (st_op_name(e.op) == NULL)
+		return st_fail(t, off, "event record has unknown call number %u", e.op);
+	t->evs = st_grow(t->evs, &t->evs_cap, t->nevs + 1, sizeof *t->evs);
+	struct st_ev *ev = &t->evs[t->nevs++];
+	const uint8_t *q = p + sizeof e;
+	*ev = (struct st_ev){
+		.ts = e.ts_ns, .pid = e.pid, .tid = e.tid, .fd = e.fd, .ret = e.ret,
+		.err = e.err, .listen_fd = e.listen_fd, .op = e.op, .flags = e.flags,
+		.nframes = e.nframes, .file = index, .offset = off,
+	};
+	ev->local = (struct st_endpoint){e.local_len ? q : NULL, e.local_len};
+	q += ST_ALIGN8(e.local_len);
+	ev->peer = (struct st_endpoint){e.peer_len ? q : NULL, e.peer_len};
+	q += ST_ALIGN8(e.peer_len);
+	ev->frames = (const uint64_t *)q;
+	return 0;
+}
+
+static int st_parse_process(struct st_trace *t, const uint8_t *p, uint32_t len, uint64_t off,
+			    uint32_t index)
+{
+	struct st_process r;
+	if (len < sizeof r)
+		return st_fail(t, off, "process record too short (%u bytes)", len);
+	memcpy(&r, p, sizeof r);
+	uint32_t want = ST_ALIGN8(sizeof r + r.exe_len + r.cmd_len + r.host_len);
+	if (want != len)
+		return st_fail(t, off, "process record length %u does not match its contents (%u)",
+			       len, want);
+	t->procs = st_grow(t->procs, &t->procs_cap, t->nprocs + 1, sizeof *t->procs);
+	const char *s = (const char *)p + sizeof r;
+	t->procs[t->nprocs++] = (struct st_proc){
+		.ts = r.ts_ns, .pid = r.pid, .ppid = r.ppid,
+		.exe = s, .exe_len = r.exe_len,
+		.cmd = s + r.exe_len, .cmd_len = r.cmd_len,
+		.host = s + r.exe_len + r.cmd_len, .host_len = r.host_len,
+		.file = index,
+	};
+	return 0;
+}
+
+/* Parses one chunk; a zero commit word ends it (the rest was never written). */
+static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint32_t index)
+{
+	uint64_t off = start;
+	while (off + 8 <= end) {
+		uint64_t w = st_u64(t->data + off);
+		if (w == 0)
+			return 0;
+		uint32_t len = ST_REC_LEN(w);
+		if (ST_REC_MARK_OF(w) != ST_REC_MARK)
+			return st_fail(t, off, "corrupt record (bad marker 0x%04x)", ST_REC_MARK_OF(w));
+		if (len < 8 || len % 8 != 0)
+			return st_fail(t, off, "corrupt record (length %u)", len);
+		if (off + len > t->size)
+			return st_fail(t, off, "record of %u bytes runs past the end of the file "
+					       "(%zu bytes): truncated file", len, t->size);
+		if (off + len > end)
+			return st_fail(t, off, "record of %u bytes runs past the end of its chunk", len);
+		int rc = 0;
+		switch (ST_REC_TYPE(w)) {
+		case ST_REC_EVENT:
+			rc = st_parse_event(t, t->data + off, len, off, index);
+			break;
+		case ST_REC_PROCESS:
+			rc = st_parse_process(t, t->data + off, len, off, index);
+			break;
+		default:
+			snprintf(t->warning, sizeof t->warning,
+				 "offset %llu: unknown record type %u (%u bytes) skipped",
+				 (unsigned long long)off, ST_REC_TYPE(w), len);
+		}
+		if (rc < 0)
+			return rc;
+		off += len;
+	}
+	return 0;
+}
+
+static int st_parse_header(struct st_trace *t, uint64_t *content_end)
+{
+	struct st_header h;
+	if (t->size == 0)
+		return st_fail(t, 0, "empty file, no trace header");
+	if (t->size < ST_MAGIC_LEN || memcmp(t->data, ST_MAGIC, ST_MAGIC_LEN) != 0)
+		return st_fail(t, 0, "not a socktrace trace (bad magic)");
+	if (t->size < sizeof h)
+		return st_fail(t, t->size, "file ends inside the trace header (%zu of %zu bytes)",
+			       t->size, sizeof h);
+	memcpy(&h, t->data, sizeof h);
+	if (h.version > ST_VERSION)
+		return st_fail(t, 8, "trace format version %u is newer than this reader's (%u)",
+			       h.version, ST_VERSION);
+	if (h.version != ST_VERSION)
+		return st_fail(t, 8, "unknown trace format version %u", h.version);
+	if (h.header_size != ST_HEADER_SIZE || h.chunk_size != ST_CHUNK_SIZE)
+		return st_fail(t, 12, "header lies about its layout (header %u, chunk %u bytes)",
+			       h.header_size, h.chunk_size);
+	uint64_t chunks = h.next_chunk & ~ST_SEALED;
+	if (h.capacity < ST_HEADER_SIZE || (h.next_chunk >> 62) > 1 ||
+	    chunks % ST_CHUNK_SIZE != 0)
+		return st_fail(t, 24, "header lies about its size (capacity %llu, chunks %llu)",
+			       (unsigned long long)h.capacity, (unsigned long long)chunks);
+	*content_end = ST_HEADER_SIZE + chunks;
+	if (*content_end > h.capacity)
+		*content_end = h.capacity;
+	t->dropped = h.dropped;
+	return 0;
+}
+
+/* Takes ownership of data. */
+static int st_parse_owned(struct st_trace *t, uint8_t *data, size_t size, uint32_t index)
+{
+	t->data = data;
+	t->size = size;
+	uint64_t end;
+	if (st_parse_header(t, &end) < 0)
+		return -1;
+	uint64_t avail = end < t->size ? end : t->size;
+	for (uint64_t chunk = ST_HEADER_SIZE; chunk < avail; chunk += ST_CHUNK_SIZE) {
+		uint64_t chunk_end = chunk + ST_CHUNK_SIZE < avail ? chunk + ST_CHUNK_SIZE : avail;
+		if (st_parse_chunk(t, chunk, chunk_end, index) < 0)
+			return -1;
+	}
+	if (end > t->size)
+		return st_fail(t, t->size, "file ends before the %llu bytes its header announces: "
+					   "truncated file", (unsigned long long)end);
+	return 0;
+}
+
+int st_trace_parse(struct st_trace *t, const uint8_t *data, size_t size, uint32_t index)
+{
+	memset(t, 0, sizeof *t);
+	uint8_t *copy = malloc(size ? size : 1);
+	if (copy == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	memcpy(copy, data, size);
+	return st_parse_owned(t, copy, size, index);
+}
+
+static int st_read_all(const char *path, uint8_t **out, size_t *size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file (%s)",
+			 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "special");
+		close(fd);
+		return -1;
+	}
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	uint8_t *buf = malloc(cap);
+	ssize_t r = 0;
+	while (buf && (r = read(fd, buf + n, cap - n)) > 0) {
+		n += (size_t)r;
+		if (n == cap) {
+			uint8_t *bigger = realloc(buf, cap *= 2);
+			if (bigger == NULL)
+				free(buf);
+			buf = bigger;
+		}
+	}
+	int saved = errno;
+	close(fd);
+	if (buf == NULL || r < 0) {
+		snprintf(err, errlen, "%s", buf ? strerror(saved) : "out of memory");
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*size = n;
+	return 0;
+}
+
+int st_trace_load(struct st_trace *t, const char *path, uint32_t index)
+{
+	memset(t, 0, sizeof *t);
+	t->path = strdup(path);
+	uint8_t *buf;
+	size_t size;
+	if (st_read_all(path, &buf, &size, t->error, sizeof t->error) < 0)
+		return -1;
+	return st_parse_owned(t, buf, size, index);
+}
+
+void st_trace_free(struct st_trace *t)
+{
+	free(t->path);
+	free(t->data);
+	free(t->evs);
+	free(t->procs);
+	memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,58 @@
+/* Reading trace files: load, validate and index records (socktrace-dump and tests). */
+#ifndef ST_TRACE_H
+#define ST_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../shim/st_format.h"
+
+struct st_endpoint {
+	const uint8_t *sa; /* raw sockaddr inside the loaded file; NULL = none */
+	uint16_t len;
+};
+
+struct st_ev {
+	uint64_t ts;
+	uint32_t pid, tid;
+	int32_t fd, ret, err, listen_fd;
+	uint8_t op, flags;
+	uint16_t nframes;
+	struct st_endpoint local, peer;
+	const uint64_t *frames;
+	uint32_t file; /* index of the trace it came from */
+	uint64_t offset;
+};
+
+struct st_proc {
+	uint64_t ts;
+	uint32_t pid, ppid;
+	const char *exe, *cmd, *host; /* not NUL-terminated */
+	uint16_t exe_len, cmd_len, host_len;
+	uint32_t file;
+};
+
+struct st_trace {
+	char *path;
+	uint8_t *data;
+	size_t size;
+	uint64_t dropped;
+	struct st_ev *evs;
+	size_t nevs, evs_cap;
+	struct st_proc *procs;
+	size_t nprocs, procs_cap;
+	char error[512];   /* first fatal problem, "" when the file is whole */
+	char warning[512]; /* last skipped-record warning, "" when none */
+};
+
+/* Loads and parses path.  Returns 0 when the file is whole, -1 when it is
+ * damaged: records before the damage are kept and error says what and where. */
+int st_trace_load(struct st_trace *t, const char *path, uint32_t index);
+/* Same, for bytes already in memory (copied). */
+int st_trace_parse(struct st_trace *t, const uint8_t *data, size_t size, uint32_t index);
+void st_trace_free(struct st_trace *t);
+
+const char *st_op_name(uint8_t op);
+
+#endif
