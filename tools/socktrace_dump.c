@@ -23,16 +23,6 @@ static void st_usage(FILE *out)
 	      out);
 }
 
-static int st_cmp_ev(const void *a, const void *b)
-{
-	const struct st_ev *x = a, *y = b;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->file != y->file)
-		return x->file < y->file ? -1 : 1;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
 static void st_print_time(FILE *out, uint64_t ts)
 {
 	time_t sec = (time_t)(ts / 1000000000u);
@@ -141,7 +131,7 @@ int main(int argc, char **argv)
 		memcpy(all + n, traces[i].evs, traces[i].nevs * sizeof *all);
 		n += traces[i].nevs;
 	}
-	qsort(all, n, sizeof *all, st_cmp_ev);
+	qsort(all, n, sizeof *all, st_ev_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (o.json)
 			st_print_json(stdout, &all[i]);

@@ -22,6 +22,16 @@ const char *st_op_name(uint8_t op)
 	return op < sizeof names / sizeof names[0] && names[op] ? names[op] : NULL;
 }
 
+int st_ev_cmp(const void *a, const void *b)
+{
+	const struct st_ev *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
 static int st_fail(struct st_trace *t, uint64_t offset, const char *fmt, ...)
 {
 	char msg[400];

@@ -54,5 +54,7 @@ int st_trace_parse(struct st_trace *t, const uint8_t *data, size_t size, uint32_
 void st_trace_free(struct st_trace *t);
 
 const char *st_op_name(uint8_t op);
+/* Time order; ties broken by file, then position in the file. */
+int st_ev_cmp(const void *a, const void *b);
 
 #endif

@@ -1,0 +1,187 @@
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "progs/progs.h"
+
+const char *h_build(void)
+{
+	const char *b = getenv("ST_BUILD");
+	return b && *b ? b : "build";
+}
+
+void h_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", h_build(), name);
+}
+
+void h_tmpdir(char *buf, size_t size)
+{
+	snprintf(buf, size, "/tmp/socktrace-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(buf), "mkdtemp: %s", strerror(errno));
+}
+
+static int h_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+void h_rmdir(const char *dir)
+{
+	nftw(dir, h_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void h_child(int out, int err, const char *trace, const char *const *argv,
+		    const char *const *env)
+{
+	dup2(out, 1);
+	dup2(err, 2);
+	closefrom(3); /* Criterion's own descriptors would shift the program's fd numbers */
+	if (trace) {
+		const char *pre = getenv("ST_PRELOAD");
+		char lib[4096];
+		h_path(lib, sizeof lib, "libsocktrace.so");
+		setenv("LD_PRELOAD", pre && *pre ? pre : lib, 1);
+		setenv("SOCKTRACE_FILE", trace, 1);
+	} else {
+		unsetenv("LD_PRELOAD");
+	}
+	for (size_t i = 0; env && env[i]; i++)
+		putenv((char *)env[i]);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+static void h_drain(int fd, char *buf, size_t size, size_t *len, bool *open)
+{
+	ssize_t n = read(fd, buf + *len, size - 1 - *len);
+	if (n <= 0) {
+		*open = false;
+		return;
+	}
+	*len += (size_t)n;
+	buf[*len] = '\0';
+	if (*len == size - 1)
+		*open = false;
+}
+
+int h_run(struct h_run *r, const char *trace, const char *const *argv, const char *const *env,
+	  int timeout_s)
+{
+	int po[2], pe[2];
+	cr_assert(pipe2(po, O_CLOEXEC) == 0 && pipe2(pe, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		h_child(po[1], pe[1], trace, argv, env);
+	close(po[1]);
+	close(pe[1]);
+	size_t on = 0, en = 0;
+	bool oo = true, eo = true;
+	r->out[0] = r->err[0] = '\0';
+	time_t deadline = time(NULL) + timeout_s;
+	while ((oo || eo) && time(NULL) < deadline) {
+		struct pollfd p[2] = {{oo ? po[0] : -1, POLLIN, 0}, {eo ? pe[0] : -1, POLLIN, 0}};
+		if (poll(p, 2, 200) <= 0)
+			continue;
+		if (p[0].revents)
+			h_drain(po[0], r->out, sizeof r->out, &on, &oo);
+		if (p[1].revents)
+			h_drain(pe[0], r->err, sizeof r->err, &en, &eo);
+	}
+	if (oo || eo)
+		kill(pid, SIGKILL);
+	close(po[0]);
+	close(pe[0]);
+	waitpid(pid, &r->status, 0);
+	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
+}
+
+void h_load(struct st_trace *t, const char *path)
+{
+	int rc = st_trace_load(t, path, 0);
+	cr_assert_eq(rc, 0, "trace %s: %s", path, t->error);
+	cr_assert_str_empty(t->warning, "trace %s: %s", path, t->warning);
+	qsort(t->evs, t->nevs, sizeof *t->evs, st_ev_cmp);
+}
+
+const char *h_ep(const struct st_endpoint *ep, char *buf, size_t size)
+{
+	if (ep->sa == NULL) {
+		snprintf(buf, size, "none");
+		return buf;
+	}
+	struct sockaddr_storage ss = {0};
+	memcpy(&ss, ep->sa, ep->len);
+	return ep_str(&ss, ep->len, buf, size);
+}
+
+size_t h_count(const struct st_trace *t, int op, unsigned pid)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nevs; i++)
+		n += (op == 0 || t->evs[i].op == op) && (pid == 0 || t->evs[i].pid == pid);
+	return n;
+}
+
+static const struct st_ev *h_next(const struct st_trace *t, size_t *from, int op, int fd,
+				  unsigned pid)
+{
+	for (; *from < t->nevs; (*from)++) {
+		const struct st_ev *e = &t->evs[*from];
+		if (e->op == op && e->fd == fd && (pid == 0 || e->pid == pid)) {
+			(*from)++;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+int h_check_ends(const struct st_trace *t, const char *out, unsigned pid)
+{
+	size_t from = 0;
+	int checked = 0;
+	for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		char label[64], local[160], peer[160];
+		int fd;
+		if (sscanf(line, "%63s fd=%d local=%159s peer=%159s", label, &fd, local, peer) != 4)
+			continue;
+		int ops[2] = {ST_OP_GETSOCKNAME, ST_OP_GETPEERNAME};
+		for (int k = 0; k < 2; k++) {
+			const struct st_ev *e = h_next(t, &from, ops[k], fd, pid);
+			cr_assert_not_null(e, "%s: no %s event for fd %d", label, st_op_name(ops[k]), fd);
+			char lb[160], pb[160];
+			cr_expect_str_eq(h_ep(&e->local, lb, sizeof lb), local, "%s %s local",
+					 label, st_op_name(ops[k]));
+			cr_expect_str_eq(h_ep(&e->peer, pb, sizeof pb), peer, "%s %s peer", label,
+					 st_op_name(ops[k]));
+		}
+		checked++;
+	}
+	return checked;
+}
+
+long h_field(const char *out, const char *label, const char *key)
+{
+	size_t ll = strlen(label);
+	for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, label, ll) != 0 || line[ll] != ' ')
+			continue;
+		const char *eol = strchrnul(line, '\n');
+		char k[64];
+		snprintf(k, sizeof k, "%s=", key);
+		const char *p = memmem(line, (size_t)(eol - line), k, strlen(k));
+		return p ? strtol(p + strlen(k), NULL, 10) : -1;
+	}
+	return -1;
+}

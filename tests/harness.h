@@ -1,0 +1,43 @@
+/* Test helpers: run programs under the shim as children, load their traces. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../tools/st_trace.h"
+
+struct h_run {
+	int status;  /* waitpid status */
+	char out[1 << 16];
+	char err[1 << 14];
+};
+
+/* Directory of build outputs (ST_BUILD from make, else "build"). */
+const char *h_build(void);
+/* Path of build output NAME, in a static buffer per call site's copy. */
+void h_path(char *buf, size_t size, const char *name);
+/* A new private directory under /tmp; removed with h_rmdir. */
+void h_tmpdir(char *buf, size_t size);
+void h_rmdir(const char *dir);
+/* Runs argv (argv[0] a path) with the shim preloaded when trace != NULL,
+ * SOCKTRACE_FILE=trace and the extra "NAME=value" strings in env (may be
+ * NULL).  Kills it after timeout_s seconds.  Returns exit code or 128+signal. */
+int h_run(struct h_run *r, const char *trace, const char *const *argv, const char *const *env,
+	  int timeout_s);
+/* Loads a trace that must be whole. */
+void h_load(struct st_trace *t, const char *path);
+/* "addr:port", "[addr6]:port", "unix:path", "unix:@name", "unix:" or "none". */
+const char *h_ep(const struct st_endpoint *ep, char *buf, size_t size);
+/* Counts events of op (0 = any) from pid (0 = any). */
+size_t h_count(const struct st_trace *t, int op, unsigned pid);
+/* Checks every "LABEL fd=N local=X peer=Y" line the program printed against
+ * the getsockname and getpeername events that follow in the trace for that fd
+ * and pid (0 = any); returns how many lines it checked. */
+int h_check_ends(const struct st_trace *t, const char *out, unsigned pid);
+/* Value of "key=" on the first line starting with label, or -1. */
+long h_field(const char *out, const char *label, const char *key);
+
+#endif

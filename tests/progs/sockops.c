@@ -1,0 +1,321 @@
+/* sockops SCENARIO [ARGS]: socket calls the tests run with and without the
+ * shim.  Each scenario prints what the program itself saw, so a test can
+ * compare runs byte for byte and check the trace against the program's view. */
+#include "progs.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static void print_result(const char *what, int ret, int err)
+{
+	printf("%s ret=%d errno=%s\n", what, ret, ret < 0 ? strerrorname_np(err) : "-");
+}
+
+static void pair(int family, int *conn, int *acc)
+{
+	unsigned port;
+	int l = tcp_listener(family, &port);
+	*conn = tcp_connect(family, port);
+	*acc = accept(l, NULL, NULL);
+	CHECK(*acc >= 0);
+	close(l);
+}
+
+static int names(int family)
+{
+	int c, a;
+	pair(family, &c, &a);
+	show_ends("conn", c);
+	show_ends("acc", a);
+	return 0;
+}
+
+static int unix_pair(const struct sockaddr_un *addr, socklen_t len)
+{
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(l >= 0 && bind(l, (const struct sockaddr *)addr, len) == 0 && listen(l, 4) == 0);
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(c >= 0 && connect(c, (const struct sockaddr *)addr, len) == 0);
+	struct sockaddr_un peer;
+	socklen_t plen = sizeof peer;
+	int a = accept(l, (struct sockaddr *)&peer, &plen);
+	CHECK(a >= 0);
+	show_ends("conn", c);
+	show_ends("acc", a);
+	return 0;
+}
+
+static int unix_path(const char *path)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
+	unlink(path);
+	int rc = unix_pair(&un, sizeof un);
+	unlink(path);
+	return rc;
+}
+
+static int unix_abstract(const char *name)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	size_t n = strlen(name);
+	memcpy(un.sun_path + 1, name, n);
+	return unix_pair(&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+}
+
+static int unix_socketpair(void)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	show_ends("sp0", sv[0]);
+	show_ends("sp1", sv[1]);
+	return 0;
+}
+
+static int refused(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	close(l); /* nothing listens there any more */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int ret = connect(fd, (struct sockaddr *)&in, sizeof in);
+	print_result("connect-refused", ret, errno);
+	printf("refused-port %u\n", port);
+	return 0;
+}
+
+static int errors(void)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int p[2];
+	CHECK(pipe(p) == 0);
+	int ret = getsockname(p[0], (struct sockaddr *)&ss, &len);
+	print_result("getsockname-pipe", ret, errno);
+	ret = getsockname(p[0], (struct sockaddr *)1, (socklen_t *)1);
+	print_result("getsockname-pipe-badptr", ret, errno);
+	len = sizeof ss;
+	ret = getsockname(c, NULL, &len);
+	print_result("getsockname-null-addr", ret, errno);
+	ret = getsockname(c, (struct sockaddr *)&ss, (socklen_t *)8);
+	print_result("getsockname-bad-len", ret, errno);
+	void *gone = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(gone != MAP_FAILED && munmap(gone, 4096) == 0);
+	len = sizeof ss;
+	ret = getpeername(c, gone, &len);
+	print_result("getpeername-unmapped-addr", ret, errno);
+	ret = getpeername(c, (struct sockaddr *)&ss, gone);
+	print_result("getpeername-unmapped-len", ret, errno);
+	ret = connect(socket(AF_INET, SOCK_STREAM, 0), gone, sizeof(struct sockaddr_in));
+	print_result("connect-unmapped-addr", ret, errno);
+	ret = connect(-1, (struct sockaddr *)&ss, sizeof(struct sockaddr_in));
+	print_result("connect-badfd", ret, errno);
+	ret = accept(c, gone, gone);
+	print_result("accept-not-listening", ret, errno);
+	int lone = socket(AF_INET, SOCK_STREAM, 0);
+	len = sizeof ss;
+	ret = getpeername(lone, (struct sockaddr *)&ss, &len);
+	print_result("getpeername-unconnected", ret, errno);
+	len = 4; /* truncated: the kernel copies 4 bytes and reports 16 */
+	ret = getsockname(c, (struct sockaddr *)&ss, &len);
+	print_result("getsockname-short-buffer", ret, errno);
+	printf("short-buffer len=%u\n", len);
+	errno = 4242;
+	len = sizeof ss;
+	ret = getsockname(c, (struct sockaddr *)&ss, &len);
+	printf("errno-kept-on-success ret=%d errno=%d\n", ret, errno);
+	return 0;
+}
+
+static int accept4_flags(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int c = tcp_connect(AF_INET, port);
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof peer;
+	int a = accept4(l, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	CHECK(a >= 0);
+	printf("accept4 cloexec=%d nonblock=%d plen=%u\n", !!(fcntl(a, F_GETFD) & FD_CLOEXEC),
+	       !!(fcntl(a, F_GETFL) & O_NONBLOCK), plen);
+	char b[64];
+	printf("accept4 peer-matches=%d\n",
+	       strcmp(ep_str((struct sockaddr_storage *)&peer, plen, b, sizeof b), "") != 0);
+	show_ends("acc", a);
+	(void)c;
+	return 0;
+}
+
+/* fd numbers reused by new sockets: through close(), dup2() and raw close. */
+static int fd_reuse(void)
+{
+	unsigned p1, p2;
+	int l1 = tcp_listener(AF_INET, &p1), l2 = tcp_listener(AF_INET6, &p2);
+	int a = tcp_connect(AF_INET, p1);
+	show_ends("first", a);
+	close(a);
+	int b = tcp_connect(AF_INET6, p2);
+	CHECK(b == a);
+	show_ends("second", b);
+	int c = tcp_connect(AF_INET, p1);
+	show_ends("third", c);
+	CHECK(dup2(c, b) == b); /* b now names the IPv4 socket */
+	show_ends("dup2", b);
+	int d = tcp_connect(AF_INET, p1);
+	show_ends("fourth", d);
+	CHECK(close_range((unsigned)d, (unsigned)d, 0) == 0);
+	int e = tcp_connect(AF_INET, p1);
+	CHECK(e == d);
+	show_ends("fifth", e);
+	(void)l1;
+	(void)l2;
+	return 0;
+}
+
+struct thread_arg {
+	int fd, calls;
+};
+
+static void *name_loop(void *p)
+{
+	struct thread_arg *t = p;
+	for (int i = 0; i < t->calls; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		CHECK(getsockname(t->fd, (struct sockaddr *)&ss, &len) == 0);
+	}
+	return NULL;
+}
+
+static int threads(int n, int calls)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	pthread_t th[64];
+	struct thread_arg arg = {c, calls};
+	for (int i = 0; i < n && i < 64; i++)
+		CHECK(pthread_create(&th[i], NULL, name_loop, &arg) == 0);
+	for (int i = 0; i < n && i < 64; i++)
+		pthread_join(th[i], NULL);
+	printf("threads done %d x %d\n", n, calls);
+	return 0;
+}
+
+static int forked(void)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	show_ends("parent", c);
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		printf("child pid=%d\n", getpid());
+		show_ends("child", c);
+		fflush(stdout);
+		_exit(0);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	show_ends("parent-after", a);
+	return 0;
+}
+
+/* Acknowledges each returned call with one byte on stdout, then waits to be killed. */
+static int killme(int calls)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	for (int i = 0; i < calls; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		CHECK(getpeername(c, (struct sockaddr *)&ss, &len) == 0);
+		CHECK(write(STDOUT_FILENO, "+", 1) == 1);
+	}
+	for (;;)
+		pause();
+}
+
+/* An inetd-style server: the accepted socket becomes fd 0 of an exec'd program. */
+static int inherited(const char *self)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		CHECK(dup2(a, 0) == 0);
+		execl(self, self, "fd0", (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	show_ends("client", c);
+	return 0;
+}
+
+static int fd0(void)
+{
+	printf("server pid=%d\n", getpid());
+	show_ends("server", 0);
+	return 0;
+}
+
+static int nonblocking(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int ret = connect(fd, (struct sockaddr *)&in, sizeof in);
+	int err = errno;
+	print_result("connect-nonblock", ret, err);
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	CHECK(poll(&pfd, 1, 5000) == 1);
+	int soerr;
+	socklen_t sl = sizeof soerr;
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0);
+	show_ends("nonblock", fd);
+	(void)l;
+	return 0;
+}
+
+static int closeall(void)
+{
+	CHECK(close_range(3, ~0u, 0) == 0);
+	return names(AF_INET);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	const char *s = argc > 1 ? argv[1] : "";
+	if (!strcmp(s, "names4")) return names(AF_INET);
+	if (!strcmp(s, "names6")) return names(AF_INET6);
+	if (!strcmp(s, "unix") && argc > 2) return unix_path(argv[2]);
+	if (!strcmp(s, "abstract") && argc > 2) return unix_abstract(argv[2]);
+	if (!strcmp(s, "socketpair")) return unix_socketpair();
+	if (!strcmp(s, "refused")) return refused();
+	if (!strcmp(s, "errors")) return errors();
+	if (!strcmp(s, "accept4")) return accept4_flags();
+	if (!strcmp(s, "fdreuse")) return fd_reuse();
+	if (!strcmp(s, "threads") && argc > 3) return threads(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(s, "fork")) return forked();
+	if (!strcmp(s, "killme") && argc > 2) return killme(atoi(argv[2]));
+	if (!strcmp(s, "inherited")) return inherited(argv[0]);
+	if (!strcmp(s, "fd0")) return fd0();
+	if (!strcmp(s, "nonblock")) return nonblocking();
+	if (!strcmp(s, "closeall")) return closeall();
+	fprintf(stderr, "sockops: unknown scenario '%s'\n", s);
+	return 2;
+}

@@ -1,0 +1,166 @@
+/* The demo and socktrace-dump, as a user runs them. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[64], trace[128], demo[256], dump[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/demo.trace", dir);
+	h_path(demo, sizeof demo, "socknames");
+	h_path(dump, sizeof dump, "socktrace-dump");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(dump, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct h_run demo_run;
+
+static void run_demo(void)
+{
+	const char *argv[] = {demo, "0", "0", NULL};
+	cr_assert_eq(h_run(&demo_run, trace, argv, NULL, 30), 0, "%s", demo_run.err);
+}
+
+/* "(localhost, 32835)" -> port */
+static unsigned port_of(const char *out, const char *label)
+{
+	const char *p = strstr(out, label);
+	cr_assert_not_null(p, "no '%s' in:\n%s", label, out);
+	unsigned port;
+	cr_assert(sscanf(p + strlen(label), ": (localhost, %u)", &port) == 1, "%s", p);
+	return port;
+}
+
+Test(dump, demo_prints_the_book_lines_and_trace_agrees)
+{
+	run_demo();
+	unsigned e = port_of(demo_run.out, "getsockname(connFd)");
+	unsigned p = port_of(demo_run.out, "getsockname(acceptFd)");
+	cr_assert_eq(port_of(demo_run.out, "getpeername(connFd)"), p);
+	cr_assert_eq(port_of(demo_run.out, "getpeername(acceptFd)"), e);
+	struct st_trace t;
+	h_load(&t, trace);
+	char want_e[32], want_p[32], b1[64], b2[64];
+	snprintf(want_e, sizeof want_e, "127.0.0.1:%u", e);
+	snprintf(want_p, sizeof want_p, "127.0.0.1:%u", p);
+	int seen = 0;
+	for (size_t i = 0; i < t.nevs; i++) {
+		const struct st_ev *ev = &t.evs[i];
+		if (ev->op != ST_OP_GETSOCKNAME && ev->op != ST_OP_GETPEERNAME)
+			continue;
+		if (ev->peer.sa == NULL)
+			continue; /* the listener's own getsockname */
+		const char *l = h_ep(&ev->local, b1, sizeof b1), *r = h_ep(&ev->peer, b2, sizeof b2);
+		bool conn_side = strcmp(l, want_e) == 0 && strcmp(r, want_p) == 0;
+		bool accept_side = strcmp(l, want_p) == 0 && strcmp(r, want_e) == 0;
+		cr_expect(conn_side || accept_side, "unexpected pair %s %s", l, r);
+		seen++;
+	}
+	cr_assert_eq(seen, 4);
+	st_trace_free(&t);
+}
+
+Test(dump, text_output_names_hosts_like_the_book)
+{
+	run_demo();
+	unsigned e = port_of(demo_run.out, "getsockname(connFd)");
+	static struct h_run r;
+	const char *argv[] = {dump, trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	char want[64];
+	snprintf(want, sizeof want, "local=(localhost, %u)", e);
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, " accept(3) = 5 "), "%s", r.out);
+	cr_assert_not_null(strstr(r.err, "7 events, 0 dropped"), "%s", r.err);
+	const char *argn[] = {dump, "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argn, NULL, 30), 0);
+	snprintf(want, sizeof want, "local=(127.0.0.1, %u)", e);
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+}
+
+Test(dump, json_lines_have_the_documented_keys)
+{
+	run_demo();
+	static struct h_run r;
+	const char *argv[] = {dump, "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "{\"family\":\"inet\",\"addr\":\"127.0.0.1\",\"port\":"));
+	int lines = 0;
+	for (char *l = strtok(r.out, "\n"); l; l = strtok(NULL, "\n"), lines++) {
+		cr_expect(l[0] == '{' && l[strlen(l) - 1] == '}', "%s", l);
+		const char *keys[] = {"\"ts\":", "\"pid\":", "\"tid\":", "\"op\":\"", "\"fd\":",
+				      "\"ret\":", "\"errno\":null", "\"local\":", "\"peer\":"};
+		for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+			cr_expect_not_null(strstr(l, keys[k]), "%s lacks %s", l, keys[k]);
+		if (strstr(l, "\"op\":\"accept\""))
+			cr_expect_not_null(strstr(l, "\"listen_fd\":3"), "%s", l);
+	}
+	cr_assert_eq(lines, 7);
+}
+
+Test(dump, damaged_file_prints_records_before_and_fails)
+{
+	run_demo();
+	int fd = open(trace, O_RDWR);
+	cr_assert(fd >= 0);
+	struct st_header h;
+	cr_assert(pread(fd, &h, sizeof h, 0) == sizeof h);
+	/* break the commit word of the third record of the chunk */
+	uint64_t off = ST_HEADER_SIZE, w;
+	for (int i = 0; i < 3; i++) {
+		cr_assert(pread(fd, &w, 8, (off_t)off) == 8);
+		off += ST_REC_LEN(w);
+	}
+	uint64_t bad = ST_REC_WORD(3, ST_REC_EVENT);
+	cr_assert(pwrite(fd, &bad, 8, (off_t)off) == 8);
+	close(fd);
+	static struct h_run r;
+	const char *argv[] = {dump, trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 1);
+	char want[400];
+	snprintf(want, sizeof want, "socktrace-dump: %s: offset %llu: corrupt record", trace,
+		 (unsigned long long)off);
+	cr_assert_not_null(strstr(r.err, want), "%s", r.err);
+	/* process record, then the listener's getsockname and connect survive */
+	cr_assert_not_null(strstr(r.out, " connect(4) = 0 "), "%s", r.out);
+	cr_assert_not_null(strstr(r.err, "2 events"), "%s", r.err);
+}
+
+Test(dump, missing_and_empty_files_fail_clearly)
+{
+	static struct h_run r;
+	char empty[160];
+	snprintf(empty, sizeof empty, "%s/empty.trace", dir);
+	close(open(empty, O_CREAT | O_WRONLY, 0600));
+	const char *argv[] = {dump, empty, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 1);
+	cr_assert_not_null(strstr(r.err, "offset 0: empty file"), "%s", r.err);
+	const char *argm[] = {dump, "/nonexistent/x.trace", NULL};
+	cr_assert_eq(h_run(&r, NULL, argm, NULL, 30), 1);
+	cr_assert_not_null(strstr(r.err, "/nonexistent/x.trace: No such file"), "%s", r.err);
+	const char *argn[] = {dump, NULL};
+	cr_assert_eq(h_run(&r, NULL, argn, NULL, 30), 2);
+}
+
+Test(dump, only_wrapped_symbols_are_exported)
+{
+	static struct h_run r;
+	char lib[256];
+	h_path(lib, sizeof lib, "libsocktrace.so");
+	const char *argv[] = {"/bin/sh", "-c", "nm -D --defined-only \"$0\" | awk '{print $3}' | sort | tr '\\n' ' '", lib, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "accept accept4 close close_range closefrom connect dup dup2 dup3 "
+				"fclose getpeername getsockname socket socketpair ");
+}
