@@ -3,6 +3,7 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
+PRELOAD ?=
 
 WARN     = -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
@@ -65,13 +66,18 @@ demo: deps all
 # Criterion runs the tests; programs run under the shim are its children,
 # never the runner itself (it forks workers and talks over AF_UNIX sockets).
 unit: all $(PROGS) $(TESTS)
-	ST_BUILD=$(abspath $(BUILD)) $(TESTS) --jobs 2
+	ST_BUILD=$(abspath $(BUILD)) ST_PRELOAD=$(PRELOAD) $(TESTS) --jobs 2
 
 valgrind: all $(PROGS)
 	@tools/valgrind-reader.sh $(BUILD)
 
+# Sanitized programs need the sanitizer runtime loaded before the shim.
+ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 asan:
-	$(MAKE) BUILD=build/asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	$(MAKE) BUILD=build/asan PRELOAD="$(ASAN_RT):$(abspath build/asan/libsocktrace.so)" \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		unit
 
 test: deps
 	$(MAKE) unit

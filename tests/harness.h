@@ -15,6 +15,8 @@ struct h_run {
 	char err[1 << 14];
 };
 
+/* True in `make asan`, where libasan is preloaded with the shim. */
+bool h_sanitized(void);
 /* Directory of build outputs (ST_BUILD from make, else "build"). */
 const char *h_build(void);
 /* Path of build output NAME, in a static buffer per call site's copy. */

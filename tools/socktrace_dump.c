@@ -128,10 +128,12 @@ int main(int argc, char **argv)
 	struct st_ev *all = malloc((total ? total : 1) * sizeof *all);
 	size_t n = 0;
 	for (size_t i = 0; i < nfiles; i++) {
-		memcpy(all + n, traces[i].evs, traces[i].nevs * sizeof *all);
+		if (traces[i].nevs)
+			memcpy(all + n, traces[i].evs, traces[i].nevs * sizeof *all);
 		n += traces[i].nevs;
 	}
-	qsort(all, n, sizeof *all, st_ev_cmp);
+	if (n)
+		qsort(all, n, sizeof *all, st_ev_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (o.json)
 			st_print_json(stdout, &all[i]);

@@ -1,0 +1,34 @@
+#!/bin/sh
+# make demo: Listing 61-3 under the shim, seen three ways: the program's own
+# output, ss while it sleeps, and socktrace-dump reading the trace.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+trace="$build/demo.trace"
+out="$build/demo.out"
+rm -f "$trace" "$out"
+
+port=0
+for p in $(seq 50000 50200); do
+	if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
+		port=$p
+		break
+	fi
+done
+
+echo "\$ SOCKTRACE_FILE=$trace LD_PRELOAD=$build/libsocktrace.so $build/socknames $port 2"
+SOCKTRACE_FILE="$trace" LD_PRELOAD="$build/libsocktrace.so" "$build/socknames" "$port" 2 >"$out" &
+pid=$!
+tries=0
+while [ "$(wc -l <"$out")" -lt 4 ] && [ $tries -lt 100 ] && kill -0 $pid 2>/dev/null; do
+	sleep 0.05
+	tries=$((tries + 1))
+done
+cat "$out"
+port=$(sed -n 's/^getsockname(acceptFd): (.*, \([0-9]*\))$/\1/p' "$out")
+echo
+echo "\$ ss -tan '( sport = :$port or dport = :$port )'"
+ss -tan "( sport = :$port or dport = :$port )"
+wait $pid
+echo
+echo "\$ socktrace-dump $trace"
+"$build/socktrace-dump" "$trace"

@@ -1,0 +1,37 @@
+#!/bin/sh
+# The reader under valgrind, on a real trace and on damaged copies of it: any
+# memory error fails (exit 99); the damaged ones must still exit 1, not crash.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+dir=$(mktemp -d /tmp/socktrace-vg.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+SOCKTRACE_FILE="$dir/good.trace" LD_PRELOAD="$build/libsocktrace.so" \
+	"$build/progs/sockops" fork >/dev/null
+size=$(stat -c %s "$dir/good.trace")
+head -c $((size - 100)) "$dir/good.trace" >"$dir/truncated.trace"
+head -c 2000 "$dir/good.trace" >"$dir/short-header.trace"
+: >"$dir/empty.trace"
+head -c 8192 /dev/urandom >"$dir/foreign.trace"
+cp "$dir/good.trace" "$dir/corrupt.trace"
+printf '\377\377\377\377' | dd of="$dir/corrupt.trace" bs=1 seek=4200 conv=notrunc 2>/dev/null
+
+vg() {
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		"$build/socktrace-dump" "$@" >/dev/null 2>"$dir/err"
+}
+status=0
+for f in "$dir"/*.trace; do
+	want=1
+	[ "$(basename "$f")" = good.trace ] && want=0
+	for mode in "" --json; do
+		rc=0
+		vg $mode "$f" || rc=$?
+		if [ $rc -ne $want ]; then
+			echo "valgrind-reader: $(basename "$f") $mode: exit $rc, expected $want" >&2
+			cat "$dir/err" >&2
+			status=1
+		fi
+	done
+done
+[ $status -eq 0 ] && echo "valgrind-reader: 6 traces x 2 modes clean"
+exit $status
