@@ -46,7 +46,7 @@ $(BUILD)/progs/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $< -lpthread -ldl
 
-$(BUILD)/bench/%: tools/bench/%.c
+$(BUILD)/bench/%: tools/bench/%.c tools/bench/bench.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $<
 

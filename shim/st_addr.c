@@ -30,6 +30,34 @@ bool st_addr_is_specific_inet(const struct st_addr *a)
 	return false;
 }
 
+static bool st_addr_unix_named(const struct st_addr *a)
+{
+	return a->ss.ss_family == AF_UNIX && a->len > sizeof(sa_family_t);
+}
+
+static unsigned st_addr_port(const struct st_addr *a)
+{
+	if (a->ss.ss_family == AF_INET && a->len >= sizeof(struct sockaddr_in))
+		return ((const struct sockaddr_in *)&a->ss)->sin_port;
+	if (a->ss.ss_family == AF_INET6 && a->len >= sizeof(struct sockaddr_in6))
+		return ((const struct sockaddr_in6 *)&a->ss)->sin6_port;
+	return 0;
+}
+
+/* A local address that nothing but connect (which forgets the fd) can change:
+ * an inet port once bound, a unix name once bound. */
+bool st_addr_is_settled(const struct st_addr *a)
+{
+	return st_addr_port(a) != 0 || st_addr_unix_named(a);
+}
+
+/* A listener's local address that its accepted sockets share exactly: a bound
+ * unix name, or an inet address that is not the wildcard. */
+bool st_addr_is_shared_by_accepted(const struct st_addr *a)
+{
+	return st_addr_is_specific_inet(a) || st_addr_unix_named(a);
+}
+
 /* Asks the kernel for both ends; true when the socket is connected. */
 bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer)
 {

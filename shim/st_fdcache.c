@@ -1,9 +1,10 @@
 /*
- * Endpoints of connected sockets, learned at connect/accept or from the kernel
- * once, so getsockname/getpeername can record the other end without a second
- * system call.  A connected socket's endpoints never change; what changes is
- * which socket an fd number names, so every path that closes or replaces an fd
- * forgets its entry.  Entries are seqlocks: a reader that races a writer or a
+ * Endpoints of sockets, learned at connect/accept or from the kernel once, so
+ * getsockname/getpeername can record the other end without a second system
+ * call.  A connected socket's endpoints never change, nor does the settled
+ * local address of an unconnected one (bound port or unix name) until connect,
+ * which forgets it; what changes is which socket an fd number names, so every
+ * path that closes, replaces, binds or listens on an fd forgets its entry.  Entries are seqlocks: a reader that races a writer or a
  * forget gets a miss (and asks the kernel), never a mixed or stale entry.
  */
 #define _GNU_SOURCE
@@ -23,6 +24,16 @@ struct st_fdentry {
 };
 
 static struct st_fdentry *st_fdtab;
+
+/* Both sides hold ST_ADDR_MAX bytes: a fixed 32-byte copy covers inet and inet6
+ * inline, where a variable memcpy would be a call into libc. */
+static void st_copy_addr(void *dst, const void *src, size_t len)
+{
+	if (len <= 32)
+		__builtin_memcpy(dst, src, 32);
+	else
+		memcpy(dst, src, len);
+}
 static uint32_t st_fd_high; /* highest fd ever stored + 1 */
 
 void st_fdcache_init(void)
@@ -59,7 +70,7 @@ static void st_raise_high(int fd)
 void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer)
 {
 	struct st_fdentry *e = st_entry(fd);
-	if (e == NULL || !st_fits(local) || !st_fits(peer))
+	if (e == NULL || !st_fits(local) || peer->len > ST_ADDR_MAX)
 		return;
 	st_raise_high(fd);
 	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
@@ -69,8 +80,8 @@ void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr 
 	e->tag = seq + 2;
 	e->local_len = (uint16_t)local->len;
 	e->peer_len = (uint16_t)peer->len;
-	memcpy(e->local, &local->ss, local->len);
-	memcpy(e->peer, &peer->ss, peer->len);
+	st_copy_addr(e->local, &local->ss, local->len);
+	st_copy_addr(e->peer, &peer->ss, peer->len);
 	/* A forget that ran meanwhile added 2: the tag no longer matches. */
 	__atomic_fetch_add(&e->seq, 1, __ATOMIC_RELEASE);
 }
@@ -87,8 +98,8 @@ bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer)
 	peer->len = e->peer_len;
 	if (local->len > ST_ADDR_MAX || peer->len > ST_ADDR_MAX)
 		return false;
-	memcpy(&local->ss, e->local, local->len);
-	memcpy(&peer->ss, e->peer, peer->len);
+	st_copy_addr(&local->ss, e->local, local->len);
+	st_copy_addr(&peer->ss, e->peer, peer->len);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq;
 }

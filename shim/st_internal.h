@@ -37,6 +37,8 @@ void st_real_closefrom(int lowfd);
 int st_real_fclose(FILE *stream);
 int st_real_socket(int domain, int type, int protocol);
 int st_real_socketpair(int domain, int type, int protocol, int sv[2]);
+int st_real_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int st_real_listen(int fd, int backlog);
 
 /* st_init.c: process-wide state. */
 extern uint32_t st_pid;
@@ -69,7 +71,8 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 void st_record_reset_thread(void);
 void st_record_stop(void);
 
-/* st_fdcache.c: endpoints learned per connected socket. */
+/* st_fdcache.c: endpoints learned per socket: connected ones (both ends), and
+ * unconnected ones whose local address is settled (peer length 0). */
 void st_fdcache_init(void);
 void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer);
 bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer);
@@ -79,6 +82,8 @@ void st_fdcache_forget_range(unsigned first, unsigned last);
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);
 bool st_addr_is_specific_inet(const struct st_addr *a);
+bool st_addr_is_settled(const struct st_addr *a);
+bool st_addr_is_shared_by_accepted(const struct st_addr *a);
 bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer);
 
 #endif

@@ -28,6 +28,8 @@ static struct {
 	int (*fclose)(FILE *);
 	int (*socket)(int, int, int);
 	int (*socketpair)(int, int, int, int[2]);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
 } st_fn;
 
 enum { ST_UNBOUND, ST_BINDING, ST_BOUND };
@@ -59,6 +61,8 @@ static bool st_bind(void)
 	ST_BIND(fclose);
 	ST_BIND(socket);
 	ST_BIND(socketpair);
+	ST_BIND(bind);
+	ST_BIND(listen);
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
 }
@@ -146,4 +150,14 @@ int st_real_socket(int domain, int type, int protocol)
 int st_real_socketpair(int domain, int type, int protocol, int sv[2])
 {
 	return ST_CALL(socketpair, SYS_socketpair, domain, type, protocol, sv);
+}
+
+int st_real_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return ST_CALL(bind, SYS_bind, fd, addr, len);
+}
+
+int st_real_listen(int fd, int backlog)
+{
+	return ST_CALL(listen, SYS_listen, fd, backlog);
 }

@@ -107,8 +107,16 @@ static void st_leave(void)
 static char *st_put_addr(char *p, const struct st_addr *a)
 {
 	if (a && a->len) {
-		memcpy(p, &a->ss, a->len);
-		p += ST_ALIGN8(a->len);
+		/* Inline fixed-size copies for inet and inet6: the source holds a
+		 * whole sockaddr_storage and the record has the padding. */
+		uint32_t padded = ST_ALIGN8(a->len);
+		if (padded == 16)
+			__builtin_memcpy(p, &a->ss, 16);
+		else if (padded == 32)
+			__builtin_memcpy(p, &a->ss, 32);
+		else
+			memcpy(p, &a->ss, a->len);
+		p += padded;
 	}
 	return p;
 }

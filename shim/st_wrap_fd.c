@@ -1,6 +1,7 @@
 /*
- * Calls that end or replace what an fd number names.  They are wrapped only so
- * the fd cache forgets the number after the real call; nothing is recorded.
+ * Calls that end or replace what an fd number names, or change a socket's local
+ * address (bind, listen's autobind).  They are wrapped only so the fd cache
+ * forgets the number after the real call; nothing is recorded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,5 +77,19 @@ ST_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 		st_fdcache_forget(sv[0]);
 		st_fdcache_forget(sv[1]);
 	}
+	return ret;
+}
+
+ST_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int ret = st_real_bind(fd, addr, len);
+	st_fdcache_forget(fd);
+	return ret;
+}
+
+ST_EXPORT int listen(int fd, int backlog)
+{
+	int ret = st_real_listen(fd, backlog);
+	st_fdcache_forget(fd);
 	return ret;
 }

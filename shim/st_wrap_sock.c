@@ -18,7 +18,8 @@
 static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len, int ret,
 			     int err)
 {
-	struct st_addr local = {0}, peer = {0};
+	struct st_addr local, peer;
+	local.len = peer.len = 0; /* no initialiser: zeroing 2 x 132 bytes shows in the names loop */
 	st_fdcache_forget(fd);
 	if (err != EFAULT && addr != NULL && len <= sizeof peer.ss)
 		st_addr_from(&peer, addr, len);
@@ -50,16 +51,33 @@ ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return ret;
 }
 
+/* The accepted socket's local end is the listener's when that is a specific
+ * address: learned once per listener, it saves a getsockname per accept. */
+static bool st_listener_local(int listen_fd, struct st_addr *local)
+{
+	struct st_addr peer;
+	if (!st_fdcache_load(listen_fd, local, &peer)) {
+		st_kernel_endpoints(listen_fd, local, &peer);
+		if (peer.len != 0 || !st_addr_is_settled(local))
+			return false;
+		st_fdcache_store(listen_fd, local, &peer);
+	}
+	return peer.len == 0 && st_addr_is_shared_by_accepted(local);
+}
+
 static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct st_addr *peer)
 {
-	struct st_addr local = {0}, kernel_peer;
+	struct st_addr local, kernel_peer;
+	local.len = 0;
 	if (ret >= 0) {
 		st_fdcache_forget(ret);
-		local.len = sizeof local.ss;
-		if (st_real_getsockname(ret, (struct sockaddr *)&local.ss, &local.len) < 0)
-			local.len = 0;
-		if (local.len > ST_ADDR_MAX)
-			local.len = ST_ADDR_MAX;
+		if (!st_listener_local(listen_fd, &local)) {
+			local.len = sizeof local.ss;
+			if (st_real_getsockname(ret, (struct sockaddr *)&local.ss, &local.len) < 0)
+				local.len = 0;
+			if (local.len > ST_ADDR_MAX)
+				local.len = ST_ADDR_MAX;
+		}
 		if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer))
 			*peer = kernel_peer;
 		st_fdcache_store(ret, &local, peer);
@@ -71,7 +89,8 @@ static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct 
  * our buffer instead: the program sees no difference and we save a syscall. */
 static int st_accept(uint8_t op, int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	struct st_addr peer = {0};
+	struct st_addr peer;
+	peer.len = 0;
 	bool ours = addr == NULL;
 	socklen_t our_len = sizeof peer.ss;
 	struct sockaddr *use_addr = ours ? (struct sockaddr *)&peer.ss : addr;
@@ -102,12 +121,13 @@ ST_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
  * returned; otherwise the kernel is asked once and the entry renewed. */
 static void st_after_name(uint8_t op, int fd, int ret, int err, const socklen_t *len)
 {
-	struct st_addr local = {0}, peer = {0};
+	struct st_addr local, peer;
+	local.len = peer.len = 0;
 	if (ret == 0) {
 		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;
 		bool hit = st_fdcache_load(fd, &local, &peer) &&
 			   (op == ST_OP_GETSOCKNAME ? local.len : peer.len) == returned;
-		if (!hit && st_kernel_endpoints(fd, &local, &peer))
+		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
 			st_fdcache_store(fd, &local, &peer);
 	}
 	st_record_event(op, fd, ret, err, -1, &local, &peer, 0);
