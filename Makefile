@@ -24,7 +24,7 @@ LIB   = $(BUILD)/libsocktrace.so
 DUMP  = $(BUILD)/socktrace-dump
 DEMO  = $(BUILD)/socknames
 TESTS = $(BUILD)/tests/run-tests
-PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC))
+PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind bench install uninstall clean
@@ -45,6 +45,15 @@ $(DEMO): demo/socknames.c | $(BUILD)
 $(BUILD)/progs/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $< -lpthread -ldl
+
+# early links a library whose constructor runs before the shim's.
+$(BUILD)/progs/libearly.so: tests/progs/lib/libearly.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -shared -fPIC -o $@ $<
+
+$(BUILD)/progs/early: tests/progs/early.c tests/progs/progs.h $(BUILD)/progs/libearly.so
+	$(CC) $(BASEFLAGS) -o $@ $< -Wl,--no-as-needed -L$(BUILD)/progs -learly \
+		-Wl,-rpath,'$$ORIGIN'
 
 $(BUILD)/bench/%: tools/bench/%.c tools/bench/bench.h
 	@mkdir -p $(dir $@)

@@ -319,3 +319,80 @@ Test(shim, full_trace_counts_dropped_and_program_goes_on)
 		     (unsigned long long)t.dropped);
 	st_trace_free(&t);
 }
+
+Test(shim, signal_handler_calls_interleave_without_loss)
+{
+	static struct h_run r;
+	const char *argv[] = {sockops, "signals", "100000", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 50), 0, "%s", r.err);
+	long handler = h_field(r.out, "signals", "handler");
+	cr_assert_gt(handler, 0, "no SIGALRM arrived: %s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(h_count(&t, ST_OP_GETPEERNAME, 0), 100000);
+	/* plus the listener's getsockname made by the set-up */
+	cr_assert_eq(h_count(&t, ST_OP_GETSOCKNAME, 0), (size_t)handler + 1);
+	cr_assert_eq(t.dropped, 0);
+	st_trace_free(&t);
+}
+
+Test(shim, no_descriptor_is_held_or_stolen)
+{
+	static struct h_run r, bare;
+	const char *argv[] = {sockops, "fds", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0);
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0);
+	cr_assert_str_eq(r.out, bare.out);
+	/* 3 was the listener, closed after accept */
+	cr_assert_str_eq(r.out, "open-fds 0 1 2 4 5\n");
+}
+
+Test(shim, constructor_of_another_library_and_allocator_hooks)
+{
+	if (h_sanitized())
+		cr_skip_test("the program replaces malloc, which libasan owns");
+	static struct h_run r, bare;
+	char early[256];
+	h_path(early, sizeof early, "progs/early");
+	const char *argv[] = {early, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0);
+	cr_assert_str_eq(r.out, bare.out);
+	cr_assert(strstr(r.out, "allocator-called=1"), "%s", r.out);
+	long early_fd = h_field(r.out, "early-constructor", "fd");
+	struct st_trace t;
+	h_load(&t, trace);
+	bool found = false;
+	for (size_t i = 0; i < t.nevs; i++)
+		found |= t.evs[i].op == ST_OP_GETSOCKNAME && t.evs[i].fd == early_fd;
+	cr_assert(found, "the constructor's getsockname was not recorded");
+	st_trace_free(&t);
+}
+
+Test(shim, percent_p_gives_one_file_per_process)
+{
+	static struct h_run r;
+	char tmpl[160], path[160];
+	snprintf(tmpl, sizeof tmpl, "%s/t.%%p.trace", dir);
+	const char *argv[] = {sockops, "fork", NULL};
+	cr_assert_eq(h_run(&r, tmpl, argv, NULL, 30), 0, "%s", r.err);
+	long child = h_field(r.out, "child", "pid");
+	snprintf(path, sizeof path, "%s/t.%ld.trace", dir, child);
+	struct st_trace t;
+	h_load(&t, path);
+	cr_assert_eq(h_count(&t, 0, 0), 2);
+	cr_assert_eq(h_count(&t, 0, (unsigned)child), 2);
+	cr_assert_eq(t.nprocs, 1);
+	st_trace_free(&t);
+}
+
+Test(shim, thread_local_state_uses_initial_exec_tls)
+{
+	static struct h_run r;
+	char lib[256];
+	h_path(lib, sizeof lib, "libsocktrace.so");
+	const char *argv[] = {"/bin/sh", "-c", "readelf -dW \"$0\" | grep -c STATIC_TLS; "
+			      "nm -D --undefined-only \"$0\" | grep -c __tls_get_addr", lib, NULL};
+	h_run(&r, NULL, argv, NULL, 30);
+	cr_assert_str_eq(r.out, "1\n0\n");
+}

@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 static void print_result(const char *what, int ret, int err)
@@ -290,6 +293,69 @@ static int nonblocking(void)
 	return 0;
 }
 
+static int sig_fd;
+static volatile sig_atomic_t sig_calls;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(sig_fd, (struct sockaddr *)&ss, &len) == 0)
+		sig_calls++;
+	errno = saved;
+}
+
+/* getsockname from a SIGALRM handler that interrupts a getpeername loop,
+ * often in the middle of the shim's own recording. */
+static int signals(int calls)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	sig_fd = c;
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	struct itimerval it = {{0, 50}, {0, 50}};
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	for (int i = 0; i < calls; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		CHECK(getpeername(c, (struct sockaddr *)&ss, &len) == 0);
+	}
+	struct itimerval off = {{0, 0}, {0, 0}};
+	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+	printf("signals handler=%d main=%d\n", (int)sig_calls, calls);
+	return 0;
+}
+
+/* The descriptors open at main: the shim must hold none of them. */
+static int fds(void)
+{
+	int c, a;
+	pair(AF_INET, &c, &a);
+	DIR *d = opendir("/proc/self/fd");
+	CHECK(d != NULL);
+	char list[4096] = "";
+	struct dirent *e;
+	int nums[256], n = 0;
+	while ((e = readdir(d)) != NULL && n < 256)
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			nums[n++] = atoi(e->d_name);
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (nums[j] < nums[i]) {
+				int t = nums[i];
+				nums[i] = nums[j];
+				nums[j] = t;
+			}
+	for (int i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), " %d", nums[i]);
+	printf("open-fds%s\n", list);
+	return 0;
+}
+
 static int closeall(void)
 {
 	CHECK(close_range(3, ~0u, 0) == 0);
@@ -316,6 +382,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "fd0")) return fd0();
 	if (!strcmp(s, "nonblock")) return nonblocking();
 	if (!strcmp(s, "closeall")) return closeall();
+	if (!strcmp(s, "signals") && argc > 2) return signals(atoi(argv[2]));
+	if (!strcmp(s, "fds")) return fds();
 	fprintf(stderr, "sockops: unknown scenario '%s'\n", s);
 	return 2;
 }
