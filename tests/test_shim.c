@@ -396,3 +396,30 @@ Test(shim, thread_local_state_uses_initial_exec_tls)
 	h_run(&r, NULL, argv, NULL, 30);
 	cr_assert_str_eq(r.out, "1\n0\n");
 }
+
+Test(shim, unrelated_processes_share_one_trace)
+{
+	static struct h_run r[3];
+	const char *argv[] = {sockops, "threads", "4", "5000", NULL};
+	pid_t pids[3];
+	for (int i = 0; i < 3; i++) {
+		pids[i] = fork();
+		cr_assert(pids[i] >= 0);
+		if (pids[i] == 0)
+			_exit(h_run(&r[i], trace, argv, NULL, 50));
+	}
+	for (int i = 0; i < 3; i++) {
+		int status;
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(h_count(&t, ST_OP_GETSOCKNAME, 0), 3 * (4 * 5000 + 1));
+	cr_assert_eq(t.nprocs, 3);
+	cr_assert_eq(t.dropped, 0);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	cr_assert_lt(st.st_size, 64 << 20, "the last process to leave did not shrink the file");
+	st_trace_free(&t);
+}
