@@ -9,13 +9,14 @@ WARN     = -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 SHIM_FLAGS = $(BASEFLAGS) -fPIC -fvisibility=hidden
-DEBIAN_PACKAGES = build-essential libunwind-dev libcriterion-dev strace valgrind iproute2 \
-                  procps
+DEBIAN_PACKAGES = build-essential libunwind-dev libcriterion-dev libdw-dev strace valgrind \
+                  iproute2 procps
 
 SHIM_SRC  = $(wildcard shim/*.c)
 SHIM_HDR  = $(wildcard shim/*.h)
-READER_SRC = tools/st_trace.c tools/st_endpoint.c
-READER_HDR = tools/st_trace.h tools/st_endpoint.h shim/st_format.h
+READER_SRC = tools/st_trace.c tools/st_endpoint.c tools/st_symbols.c
+READER_HDR = tools/st_trace.h tools/st_endpoint.h tools/st_symbols.h shim/st_format.h
+READER_LIBS = -ldw -lelf -lpthread
 TEST_SRC  = $(wildcard tests/test_*.c)
 PROG_SRC  = $(wildcard tests/progs/*.c)
 BENCH_SRC = $(wildcard tools/bench/*.c)
@@ -24,7 +25,8 @@ LIB   = $(BUILD)/libsocktrace.so
 DUMP  = $(BUILD)/socktrace-dump
 DEMO  = $(BUILD)/socknames
 TESTS = $(BUILD)/tests/run-tests
-PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so
+PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
+        $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind bench install uninstall clean
@@ -37,14 +39,25 @@ $(LIB): $(SHIM_SRC) $(SHIM_HDR) | $(BUILD)
 	$(CC) $(SHIM_FLAGS) -shared -Wl,-soname,libsocktrace.so -Wl,-z,now -o $@ $(SHIM_SRC) -ldl -lpthread
 
 $(DUMP): tools/socktrace_dump.c $(READER_SRC) $(READER_HDR) | $(BUILD)
-	$(CC) $(BASEFLAGS) -o $@ tools/socktrace_dump.c $(READER_SRC) -lpthread
+	$(CC) $(BASEFLAGS) -o $@ tools/socktrace_dump.c $(READER_SRC) $(READER_LIBS)
 
 $(DEMO): demo/socknames.c | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $<
 
 $(BUILD)/progs/%: tests/progs/%.c tests/progs/progs.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -o $@ $< -lpthread -ldl
+	$(CC) $(BASEFLAGS) $(PROG_FLAGS) -o $@ $< -lpthread -ldl
+
+# Call chains under test keep every frame: no inlining, no sibling calls.
+$(BUILD)/progs/stackprog: PROG_FLAGS = -O1 -fno-inline -fno-optimize-sibling-calls -rdynamic
+
+$(BUILD)/progs/libstackdl.so: tests/progs/lib/libstackdl.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -O1 -fno-inline -shared -fPIC -o $@ $<
+
+# The same program without any symbol table: names must be ?? or dynamic, never wrong.
+$(BUILD)/progs/stackprog-stripped: $(BUILD)/progs/stackprog
+	strip --strip-all -o $@ $<
 
 # early links a library whose constructor runs before the shim's.
 $(BUILD)/progs/libearly.so: tests/progs/lib/libearly.c
@@ -60,11 +73,12 @@ $(BUILD)/bench/%: tools/bench/%.c tools/bench/bench.h
 	$(CC) $(BASEFLAGS) -o $@ $<
 
 # The format tests drive the real writer, without the wrappers or constructor.
-SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c
+SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
+            shim/st_stack.c shim/st_modules.c
 $(TESTS): $(TEST_SRC) tests/harness.c tests/harness.h $(READER_SRC) $(READER_HDR) $(SHIM_CORE) $(SHIM_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $(TEST_SRC) tests/harness.c $(READER_SRC) $(SHIM_CORE) \
-		-lcriterion -lpthread -ldl
+		-lcriterion $(READER_LIBS) -ldl
 
 $(BUILD):
 	@mkdir -p $@

@@ -52,6 +52,7 @@ struct st_header {
 enum st_rec_type {
 	ST_REC_EVENT = 1,
 	ST_REC_PROCESS = 2,
+	ST_REC_MODULE = 3,
 };
 
 enum st_op {
@@ -64,6 +65,7 @@ enum st_op {
 
 /* Event flags */
 #define ST_EV_PEER_REQUESTED 0x01 /* peer is the address connect() was given */
+#define ST_EV_STACK_SKIPPED 0x02  /* stacks were asked for, but taking one was unsafe */
 
 #define ST_ADDR_MAX 112 /* sizeof(struct sockaddr_un) rounded up to 8 */
 #define ST_FRAMES_MAX 64
@@ -103,6 +105,32 @@ struct st_process {
 	uint16_t cmd_len;
 	uint16_t host_len;
 	uint16_t pad;
+};
+
+/*
+ * Module record, written only when stacks are recorded: an object mapped into
+ * process pid (the executable, a shared library, one loaded by dlopen), when
+ * the process attaches and whenever a stack shows an object not yet recorded;
+ * flags ST_MOD_UNLOADED when it is gone (after dlclose).  Then build_id_len
+ * bytes of GNU build-id and path_len bytes of path, padded to 8 as a whole.
+ * An address A of pid at time T belongs to the newest module record before T
+ * with lo <= A < hi that was not unloaded since; a process record of the same
+ * pid (exec) ends all earlier modules.
+ */
+#define ST_MOD_UNLOADED 0x1
+#define ST_BUILD_ID_MAX 64
+
+struct st_module {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint16_t flags;
+	uint16_t path_len;
+	uint64_t bias; /* load bias: file virtual address + bias = runtime address */
+	uint64_t lo;   /* runtime address range of its loaded segments */
+	uint64_t hi;
+	uint8_t build_id_len;
+	uint8_t pad[7];
 };
 
 #define ST_ALIGN8(n) (((n) + 7u) & ~7u)

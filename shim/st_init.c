@@ -29,6 +29,7 @@ static __thread bool st_in_init ST_TLS;
 static struct {
 	char file_template[4096];
 	uint64_t size;
+	unsigned depth;
 	char exe[1024];
 	size_t exe_len;
 	char cmd[2048];
@@ -64,6 +65,15 @@ void st_warn(const char *path, const char *reason)
 	st_write_all(": ");
 	st_write_all(reason);
 	st_write_all("; the program runs untraced\n");
+	errno = saved;
+}
+
+static void st_warn_stacks(const char *why)
+{
+	int saved = errno;
+	st_write_all("socktrace: no call stacks: ");
+	st_write_all(why);
+	st_write_all("\n");
 	errno = saved;
 }
 
@@ -113,6 +123,18 @@ static uint64_t st_parse_size(const char *s)
 	if (v < ST_HEADER_SIZE + ST_CHUNK_SIZE)
 		v = ST_HEADER_SIZE + ST_CHUNK_SIZE;
 	return v;
+}
+
+/* SOCKTRACE_BACKTRACE=N: frames per event, 0 (off) to ST_FRAMES_MAX. */
+static unsigned st_parse_depth(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end != '\0')
+		return 0;
+	return v > ST_FRAMES_MAX ? ST_FRAMES_MAX : (unsigned)v;
 }
 
 static size_t st_read_file(const char *path, char *buf, size_t size)
@@ -173,6 +195,8 @@ static void st_atfork_child(void)
 		st_file_register_pid(st_pid);
 	}
 	st_write_process(parent);
+	if (st_stack_depth)
+		st_modules_replay();
 }
 
 static void st_init(void)
@@ -188,12 +212,18 @@ static void st_init(void)
 	}
 	strcpy(st_conf.file_template, file);
 	st_conf.size = st_parse_size(secure_getenv("SOCKTRACE_SIZE"));
+	st_conf.depth = st_parse_depth(secure_getenv("SOCKTRACE_BACKTRACE"));
 	st_read_identity();
 	if (!st_attach_current())
 		return;
 	st_recording = true;
 	pthread_atfork(NULL, NULL, st_atfork_child);
 	st_write_process((uint32_t)getppid());
+	const char *why = NULL;
+	if (!st_stack_init(st_conf.depth, &why))
+		st_warn_stacks(why);
+	if (st_stack_depth)
+		st_modules_init(st_conf.exe, st_conf.exe_len);
 }
 
 bool st_ready(void)

@@ -39,6 +39,8 @@ int st_real_socket(int domain, int type, int protocol);
 int st_real_socketpair(int domain, int type, int protocol, int sv[2]);
 int st_real_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int st_real_listen(int fd, int backlog);
+int st_real_dlclose(void *handle);
+int st_real_pipe2(int fds[2], int flags);
 
 /* st_init.c: process-wide state. */
 extern uint32_t st_pid;
@@ -68,8 +70,24 @@ void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host,
 		       size_t host_len);
+void st_record_module(uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
+		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
+		      size_t path_len);
 void st_record_reset_thread(void);
 void st_record_stop(void);
+
+/* st_stack.c: return addresses with libunwind, when asked for. */
+extern unsigned st_stack_depth; /* 0 = off */
+extern bool st_stack_loading;   /* libunwind is being loaded and initialised */
+bool st_stack_init(unsigned depth, const char **why);
+unsigned st_stack_capture(uint64_t *frames);
+bool st_stack_safe(bool outermost);
+
+/* st_modules.c: objects mapped, recorded so stacks can be named offline. */
+void st_modules_init(const char *exe, size_t exe_len);
+void st_modules_check(const uint64_t *ips, unsigned n);
+void st_modules_changed(void);
+void st_modules_replay(void);
 
 /* st_fdcache.c: endpoints learned per socket: connected ones (both ends), and
  * unconnected ones whose local address is settled (peer length 0). */

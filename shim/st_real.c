@@ -30,6 +30,8 @@ static struct {
 	int (*socketpair)(int, int, int, int[2]);
 	int (*bind)(int, const struct sockaddr *, socklen_t);
 	int (*listen)(int, int);
+	int (*dlclose)(void *);
+	int (*pipe2)(int[2], int);
 } st_fn;
 
 enum { ST_UNBOUND, ST_BINDING, ST_BOUND };
@@ -63,6 +65,8 @@ static bool st_bind(void)
 	ST_BIND(socketpair);
 	ST_BIND(bind);
 	ST_BIND(listen);
+	ST_BIND(dlclose);
+	ST_BIND(pipe2);
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
 }
@@ -160,4 +164,17 @@ int st_real_bind(int fd, const struct sockaddr *addr, socklen_t len)
 int st_real_listen(int fd, int backlog)
 {
 	return ST_CALL(listen, SYS_listen, fd, backlog);
+}
+
+int st_real_dlclose(void *handle)
+{
+	/* dlsym() never calls dlclose, so binding cannot be in progress here. */
+	if (st_bind() && st_fn.dlclose)
+		return st_fn.dlclose(handle);
+	return -1;
+}
+
+int st_real_pipe2(int fds[2], int flags)
+{
+	return ST_CALL(pipe2, SYS_pipe2, fds, flags);
 }

@@ -132,9 +132,19 @@ void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
 		return;
 	uint16_t llen = st_addr_len(local), plen = st_addr_len(peer);
-	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen);
+	uint64_t frames[ST_FRAMES_MAX];
+	unsigned nframes = 0;
 	uint32_t tid = st_tid();
 	struct st_cursor *c = st_enter();
+	if (ST_UNLIKELY(st_stack_depth != 0)) {
+		if (st_stack_safe(c == &st_self.cursor[0])) {
+			nframes = st_stack_capture(frames);
+			st_modules_check(frames, nframes);
+		} else {
+			flags |= ST_EV_STACK_SKIPPED;
+		}
+	}
+	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
 	char *p = c ? st_reserve(c, len) : NULL;
 	if (p == NULL) {
 		st_count_dropped();
@@ -151,10 +161,12 @@ void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 	ev->listen_fd = listen_fd;
 	ev->op = op;
 	ev->flags = flags;
-	ev->nframes = 0;
+	ev->nframes = (uint16_t)nframes;
 	ev->local_len = llen;
 	ev->peer_len = plen;
-	st_put_addr(st_put_addr(p + sizeof *ev, local), peer);
+	char *q = st_put_addr(st_put_addr(p + sizeof *ev, local), peer);
+	if (nframes)
+		memcpy(q, frames, 8u * nframes);
 	st_commit(p, len, ST_REC_EVENT);
 	st_leave();
 }
@@ -182,6 +194,34 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		char *q = st_put_bytes(p + sizeof *pr, exe, exe_len);
 		st_put_bytes(st_put_bytes(q, cmd, cmd_len), host, host_len);
 		st_commit(p, len, ST_REC_PROCESS);
+	}
+	st_leave();
+}
+
+void st_record_module(uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
+		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
+		      size_t path_len)
+{
+	if (path_len > 1024)
+		path_len = 1024;
+	uint32_t len = ST_ALIGN8(sizeof(struct st_module) + build_id_len + path_len);
+	struct st_cursor *c = st_enter();
+	char *p = c ? st_reserve(c, len) : NULL;
+	if (p != NULL) {
+		struct st_module *m = (struct st_module *)p;
+		m->ts_ns = st_now_ns();
+		m->pid = st_pid;
+		m->flags = flags;
+		m->path_len = (uint16_t)path_len;
+		m->bias = bias;
+		m->lo = lo;
+		m->hi = hi;
+		m->build_id_len = build_id_len;
+		char *q = p + sizeof *m;
+		if (build_id_len)
+			q = st_put_bytes(q, (const char *)build_id, build_id_len);
+		st_put_bytes(q, path, path_len);
+		st_commit(p, len, ST_REC_MODULE);
 	}
 	st_leave();
 }

@@ -12,7 +12,7 @@ lib="$build/libsocktrace.so"
 # name  program  iterations (strace gets fewer: it is ~50x slower per call)
 loops="names:names_loop:200000:20000 connect:connect_loop:4000:2000"
 modes="bare shim strace"
-extra_modes=${BENCH_EXTRA_MODES:-}
+extra_modes=${BENCH_EXTRA_MODES-shim-bt16}
 
 run() { # mode program iterations
 	rm -f "$dir/b.trace"

@@ -7,11 +7,13 @@
 #include <time.h>
 
 #include "st_endpoint.h"
+#include "st_symbols.h"
 #include "st_trace.h"
 
 struct st_opts {
 	bool numeric;
 	bool json;
+	struct st_symbolizer *symbols;
 };
 
 static void st_usage(FILE *out)
@@ -45,6 +47,67 @@ static void st_print_result(FILE *out, const struct st_ev *ev)
 	}
 }
 
+static const char *st_obj_name(const struct st_frame *f)
+{
+	return f->obj ? f->obj : "??";
+}
+
+/* "    at inner+0x1a (/path/prog) prog.c:12" */
+static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct st_opts *o)
+{
+	if (ev->flags & ST_EV_STACK_SKIPPED)
+		fputs("    (no stack: the call interrupted the dynamic loader or the shim)\n", out);
+	for (unsigned i = 0; i < ev->nframes; i++) {
+		struct st_frame f;
+		uint64_t ip;
+		memcpy(&ip, &ev->frames[i], sizeof ip);
+		st_sym_frame(o->symbols, ev, ip, &f);
+		if (f.sym)
+			fprintf(out, "    at %s+0x%llx (%s)", f.sym, (unsigned long long)f.off,
+				st_obj_name(&f));
+		else
+			fprintf(out, "    at ?? (%s) [0x%llx]", st_obj_name(&f), (unsigned long long)ip);
+		if (f.file)
+			fprintf(out, " %s:%d", f.file, f.line);
+		if (f.changed)
+			fputs(" (object changed since the trace was taken)", out);
+		fputc('\n', out);
+	}
+}
+
+static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct st_opts *o)
+{
+	if (ev->flags & ST_EV_STACK_SKIPPED)
+		fputs(",\"stack_skipped\":true", out);
+	fputs(",\"stack\":[", out);
+	for (unsigned i = 0; i < ev->nframes; i++) {
+		struct st_frame f;
+		uint64_t ip;
+		memcpy(&ip, &ev->frames[i], sizeof ip);
+		st_sym_frame(o->symbols, ev, ip, &f);
+		fprintf(out, "%s{\"ip\":\"0x%llx\",\"sym\":", i ? "," : "", (unsigned long long)ip);
+		if (f.sym)
+			st_json_string(out, f.sym, strlen(f.sym));
+		else
+			fputs("null", out);
+		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
+		if (f.obj)
+			st_json_string(out, f.obj, strlen(f.obj));
+		else
+			fputs("null", out);
+		fputs(",\"file\":", out);
+		if (f.file)
+			st_json_string(out, f.file, strlen(f.file));
+		else
+			fputs("null", out);
+		if (f.line)
+			fprintf(out, ",\"line\":%d}", f.line);
+		else
+			fputs(",\"line\":null}", out);
+	}
+	fputc(']', out);
+}
+
 static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_opts *o)
 {
 	st_print_time(out, ev->ts);
@@ -61,9 +124,10 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_opt
 		st_endpoint_text(out, &ev->peer, o->numeric);
 	}
 	fputc('\n', out);
+	st_print_stack_text(out, ev, o);
 }
 
-static void st_print_json(FILE *out, const struct st_ev *ev)
+static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_opts *o)
 {
 	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"%s\",\"fd\":%d,\"ret\":%d,",
 		(unsigned long long)ev->ts, ev->pid, ev->tid, st_op_name(ev->op), ev->fd, ev->ret);
@@ -80,6 +144,7 @@ static void st_print_json(FILE *out, const struct st_ev *ev)
 	st_endpoint_json(out, &ev->local);
 	fputs(",\"peer\":", out);
 	st_endpoint_json(out, &ev->peer);
+	st_print_stack_json(out, ev, o);
 	fputs("}\n", out);
 }
 
@@ -134,9 +199,10 @@ int main(int argc, char **argv)
 	}
 	if (n)
 		qsort(all, n, sizeof *all, st_ev_cmp);
+	o.symbols = st_sym_new(traces, nfiles);
 	for (size_t i = 0; i < n; i++) {
 		if (o.json)
-			st_print_json(stdout, &all[i]);
+			st_print_json(stdout, &all[i], &o);
 		else
 			st_print_text(stdout, &all[i], &o);
 	}
@@ -151,6 +217,7 @@ int main(int argc, char **argv)
 	if (!o.json)
 		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", n,
 			(unsigned long long)dropped);
+	st_sym_free(o.symbols);
 	for (size_t i = 0; i < nfiles; i++)
 		st_trace_free(&traces[i]);
 	free(traces);

@@ -123,6 +123,27 @@ static int st_parse_process(struct st_trace *t, const uint8_t *p, uint32_t len, 
 	return 0;
 }
 
+static int st_parse_module(struct st_trace *t, const uint8_t *p, uint32_t len, uint64_t off,
+			   uint32_t index)
+{
+	struct st_module r;
+	if (len < sizeof r)
+		return st_fail(t, off, "module record too short (%u bytes)", len);
+	memcpy(&r, p, sizeof r);
+	uint32_t want = ST_ALIGN8(sizeof r + r.build_id_len + r.path_len);
+	if (want != len || r.build_id_len > ST_BUILD_ID_MAX || r.lo > r.hi)
+		return st_fail(t, off, "module record length %u does not match its contents (%u)",
+			       len, want);
+	t->mods = st_grow(t->mods, &t->mods_cap, t->nmods + 1, sizeof *t->mods);
+	const uint8_t *q = p + sizeof r;
+	t->mods[t->nmods++] = (struct st_mod){
+		.ts = r.ts_ns, .pid = r.pid, .flags = r.flags, .bias = r.bias, .lo = r.lo,
+		.hi = r.hi, .build_id = q, .build_id_len = r.build_id_len,
+		.path = (const char *)q + r.build_id_len, .path_len = r.path_len, .file = index,
+	};
+	return 0;
+}
+
 /* Parses one chunk; a zero commit word ends it (the rest was never written). */
 static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint32_t index)
 {
@@ -148,6 +169,9 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			break;
 		case ST_REC_PROCESS:
 			rc = st_parse_process(t, t->data + off, len, off, index);
+			break;
+		case ST_REC_MODULE:
+			rc = st_parse_module(t, t->data + off, len, off, index);
 			break;
 		default:
 			snprintf(t->warning, sizeof t->warning,
@@ -281,5 +305,6 @@ void st_trace_free(struct st_trace *t)
 	free(t->data);
 	free(t->evs);
 	free(t->procs);
+	free(t->mods);
 	memset(t, 0, sizeof *t);
 }

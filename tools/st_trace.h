@@ -33,6 +33,18 @@ struct st_proc {
 	uint32_t file;
 };
 
+struct st_mod {
+	uint64_t ts;
+	uint32_t pid;
+	uint16_t flags;
+	uint64_t bias, lo, hi;
+	const uint8_t *build_id;
+	uint8_t build_id_len;
+	const char *path; /* not NUL-terminated */
+	uint16_t path_len;
+	uint32_t file;
+};
+
 struct st_trace {
 	char *path;
 	uint8_t *data;
@@ -42,6 +54,8 @@ struct st_trace {
 	size_t nevs, evs_cap;
 	struct st_proc *procs;
 	size_t nprocs, procs_cap;
+	struct st_mod *mods;
+	size_t nmods, mods_cap;
 	char error[512];   /* first fatal problem, "" when the file is whole */
 	char warning[512]; /* last skipped-record warning, "" when none */
 };
