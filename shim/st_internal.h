@@ -64,9 +64,11 @@ bool st_file_unseal(void);
 void st_file_register_pid(uint32_t pid);
 
 /* st_record.c: per-thread chunks and record writing (async-signal-safe). */
+struct st_stack;
 void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 		     const struct st_addr *local, const struct st_addr *peer,
-		     uint8_t flags);
+		     uint8_t flags, const struct st_stack *stack);
+bool st_record_busy(void); /* this thread is inside the recorder (a signal interrupted it) */
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host,
 		       size_t host_len);
@@ -79,9 +81,41 @@ void st_record_stop(void);
 /* st_stack.c: return addresses with libunwind, when asked for. */
 extern unsigned st_stack_depth; /* 0 = off */
 extern bool st_stack_loading;   /* libunwind is being loaded and initialised */
+extern int (*st_unw_backtrace)(void **, int);
+extern uintptr_t st_self_lo, st_self_hi; /* this object's addresses */
 bool st_stack_init(unsigned depth, const char **why);
-unsigned st_stack_capture(uint64_t *frames);
-bool st_stack_safe(bool outermost);
+bool st_stack_safe(void);
+
+#define ST_OWN_FRAMES_MAX 16
+
+struct st_stack {
+	unsigned n;
+	bool skipped;
+	uint64_t ip[ST_FRAMES_MAX];
+};
+
+/*
+ * Inlined into each exported wrapper, so that libunwind starts one frame from
+ * the program: every frame of our own it steps through costs about 10 ns.
+ */
+static inline __attribute__((always_inline)) void st_stack_take(struct st_stack *s)
+{
+	s->n = 0;
+	s->skipped = false;
+	if (ST_LIKELY(st_stack_depth == 0))
+		return;
+	if (!st_stack_safe()) {
+		s->skipped = true;
+		return;
+	}
+	void *raw[ST_FRAMES_MAX + ST_OWN_FRAMES_MAX];
+	int n = st_unw_backtrace(raw, (int)st_stack_depth + ST_OWN_FRAMES_MAX);
+	int first = 0;
+	while (first < n && (uintptr_t)raw[first] >= st_self_lo && (uintptr_t)raw[first] < st_self_hi)
+		first++;
+	for (int i = first; i < n && s->n < st_stack_depth; i++)
+		s->ip[s->n++] = (uint64_t)(uintptr_t)raw[i];
+}
 
 /* st_modules.c: objects mapped, recorded so stacks can be named offline. */
 void st_modules_init(const char *exe, size_t exe_len);

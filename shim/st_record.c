@@ -126,24 +126,25 @@ static uint16_t st_addr_len(const struct st_addr *a)
 	return a ? (uint16_t)a->len : 0;
 }
 
+bool st_record_busy(void)
+{
+	return st_self.depth != 0;
+}
+
 void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
-		     const struct st_addr *local, const struct st_addr *peer, uint8_t flags)
+		     const struct st_addr *local, const struct st_addr *peer, uint8_t flags,
+		     const struct st_stack *stack)
 {
 	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
 		return;
 	uint16_t llen = st_addr_len(local), plen = st_addr_len(peer);
-	uint64_t frames[ST_FRAMES_MAX];
-	unsigned nframes = 0;
+	unsigned nframes = stack ? stack->n : 0;
+	if (stack && stack->skipped)
+		flags |= ST_EV_STACK_SKIPPED;
+	if (nframes)
+		st_modules_check(stack->ip, nframes);
 	uint32_t tid = st_tid();
 	struct st_cursor *c = st_enter();
-	if (ST_UNLIKELY(st_stack_depth != 0)) {
-		if (st_stack_safe(c == &st_self.cursor[0])) {
-			nframes = st_stack_capture(frames);
-			st_modules_check(frames, nframes);
-		} else {
-			flags |= ST_EV_STACK_SKIPPED;
-		}
-	}
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
 	char *p = c ? st_reserve(c, len) : NULL;
 	if (p == NULL) {
@@ -166,7 +167,7 @@ void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 	ev->peer_len = plen;
 	char *q = st_put_addr(st_put_addr(p + sizeof *ev, local), peer);
 	if (nframes)
-		memcpy(q, frames, 8u * nframes);
+		memcpy(q, stack->ip, 8u * nframes);
 	st_commit(p, len, ST_REC_EVENT);
 	st_leave();
 }

@@ -15,12 +15,10 @@
 
 #include "st_internal.h"
 
-#define ST_OWN_FRAMES_MAX 16
-
 unsigned st_stack_depth;
 bool st_stack_loading;
-static int (*st_unw_backtrace)(void **, int);
-static uintptr_t st_self_lo, st_self_hi;
+int (*st_unw_backtrace)(void **, int);
+uintptr_t st_self_lo, st_self_hi;
 
 static int st_find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -87,24 +85,10 @@ static bool st_stack_load(unsigned depth, const char **why)
  * middle of mapping or unmapping an object) would walk a half-built or
  * half-torn-down object list and fault; the loader announces such windows to
  * debuggers in _r_debug.r_state.  Likewise a handler that interrupted our own
- * unwinding must not re-enter libunwind's per-thread cache.
+ * recording (and maybe libunwind) must not re-enter libunwind's per-thread cache.
  */
-bool st_stack_safe(bool outermost)
+bool st_stack_safe(void)
 {
-	return outermost && __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
-}
-
-/* Fills frames with up to st_stack_depth return addresses, innermost first,
- * starting at the program's call into the shim. */
-unsigned st_stack_capture(uint64_t *frames)
-{
-	void *raw[ST_FRAMES_MAX + ST_OWN_FRAMES_MAX];
-	int n = st_unw_backtrace(raw, (int)st_stack_depth + ST_OWN_FRAMES_MAX);
-	int first = 0;
-	while (first < n && (uintptr_t)raw[first] >= st_self_lo && (uintptr_t)raw[first] < st_self_hi)
-		first++;
-	unsigned kept = 0;
-	for (int i = first; i < n && kept < st_stack_depth; i++)
-		frames[kept++] = (uint64_t)(uintptr_t)raw[i];
-	return kept;
+	return !st_record_busy() &&
+	       __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
 }

@@ -16,7 +16,7 @@
 #define ST_EXPORT __attribute__((visibility("default")))
 
 static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len, int ret,
-			     int err)
+			     int err, const struct st_stack *stack)
 {
 	struct st_addr local, peer;
 	local.len = peer.len = 0; /* no initialiser: zeroing 2 x 132 bytes shows in the names loop */
@@ -38,15 +38,18 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 			local.len = ST_ADDR_MAX;
 	}
 	st_record_event(ST_OP_CONNECT, fd, ret, err, -1, &local, &peer,
-			peer.len ? ST_EV_PEER_REQUESTED : 0);
+			peer.len ? ST_EV_PEER_REQUESTED : 0, stack);
 }
 
 ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	int ret = st_real_connect(fd, addr, len);
 	int saved = errno;
-	if (st_ready())
-		st_after_connect(fd, addr, len, ret, ret < 0 ? saved : 0);
+	if (st_ready()) {
+		struct st_stack stack;
+		st_stack_take(&stack);
+		st_after_connect(fd, addr, len, ret, ret < 0 ? saved : 0, &stack);
+	}
 	errno = saved;
 	return ret;
 }
@@ -65,7 +68,8 @@ static bool st_listener_local(int listen_fd, struct st_addr *local)
 	return peer.len == 0 && st_addr_is_shared_by_accepted(local);
 }
 
-static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct st_addr *peer)
+static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct st_addr *peer,
+			    const struct st_stack *stack)
 {
 	struct st_addr local, kernel_peer;
 	local.len = 0;
@@ -82,12 +86,14 @@ static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct 
 			*peer = kernel_peer;
 		st_fdcache_store(ret, &local, peer);
 	}
-	st_record_event(op, ret >= 0 ? ret : -1, ret, err, listen_fd, &local, peer, 0);
+	st_record_event(op, ret >= 0 ? ret : -1, ret, err, listen_fd, &local, peer, 0, stack);
 }
 
 /* When the program does not want the peer address, the kernel writes it into
  * our buffer instead: the program sees no difference and we save a syscall. */
-static int st_accept(uint8_t op, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
+							   struct sockaddr *addr, socklen_t *len,
+							   int flags)
 {
 	struct st_addr peer;
 	peer.len = 0;
@@ -99,9 +105,11 @@ static int st_accept(uint8_t op, int fd, struct sockaddr *addr, socklen_t *len, 
 				      : st_real_accept(fd, use_addr, use_len);
 	int saved = errno;
 	if (st_ready()) {
+		struct st_stack stack;
+		st_stack_take(&stack);
 		if (ours && ret >= 0)
 			peer.len = our_len > ST_ADDR_MAX ? ST_ADDR_MAX : our_len;
-		st_after_accept(op, fd, ret, ret < 0 ? saved : 0, &peer);
+		st_after_accept(op, fd, ret, ret < 0 ? saved : 0, &peer, &stack);
 	}
 	errno = saved;
 	return ret;
@@ -119,7 +127,8 @@ ST_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 /* The cache entry is trusted only when it agrees with the length the call
  * returned; otherwise the kernel is asked once and the entry renewed. */
-static void st_after_name(uint8_t op, int fd, int ret, int err, const socklen_t *len)
+static void st_after_name(uint8_t op, int fd, int ret, int err, const socklen_t *len,
+			  const struct st_stack *stack)
 {
 	struct st_addr local, peer;
 	local.len = peer.len = 0;
@@ -130,15 +139,18 @@ static void st_after_name(uint8_t op, int fd, int ret, int err, const socklen_t 
 		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
 			st_fdcache_store(fd, &local, &peer);
 	}
-	st_record_event(op, fd, ret, err, -1, &local, &peer, 0);
+	st_record_event(op, fd, ret, err, -1, &local, &peer, 0, stack);
 }
 
 ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	int ret = st_real_getsockname(fd, addr, len);
 	int saved = errno;
-	if (st_ready())
-		st_after_name(ST_OP_GETSOCKNAME, fd, ret, ret < 0 ? saved : 0, len);
+	if (st_ready()) {
+		struct st_stack stack;
+		st_stack_take(&stack);
+		st_after_name(ST_OP_GETSOCKNAME, fd, ret, ret < 0 ? saved : 0, len, &stack);
+	}
 	errno = saved;
 	return ret;
 }
@@ -147,8 +159,11 @@ ST_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	int ret = st_real_getpeername(fd, addr, len);
 	int saved = errno;
-	if (st_ready())
-		st_after_name(ST_OP_GETPEERNAME, fd, ret, ret < 0 ? saved : 0, len);
+	if (st_ready()) {
+		struct st_stack stack;
+		st_stack_take(&stack);
+		st_after_name(ST_OP_GETPEERNAME, fd, ret, ret < 0 ? saved : 0, len, &stack);
+	}
 	errno = saved;
 	return ret;
 }

@@ -102,7 +102,7 @@ Test(format, every_family_and_call_round_trips)
 	for (size_t i = 0; i < n; i++)
 		st_record_event(s[i].op, (int)i + 3, (int)i - 1, i == 0 ? ECONNREFUSED : 0,
 				s[i].op == ST_OP_ACCEPT || s[i].op == ST_OP_ACCEPT4 ? 7 : -1,
-				&s[i].local, &s[i].peer, 0);
+				&s[i].local, &s[i].peer, 0, NULL);
 	struct st_trace t;
 	h_load(&t, trace);
 	cr_assert_eq(t.nevs, n);
@@ -142,7 +142,7 @@ Test(format, full_file_counts_dropped)
 	write_trace(ST_HEADER_SIZE + ST_CHUNK_SIZE);
 	struct st_addr a = inet4("127.0.0.1", 1);
 	for (int i = 0; i < 1000; i++)
-		st_record_event(ST_OP_GETSOCKNAME, 3, 0, 0, -1, &a, &a, 0);
+		st_record_event(ST_OP_GETSOCKNAME, 3, 0, 0, -1, &a, &a, 0, NULL);
 	struct st_trace t;
 	h_load(&t, trace);
 	cr_assert_gt(t.nevs, 100);
@@ -180,7 +180,7 @@ static void make_good(void)
 	write_trace(1 << 20);
 	struct st_addr a = inet4("127.0.0.1", 1), b = inet6("::1", 2);
 	for (int i = 0; i < 3; i++)
-		st_record_event(ST_OP_CONNECT, i, 0, 0, -1, &a, &b, 0);
+		st_record_event(ST_OP_CONNECT, i, 0, 0, -1, &a, &b, 0, NULL);
 	int fd = open(trace, O_RDONLY);
 	struct stat st;
 	fstat(fd, &st);
