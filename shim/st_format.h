@@ -68,6 +68,9 @@ enum st_op {
 #define ST_EV_STACK_SKIPPED 0x02  /* stacks were asked for, but taking one was unsafe */
 
 #define ST_ADDR_MAX 112 /* sizeof(struct sockaddr_un) rounded up to 8 */
+/* An AF_INET endpoint of this length is a sockaddr_in without its sin_zero
+ * (family, port, address): readers pad it back to 16 zero-filled bytes. */
+#define ST_INET_SHORT_LEN 8
 #define ST_FRAMES_MAX 64
 
 /*

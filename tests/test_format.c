@@ -198,7 +198,7 @@ static int parse(uint8_t *data, size_t size, struct st_trace *t)
 	return st_trace_parse(t, data, size, 0);
 }
 
-static const size_t ev_size = sizeof(struct st_event) + 16 + 32;
+static const size_t ev_size = sizeof(struct st_event) + ST_INET_SHORT_LEN + 32;
 
 static void expect_error(uint8_t *data, size_t size, size_t kept, const char *offset,
 			 const char *words)

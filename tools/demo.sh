@@ -32,3 +32,10 @@ wait $pid
 echo
 echo "\$ socktrace-dump $trace"
 "$build/socktrace-dump" "$trace"
+
+echo
+echo "\$ SOCKTRACE_BACKTRACE=8 ... socknames $port 0   # the same, with call stacks"
+rm -f "$trace"
+SOCKTRACE_FILE="$trace" SOCKTRACE_BACKTRACE=8 LD_PRELOAD="$build/libsocktrace.so" \
+	"$build/socknames" "$port" 0 >/dev/null
+"$build/socktrace-dump" "$trace" 2>&1 | sed -n '1,12p'

@@ -128,7 +128,7 @@ static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrl
 {
 	struct sockaddr_storage ss = {0};
 	memcpy(&ss, ep->sa, ep->len);
-	if (ss.ss_family == AF_INET && ep->len >= sizeof(struct sockaddr_in)) {
+	if (ss.ss_family == AF_INET && ep->len >= ST_INET_SHORT_LEN) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addrlen);
 		*port = ntohs(in->sin_port);
@@ -180,7 +180,8 @@ void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 		if (!numeric) {
 			struct sockaddr_storage ss = {0};
 			memcpy(&ss, ep->sa, ep->len);
-			host = st_host_name((struct sockaddr *)&ss, ep->len, addr, sizeof addr);
+			socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
+			host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
 		}
 		fprintf(out, "(%s, %u)", host, port);
 		return;
