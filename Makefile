@@ -9,8 +9,8 @@ WARN     = -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 SHIM_FLAGS = $(BASEFLAGS) -fPIC -fvisibility=hidden
-DEBIAN_PACKAGES = build-essential libunwind-dev libcriterion-dev libdw-dev strace valgrind \
-                  iproute2 procps
+DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
+                  iproute2 procps curl python3
 
 SHIM_SRC  = $(wildcard shim/*.c)
 SHIM_HDR  = $(wildcard shim/*.h)
@@ -29,7 +29,7 @@ PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps demo test check unit asan valgrind bench install uninstall clean
+.PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench install uninstall clean
 all: $(LIB) $(DUMP) $(DEMO)
 
 deps:
@@ -38,8 +38,10 @@ deps:
 $(LIB): $(SHIM_SRC) $(SHIM_HDR) | $(BUILD)
 	$(CC) $(SHIM_FLAGS) -shared -Wl,-soname,libsocktrace.so -Wl,-z,now -o $@ $(SHIM_SRC) -ldl -lpthread
 
-$(DUMP): tools/socktrace_dump.c $(READER_SRC) $(READER_HDR) | $(BUILD)
-	$(CC) $(BASEFLAGS) -o $@ tools/socktrace_dump.c $(READER_SRC) $(READER_LIBS)
+DUMP_SRC = tools/socktrace_dump.c tools/st_view_events.c tools/st_view_conn.c \
+           tools/st_view_stats.c tools/st_filter.c tools/st_procs.c tools/st_follow.c
+$(DUMP): $(DUMP_SRC) tools/st_dump.h $(READER_SRC) $(READER_HDR) | $(BUILD)
+	$(CC) $(BASEFLAGS) -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
 
 $(DEMO): demo/socknames.c | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $<
@@ -102,10 +104,24 @@ asan:
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		unit
 
+# libFuzzer needs clang; the seed corpus is made from real runs under the shim.
+FUZZ = $(BUILD)/fuzz/fuzz_reader
+$(FUZZ): tools/fuzz_reader.c $(READER_SRC) $(READER_HDR)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ tools/fuzz_reader.c tools/st_trace.c tools/st_endpoint.c
+
+fuzz: all $(PROGS) $(FUZZ)
+	@tools/fuzz.sh $(BUILD)
+
+fuzz-smoke: all $(PROGS) $(FUZZ)
+	@FUZZ_SECONDS=30 tools/fuzz.sh $(BUILD)
+
 test: deps
 	$(MAKE) unit
 	$(MAKE) valgrind
 	$(MAKE) asan
+	$(MAKE) fuzz-smoke
 	@echo "make test: all passed"
 
 bench: deps all $(BENCH)

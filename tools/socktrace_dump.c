@@ -1,168 +1,56 @@
-/* socktrace-dump: print trace files as text (default) or JSON Lines. */
+/* socktrace-dump: read trace files and answer questions about them. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "st_endpoint.h"
-#include "st_symbols.h"
+#include "st_dump.h"
 #include "st_trace.h"
-
-struct st_opts {
-	bool numeric;
-	bool json;
-	struct st_symbolizer *symbols;
-};
 
 static void st_usage(FILE *out)
 {
-	fputs("usage: socktrace-dump [-n] [--json] FILE...\n"
-	      "  -n, --numeric  print addresses and ports as numbers\n"
-	      "  -j, --json     one JSON object per event (JSON Lines)\n"
-	      "  -h, --help     this text\n",
+	fputs("usage: socktrace-dump [OPTIONS] FILE...\n"
+	      "Views (default: one line per event, all files merged in time order):\n"
+	      "  -c, --connections  pair client and server ends of each TCP connection\n"
+	      "  -s, --stats        events per call and per process, failures, dropped\n"
+	      "  -f, --follow       keep printing events as they are written (one FILE)\n"
+	      "Output:\n"
+	      "  -n, --numeric      addresses and ports as numbers\n"
+	      "  -j, --json         JSON Lines\n"
+	      "Filters (all must match):\n"
+	      "  --pid PID  --op CALL[,CALL]  --port PORT  --addr ADDR  --fd FD  --errors\n"
+	      "  --since TIME  --until TIME   (seconds since the epoch, YYYY-MM-DD HH:MM:SS,\n"
+	      "                                or HH:MM:SS[.frac] on the trace's first day)\n"
+	      "  -h, --help\n",
 	      out);
 }
 
-static void st_print_time(FILE *out, uint64_t ts)
-{
-	time_t sec = (time_t)(ts / 1000000000u);
-	struct tm tm;
-	localtime_r(&sec, &tm);
-	fprintf(out, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		(unsigned)(ts % 1000000000u / 1000u));
-}
-
-static void st_print_result(FILE *out, const struct st_ev *ev)
-{
-	fprintf(out, " = %d", ev->ret);
-	if (ev->err) {
-		const char *name = strerrorname_np(ev->err);
-		const char *desc = strerrordesc_np(ev->err);
-		if (name)
-			fprintf(out, " %s (%s)", name, desc ? desc : "");
-		else
-			fprintf(out, " errno %d", ev->err);
-	}
-}
-
-static const char *st_obj_name(const struct st_frame *f)
-{
-	return f->obj ? f->obj : "??";
-}
-
-/* "    at inner+0x1a (/path/prog) prog.c:12" */
-static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct st_opts *o)
-{
-	if (ev->flags & ST_EV_STACK_SKIPPED)
-		fputs("    (no stack: the call interrupted the dynamic loader or the shim)\n", out);
-	for (unsigned i = 0; i < ev->nframes; i++) {
-		struct st_frame f;
-		uint64_t ip;
-		memcpy(&ip, &ev->frames[i], sizeof ip);
-		st_sym_frame(o->symbols, ev, ip, &f);
-		if (f.sym)
-			fprintf(out, "    at %s+0x%llx (%s)", f.sym, (unsigned long long)f.off,
-				st_obj_name(&f));
-		else
-			fprintf(out, "    at ?? (%s) [0x%llx]", st_obj_name(&f), (unsigned long long)ip);
-		if (f.file)
-			fprintf(out, " %s:%d", f.file, f.line);
-		if (f.changed)
-			fputs(" (object changed since the trace was taken)", out);
-		fputc('\n', out);
-	}
-}
-
-static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct st_opts *o)
-{
-	if (ev->flags & ST_EV_STACK_SKIPPED)
-		fputs(",\"stack_skipped\":true", out);
-	fputs(",\"stack\":[", out);
-	for (unsigned i = 0; i < ev->nframes; i++) {
-		struct st_frame f;
-		uint64_t ip;
-		memcpy(&ip, &ev->frames[i], sizeof ip);
-		st_sym_frame(o->symbols, ev, ip, &f);
-		fprintf(out, "%s{\"ip\":\"0x%llx\",\"sym\":", i ? "," : "", (unsigned long long)ip);
-		if (f.sym)
-			st_json_string(out, f.sym, strlen(f.sym));
-		else
-			fputs("null", out);
-		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
-		if (f.obj)
-			st_json_string(out, f.obj, strlen(f.obj));
-		else
-			fputs("null", out);
-		fputs(",\"file\":", out);
-		if (f.file)
-			st_json_string(out, f.file, strlen(f.file));
-		else
-			fputs("null", out);
-		if (f.line)
-			fprintf(out, ",\"line\":%d}", f.line);
-		else
-			fputs(",\"line\":null}", out);
-	}
-	fputc(']', out);
-}
-
-static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_opts *o)
-{
-	st_print_time(out, ev->ts);
-	bool accepts = ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4;
-	fprintf(out, " %u/%u %s(%d)", ev->pid, ev->tid, st_op_name(ev->op),
-		accepts ? ev->listen_fd : ev->fd);
-	st_print_result(out, ev);
-	if (ev->local.sa) {
-		fputs(" local=", out);
-		st_endpoint_text(out, &ev->local, o->numeric);
-	}
-	if (ev->peer.sa) {
-		fputs(" peer=", out);
-		st_endpoint_text(out, &ev->peer, o->numeric);
-	}
-	fputc('\n', out);
-	st_print_stack_text(out, ev, o);
-}
-
-static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_opts *o)
-{
-	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"%s\",\"fd\":%d,\"ret\":%d,",
-		(unsigned long long)ev->ts, ev->pid, ev->tid, st_op_name(ev->op), ev->fd, ev->ret);
-	const char *name = ev->err ? strerrorname_np(ev->err) : NULL;
-	if (name)
-		fprintf(out, "\"errno\":\"%s\",", name);
-	else if (ev->err)
-		fprintf(out, "\"errno\":\"E%d\",", ev->err);
-	else
-		fputs("\"errno\":null,", out);
-	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4)
-		fprintf(out, "\"listen_fd\":%d,", ev->listen_fd);
-	fputs("\"local\":", out);
-	st_endpoint_json(out, &ev->local);
-	fputs(",\"peer\":", out);
-	st_endpoint_json(out, &ev->peer);
-	st_print_stack_json(out, ev, o);
-	fputs("}\n", out);
-}
-
-static int st_parse_args(int argc, char **argv, struct st_opts *o)
+static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 {
 	static const struct option longopts[] = {
-		{"numeric", no_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
+		{"numeric", no_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
+		{"connections", no_argument, NULL, 'c'}, {"stats", no_argument, NULL, 's'},
+		{"follow", no_argument, NULL, 'f'},    {"help", no_argument, NULL, 'h'},
+		{"pid", required_argument, NULL, 'p'}, {"op", required_argument, NULL, 'o'},
+		{"port", required_argument, NULL, 'P'}, {"addr", required_argument, NULL, 'a'},
+		{"fd", required_argument, NULL, 'F'},  {"errors", no_argument, NULL, 'e'},
+		{"since", required_argument, NULL, 'S'}, {"until", required_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "njh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "njcsfh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->numeric = true; break;
-		case 'j': o->json = true; break;
+		case 'n': d->numeric = true; break;
+		case 'j': d->json = true; break;
+		case 'c': d->view = ST_VIEW_CONNECTIONS; break;
+		case 's': d->view = ST_VIEW_STATS; break;
+		case 'f': d->follow = true; break;
 		case 'h': st_usage(stdout); exit(0);
-		default: st_usage(stderr); exit(2);
+		case '?': st_usage(stderr); exit(2);
+		default:
+			if (st_filter_option(&d->filter, c, optarg) < 0)
+				exit(2);
 		}
 	}
 	if (optind >= argc) {
@@ -170,57 +58,82 @@ static int st_parse_args(int argc, char **argv, struct st_opts *o)
 		st_usage(stderr);
 		exit(2);
 	}
-	return optind;
+	if (d->follow && (argc - optind != 1 || d->view != ST_VIEW_EVENTS)) {
+		fputs("socktrace-dump: --follow takes one FILE and the events view\n", stderr);
+		exit(2);
+	}
+	*first = optind;
+}
+
+/* Loads every file; damage is reported after the output, as it does not stop it. */
+static int st_load_all(struct st_dump *d, char **paths, size_t n)
+{
+	int status = 0;
+	d->traces = calloc(n ? n : 1, sizeof *d->traces);
+	d->ntraces = n;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (st_trace_load(&d->traces[i], paths[i], (uint32_t)i) < 0 || d->traces[i].warning[0])
+			status = 1;
+		total += d->traces[i].nevs;
+		d->dropped += d->traces[i].dropped;
+	}
+	if (st_filter_resolve_times(&d->filter, d->traces, n) < 0)
+		exit(2);
+	d->evs = malloc((total ? total : 1) * sizeof *d->evs);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < d->traces[i].nevs; k++)
+			if (st_filter_match(&d->filter, &d->traces[i].evs[k]))
+				d->evs[d->nevs++] = d->traces[i].evs[k];
+	if (d->nevs)
+		qsort(d->evs, d->nevs, sizeof *d->evs, st_ev_cmp);
+	d->symbols = st_sym_new(d->traces, n);
+	return status;
+}
+
+static void st_report_damage(const struct st_dump *d)
+{
+	for (size_t i = 0; i < d->ntraces; i++) {
+		const struct st_trace *t = &d->traces[i];
+		if (t->warning[0])
+			fprintf(stderr, "socktrace-dump: %s: warning: %s\n", t->path, t->warning);
+		if (t->error[0])
+			fprintf(stderr, "socktrace-dump: %s: %s\n", t->path, t->error);
+	}
 }
 
 int main(int argc, char **argv)
 {
-	struct st_opts o = {0};
-	int first = st_parse_args(argc, argv, &o);
-	size_t nfiles = (size_t)(argc - first);
-	struct st_trace *traces = calloc(nfiles, sizeof *traces);
-	size_t total = 0;
-	uint64_t dropped = 0;
-	int status = 0;
-	for (size_t i = 0; i < nfiles; i++) {
-		if (st_trace_load(&traces[i], argv[first + (int)i], (uint32_t)i) < 0)
-			status = 1;
-		if (traces[i].warning[0])
-			status = 1;
-		total += traces[i].nevs;
-		dropped += traces[i].dropped;
+	struct st_dump d = {0};
+	st_filter_init(&d.filter);
+	int first;
+	st_parse_args(argc, argv, &d, &first);
+	if (d.follow) {
+		if (st_filter_resolve_times(&d.filter, NULL, 0) < 0)
+			return 2;
+		return st_follow(&d, argv[first], stdout);
 	}
-	struct st_ev *all = malloc((total ? total : 1) * sizeof *all);
-	size_t n = 0;
-	for (size_t i = 0; i < nfiles; i++) {
-		if (traces[i].nevs)
-			memcpy(all + n, traces[i].evs, traces[i].nevs * sizeof *all);
-		n += traces[i].nevs;
-	}
-	if (n)
-		qsort(all, n, sizeof *all, st_ev_cmp);
-	o.symbols = st_sym_new(traces, nfiles);
-	for (size_t i = 0; i < n; i++) {
-		if (o.json)
-			st_print_json(stdout, &all[i], &o);
-		else
-			st_print_text(stdout, &all[i], &o);
+	int status = st_load_all(&d, argv + first, (size_t)(argc - first));
+	switch (d.view) {
+	case ST_VIEW_EVENTS:
+		st_view_events(&d, d.evs, d.nevs, stdout);
+		break;
+	case ST_VIEW_CONNECTIONS:
+		st_view_connections(&d, stdout);
+		break;
+	case ST_VIEW_STATS:
+		st_view_stats(&d, stdout);
+		break;
 	}
 	fflush(stdout);
-	for (size_t i = 0; i < nfiles; i++) {
-		if (traces[i].warning[0])
-			fprintf(stderr, "socktrace-dump: %s: warning: %s\n", traces[i].path,
-				traces[i].warning);
-		if (traces[i].error[0])
-			fprintf(stderr, "socktrace-dump: %s: %s\n", traces[i].path, traces[i].error);
-	}
-	if (!o.json)
-		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", n,
-			(unsigned long long)dropped);
-	st_sym_free(o.symbols);
-	for (size_t i = 0; i < nfiles; i++)
-		st_trace_free(&traces[i]);
-	free(traces);
-	free(all);
+	st_report_damage(&d);
+	if (d.view == ST_VIEW_EVENTS && !d.json)
+		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", d.nevs,
+			(unsigned long long)d.dropped);
+	st_sym_free(d.symbols);
+	for (size_t i = 0; i < d.ntraces; i++)
+		st_trace_free(&d.traces[i]);
+	free(d.traces);
+	free(d.evs);
 	return status;
 }

@@ -244,3 +244,20 @@ void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
 	}
 	fprintf(out, "{\"family\":%u}", st_family(ep));
 }
+
+void st_endpoint_ss(FILE *out, const struct st_endpoint *ep)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port;
+	if (ep->sa == NULL || ep->len < sizeof(sa_family_t))
+		fputs("-", out);
+	else if (st_inet_parts(ep, addr, sizeof addr, &port))
+		fprintf(out, st_family(ep) == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
+	else if (st_family(ep) == AF_UNIX) {
+		const char *name;
+		size_t n;
+		char kind = st_unix_parts(ep, &name, &n);
+		fprintf(out, "unix:%s%.*s", kind == 'a' ? "@" : "", (int)n, name);
+	} else
+		fprintf(out, "family%u", st_family(ep));
+}

@@ -10,6 +10,8 @@
 
 /* Text like the book: "(localhost, 32835)", "(unix, /path)", "(unix, @name)". */
 void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric);
+/* As ss prints it: "127.0.0.1:80", "[::1]:80", "unix:/path". */
+void st_endpoint_ss(FILE *out, const struct st_endpoint *ep);
 /* JSON object or null. */
 void st_endpoint_json(FILE *out, const struct st_endpoint *ep);
 /* JSON string literal of n bytes, escaped. */

@@ -1,0 +1,275 @@
+/* socktrace-dump's views and filters on traces made by real runs. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[64], trace[128], dump[256], demo[256], sockops[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/v.trace", dir);
+	h_path(dump, sizeof dump, "socktrace-dump");
+	h_path(demo, sizeof demo, "socknames");
+	h_path(sockops, sizeof sockops, "progs/sockops");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(views, .init = setup, .fini = teardown, .timeout = 90);
+
+static size_t count_lines(const char *s, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void run_dump(struct h_run *r, const char *const *args, int want)
+{
+	const char *argv[16] = {dump};
+	size_t i = 1;
+	for (; args[i - 1] && i < 15; i++)
+		argv[i] = args[i - 1];
+	argv[i] = NULL;
+	cr_assert_eq(h_run(r, NULL, argv, NULL, 30), want, "%s", r->err);
+}
+
+/* A server started under the shim as a child; stdout read for its port. */
+struct server {
+	pid_t pid;
+	int out;
+	unsigned port;
+};
+
+static void start_http_server(struct server *s, const char *path)
+{
+	int po[2];
+	cr_assert(pipe(po) == 0);
+	s->pid = fork();
+	cr_assert(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(po[1], 1);
+		dup2(po[1], 2);
+		closefrom(3);
+		char lib[4096];
+		h_path(lib, sizeof lib, "libsocktrace.so");
+		setenv("LD_PRELOAD", lib, 1);
+		setenv("SOCKTRACE_FILE", path, 1);
+		execlp("python3", "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "0",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	s->out = po[0];
+	char buf[512] = "";
+	size_t n = 0;
+	time_t deadline = time(NULL) + 20;
+	while (time(NULL) < deadline && !strstr(buf, ") ...")) {
+		struct pollfd p = {s->out, POLLIN, 0};
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		ssize_t r = read(s->out, buf + n, sizeof buf - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	const char *p = strstr(buf, " port ");
+	cr_assert_not_null(p, "http.server did not start: %s", buf);
+	s->port = (unsigned)atoi(p + 6);
+}
+
+static void stop_server(struct server *s)
+{
+	kill(s->pid, SIGINT); /* Python exits cleanly: the shim shrinks its trace */
+	int status;
+	waitpid(s->pid, &status, 0);
+	close(s->out);
+}
+
+/* curl fetching the page 5 times, one connection each (http.server speaks HTTP/1.0). */
+static void run_curl(const char *path, unsigned port)
+{
+	static struct h_run r;
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
+	const char *argv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-o",
+			      "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+			      url, url, url, url, url, NULL};
+	cr_assert_eq(h_run(&r, path, argv, NULL, 30), 0, "curl: %s", r.err);
+}
+
+Test(views, curl_and_http_server_pair_into_the_connections_curl_made)
+{
+	struct server srv;
+	start_http_server(&srv, trace);
+	run_curl(trace, srv.port);
+	stop_server(&srv);
+	static struct h_run r;
+	const char *args[] = {"--connections", "--json", trace, NULL};
+	run_dump(&r, args, 0);
+	cr_assert_eq(count_lines(r.out, "\"paired\":true"), 5, "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "\"paired\":false"), 0, "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "\"client\":{\"pid\":"), 5);
+	cr_assert_eq(count_lines(r.out, "\"program\":\"curl\""), 5, "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "\"program\":\"python3"), 5, "%s", r.out);
+	char port[32];
+	snprintf(port, sizeof port, "\"port\":%u}", srv.port);
+	cr_assert_geq(count_lines(r.out, port), 10);
+	const char *text[] = {"--connections", trace, NULL};
+	run_dump(&r, text, 0);
+	cr_assert_not_null(strstr(r.err, "5 connections paired, 0 client ends and 0 server ends"),
+			   "%s", r.err);
+}
+
+Test(views, connections_pair_across_trace_files)
+{
+	char client_trace[160];
+	snprintf(client_trace, sizeof client_trace, "%s/client.trace", dir);
+	struct server srv;
+	start_http_server(&srv, trace);
+	run_curl(client_trace, srv.port);
+	stop_server(&srv);
+	static struct h_run r;
+	const char *args[] = {"-c", "--json", client_trace, trace, NULL};
+	run_dump(&r, args, 0);
+	cr_assert_eq(count_lines(r.out, "\"paired\":true"), 5, "%s", r.out);
+	/* one file alone: curl's ends are listed without a partner */
+	const char *alone[] = {"-c", "--json", client_trace, NULL};
+	run_dump(&r, alone, 0);
+	cr_assert_eq(count_lines(r.out, "\"paired\":false"), 5, "%s", r.out);
+	cr_assert_eq(count_lines(r.out, "\"server\":null"), 5, "%s", r.out);
+}
+
+Test(views, filters_combine)
+{
+	static struct h_run r;
+	const char *argv[] = {demo, "0", "0", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0);
+	unsigned e;
+	cr_assert(sscanf(strstr(r.out, "getsockname(connFd)"), "getsockname(connFd): (localhost, %u)", &e) == 1);
+	char port[16];
+	snprintf(port, sizeof port, "%u", e);
+	const char *by_port[] = {"--json", "--port", port, trace, NULL};
+	run_dump(&r, by_port, 0);
+	/* connect, accept, getsockname x2, getpeername x2 involve the client port */
+	cr_assert_eq(count_lines(r.out, "\n"), 6, "%s", r.out);
+	const char *by_op[] = {"--json", "--op", "connect,accept", trace, NULL};
+	run_dump(&r, by_op, 0);
+	cr_assert_eq(count_lines(r.out, "\n"), 2, "%s", r.out);
+	const char *both[] = {"--json", "--op", "getpeername", "--port", port, "--fd", "4", trace, NULL};
+	run_dump(&r, both, 0);
+	cr_assert_eq(count_lines(r.out, "\n"), 1, "%s", r.out);
+	const char *by_addr[] = {"--json", "--addr", "127.0.0.2", trace, NULL};
+	run_dump(&r, by_addr, 0);
+	cr_assert_str_empty(r.out);
+	const char *by_pid[] = {"--json", "--pid", "1", trace, NULL};
+	run_dump(&r, by_pid, 0);
+	cr_assert_str_empty(r.out);
+	const char *errs[] = {"--json", "--errors", trace, NULL};
+	run_dump(&r, errs, 0);
+	cr_assert_str_empty(r.out);
+	const char *late[] = {"--json", "--since", "4102444800", trace, NULL}; /* year 2100 */
+	run_dump(&r, late, 0);
+	cr_assert_str_empty(r.out);
+	const char *early[] = {"--json", "--until", "2000-01-01 00:00:00", trace, NULL};
+	run_dump(&r, early, 0);
+	cr_assert_str_empty(r.out);
+	const char *bad[] = {"--op", "bind", trace, NULL};
+	run_dump(&r, bad, 2);
+	cr_assert_not_null(strstr(r.err, "--op bind: unknown call"), "%s", r.err);
+}
+
+Test(views, errors_filter_and_stats)
+{
+	static struct h_run r;
+	const char *argv[] = {sockops, "refused", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0);
+	const char *errs[] = {"--json", "--errors", trace, NULL};
+	run_dump(&r, errs, 0);
+	cr_assert_eq(count_lines(r.out, "\n"), 1, "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"errno\":\"ECONNREFUSED\""));
+	const char *stats[] = {"--stats", "--json", trace, NULL};
+	run_dump(&r, stats, 0);
+	cr_assert_not_null(strstr(r.out, "\"events\":2,"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"connect\":{\"events\":1,\"failed\":1}"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"errors\":{\"ECONNREFUSED\":1}"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"program\":\"sockops\""), "%s", r.out);
+	const char *text[] = {"--stats", trace, NULL};
+	run_dump(&r, text, 0);
+	cr_assert_not_null(strstr(r.out, "ECONNREFUSED         1"), "%s", r.out);
+}
+
+Test(views, files_merge_in_time_order)
+{
+	char second[160];
+	snprintf(second, sizeof second, "%s/second.trace", dir);
+	static struct h_run r;
+	const char *argv[] = {demo, "0", "0", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0);
+	cr_assert_eq(h_run(&r, second, argv, NULL, 30), 0);
+	const char *args[] = {"--json", second, trace, NULL};
+	run_dump(&r, args, 0);
+	cr_assert_eq(count_lines(r.out, "\n"), 14);
+	unsigned long long prev = 0, ts;
+	for (const char *p = r.out; (p = strstr(p, "{\"ts\":")) != NULL; p++) {
+		cr_assert(sscanf(p, "{\"ts\":%llu", &ts) == 1);
+		cr_assert_geq(ts, prev);
+		prev = ts;
+	}
+}
+
+Test(views, follow_prints_live_events_once_and_stops_on_ctrl_c)
+{
+	int po[2];
+	cr_assert(pipe(po) == 0);
+	static struct h_run r;
+	const char *argv[] = {demo, "0", "0", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0); /* the file exists before */
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(po[1], 1);
+		closefrom(3);
+		execl(dump, dump, "--follow", "--json", trace, (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	char out[16384] = "";
+	size_t n = 0;
+	bool ran_second = false;
+	time_t deadline = time(NULL) + 20;
+	while (count_lines(out, "\n") < 14 && time(NULL) < deadline) {
+		struct pollfd p = {po[0], POLLIN, 0};
+		if (poll(&p, 1, 200) > 0) {
+			ssize_t k = read(po[0], out + n, sizeof out - 1 - n);
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+			out[n] = '\0';
+		}
+		if (!ran_second && count_lines(out, "\n") == 7) {
+			ran_second = true;
+			cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0);
+		}
+	}
+	kill(pid, SIGINT);
+	int status;
+	waitpid(pid, &status, 0);
+	close(po[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_assert_eq(count_lines(out, "\n"), 14, "%s", out);
+	cr_assert_eq(count_lines(out, "\"op\":\"connect\""), 2);
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# make fuzz: the reader's parser under libFuzzer for FUZZ_SECONDS (default 600),
+# seeded with real traces made here; any crash fails (exit non-zero).
+set -eu
+build=$(cd "${1:-build}" && pwd)
+seconds=${FUZZ_SECONDS:-600}
+fuzzer="$build/fuzz/fuzz_reader"
+seeds="$build/fuzz/seeds"
+corpus="$build/fuzz/corpus"
+mkdir -p "$seeds" "$corpus"
+make_seed() { # name, env..., program args
+	name=$1
+	shift
+	rm -f "$seeds/$name"
+	env SOCKTRACE_FILE="$seeds/$name" LD_PRELOAD="$build/libsocktrace.so" "$@" >/dev/null 2>&1 || true
+}
+if [ ! -s "$seeds/demo.trace" ]; then
+	make_seed demo.trace "$build/socknames" 0 0
+	make_seed stacks.trace SOCKTRACE_BACKTRACE=8 "$build/progs/stackprog" dlopen
+	make_seed unix.trace "$build/progs/sockops" abstract socktrace-fuzz-seed
+	make_seed inet6.trace "$build/progs/sockops" names6
+	make_seed errors.trace "$build/progs/sockops" errors
+	make_seed fork.trace SOCKTRACE_BACKTRACE=4 "$build/progs/sockops" fork
+fi
+cd "$build/fuzz"
+"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	-print_final_stats=1 "$corpus" "$seeds" 2>"$build/fuzz/last.log" || {
+	tail -n 40 "$build/fuzz/last.log" >&2
+	exit 1
+}
+grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/last.log" || true
+echo "fuzz: no crash in $seconds s"

@@ -1,0 +1,63 @@
+/* Which program an event came from, and where in it. */
+#define _GNU_SOURCE
+#include <string.h>
+#include <time.h>
+
+#include "st_dump.h"
+
+const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev)
+{
+	const struct st_trace *t = &d->traces[ev->file];
+	const struct st_proc *best = NULL;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct st_proc *p = &t->procs[i];
+		if (p->pid != ev->pid)
+			continue;
+		/* the newest record before the event; else the first one after it */
+		if (p->ts <= ev->ts ? (best == NULL || best->ts > ev->ts || p->ts > best->ts)
+				    : (best == NULL || (best->ts > ev->ts && p->ts < best->ts)))
+			best = p;
+	}
+	return best;
+}
+
+void st_proc_name(const struct st_proc *p, char *buf, size_t size)
+{
+	if (p == NULL || (p->exe_len == 0 && p->cmd_len == 0)) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	const char *s = p->exe;
+	size_t n = p->exe_len;
+	if (n == 0) { /* argv[0] */
+		s = p->cmd;
+		n = strnlen(p->cmd, p->cmd_len);
+	}
+	const char *slash = memrchr(s, '/', n);
+	if (slash) {
+		n -= (size_t)(slash + 1 - s);
+		s = slash + 1;
+	}
+	/* interpreters: "python3 -m http.server" reads better as python3 */
+	snprintf(buf, size, "%.*s", (int)n, s);
+}
+
+const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)
+{
+	if (ev->nframes == 0)
+		return NULL;
+	struct st_frame f;
+	uint64_t ip;
+	memcpy(&ip, &ev->frames[0], sizeof ip);
+	st_sym_frame(d->symbols, ev, ip, &f);
+	return f.sym ? f.sym : "??";
+}
+
+void st_print_time(FILE *out, uint64_t ts)
+{
+	time_t sec = (time_t)(ts / 1000000000u);
+	struct tm tm;
+	localtime_r(&sec, &tm);
+	fprintf(out, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		(unsigned)(ts % 1000000000u / 1000u));
+}

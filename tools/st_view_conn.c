@@ -1,0 +1,225 @@
+/*
+ * --connections: the two ends of each TCP connection, client side (connect)
+ * with server side (accept), across processes, trace files and hosts.  Ends
+ * are matched by their 4-tuple with IPv4-mapped IPv6 addresses folded to IPv4
+ * and an unspecified connect address (0.0.0.0, ::) accepted as any; a 4-tuple
+ * can be reused over time, so each accept takes the unpaired connect closest
+ * to it in time, and no connect is paired twice.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_dump.h"
+#include "st_endpoint.h"
+
+#define ST_PAIR_WINDOW_NS (10ull * 1000000000u)
+
+struct st_key {
+	uint8_t addr[16]; /* IPv6, or IPv4-mapped */
+	uint16_t port;
+};
+
+struct st_end {
+	const struct st_ev *ev;
+	struct st_key local, peer;
+	long partner; /* index into the other side, -1 = none */
+};
+
+static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
+{
+	memset(k, 0, sizeof *k);
+	if (ep->sa == NULL || ep->len < 8)
+		return false;
+	uint16_t family, port;
+	memcpy(&family, ep->sa, 2);
+	memcpy(&port, ep->sa + 2, 2);
+	k->port = ntohs(port);
+	if (family == AF_INET) {
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, ep->sa + 4, 4);
+		return true;
+	}
+	if (family == AF_INET6 && ep->len >= 24) {
+		memcpy(k->addr, ep->sa + 8, 16);
+		return true;
+	}
+	return false;
+}
+
+static bool st_key_unspecified(const struct st_key *k)
+{
+	static const uint8_t zero[16], mapped_zero[16] = {[10] = 0xff, [11] = 0xff};
+	return memcmp(k->addr, zero, 16) == 0 || memcmp(k->addr, mapped_zero, 16) == 0;
+}
+
+static bool st_key_eq(const struct st_key *a, const struct st_key *b)
+{
+	return a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* client.peer is what connect asked for: the server's local end, or a wildcard */
+static bool st_ends_match(const struct st_end *c, const struct st_end *s)
+{
+	if (!st_key_eq(&c->local, &s->peer) || c->peer.port != s->local.port)
+		return false;
+	return st_key_unspecified(&c->peer) || memcmp(c->peer.addr, s->local.addr, 16) == 0;
+}
+
+static size_t st_collect(const struct st_dump *d, struct st_end *out, bool clients)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->nevs; i++) {
+		const struct st_ev *ev = &d->evs[i];
+		bool is_client = ev->op == ST_OP_CONNECT && (ev->ret == 0 || ev->err == EINPROGRESS);
+		bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
+		if (clients ? !is_client : !is_server)
+			continue;
+		struct st_end e = {.ev = ev, .partner = -1};
+		if (st_key_of(&ev->local, &e.local) && st_key_of(&ev->peer, &e.peer))
+			out[n++] = e;
+	}
+	return n;
+}
+
+static uint64_t st_gap(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static void st_pair(struct st_end *c, size_t nc, struct st_end *s, size_t ns)
+{
+	for (size_t i = 0; i < ns; i++) {
+		long best = -1;
+		for (size_t k = 0; k < nc; k++) {
+			if (c[k].partner >= 0 || !st_ends_match(&c[k], &s[i]))
+				continue;
+			uint64_t gap = st_gap(c[k].ev->ts, s[i].ev->ts);
+			if (gap <= ST_PAIR_WINDOW_NS &&
+			    (best < 0 || gap < st_gap(c[best].ev->ts, s[i].ev->ts)))
+				best = (long)k;
+		}
+		if (best >= 0) {
+			c[best].partner = (long)i;
+			s[i].partner = best;
+		}
+	}
+}
+
+static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, bool client)
+{
+	if (e == NULL) {
+		fprintf(out, client ? "%-22s %-21s" : "%-21s %-22s", "(not traced)", "");
+		return;
+	}
+	char name[64], who[96], ep[96];
+	st_proc_name(st_proc_of(d, e->ev), name, sizeof name);
+	snprintf(who, sizeof who, "%s[%u]", name, e->ev->pid);
+	FILE *mem = fmemopen(ep, sizeof ep, "w");
+	st_endpoint_ss(mem, &e->ev->local);
+	fclose(mem);
+	if (client)
+		fprintf(out, "%-22s %-21s", who, ep);
+	else
+		fprintf(out, "%-21s %-22s", ep, who);
+}
+
+static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
+{
+	const struct st_ev *first = c ? c->ev : s->ev;
+	st_print_time(out, first->ts);
+	fputc(' ', out);
+	st_side_text(d, out, c, true);
+	fputs(" -> ", out);
+	st_side_text(d, out, s, false);
+	if (c && s)
+		fprintf(out, " %+9.6fs", ((double)s->ev->ts - (double)c->ev->ts) / 1e9);
+	else
+		fprintf(out, " %10s", "-");
+	const char *ct = c ? st_stack_top(d, c->ev) : NULL, *stop = s ? st_stack_top(d, s->ev) : NULL;
+	if (ct || stop)
+		fprintf(out, "  %s / %s", ct ? ct : "-", stop ? stop : "-");
+	fputc('\n', out);
+}
+
+static void st_side_json(struct st_dump *d, FILE *out, const struct st_end *e)
+{
+	if (e == NULL) {
+		fputs("null", out);
+		return;
+	}
+	const struct st_proc *p = st_proc_of(d, e->ev);
+	char name[64];
+	st_proc_name(p, name, sizeof name);
+	fprintf(out, "{\"pid\":%u,\"program\":", e->ev->pid);
+	st_json_string(out, name, strlen(name));
+	fputs(",\"host\":", out);
+	if (p && p->host_len)
+		st_json_string(out, p->host, p->host_len);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"ts\":%llu,\"op\":\"%s\",\"fd\":%d,\"local\":", (unsigned long long)e->ev->ts,
+		st_op_name(e->ev->op), e->ev->fd);
+	st_endpoint_json(out, &e->ev->local);
+	fputs(",\"peer\":", out);
+	st_endpoint_json(out, &e->ev->peer);
+	const char *top = st_stack_top(d, e->ev);
+	fputs(",\"top\":", out);
+	if (top)
+		st_json_string(out, top, strlen(top));
+	else
+		fputs("null", out);
+	fputc('}', out);
+}
+
+static void st_row_json(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
+{
+	fputs("{\"client\":", out);
+	st_side_json(d, out, c);
+	fputs(",\"server\":", out);
+	st_side_json(d, out, s);
+	fprintf(out, ",\"paired\":%s}\n", c && s ? "true" : "false");
+}
+
+static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
+{
+	if (d->json)
+		st_row_json(d, out, c, s);
+	else
+		st_row_text(d, out, c, s);
+}
+
+void st_view_connections(struct st_dump *d, FILE *out)
+{
+	struct st_end *c = calloc(d->nevs + 1, sizeof *c), *s = calloc(d->nevs + 1, sizeof *s);
+	size_t nc = st_collect(d, c, true), ns = st_collect(d, s, false);
+	st_pair(c, nc, s, ns);
+	if (!d->json)
+		fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %s\n", "CONNECT", "CLIENT",
+			"CLIENT END", "SERVER END", "SERVER", "ACCEPTED", "CLIENT / SERVER CODE");
+	/* rows in time order of their first end: clients (paired or not), then
+	 * servers whose client was not traced, merged by time */
+	size_t i = 0, k = 0;
+	while (i < nc || k < ns) {
+		while (k < ns && s[k].partner >= 0)
+			k++;
+		bool take_server = k < ns && (i >= nc || s[k].ev->ts < c[i].ev->ts);
+		if (take_server) {
+			st_row(d, out, NULL, &s[k++]);
+		} else if (i < nc) {
+			st_row(d, out, &c[i], c[i].partner >= 0 ? &s[c[i].partner] : NULL);
+			i++;
+		}
+	}
+	size_t paired = 0;
+	for (size_t j = 0; j < nc; j++)
+		paired += c[j].partner >= 0;
+	if (!d->json)
+		fprintf(stderr, "socktrace-dump: %zu connections paired, %zu client ends and %zu "
+				"server ends without a traced partner\n",
+			paired, nc - paired, ns - paired);
+	free(c);
+	free(s);
+}

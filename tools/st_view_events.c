@@ -1,0 +1,130 @@
+/* The default view: one line (or JSON object) per event, with its stack. */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "st_dump.h"
+#include "st_endpoint.h"
+
+static void st_print_result(FILE *out, const struct st_ev *ev)
+{
+	fprintf(out, " = %d", ev->ret);
+	if (ev->err) {
+		const char *name = strerrorname_np(ev->err);
+		const char *desc = strerrordesc_np(ev->err);
+		if (name)
+			fprintf(out, " %s (%s)", name, desc ? desc : "");
+		else
+			fprintf(out, " errno %d", ev->err);
+	}
+}
+
+static const char *st_obj_name(const struct st_frame *f)
+{
+	return f->obj ? f->obj : "??";
+}
+
+/* "    at inner+0x1a (/path/prog) prog.c:12" */
+static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct st_dump *o)
+{
+	if (ev->flags & ST_EV_STACK_SKIPPED)
+		fputs("    (no stack: the call interrupted the dynamic loader or the shim)\n", out);
+	for (unsigned i = 0; i < ev->nframes; i++) {
+		struct st_frame f;
+		uint64_t ip;
+		memcpy(&ip, &ev->frames[i], sizeof ip);
+		st_sym_frame(o->symbols, ev, ip, &f);
+		if (f.sym)
+			fprintf(out, "    at %s+0x%llx (%s)", f.sym, (unsigned long long)f.off,
+				st_obj_name(&f));
+		else
+			fprintf(out, "    at ?? (%s) [0x%llx]", st_obj_name(&f), (unsigned long long)ip);
+		if (f.file)
+			fprintf(out, " %s:%d", f.file, f.line);
+		if (f.changed)
+			fputs(" (object changed since the trace was taken)", out);
+		fputc('\n', out);
+	}
+}
+
+static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct st_dump *o)
+{
+	if (ev->flags & ST_EV_STACK_SKIPPED)
+		fputs(",\"stack_skipped\":true", out);
+	fputs(",\"stack\":[", out);
+	for (unsigned i = 0; i < ev->nframes; i++) {
+		struct st_frame f;
+		uint64_t ip;
+		memcpy(&ip, &ev->frames[i], sizeof ip);
+		st_sym_frame(o->symbols, ev, ip, &f);
+		fprintf(out, "%s{\"ip\":\"0x%llx\",\"sym\":", i ? "," : "", (unsigned long long)ip);
+		if (f.sym)
+			st_json_string(out, f.sym, strlen(f.sym));
+		else
+			fputs("null", out);
+		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
+		if (f.obj)
+			st_json_string(out, f.obj, strlen(f.obj));
+		else
+			fputs("null", out);
+		fputs(",\"file\":", out);
+		if (f.file)
+			st_json_string(out, f.file, strlen(f.file));
+		else
+			fputs("null", out);
+		if (f.line)
+			fprintf(out, ",\"line\":%d}", f.line);
+		else
+			fputs(",\"line\":null}", out);
+	}
+	fputc(']', out);
+}
+
+static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dump *o)
+{
+	st_print_time(out, ev->ts);
+	bool accepts = ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4;
+	fprintf(out, " %u/%u %s(%d)", ev->pid, ev->tid, st_op_name(ev->op),
+		accepts ? ev->listen_fd : ev->fd);
+	st_print_result(out, ev);
+	if (ev->local.sa) {
+		fputs(" local=", out);
+		st_endpoint_text(out, &ev->local, o->numeric);
+	}
+	if (ev->peer.sa) {
+		fputs(" peer=", out);
+		st_endpoint_text(out, &ev->peer, o->numeric);
+	}
+	fputc('\n', out);
+	st_print_stack_text(out, ev, o);
+}
+
+static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dump *o)
+{
+	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"%s\",\"fd\":%d,\"ret\":%d,",
+		(unsigned long long)ev->ts, ev->pid, ev->tid, st_op_name(ev->op), ev->fd, ev->ret);
+	const char *name = ev->err ? strerrorname_np(ev->err) : NULL;
+	if (name)
+		fprintf(out, "\"errno\":\"%s\",", name);
+	else if (ev->err)
+		fprintf(out, "\"errno\":\"E%d\",", ev->err);
+	else
+		fputs("\"errno\":null,", out);
+	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4)
+		fprintf(out, "\"listen_fd\":%d,", ev->listen_fd);
+	fputs("\"local\":", out);
+	st_endpoint_json(out, &ev->local);
+	fputs(",\"peer\":", out);
+	st_endpoint_json(out, &ev->peer);
+	st_print_stack_json(out, ev, o);
+	fputs("}\n", out);
+}
+
+void st_view_events(struct st_dump *d, const struct st_ev *evs, size_t n, FILE *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (d->json)
+			st_print_json(out, &evs[i], d);
+		else
+			st_print_text(out, &evs[i], d);
+	}
+}
