@@ -24,13 +24,15 @@ BENCH_SRC = $(wildcard tools/bench/*.c)
 LIB   = $(BUILD)/libsocktrace.so
 DUMP  = $(BUILD)/socktrace-dump
 DEMO  = $(BUILD)/socknames
+LAUNCHER = $(BUILD)/socktrace
 TESTS = $(BUILD)/tests/run-tests
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
-        $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped
+        $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
+        $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench install uninstall clean
-all: $(LIB) $(DUMP) $(DEMO)
+all: $(LIB) $(DUMP) $(DEMO) $(LAUNCHER)
 
 deps:
 	@tools/deps.sh $(DEBIAN_PACKAGES)
@@ -42,6 +44,9 @@ DUMP_SRC = tools/socktrace_dump.c tools/st_view_events.c tools/st_view_conn.c \
            tools/st_view_stats.c tools/st_filter.c tools/st_procs.c tools/st_follow.c
 $(DUMP): $(DUMP_SRC) tools/st_dump.h $(READER_SRC) $(READER_HDR) | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
+
+$(LAUNCHER): tools/socktrace.c tools/st_trace.c tools/st_trace.h shim/st_format.h | $(BUILD)
+	$(CC) $(BASEFLAGS) -o $@ tools/socktrace.c tools/st_trace.c
 
 $(DEMO): demo/socknames.c | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $<
@@ -56,6 +61,13 @@ $(BUILD)/progs/stackprog: PROG_FLAGS = -O1 -fno-inline -fno-optimize-sibling-cal
 $(BUILD)/progs/libstackdl.so: tests/progs/lib/libstackdl.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -O1 -fno-inline -shared -fPIC -o $@ $<
+
+# Builds the matrix must still trace: calls through the GOT, and a hardened binary.
+$(BUILD)/progs/sockops-noplt: tests/progs/sockops.c tests/progs/progs.h
+	$(CC) $(BASEFLAGS) -fno-plt -o $@ $< -lpthread -ldl
+$(BUILD)/progs/sockops-hardened: tests/progs/sockops.c tests/progs/progs.h
+	$(CC) $(BASEFLAGS) -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -pie \
+		-Wl,-z,relro,-z,now -o $@ $< -lpthread -ldl
 
 # The same program without any symbol table: names must be ?? or dynamic, never wrong.
 $(BUILD)/progs/stackprog-stripped: $(BUILD)/progs/stackprog
@@ -132,11 +144,17 @@ install: all
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsocktrace.so
 	install -m 0755 $(DUMP) $(DESTDIR)$(PREFIX)/bin/socktrace-dump
 	install -m 0755 $(DEMO) $(DESTDIR)$(PREFIX)/bin/socknames
+	install -m 0755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/socktrace
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0644 man/socktrace-dump.1 $(DESTDIR)$(PREFIX)/share/man/man1/socktrace-dump.1
+	install -m 0644 man/libsocktrace.7 $(DESTDIR)$(PREFIX)/share/man/man7/libsocktrace.7
 	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libsocktrace.so $(DESTDIR)$(PREFIX)/bin/socktrace-dump \
-	      $(DESTDIR)$(PREFIX)/bin/socknames
+	      $(DESTDIR)$(PREFIX)/bin/socktrace \
+	      $(DESTDIR)$(PREFIX)/bin/socknames $(DESTDIR)$(PREFIX)/share/man/man1/socktrace-dump.1 \
+	      $(DESTDIR)$(PREFIX)/share/man/man7/libsocktrace.7
 
 clean:
 	rm -rf build

@@ -47,6 +47,36 @@ void h_rmdir(const char *dir)
 	nftw(dir, h_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* What LD_PRELOAD holds for a traced run: the shim, after the sanitizer
+ * runtime in `make asan`. */
+static const char *h_preload(char *buf, size_t size)
+{
+	const char *pre = getenv("ST_PRELOAD");
+	if (pre && *pre)
+		return pre;
+	h_path(buf, size, "libsocktrace.so");
+	return buf;
+}
+
+/* In `make asan` the shim is sanitized: the sanitizer runtime must load before
+ * it, so the launcher (which preloads the shim) is given the runtime as the
+ * user's LD_PRELOAD.  Other untraced runs need nothing preloaded.  Leak checks
+ * are the test runner's business, not that of python or bash run here. */
+static void h_untraced_preload(bool launcher)
+{
+	const char *pre = getenv("ST_PRELOAD");
+	const char *colon = pre ? strchr(pre, ':') : NULL;
+	if (h_sanitized())
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+	if (h_sanitized() && colon && launcher) {
+		char rt[4096];
+		snprintf(rt, sizeof rt, "%.*s", (int)(colon - pre), pre);
+		setenv("LD_PRELOAD", rt, 1);
+	} else {
+		unsetenv("LD_PRELOAD");
+	}
+}
+
 static void h_child(int out, int err, const char *trace, const char *const *argv,
 		    const char *const *env)
 {
@@ -54,14 +84,15 @@ static void h_child(int out, int err, const char *trace, const char *const *argv
 	dup2(err, 2);
 	closefrom(3); /* Criterion's own descriptors would shift the program's fd numbers */
 	if (trace) {
-		const char *pre = getenv("ST_PRELOAD");
 		char lib[4096];
-		h_path(lib, sizeof lib, "libsocktrace.so");
-		setenv("LD_PRELOAD", pre && *pre ? pre : lib, 1);
+		setenv("LD_PRELOAD", h_preload(lib, sizeof lib), 1);
 		setenv("SOCKTRACE_FILE", trace, 1);
 	} else {
-		unsetenv("LD_PRELOAD");
+		const char *base = strrchr(argv[0], '/');
+		h_untraced_preload(strcmp(base ? base + 1 : argv[0], "socktrace") == 0);
 	}
+	if (h_sanitized())
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 	for (size_t i = 0; env && env[i]; i++)
 		putenv((char *)env[i]);
 	execv(argv[0], (char *const *)argv);
@@ -191,4 +222,78 @@ long h_field(const char *out, const char *label, const char *key)
 		return p ? strtol(p + strlen(k), NULL, 10) : -1;
 	}
 	return -1;
+}
+
+void h_http_start(struct h_server *s, const char *trace, bool launcher)
+{
+	if (h_sanitized())
+		cr_skip_test("curl hangs in setlocale under a preloaded libasan, shim or not");
+	int po[2];
+	cr_assert(pipe(po) == 0);
+	s->pid = fork();
+	cr_assert(s->pid >= 0);
+	if (s->pid == 0) {
+		setpgid(0, 0);
+		dup2(po[1], 1);
+		dup2(po[1], 2);
+		closefrom(3);
+		char tool[4096];
+		if (launcher) {
+			h_untraced_preload(true);
+			h_path(tool, sizeof tool, "socktrace");
+			execl(tool, tool, "-q", "-o", trace, "python3", "-u", "-m", "http.server",
+			      "--bind", "127.0.0.1", "0", (char *)NULL);
+		} else {
+			setenv("LD_PRELOAD", h_preload(tool, sizeof tool), 1);
+			setenv("SOCKTRACE_FILE", trace, 1);
+			if (h_sanitized())
+				setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+			execlp("python3", "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
+			       "0", (char *)NULL);
+		}
+		_exit(127);
+	}
+	setpgid(s->pid, s->pid);
+	close(po[1]);
+	s->out = po[0];
+	char buf[512] = "";
+	size_t n = 0;
+	time_t deadline = time(NULL) + 20;
+	while (time(NULL) < deadline && !strstr(buf, ") ...")) {
+		struct pollfd p = {s->out, POLLIN, 0};
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		ssize_t r = read(s->out, buf + n, sizeof buf - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	const char *p = strstr(buf, " port ");
+	cr_assert_not_null(p, "http.server did not start: %s", buf);
+	s->port = (unsigned)atoi(p + 6);
+}
+
+void h_http_stop(struct h_server *s)
+{
+	kill(-s->pid, SIGINT);
+	int status;
+	waitpid(s->pid, &status, 0);
+	close(s->out);
+}
+
+void h_curl(const char *trace, unsigned port, bool launcher)
+{
+	static struct h_run r;
+	char url[64], tool[4096];
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
+	h_path(tool, sizeof tool, "socktrace");
+	const char *plain[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-o",
+			       "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+			       url, url, url, url, url, NULL};
+	const char *launched[] = {tool, "-q", "-o", trace, "/usr/bin/curl", "-s", "-o", "/dev/null",
+				  "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-o",
+				  "/dev/null", url, url, url, url, url, NULL};
+	int rc = launcher ? h_run(&r, NULL, launched, NULL, 30) : h_run(&r, trace, plain, NULL, 30);
+	cr_assert_eq(rc, 0, "curl: %s", r.err);
 }

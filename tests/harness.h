@@ -42,4 +42,18 @@ int h_check_ends(const struct st_trace *t, const char *out, unsigned pid);
 /* Value of "key=" on the first line starting with label, or -1. */
 long h_field(const char *out, const char *label, const char *key);
 
+/* python3 -m http.server on a kernel-chosen loopback port, traced into trace:
+ * under the shim, or under the socktrace launcher when launcher is true. */
+struct h_server {
+	int pid; /* also its process group */
+	int out;
+	unsigned port;
+};
+void h_http_start(struct h_server *s, const char *trace, bool launcher);
+/* Ctrl-C to its process group: Python exits cleanly. */
+void h_http_stop(struct h_server *s);
+/* curl fetching http://127.0.0.1:port/ 5 times, one connection each
+ * (http.server speaks HTTP/1.0), traced into trace. */
+void h_curl(const char *trace, unsigned port, bool launcher);
+
 #endif

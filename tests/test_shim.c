@@ -221,7 +221,7 @@ Test(shim, sigkill_keeps_acknowledged_events)
 		char lib[4096];
 		h_path(lib, sizeof lib, "libsocktrace.so");
 		const char *pre = getenv("ST_PRELOAD");
-		setenv("LD_PRELOAD", pre && *pre ? pre : lib, 1);
+		setenv("LD_PRELOAD", pre && *pre ? pre : lib, 1); /* see h_preload */
 		setenv("SOCKTRACE_FILE", trace, 1);
 		execl(sockops, sockops, "killme", "1000", (char *)NULL);
 		_exit(127);

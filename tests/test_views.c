@@ -47,77 +47,12 @@ static void run_dump(struct h_run *r, const char *const *args, int want)
 	cr_assert_eq(h_run(r, NULL, argv, NULL, 30), want, "%s", r->err);
 }
 
-/* A server started under the shim as a child; stdout read for its port. */
-struct server {
-	pid_t pid;
-	int out;
-	unsigned port;
-};
-
-static void start_http_server(struct server *s, const char *path)
-{
-	int po[2];
-	cr_assert(pipe(po) == 0);
-	s->pid = fork();
-	cr_assert(s->pid >= 0);
-	if (s->pid == 0) {
-		dup2(po[1], 1);
-		dup2(po[1], 2);
-		closefrom(3);
-		char lib[4096];
-		h_path(lib, sizeof lib, "libsocktrace.so");
-		setenv("LD_PRELOAD", lib, 1);
-		setenv("SOCKTRACE_FILE", path, 1);
-		execlp("python3", "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "0",
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(po[1]);
-	s->out = po[0];
-	char buf[512] = "";
-	size_t n = 0;
-	time_t deadline = time(NULL) + 20;
-	while (time(NULL) < deadline && !strstr(buf, ") ...")) {
-		struct pollfd p = {s->out, POLLIN, 0};
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		ssize_t r = read(s->out, buf + n, sizeof buf - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = '\0';
-	}
-	const char *p = strstr(buf, " port ");
-	cr_assert_not_null(p, "http.server did not start: %s", buf);
-	s->port = (unsigned)atoi(p + 6);
-}
-
-static void stop_server(struct server *s)
-{
-	kill(s->pid, SIGINT); /* Python exits cleanly: the shim shrinks its trace */
-	int status;
-	waitpid(s->pid, &status, 0);
-	close(s->out);
-}
-
-/* curl fetching the page 5 times, one connection each (http.server speaks HTTP/1.0). */
-static void run_curl(const char *path, unsigned port)
-{
-	static struct h_run r;
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
-	const char *argv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-o",
-			      "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
-			      url, url, url, url, url, NULL};
-	cr_assert_eq(h_run(&r, path, argv, NULL, 30), 0, "curl: %s", r.err);
-}
-
 Test(views, curl_and_http_server_pair_into_the_connections_curl_made)
 {
-	struct server srv;
-	start_http_server(&srv, trace);
-	run_curl(trace, srv.port);
-	stop_server(&srv);
+	struct h_server srv;
+	h_http_start(&srv, trace, false);
+	h_curl(trace, srv.port, false);
+	h_http_stop(&srv);
 	static struct h_run r;
 	const char *args[] = {"--connections", "--json", trace, NULL};
 	run_dump(&r, args, 0);
@@ -139,10 +74,10 @@ Test(views, connections_pair_across_trace_files)
 {
 	char client_trace[160];
 	snprintf(client_trace, sizeof client_trace, "%s/client.trace", dir);
-	struct server srv;
-	start_http_server(&srv, trace);
-	run_curl(client_trace, srv.port);
-	stop_server(&srv);
+	struct h_server srv;
+	h_http_start(&srv, trace, false);
+	h_curl(client_trace, srv.port, false);
+	h_http_stop(&srv);
 	static struct h_run r;
 	const char *args[] = {"-c", "--json", client_trace, trace, NULL};
 	run_dump(&r, args, 0);

@@ -28,5 +28,5 @@ cd "$build/fuzz"
 	tail -n 40 "$build/fuzz/last.log" >&2
 	exit 1
 }
-grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/last.log" || true
+grep -aE "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/last.log" || true
 echo "fuzz: no crash in $seconds s"

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <dirent.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -356,9 +357,107 @@ static int fds(void)
 	return 0;
 }
 
+/* A connect that times out: the listener's backlog is full and never drained. */
+static int backlog_full(void)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof in;
+	CHECK(bind(l, (struct sockaddr *)&in, sizeof in) == 0 && listen(l, 0) == 0);
+	CHECK(getsockname(l, (struct sockaddr *)&in, &len) == 0);
+	struct timeval tv = {0, 200000};
+	for (int i = 0; i < 64; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0);
+		if (connect(fd, (struct sockaddr *)&in, sizeof in) < 0) {
+			print_result("connect-backlog-full", -1, errno);
+			return 0;
+		}
+	}
+	printf("backlog never filled\n");
+	return 1;
+}
+
+static int udp(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(9),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK(connect(fd, (struct sockaddr *)&in, sizeof in) == 0);
+	show_ends("udp", fd);
+	return 0;
+}
+
+/* An IPv4 client of a dual-stack IPv6 listener: the server sees ::ffff:127.0.0.1. */
+static int mapped(void)
+{
+	int l = socket(AF_INET6, SOCK_STREAM, 0), off = 0;
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+	socklen_t len = sizeof in6;
+	CHECK(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0);
+	CHECK(bind(l, (struct sockaddr *)&in6, sizeof in6) == 0 && listen(l, 4) == 0);
+	CHECK(getsockname(l, (struct sockaddr *)&in6, &len) == 0);
+	int c = tcp_connect(AF_INET, ntohs(in6.sin6_port));
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	show_ends("conn", c);
+	show_ends("acc", a);
+	return 0;
+}
+
+/* posix_spawn and vfork+exec of traced children. */
+static int spawn(const char *self)
+{
+	extern char **environ;
+	char *args[] = {(char *)self, "names4", NULL};
+	pid_t pid;
+	CHECK(posix_spawn(&pid, self, NULL, NULL, args, environ) == 0);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	printf("spawned pid=%d\n", pid);
+	fflush(stdout);
+	pid = vfork();
+	if (pid == 0) {
+		execve(self, args, environ);
+		_exit(127);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	printf("vforked pid=%d\n", pid);
+	return 0;
+}
+
+static void *connect_loop(void *p)
+{
+	int pairs = *(int *)p;
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	for (int i = 0; i < pairs; i++) {
+		int c = tcp_connect(AF_INET, port);
+		int a = accept(l, NULL, NULL);
+		CHECK(a >= 0);
+		close(c);
+		close(a);
+	}
+	close(l);
+	return NULL;
+}
+
+static int connect_threads(int n, int pairs)
+{
+	pthread_t th[64];
+	for (int i = 0; i < n && i < 64; i++)
+		CHECK(pthread_create(&th[i], NULL, connect_loop, &pairs) == 0);
+	for (int i = 0; i < n && i < 64; i++)
+		pthread_join(th[i], NULL);
+	printf("connect-threads done %d x %d\n", n, pairs);
+	return 0;
+}
+
+/* A daemon that closes every descriptor it did not open itself at start. */
 static int closeall(void)
 {
 	CHECK(close_range(3, ~0u, 0) == 0);
+	closefrom(3);
 	return names(AF_INET);
 }
 
@@ -384,6 +483,11 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "closeall")) return closeall();
 	if (!strcmp(s, "signals") && argc > 2) return signals(atoi(argv[2]));
 	if (!strcmp(s, "fds")) return fds();
+	if (!strcmp(s, "backlog")) return backlog_full();
+	if (!strcmp(s, "udp")) return udp();
+	if (!strcmp(s, "mapped")) return mapped();
+	if (!strcmp(s, "spawn")) return spawn(argv[0]);
+	if (!strcmp(s, "cthreads") && argc > 3) return connect_threads(atoi(argv[2]), atoi(argv[3]));
 	fprintf(stderr, "sockops: unknown scenario '%s'\n", s);
 	return 2;
 }
