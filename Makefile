@@ -10,7 +10,7 @@ CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 SHIM_FLAGS = $(BASEFLAGS) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
-                  iproute2 procps curl python3
+                  iproute2 procps curl python3 socat apache2-utils
 
 SHIM_SRC  = $(wildcard shim/*.c)
 SHIM_HDR  = $(wildcard shim/*.h)

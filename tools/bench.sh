@@ -55,3 +55,42 @@ for l in $loops; do
 done
 echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair," \
 	"connect = socket+connect+accept+close x2)"
+
+# A real program: the small HTTP server under ab (fixed request count),
+# bare, under the shim and under strace -f; requests per second, median.
+if command -v ab >/dev/null 2>&1; then
+	requests=${BENCH_REQUESTS:-3000}
+	serve() { # mode -> prints requests per second
+		rm -f "$dir/h.trace" "$dir/port"
+		case $1 in
+		bare) taskset -c 0 "$build/bench/http_server" >"$dir/port" & ;;
+		shim) SOCKTRACE_FILE="$dir/h.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/http_server" >"$dir/port" & ;;
+		strace) taskset -c 0 strace -f -e trace=network -o /dev/null "$build/bench/http_server" >"$dir/port" & ;;
+		esac
+		spid=$!
+		tries=0
+		while [ ! -s "$dir/port" ] && [ $tries -lt 100 ]; do sleep 0.05; tries=$((tries + 1)); done
+		port=$(cat "$dir/port")
+		taskset -c 1 ab -q -n "$requests" -c 4 "http://127.0.0.1:$port/" 2>/dev/null |
+			awk '/^Requests per second/ {print $4}'
+		# SIGKILL: strace outlives SIGTERM while its tracee blocks in accept,
+		# and strace kills a tracee it started when it dies itself
+		kill -KILL $spid 2>/dev/null
+		wait $spid 2>/dev/null || true
+	}
+	for r in $(seq "$rounds"); do
+		for m in bare shim strace; do
+			serve $m >>"$dir/http.$m"
+		done
+	done
+	bare=$(median <"$dir/http.bare")
+	shim=$(median <"$dir/http.shim")
+	st=$(median <"$dir/http.strace")
+	echo
+	printf '%-9s %10s %10s %7s %10s %7s\n' "http" "bare r/s" "shim r/s" ratio "strace r/s" ratio
+	printf '%-9s %10.0f %10.0f %6.2fx %10.0f %6.2fx\n' "ab -c 4" "$bare" "$shim" \
+		"$(echo "$shim $bare" | awk '{print $1/$2}')" "$st" "$(echo "$st $bare" | awk '{print $1/$2}')"
+	echo "($requests requests x $rounds rounds; server on CPU 0, ab on CPU 1; ratio > 0.95 = within 5%)"
+else
+	echo "(ab not installed: no http row; make deps installs apache2-utils)"
+fi

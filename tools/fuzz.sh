@@ -23,10 +23,11 @@ if [ ! -s "$seeds/demo.trace" ]; then
 	make_seed fork.trace SOCKTRACE_BACKTRACE=4 "$build/progs/sockops" fork
 fi
 cd "$build/fuzz"
+log="$build/fuzz/run-$seconds.log"
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-	-print_final_stats=1 "$corpus" "$seeds" 2>"$build/fuzz/last.log" || {
-	tail -n 40 "$build/fuzz/last.log" >&2
+	-print_final_stats=1 "$corpus" "$seeds" 2>"$log" || {
+	tail -n 40 "$log" >&2
 	exit 1
 }
-grep -aE "stat::number_of_executed_units|stat::peak_rss_mb" "$build/fuzz/last.log" || true
+grep -aE "stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
 echo "fuzz: no crash in $seconds s"

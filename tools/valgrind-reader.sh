@@ -12,8 +12,12 @@ head -c $((size - 100)) "$dir/good.trace" >"$dir/truncated.trace"
 head -c 2000 "$dir/good.trace" >"$dir/short-header.trace"
 : >"$dir/empty.trace"
 head -c 8192 /dev/urandom >"$dir/foreign.trace"
+# Damage the length of the second record in the first chunk: its offset depends
+# on the first (process) record, whose size follows the paths of this run.
 cp "$dir/good.trace" "$dir/corrupt.trace"
-printf '\377\377\377\377' | dd of="$dir/corrupt.trace" bs=1 seek=4200 conv=notrunc 2>/dev/null
+first_len=$(od -An -t u4 -j 4096 -N 4 "$dir/good.trace" | tr -d ' ')
+printf '\377\377\377\377' | dd of="$dir/corrupt.trace" bs=1 seek=$((4096 + first_len)) \
+	conv=notrunc 2>/dev/null
 
 vg() {
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
