@@ -70,12 +70,12 @@ if command -v ab >/dev/null 2>&1; then
 		spid=$!
 		tries=0
 		while [ ! -s "$dir/port" ] && [ $tries -lt 100 ]; do sleep 0.05; tries=$((tries + 1)); done
-		port=$(cat "$dir/port")
+		read -r port server_pid <"$dir/port"
 		taskset -c 1 ab -q -n "$requests" -c 4 "http://127.0.0.1:$port/" 2>/dev/null |
 			awk '/^Requests per second/ {print $4}'
-		# SIGKILL: strace outlives SIGTERM while its tracee blocks in accept,
-		# and strace kills a tracee it started when it dies itself
-		kill -KILL $spid 2>/dev/null
+		# SIGKILL to both: strace outlives SIGTERM while its tracee blocks in
+		# accept, and a tracer killed with SIGKILL leaves its tracee running
+		kill -KILL "$server_pid" $spid 2>/dev/null
 		wait $spid 2>/dev/null || true
 	}
 	for r in $(seq "$rounds"); do

@@ -1,5 +1,5 @@
 /* http_server: a small single-threaded HTTP/1.0 server on a kernel-chosen
- * loopback port (printed on stdout), for the real-program benchmark row. Each
+ * loopback port (printed on stdout with its pid), for the benchmark row. Each
  * request: accept, getpeername (as servers log their client), read the
  * request, write a fixed response, close.  Runs until killed. */
 #define _GNU_SOURCE
@@ -35,7 +35,9 @@ int main(void)
 	socklen_t len = sizeof in;
 	if (getsockname(listener, (struct sockaddr *)&in, &len) < 0)
 		bench_die("getsockname");
-	printf("%u\n", ntohs(in.sin_port));
+	/* the pid too: under strace the shell only knows strace's pid, and a
+	 * tracer killed with SIGKILL leaves its tracee running */
+	printf("%u %d\n", ntohs(in.sin_port), (int)getpid());
 	fflush(stdout);
 	for (;;) {
 		int fd = accept(listener, NULL, NULL);
