@@ -63,16 +63,27 @@ void st_file_detach(void);
 bool st_file_unseal(void);
 void st_file_register_pid(uint32_t pid);
 
+/* What the real call did, taken the moment it returned: the event's time is
+ * the call's, not that of the recording work done after it. */
+struct st_outcome {
+	uint64_t ts_ns;
+	int ret, err; /* err: errno when ret < 0, else 0 */
+};
+static inline struct st_outcome st_outcome_of(int ret, int saved_errno)
+{
+	return (struct st_outcome){st_now_ns(), ret, ret < 0 ? saved_errno : 0};
+}
+
 /* st_record.c: per-thread chunks and record writing (async-signal-safe). */
 struct st_stack;
-void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
+void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
 		     const struct st_addr *local, const struct st_addr *peer,
 		     uint8_t flags, const struct st_stack *stack);
 bool st_record_busy(void); /* this thread is inside the recorder (a signal interrupted it) */
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host,
 		       size_t host_len);
-void st_record_module(uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
+void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len);
 void st_record_reset_thread(void);
@@ -119,7 +130,7 @@ static inline __attribute__((always_inline)) void st_stack_take(struct st_stack 
 
 /* st_modules.c: objects mapped, recorded so stacks can be named offline. */
 void st_modules_init(const char *exe, size_t exe_len);
-void st_modules_check(const uint64_t *ips, unsigned n);
+void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts);
 void st_modules_changed(void);
 void st_modules_replay(void);
 

@@ -80,15 +80,17 @@ static struct st_mod *st_known(uintptr_t bias, uintptr_t lo)
 	return NULL;
 }
 
-static void st_emit(const struct st_mod *m, const char *path, size_t path_len,
+static void st_emit(uint64_t ts, const struct st_mod *m, const char *path, size_t path_len,
 		    const uint8_t *build_id, uint8_t build_id_len, uint16_t flags)
 {
-	st_record_module(flags, m->bias, m->lo, m->hi, build_id, build_id_len, path, path_len);
+	st_record_module(ts, flags, m->bias, m->lo, m->hi, build_id, build_id_len, path,
+			 path_len);
 }
 
+/* arg: when the objects found were known to be mapped (see st_modules_check) */
 static int st_scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	(void)size, (void)arg;
+	(void)size;
 	struct st_found f;
 	st_describe(info, &f);
 	if (f.hi == 0)
@@ -110,11 +112,11 @@ static int st_scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		path = st_exe_path;
 		len = st_exe_len;
 	}
-	st_emit(&st_mods[n], path, len, f.build_id, f.build_id_len, 0);
+	st_emit(*(const uint64_t *)arg, &st_mods[n], path, len, f.build_id, f.build_id_len, 0);
 	return 0;
 }
 
-static void st_scan(void)
+static void st_scan(uint64_t mapped_ts)
 {
 	if (__atomic_exchange_n(&st_scanning, 1, __ATOMIC_ACQUIRE))
 		return;
@@ -122,11 +124,11 @@ static void st_scan(void)
 	unsigned n = st_nmods;
 	for (unsigned i = 0; i < n; i++)
 		st_mods[i].seen = false;
-	dl_iterate_phdr(st_scan_one, NULL);
+	dl_iterate_phdr(st_scan_one, &mapped_ts);
 	for (unsigned i = 0; i < n; i++) {
 		if (st_mods[i].live && !st_mods[i].seen) {
 			st_mods[i].live = false;
-			st_emit(&st_mods[i], "", 0, NULL, 0, ST_MOD_UNLOADED);
+			st_emit(st_now_ns(), &st_mods[i], "", 0, NULL, 0, ST_MOD_UNLOADED);
 		}
 	}
 	__atomic_store_n(&st_scanning, 0, __ATOMIC_RELEASE);
@@ -136,7 +138,7 @@ void st_modules_init(const char *exe, size_t exe_len)
 {
 	st_exe_path = exe;
 	st_exe_len = exe_len;
-	st_scan();
+	st_scan(st_now_ns());
 }
 
 static bool st_covered(uint64_t ip)
@@ -148,13 +150,16 @@ static bool st_covered(uint64_t ip)
 	return false;
 }
 
-void st_modules_check(const uint64_t *ips, unsigned n)
+/* An object holding one of the event's addresses was mapped when the call
+ * returned, so new objects are recorded with the event's time: the reader
+ * names a frame from the objects recorded at or before its event. */
+void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 {
 	bool rescan = __atomic_load_n(&st_dirty, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < n && !rescan; i++)
 		rescan = !st_covered(ips[i]);
 	if (rescan)
-		st_scan();
+		st_scan(event_ts);
 }
 
 void st_modules_changed(void)
@@ -170,5 +175,5 @@ void st_modules_replay(void)
 		st_mods[i].live = false;
 	st_nmods = 0;
 	st_scanning = 0;
-	st_scan();
+	st_scan(st_now_ns());
 }

@@ -146,7 +146,7 @@ bool st_record_busy(void)
 	return st_self.depth != 0;
 }
 
-void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
+void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
 		     const struct st_addr *local, const struct st_addr *peer, uint8_t flags,
 		     const struct st_stack *stack)
 {
@@ -157,7 +157,7 @@ void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 	if (stack && stack->skipped)
 		flags |= ST_EV_STACK_SKIPPED;
 	if (nframes)
-		st_modules_check(stack->ip, nframes);
+		st_modules_check(stack->ip, nframes, done->ts_ns);
 	uint32_t tid = st_tid();
 	struct st_cursor *c = st_enter();
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
@@ -168,12 +168,12 @@ void st_record_event(uint8_t op, int fd, int ret, int err, int listen_fd,
 		return;
 	}
 	struct st_event *ev = (struct st_event *)p;
-	ev->ts_ns = st_now_ns();
+	ev->ts_ns = done->ts_ns;
 	ev->pid = st_pid;
 	ev->tid = tid;
 	ev->fd = fd;
-	ev->ret = ret;
-	ev->err = err;
+	ev->ret = done->ret;
+	ev->err = done->err;
 	ev->listen_fd = listen_fd;
 	ev->op = op;
 	ev->flags = flags;
@@ -214,7 +214,7 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 	st_leave();
 }
 
-void st_record_module(uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
+void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len)
 {
@@ -225,7 +225,7 @@ void st_record_module(uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 	char *p = c ? st_reserve(c, len) : NULL;
 	if (p != NULL) {
 		struct st_module *m = (struct st_module *)p;
-		m->ts_ns = st_now_ns();
+		m->ts_ns = ts;
 		m->pid = st_pid;
 		m->flags = flags;
 		m->path_len = (uint16_t)path_len;

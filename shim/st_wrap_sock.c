@@ -15,9 +15,10 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
-static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len, int ret,
-			     int err, const struct st_stack *stack)
+static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
+			     const struct st_outcome *done, const struct st_stack *stack)
 {
+	int ret = done->ret, err = done->err;
 	struct st_addr local, peer;
 	local.len = peer.len = 0; /* no initialiser: zeroing 2 x 132 bytes shows in the names loop */
 	st_fdcache_forget(fd);
@@ -37,7 +38,7 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 		if (local.len > ST_ADDR_MAX)
 			local.len = ST_ADDR_MAX;
 	}
-	st_record_event(ST_OP_CONNECT, fd, ret, err, -1, &local, &peer,
+	st_record_event(ST_OP_CONNECT, fd, -1, done, &local, &peer,
 			peer.len ? ST_EV_PEER_REQUESTED : 0, stack);
 }
 
@@ -46,9 +47,10 @@ ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int ret = st_real_connect(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
+		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
-		st_after_connect(fd, addr, len, ret, ret < 0 ? saved : 0, &stack);
+		st_after_connect(fd, addr, len, &done, &stack);
 	}
 	errno = saved;
 	return ret;
@@ -68,9 +70,10 @@ static bool st_listener_local(int listen_fd, struct st_addr *local)
 	return peer.len == 0 && st_addr_is_shared_by_accepted(local);
 }
 
-static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct st_addr *peer,
-			    const struct st_stack *stack)
+static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *done,
+			    struct st_addr *peer, const struct st_stack *stack)
 {
+	int ret = done->ret;
 	struct st_addr local, kernel_peer;
 	local.len = 0;
 	if (ret >= 0) {
@@ -86,7 +89,7 @@ static void st_after_accept(uint8_t op, int listen_fd, int ret, int err, struct 
 			*peer = kernel_peer;
 		st_fdcache_store(ret, &local, peer);
 	}
-	st_record_event(op, ret >= 0 ? ret : -1, ret, err, listen_fd, &local, peer, 0, stack);
+	st_record_event(op, ret >= 0 ? ret : -1, listen_fd, done, &local, peer, 0, stack);
 }
 
 /* When the program does not want the peer address, the kernel writes it into
@@ -105,11 +108,12 @@ static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
 				      : st_real_accept(fd, use_addr, use_len);
 	int saved = errno;
 	if (st_ready()) {
+		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
 		if (ours && ret >= 0)
 			peer.len = our_len > ST_ADDR_MAX ? ST_ADDR_MAX : our_len;
-		st_after_accept(op, fd, ret, ret < 0 ? saved : 0, &peer, &stack);
+		st_after_accept(op, fd, &done, &peer, &stack);
 	}
 	errno = saved;
 	return ret;
@@ -127,19 +131,19 @@ ST_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 /* The cache entry is trusted only when it agrees with the length the call
  * returned; otherwise the kernel is asked once and the entry renewed. */
-static void st_after_name(uint8_t op, int fd, int ret, int err, const socklen_t *len,
-			  const struct st_stack *stack)
+static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
+			  const socklen_t *len, const struct st_stack *stack)
 {
 	struct st_addr local, peer;
 	local.len = peer.len = 0;
-	if (ret == 0) {
+	if (done->ret == 0) {
 		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;
 		bool hit = st_fdcache_load(fd, &local, &peer) &&
 			   (op == ST_OP_GETSOCKNAME ? local.len : peer.len) == returned;
 		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
 			st_fdcache_store(fd, &local, &peer);
 	}
-	st_record_event(op, fd, ret, err, -1, &local, &peer, 0, stack);
+	st_record_event(op, fd, -1, done, &local, &peer, 0, stack);
 }
 
 ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
@@ -147,9 +151,10 @@ ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 	int ret = st_real_getsockname(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
+		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
-		st_after_name(ST_OP_GETSOCKNAME, fd, ret, ret < 0 ? saved : 0, len, &stack);
+		st_after_name(ST_OP_GETSOCKNAME, fd, &done, len, &stack);
 	}
 	errno = saved;
 	return ret;
@@ -160,9 +165,10 @@ ST_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 	int ret = st_real_getpeername(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
+		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
-		st_after_name(ST_OP_GETPEERNAME, fd, ret, ret < 0 ? saved : 0, len, &stack);
+		st_after_name(ST_OP_GETPEERNAME, fd, &done, len, &stack);
 	}
 	errno = saved;
 	return ret;

@@ -99,10 +99,13 @@ Test(format, every_family_and_call_round_trips)
 	};
 	size_t n = sizeof s / sizeof s[0];
 	write_trace(1 << 20);
-	for (size_t i = 0; i < n; i++)
-		st_record_event(s[i].op, (int)i + 3, (int)i - 1, i == 0 ? ECONNREFUSED : 0,
-				s[i].op == ST_OP_ACCEPT || s[i].op == ST_OP_ACCEPT4 ? 7 : -1,
+	const uint64_t t0 = 1795570000123456789ull;
+	for (size_t i = 0; i < n; i++) {
+		struct st_outcome done = {t0 + i * 1001, (int)i - 1, i == 0 ? ECONNREFUSED : 0};
+		st_record_event(s[i].op, (int)i + 3,
+				s[i].op == ST_OP_ACCEPT || s[i].op == ST_OP_ACCEPT4 ? 7 : -1, &done,
 				&s[i].local, &s[i].peer, 0, NULL);
+	}
 	struct st_trace t;
 	h_load(&t, trace);
 	cr_assert_eq(t.nevs, n);
@@ -110,6 +113,7 @@ Test(format, every_family_and_call_round_trips)
 		const struct st_ev *e = &t.evs[i];
 		char b[160];
 		cr_expect_eq(e->op, s[i].op);
+		cr_expect_eq(e->ts, t0 + i * 1001);
 		cr_expect_eq(e->fd, (int)i + 3);
 		cr_expect_eq(e->ret, (int)i - 1);
 		cr_expect_eq(e->err, i == 0 ? ECONNREFUSED : 0);
@@ -141,8 +145,9 @@ Test(format, full_file_counts_dropped)
 {
 	write_trace(ST_HEADER_SIZE + ST_CHUNK_SIZE);
 	struct st_addr a = inet4("127.0.0.1", 1);
+	struct st_outcome done = st_outcome_of(0, 0);
 	for (int i = 0; i < 1000; i++)
-		st_record_event(ST_OP_GETSOCKNAME, 3, 0, 0, -1, &a, &a, 0, NULL);
+		st_record_event(ST_OP_GETSOCKNAME, 3, -1, &done, &a, &a, 0, NULL);
 	struct st_trace t;
 	h_load(&t, trace);
 	cr_assert_gt(t.nevs, 100);
@@ -179,8 +184,9 @@ static void make_good(void)
 {
 	write_trace(1 << 20);
 	struct st_addr a = inet4("127.0.0.1", 1), b = inet6("::1", 2);
+	struct st_outcome done = st_outcome_of(0, 0);
 	for (int i = 0; i < 3; i++)
-		st_record_event(ST_OP_CONNECT, i, 0, 0, -1, &a, &b, 0, NULL);
+		st_record_event(ST_OP_CONNECT, i, -1, &done, &a, &b, 0, NULL);
 	int fd = open(trace, O_RDONLY);
 	struct stat st;
 	fstat(fd, &st);

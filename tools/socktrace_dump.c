@@ -88,6 +88,7 @@ static int st_load_all(struct st_dump *d, char **paths, size_t n)
 	if (d->nevs)
 		qsort(d->evs, d->nevs, sizeof *d->evs, st_ev_cmp);
 	d->symbols = st_sym_new(d->traces, n);
+	d->many_hosts = st_procs_many_hosts(d->traces, n);
 	return status;
 }
 

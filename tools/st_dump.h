@@ -34,6 +34,7 @@ struct st_dump {
 	size_t nevs;
 	uint64_t dropped;
 	struct st_symbolizer *symbols;
+	bool many_hosts; /* the traces come from more than one host name */
 };
 
 /* st_filter.c */
@@ -46,6 +47,8 @@ bool st_filter_match(const struct st_filter *f, const struct st_ev *ev);
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev);
 /* "curl" from the executable path or argv[0]; "?" when unknown. */
 void st_proc_name(const struct st_proc *p, char *buf, size_t size);
+/* Whether the process records name more than one host. */
+bool st_procs_many_hosts(const struct st_trace *t, size_t n);
 /* Name of the innermost frame of ev, or NULL. */
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);

@@ -38,8 +38,24 @@ void st_proc_name(const struct st_proc *p, char *buf, size_t size)
 		n -= (size_t)(slash + 1 - s);
 		s = slash + 1;
 	}
-	/* interpreters: "python3 -m http.server" reads better as python3 */
 	snprintf(buf, size, "%.*s", (int)n, s);
+}
+
+bool st_procs_many_hosts(const struct st_trace *t, size_t n)
+{
+	const struct st_proc *first = NULL;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < t[i].nprocs; k++) {
+			const struct st_proc *p = &t[i].procs[k];
+			if (p->host_len == 0)
+				continue;
+			if (first == NULL)
+				first = p;
+			else if (p->host_len != first->host_len ||
+				 memcmp(p->host, first->host, p->host_len) != 0)
+				return true;
+		}
+	return false;
 }
 
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)

@@ -24,6 +24,7 @@ struct st_key {
 
 struct st_end {
 	const struct st_ev *ev;
+	const struct st_proc *proc;
 	struct st_key local, peer;
 	long partner; /* index into the other side, -1 = none */
 };
@@ -55,17 +56,42 @@ static bool st_key_unspecified(const struct st_key *k)
 	return memcmp(k->addr, zero, 16) == 0 || memcmp(k->addr, mapped_zero, 16) == 0;
 }
 
-static bool st_key_eq(const struct st_key *a, const struct st_key *b)
+static bool st_key_loopback(const struct st_key *k)
 {
-	return a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+	static const uint8_t one[16] = {[15] = 1}, mapped[12] = {[10] = 0xff, [11] = 0xff};
+	return memcmp(k->addr, one, 16) == 0 ||
+	       (memcmp(k->addr, mapped, 12) == 0 && k->addr[12] == 127);
+}
+
+/* Order of the client index: the client's local end, then the port it asked
+ * for, which is all a server end knows of it. */
+static int st_key_cmp(const struct st_key *a, uint16_t a_port, const struct st_key *b,
+		      uint16_t b_port)
+{
+	int c = memcmp(a->addr, b->addr, 16);
+	if (c == 0)
+		c = (int)a->port - (int)b->port;
+	return c ? c : (int)a_port - (int)b_port;
+}
+
+/* Loopback 4-tuples repeat on every machine: across hosts they are two
+ * different connections.  An end whose host is unknown matches any. */
+static bool st_same_host(const struct st_end *c, const struct st_end *s)
+{
+	if (!c->proc || !s->proc || !c->proc->host_len || !s->proc->host_len)
+		return true;
+	return c->proc->host_len == s->proc->host_len &&
+	       memcmp(c->proc->host, s->proc->host, c->proc->host_len) == 0;
 }
 
 /* client.peer is what connect asked for: the server's local end, or a wildcard */
 static bool st_ends_match(const struct st_end *c, const struct st_end *s)
 {
-	if (!st_key_eq(&c->local, &s->peer) || c->peer.port != s->local.port)
+	if (st_key_cmp(&c->local, c->peer.port, &s->peer, s->local.port) != 0)
 		return false;
-	return st_key_unspecified(&c->peer) || memcmp(c->peer.addr, s->local.addr, 16) == 0;
+	if (!st_key_unspecified(&c->peer) && memcmp(c->peer.addr, s->local.addr, 16) != 0)
+		return false;
+	return !st_key_loopback(&c->local) || st_same_host(c, s);
 }
 
 static size_t st_collect(const struct st_dump *d, struct st_end *out, bool clients)
@@ -77,7 +103,7 @@ static size_t st_collect(const struct st_dump *d, struct st_end *out, bool clien
 		bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
 		if (clients ? !is_client : !is_server)
 			continue;
-		struct st_end e = {.ev = ev, .partner = -1};
+		struct st_end e = {.ev = ev, .proc = st_proc_of(d, ev), .partner = -1};
 		if (st_key_of(&ev->local, &e.local) && st_key_of(&ev->peer, &e.peer))
 			out[n++] = e;
 	}
@@ -89,23 +115,62 @@ static uint64_t st_gap(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
+static const struct st_end *st_sorted_clients;
+
+static int st_client_order(const void *a, const void *b)
+{
+	const struct st_end *x = &st_sorted_clients[*(const size_t *)a];
+	const struct st_end *y = &st_sorted_clients[*(const size_t *)b];
+	return st_key_cmp(&x->local, x->peer.port, &y->local, y->peer.port);
+}
+
+/* First position in the sorted index whose client could be s's partner. */
+static size_t st_first_candidate(const struct st_end *c, const size_t *order, size_t nc,
+				 const struct st_end *s)
+{
+	size_t lo = 0, hi = nc;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct st_end *m = &c[order[mid]];
+		if (st_key_cmp(&m->local, m->peer.port, &s->peer, s->local.port) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Each accept, in time order, takes the unpaired matching connect closest to
+ * it in time within the window; the index keeps this O((c + s) log c) for
+ * traces of many connections. */
 static void st_pair(struct st_end *c, size_t nc, struct st_end *s, size_t ns)
 {
+	size_t *order = malloc((nc + 1) * sizeof *order);
+	if (order == NULL)
+		return;
+	for (size_t k = 0; k < nc; k++)
+		order[k] = k;
+	st_sorted_clients = c;
+	qsort(order, nc, sizeof *order, st_client_order);
 	for (size_t i = 0; i < ns; i++) {
 		long best = -1;
-		for (size_t k = 0; k < nc; k++) {
-			if (c[k].partner >= 0 || !st_ends_match(&c[k], &s[i]))
+		for (size_t j = st_first_candidate(c, order, nc, &s[i]); j < nc; j++) {
+			const struct st_end *cand = &c[order[j]];
+			if (st_key_cmp(&cand->local, cand->peer.port, &s[i].peer, s[i].local.port) != 0)
+				break;
+			if (cand->partner >= 0 || !st_ends_match(cand, &s[i]))
 				continue;
-			uint64_t gap = st_gap(c[k].ev->ts, s[i].ev->ts);
+			uint64_t gap = st_gap(cand->ev->ts, s[i].ev->ts);
 			if (gap <= ST_PAIR_WINDOW_NS &&
 			    (best < 0 || gap < st_gap(c[best].ev->ts, s[i].ev->ts)))
-				best = (long)k;
+				best = (long)order[j];
 		}
 		if (best >= 0) {
 			c[best].partner = (long)i;
 			s[i].partner = best;
 		}
 	}
+	free(order);
 }
 
 static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, bool client)
@@ -114,9 +179,13 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 		fprintf(out, client ? "%-22s %-21s" : "%-21s %-22s", "(not traced)", "");
 		return;
 	}
-	char name[64], who[96], ep[96];
-	st_proc_name(st_proc_of(d, e->ev), name, sizeof name);
-	snprintf(who, sizeof who, "%s[%u]", name, e->ev->pid);
+	char name[64], who[128], ep[96];
+	st_proc_name(e->proc, name, sizeof name);
+	if (d->many_hosts && e->proc && e->proc->host_len)
+		snprintf(who, sizeof who, "%s[%u]@%.*s", name, e->ev->pid, (int)e->proc->host_len,
+			 e->proc->host);
+	else
+		snprintf(who, sizeof who, "%s[%u]", name, e->ev->pid);
 	FILE *mem = fmemopen(ep, sizeof ep, "w");
 	st_endpoint_ss(mem, &e->ev->local);
 	fclose(mem);
@@ -150,7 +219,7 @@ static void st_side_json(struct st_dump *d, FILE *out, const struct st_end *e)
 		fputs("null", out);
 		return;
 	}
-	const struct st_proc *p = st_proc_of(d, e->ev);
+	const struct st_proc *p = e->proc;
 	char name[64];
 	st_proc_name(p, name, sizeof name);
 	fprintf(out, "{\"pid\":%u,\"program\":", e->ev->pid);
