@@ -88,7 +88,7 @@ $(BUILD)/bench/%: tools/bench/%.c tools/bench/bench.h
 
 # The format tests drive the real writer, without the wrappers or constructor.
 SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
-            shim/st_stack.c shim/st_modules.c
+            shim/st_stack.c shim/st_modules.c shim/st_loader_lock.c
 $(TESTS): $(TEST_SRC) tests/harness.c tests/harness.h $(READER_SRC) $(READER_HDR) $(SHIM_CORE) $(SHIM_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $(TEST_SRC) tests/harness.c $(READER_SRC) $(SHIM_CORE) \

@@ -96,6 +96,11 @@ extern int (*st_unw_backtrace)(void **, int);
 extern uintptr_t st_self_lo, st_self_hi; /* this object's addresses */
 bool st_stack_init(unsigned depth, const char **why);
 bool st_stack_safe(void);
+uint32_t st_tid(void); /* st_record.c: this thread's id, cached */
+/* st_loader_lock.c: the loader's object-list lock, found at start-up. */
+void st_loader_lock_init(void);
+bool st_loader_lock_busy_here(uint32_t tid);
+bool st_loader_lock_known(void);
 
 #define ST_OWN_FRAMES_MAX 16
 

@@ -84,7 +84,7 @@ static void st_commit(char *p, uint32_t len, uint16_t type)
 	__atomic_store_n((uint64_t *)p, ST_REC_WORD(len, type), __ATOMIC_RELEASE);
 }
 
-static uint32_t st_tid(void)
+uint32_t st_tid(void)
 {
 	if (ST_UNLIKELY(st_self.tid == 0))
 		st_self.tid = (uint32_t)gettid();

@@ -72,6 +72,7 @@ static bool st_stack_load(unsigned depth, const char **why)
 	if (set_policy && local)
 		set_policy(*local, UNW_CACHE_PER_THREAD);
 	dl_iterate_phdr(st_find_self, (void *)(uintptr_t)st_find_self);
+	st_loader_lock_init();
 	/* Initialise libunwind now (it opens its pipe here), not in a wrapper. */
 	void *warm[4];
 	st_unw_backtrace(warm, 4);
@@ -84,11 +85,14 @@ static bool st_stack_load(unsigned depth, const char **why)
  * that interrupted the dynamic loader in this thread (dlopen or dlclose in the
  * middle of mapping or unmapping an object) would walk a half-built or
  * half-torn-down object list and fault; the loader announces such windows to
- * debuggers in _r_debug.r_state.  Likewise a handler that interrupted our own
- * recording (and maybe libunwind) must not re-enter libunwind's per-thread cache.
+ * debuggers in _r_debug.r_state, though not around every list update: the
+ * object-list lock is checked as well (st_loader_lock.c).  Likewise a handler
+ * that interrupted our own recording (and maybe libunwind) must not re-enter
+ * libunwind's per-thread cache.
  */
 bool st_stack_safe(void)
 {
 	return !st_record_busy() &&
-	       __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
+	       __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT &&
+	       !st_loader_lock_busy_here(st_tid());
 }

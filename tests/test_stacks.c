@@ -29,18 +29,13 @@ struct named {
 	unsigned pid;
 	char sym[ST_FRAMES_MAX][128];
 	char obj[ST_FRAMES_MAX][256];
+	bool changed[ST_FRAMES_MAX];
 };
 
-/* Runs stackprog SCENARIO with SOCKTRACE_BACKTRACE=depth and names the frames
- * of its connect event (the last one when there are several). */
-static void run_and_name(const char *binary, const char *scenario, const char *depth,
-			 struct named *out, struct h_run *r)
+/* Names the frames of the trace's connect event (the last one when there are
+ * several), as the reader would now. */
+static void name_connect(struct named *out)
 {
-	char env[64];
-	snprintf(env, sizeof env, "SOCKTRACE_BACKTRACE=%s", depth);
-	const char *envv[] = {env, NULL};
-	const char *argv[] = {binary, scenario, NULL};
-	cr_assert_eq(h_run(r, trace, argv, envv, 50), 0, "%s", r->err);
 	struct st_trace t;
 	h_load(&t, trace);
 	const struct st_ev *ev = NULL;
@@ -57,9 +52,23 @@ static void run_and_name(const char *binary, const char *scenario, const char *d
 		st_sym_frame(s, ev, ev->frames[i], &f);
 		snprintf(out->sym[i], sizeof out->sym[i], "%s", f.sym ? f.sym : "??");
 		snprintf(out->obj[i], sizeof out->obj[i], "%s", f.obj ? f.obj : "??");
+		out->changed[i] = f.changed;
 	}
 	st_sym_free(s);
 	st_trace_free(&t);
+}
+
+/* Runs stackprog SCENARIO with SOCKTRACE_BACKTRACE=depth and names the frames
+ * of its connect event (the last one when there are several). */
+static void run_and_name(const char *binary, const char *scenario, const char *depth,
+			 struct named *out, struct h_run *r)
+{
+	char env[64];
+	snprintf(env, sizeof env, "SOCKTRACE_BACKTRACE=%s", depth);
+	const char *envv[] = {env, NULL};
+	const char *argv[] = {binary, scenario, NULL};
+	cr_assert_eq(h_run(r, trace, argv, envv, 50), 0, "%s", r->err);
+	name_connect(out);
 }
 
 static void expect_chain(const struct named *nm, const char *const *want)
@@ -154,6 +163,42 @@ Test(stacks, stripped_binary_never_gets_a_wrong_name)
 	cr_expect_str_eq(nm.sym[0], "??", "static inner has no symbol left");
 	cr_expect(!strcmp(nm.sym[1], "outer") || !strcmp(nm.sym[1], "??"), "%s", nm.sym[1]);
 	cr_expect(!strcmp(nm.sym[2], "main") || !strcmp(nm.sym[2], "??"), "%s", nm.sym[2]);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	static struct h_run r;
+	const char *argv[] = {"/bin/cp", from, to, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 10), 0, "%s", r.err);
+}
+
+Test(stacks, rebuilt_object_is_reported_not_misnamed)
+{
+	static struct h_run r;
+	struct named nm;
+	char copy[160], other[256];
+	snprintf(copy, sizeof copy, "%s/stackprog", dir);
+	copy_file(prog, copy);
+	run_and_name(copy, "main", "16", &nm, &r);
+	cr_assert_str_eq(nm.sym[0], "inner");
+	cr_assert(!nm.changed[0]);
+	/* another program, another build-id, at the same path */
+	h_path(other, sizeof other, "progs/sockops");
+	copy_file(other, copy);
+	name_connect(&nm);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_expect_str_eq(nm.sym[i], "??", "frame %u", i);
+		cr_expect(nm.changed[i], "frame %u not reported as changed", i);
+	}
+	static struct h_run d;
+	char dump[256];
+	h_path(dump, sizeof dump, "socktrace-dump");
+	const char *argv[] = {dump, trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	cr_expect(strstr(d.out, "(object changed since the trace was taken)"), "%s", d.out);
+	const char *json[] = {dump, "--json", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, json, NULL, 30), 0, "%s", d.err);
+	cr_expect(strstr(d.out, "\"changed\":true"), "%s", d.out);
 }
 
 Test(stacks, glibc_backtrace_unchanged)

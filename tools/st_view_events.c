@@ -72,9 +72,10 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 		else
 			fputs("null", out);
 		if (f.line)
-			fprintf(out, ",\"line\":%d}", f.line);
+			fprintf(out, ",\"line\":%d", f.line);
 		else
-			fputs(",\"line\":null}", out);
+			fputs(",\"line\":null", out);
+		fputs(f.changed ? ",\"changed\":true}" : "}", out);
 	}
 	fputc(']', out);
 }
