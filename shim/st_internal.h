@@ -134,6 +134,9 @@ static inline __attribute__((always_inline)) void st_stack_take(struct st_stack 
 }
 
 /* st_modules.c: objects mapped, recorded so stacks can be named offline. */
+struct dl_phdr_info;
+/* [lo, hi): the runtime addresses of an object's loaded segments */
+void st_object_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
 void st_modules_init(const char *exe, size_t exe_len);
 void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts);
 void st_modules_changed(void);

@@ -51,23 +51,32 @@ static const uint8_t *st_note_build_id(uintptr_t addr, size_t size, uint8_t *len
 	return NULL;
 }
 
-static void st_describe(const struct dl_phdr_info *info, struct st_found *f)
+void st_object_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
-	f->lo = UINTPTR_MAX;
-	f->hi = 0;
-	f->build_id = NULL;
-	f->build_id_len = 0;
+	*lo = UINTPTR_MAX;
+	*hi = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD) {
-			if (start < f->lo)
-				f->lo = start;
-			if (start + ph->p_memsz > f->hi)
-				f->hi = start + ph->p_memsz;
-		} else if (ph->p_type == PT_NOTE && f->build_id == NULL) {
-			f->build_id = st_note_build_id(start, ph->p_memsz, &f->build_id_len);
-		}
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (start < *lo)
+			*lo = start;
+		if (start + ph->p_memsz > *hi)
+			*hi = start + ph->p_memsz;
+	}
+}
+
+static void st_describe(const struct dl_phdr_info *info, struct st_found *f)
+{
+	st_object_range(info, &f->lo, &f->hi);
+	f->build_id = NULL;
+	f->build_id_len = 0;
+	for (int i = 0; i < info->dlpi_phnum && f->build_id == NULL; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_NOTE)
+			f->build_id = st_note_build_id(info->dlpi_addr + ph->p_vaddr, ph->p_memsz,
+						       &f->build_id_len);
 	}
 }
 

@@ -23,17 +23,8 @@ uintptr_t st_self_lo, st_self_hi;
 static int st_find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	uintptr_t me = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-		if (start < lo)
-			lo = start;
-		if (start + ph->p_memsz > hi)
-			hi = start + ph->p_memsz;
-	}
+	uintptr_t me = (uintptr_t)arg, lo, hi;
+	st_object_range(info, &lo, &hi);
 	if (me < lo || me >= hi)
 		return 0;
 	st_self_lo = lo;

@@ -149,6 +149,12 @@ static void st_set_env(const struct st_launch *l)
 		setenv("SOCKTRACE_BACKTRACE", l->depth, 1);
 }
 
+static int st_pid_order(const void *a, const void *b)
+{
+	const struct st_proc *x = a, *y = b;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
 static void st_summary(const struct st_launch *l)
 {
 	struct st_trace t;
@@ -157,13 +163,12 @@ static void st_summary(const struct st_launch *l)
 		st_trace_free(&t);
 		return;
 	}
+	/* a fork-per-connection server writes one process record per client */
+	if (t.nprocs)
+		qsort(t.procs, t.nprocs, sizeof *t.procs, st_pid_order);
 	size_t procs = 0;
-	for (size_t i = 0; i < t.nprocs; i++) {
-		bool seen = false;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = t.procs[k].pid == t.procs[i].pid;
-		procs += !seen;
-	}
+	for (size_t i = 0; i < t.nprocs; i++)
+		procs += i == 0 || t.procs[i].pid != t.procs[i - 1].pid;
 	fprintf(stderr, "socktrace: %zu events from %zu process%s, %llu dropped; trace in %s\n",
 		t.nevs, procs, procs == 1 ? "" : "es", (unsigned long long)t.dropped, l->trace);
 	st_trace_free(&t);

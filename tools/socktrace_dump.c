@@ -75,6 +75,7 @@ static int st_load_all(struct st_dump *d, char **paths, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (st_trace_load(&d->traces[i], paths[i], (uint32_t)i) < 0 || d->traces[i].warning[0])
 			status = 1;
+		st_procs_index(&d->traces[i]);
 		total += d->traces[i].nevs;
 		d->dropped += d->traces[i].dropped;
 	}

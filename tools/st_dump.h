@@ -43,12 +43,17 @@ int st_filter_option(struct st_filter *f, int opt, const char *arg); /* 0, or -1
 int st_filter_resolve_times(struct st_filter *f, const struct st_trace *t, size_t n);
 bool st_filter_match(const struct st_filter *f, const struct st_ev *ev);
 
-/* st_procs.c: the process record in force for an event (NULL when none). */
+/* st_procs.c: process records sorted by pid and time, once per loaded trace,
+ * before st_proc_of is used. */
+void st_procs_index(struct st_trace *t);
+/* The process record in force for an event (NULL when none). */
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev);
 /* "curl" from the executable path or argv[0]; "?" when unknown. */
 void st_proc_name(const struct st_proc *p, char *buf, size_t size);
 /* Whether the process records name more than one host. */
 bool st_procs_many_hosts(const struct st_trace *t, size_t n);
+/* Frame i of ev, named. */
+void st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i, struct st_frame *f);
 /* Name of the innermost frame of ev, or NULL. */
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);

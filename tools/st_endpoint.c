@@ -214,6 +214,14 @@ void st_json_string(FILE *out, const char *s, size_t n)
 	fputc('"', out);
 }
 
+void st_json_cstr(FILE *out, const char *s)
+{
+	if (s)
+		st_json_string(out, s, strlen(s));
+	else
+		fputs("null", out);
+}
+
 void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
 {
 	if (ep->sa == NULL || ep->len < sizeof(sa_family_t)) {

@@ -16,6 +16,8 @@ void st_endpoint_ss(FILE *out, const struct st_endpoint *ep);
 void st_endpoint_json(FILE *out, const struct st_endpoint *ep);
 /* JSON string literal of n bytes, escaped. */
 void st_json_string(FILE *out, const char *s, size_t n);
+/* A NUL-terminated string as a JSON string, or null when s is NULL. */
+void st_json_cstr(FILE *out, const char *s);
 /* Host name for an inet address, looked up at most once per address, with a
  * time limit: numeric when the lookup fails or is slow. */
 const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, size_t numlen);

@@ -1,18 +1,45 @@
 /* Which program an event came from, and where in it. */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "st_dump.h"
 
+static int st_proc_order(const void *a, const void *b)
+{
+	const struct st_proc *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+void st_procs_index(struct st_trace *t)
+{
+	if (t->nprocs)
+		qsort(t->procs, t->nprocs, sizeof *t->procs, st_proc_order);
+}
+
+/* Index of the first record of pid in the indexed records. */
+static size_t st_first_of(const struct st_trace *t, uint32_t pid)
+{
+	size_t lo = 0, hi = t->nprocs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev)
 {
 	const struct st_trace *t = &d->traces[ev->file];
 	const struct st_proc *best = NULL;
-	for (size_t i = 0; i < t->nprocs; i++) {
+	for (size_t i = st_first_of(t, ev->pid); i < t->nprocs && t->procs[i].pid == ev->pid; i++) {
 		const struct st_proc *p = &t->procs[i];
-		if (p->pid != ev->pid)
-			continue;
 		/* the newest record before the event; else the first one after it */
 		if (p->ts <= ev->ts ? (best == NULL || best->ts > ev->ts || p->ts > best->ts)
 				    : (best == NULL || (best->ts > ev->ts && p->ts < best->ts)))
@@ -58,14 +85,19 @@ bool st_procs_many_hosts(const struct st_trace *t, size_t n)
 	return false;
 }
 
+void st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i, struct st_frame *f)
+{
+	uint64_t ip; /* frames sit in the mapped file, maybe unaligned for uint64_t */
+	memcpy(&ip, &ev->frames[i], sizeof ip);
+	st_sym_frame(d->symbols, ev, ip, f);
+}
+
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)
 {
 	if (ev->nframes == 0)
 		return NULL;
 	struct st_frame f;
-	uint64_t ip;
-	memcpy(&ip, &ev->frames[0], sizeof ip);
-	st_sym_frame(d->symbols, ev, ip, &f);
+	st_frame_at(d, ev, 0, &f);
 	return f.sym ? f.sym : "??";
 }
 

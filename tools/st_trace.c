@@ -131,9 +131,13 @@ static int st_parse_module(struct st_trace *t, const uint8_t *p, uint32_t len, u
 		return st_fail(t, off, "module record too short (%u bytes)", len);
 	memcpy(&r, p, sizeof r);
 	uint32_t want = ST_ALIGN8(sizeof r + r.build_id_len + r.path_len);
-	if (want != len || r.build_id_len > ST_BUILD_ID_MAX || r.lo > r.hi)
+	if (want != len)
 		return st_fail(t, off, "module record length %u does not match its contents (%u)",
 			       len, want);
+	if (r.build_id_len > ST_BUILD_ID_MAX || r.lo > r.hi)
+		return st_fail(t, off, "module record has impossible values (build-id %u bytes, "
+				       "range 0x%llx-0x%llx)",
+			       r.build_id_len, (unsigned long long)r.lo, (unsigned long long)r.hi);
 	t->mods = st_grow(t->mods, &t->mods_cap, t->nmods + 1, sizeof *t->mods);
 	const uint8_t *q = p + sizeof r;
 	t->mods[t->nmods++] = (struct st_mod){

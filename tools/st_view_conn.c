@@ -234,12 +234,8 @@ static void st_side_json(struct st_dump *d, FILE *out, const struct st_end *e)
 	st_endpoint_json(out, &e->ev->local);
 	fputs(",\"peer\":", out);
 	st_endpoint_json(out, &e->ev->peer);
-	const char *top = st_stack_top(d, e->ev);
 	fputs(",\"top\":", out);
-	if (top)
-		st_json_string(out, top, strlen(top));
-	else
-		fputs("null", out);
+	st_json_cstr(out, st_stack_top(d, e->ev));
 	fputc('}', out);
 }
 

@@ -30,14 +30,13 @@ static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct 
 		fputs("    (no stack: the call interrupted the dynamic loader or the shim)\n", out);
 	for (unsigned i = 0; i < ev->nframes; i++) {
 		struct st_frame f;
-		uint64_t ip;
-		memcpy(&ip, &ev->frames[i], sizeof ip);
-		st_sym_frame(o->symbols, ev, ip, &f);
+		st_frame_at(o, ev, i, &f);
 		if (f.sym)
 			fprintf(out, "    at %s+0x%llx (%s)", f.sym, (unsigned long long)f.off,
 				st_obj_name(&f));
 		else
-			fprintf(out, "    at ?? (%s) [0x%llx]", st_obj_name(&f), (unsigned long long)ip);
+			fprintf(out, "    at ?? (%s) [0x%llx]", st_obj_name(&f),
+				(unsigned long long)f.ip);
 		if (f.file)
 			fprintf(out, " %s:%d", f.file, f.line);
 		if (f.changed)
@@ -53,24 +52,13 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 	fputs(",\"stack\":[", out);
 	for (unsigned i = 0; i < ev->nframes; i++) {
 		struct st_frame f;
-		uint64_t ip;
-		memcpy(&ip, &ev->frames[i], sizeof ip);
-		st_sym_frame(o->symbols, ev, ip, &f);
-		fprintf(out, "%s{\"ip\":\"0x%llx\",\"sym\":", i ? "," : "", (unsigned long long)ip);
-		if (f.sym)
-			st_json_string(out, f.sym, strlen(f.sym));
-		else
-			fputs("null", out);
+		st_frame_at(o, ev, i, &f);
+		fprintf(out, "%s{\"ip\":\"0x%llx\",\"sym\":", i ? "," : "", (unsigned long long)f.ip);
+		st_json_cstr(out, f.sym);
 		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
-		if (f.obj)
-			st_json_string(out, f.obj, strlen(f.obj));
-		else
-			fputs("null", out);
+		st_json_cstr(out, f.obj);
 		fputs(",\"file\":", out);
-		if (f.file)
-			st_json_string(out, f.file, strlen(f.file));
-		else
-			fputs("null", out);
+		st_json_cstr(out, f.file);
 		if (f.line)
 			fprintf(out, ",\"line\":%d", f.line);
 		else
