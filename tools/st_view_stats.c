@@ -22,20 +22,30 @@ struct st_ecount {
 
 struct st_stats {
 	size_t per_op[ST_OPS], failed_op[ST_OPS];
-	struct st_pcount *procs;
+	struct st_pcount *procs; /* in order of first event */
 	size_t nprocs;
+	size_t *slot_of; /* open addressing on (file, pid): index + 1 into procs, 0 = free */
+	size_t nslots;   /* a power of two, at least twice the events */
 	struct st_ecount errs[256];
 	size_t nerrs;
 	uint64_t first, last;
 };
 
+/* Hashed: a fork-per-connection server has about as many processes as events. */
 static struct st_pcount *st_proc_slot(struct st_stats *s, const struct st_ev *ev)
 {
-	for (size_t i = 0; i < s->nprocs; i++)
-		if (s->procs[i].pid == ev->pid && s->procs[i].file == ev->file)
-			return &s->procs[i];
-	s->procs[s->nprocs] = (struct st_pcount){.file = ev->file, .pid = ev->pid, .sample = ev};
-	return &s->procs[s->nprocs++];
+	size_t h = ((size_t)ev->pid * 0x9e3779b97f4a7c15u) ^ ev->file;
+	for (size_t i = h & (s->nslots - 1);; i = (i + 1) & (s->nslots - 1)) {
+		if (s->slot_of[i] == 0) {
+			s->procs[s->nprocs] = (struct st_pcount){.file = ev->file, .pid = ev->pid,
+								 .sample = ev};
+			s->slot_of[i] = ++s->nprocs;
+			return &s->procs[s->nprocs - 1];
+		}
+		struct st_pcount *p = &s->procs[s->slot_of[i] - 1];
+		if (p->pid == ev->pid && p->file == ev->file)
+			return p;
+	}
 }
 
 static void st_count_err(struct st_stats *s, int err)
@@ -52,6 +62,9 @@ static void st_count_err(struct st_stats *s, int err)
 static void st_gather(const struct st_dump *d, struct st_stats *s)
 {
 	s->procs = calloc(d->nevs + 1, sizeof *s->procs);
+	for (s->nslots = 16; s->nslots < 2 * (d->nevs + 1); s->nslots *= 2)
+		;
+	s->slot_of = calloc(s->nslots, sizeof *s->slot_of);
 	for (size_t i = 0; i < d->nevs; i++) {
 		const struct st_ev *ev = &d->evs[i];
 		bool failed = ev->ret < 0;
@@ -138,4 +151,5 @@ void st_view_stats(struct st_dump *d, FILE *out)
 	else
 		st_stats_text(d, &s, out);
 	free(s.procs);
+	free(s.slot_of);
 }
