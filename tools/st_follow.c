@@ -61,6 +61,8 @@ static size_t st_follow_once(struct st_dump *d, const char *path, struct st_seen
 		st_view_events(d, fresh, n, out);
 		st_sym_free(d->symbols);
 		d->symbols = NULL;
+		d->traces = NULL; /* t lives only in this call */
+		d->ntraces = 0;
 		fflush(out);
 	}
 	free(fresh);
