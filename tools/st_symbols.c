@@ -80,14 +80,39 @@ struct st_symbolizer *st_sym_new(struct st_trace *traces, size_t ntraces)
 	return s;
 }
 
+static uint32_t st_exec_pid(const struct st_symbolizer *s, size_t i)
+{
+	return s->execs[i]->pid;
+}
+
+static uint32_t st_mod_pid(const struct st_symbolizer *s, size_t i)
+{
+	return s->mods[i].m->pid;
+}
+
+/* First index whose pid is not below pid, in an array sorted by pid then time. */
+static size_t st_first_of(const struct st_symbolizer *s, size_t n, uint32_t pid,
+			  uint32_t (*pid_at)(const struct st_symbolizer *, size_t))
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pid_at(s, mid) < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The latest process record of pid at or before ts: modules before it belong
  * to an image that exec replaced. */
 static uint64_t st_image_start(const struct st_symbolizer *s, uint32_t pid, uint64_t ts)
 {
 	uint64_t start = 0;
-	for (size_t i = 0; i < s->nexecs; i++)
-		if (s->execs[i]->pid == pid && s->execs[i]->ts <= ts)
-			start = s->execs[i]->ts;
+	for (size_t i = st_first_of(s, s->nexecs, pid, st_exec_pid);
+	     i < s->nexecs && s->execs[i]->pid == pid && s->execs[i]->ts <= ts; i++)
+		start = s->execs[i]->ts;
 	return start;
 }
 
@@ -96,9 +121,10 @@ static const struct st_pmod *st_find_module(const struct st_symbolizer *s, uint3
 {
 	uint64_t start = st_image_start(s, pid, ts);
 	const struct st_pmod *found = NULL;
-	for (size_t i = 0; i < s->nmods; i++) {
+	for (size_t i = st_first_of(s, s->nmods, pid, st_mod_pid);
+	     i < s->nmods && s->mods[i].m->pid == pid && s->mods[i].m->ts <= ts; i++) {
 		const struct st_mod *m = s->mods[i].m;
-		if (m->pid != pid || m->ts > ts || m->ts < start)
+		if (m->ts < start)
 			continue;
 		if (m->flags & ST_MOD_UNLOADED) {
 			if (found && found->m->bias == m->bias && found->m->lo == m->lo)
