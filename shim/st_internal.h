@@ -91,9 +91,9 @@ void st_record_stop(void);
 
 /* st_stack.c: return addresses with libunwind, when asked for. */
 extern unsigned st_stack_depth; /* 0 = off */
-extern bool st_stack_loading;   /* libunwind is being loaded and initialised */
 extern int (*st_unw_backtrace)(void **, int);
 extern uintptr_t st_self_lo, st_self_hi; /* this object's addresses */
+extern uintptr_t st_unwinder_lo, st_unwinder_hi; /* libunwind's, once loaded */
 bool st_stack_init(unsigned depth, const char **why);
 bool st_stack_safe(void);
 uint32_t st_tid(void); /* st_record.c: this thread's id, cached */

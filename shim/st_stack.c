@@ -16,36 +16,40 @@
 #include "st_internal.h"
 
 unsigned st_stack_depth;
-bool st_stack_loading;
 int (*st_unw_backtrace)(void **, int);
 uintptr_t st_self_lo, st_self_hi;
+uintptr_t st_unwinder_lo, st_unwinder_hi;
 
-static int st_find_self(struct dl_phdr_info *info, size_t size, void *arg)
+struct st_range_query {
+	uintptr_t addr, lo, hi;
+};
+
+static int st_find_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	uintptr_t me = (uintptr_t)arg, lo, hi;
+	struct st_range_query *q = arg;
+	uintptr_t lo, hi;
 	st_object_range(info, &lo, &hi);
-	if (me < lo || me >= hi)
+	if (q->addr < lo || q->addr >= hi)
 		return 0;
-	st_self_lo = lo;
-	st_self_hi = hi;
+	q->lo = lo;
+	q->hi = hi;
 	return 1;
 }
 
-static bool st_stack_load(unsigned depth, const char **why);
+/* [lo, hi) of the loaded object holding addr; 0, 0 when none does. */
+static void st_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+	struct st_range_query q = {(uintptr_t)addr, 0, 0};
+	dl_iterate_phdr(st_find_object, &q);
+	*lo = q.lo;
+	*hi = q.hi;
+}
 
 bool st_stack_init(unsigned depth, const char **why)
 {
 	if (depth == 0)
 		return true;
-	st_stack_loading = true;
-	bool ok = st_stack_load(depth, why);
-	st_stack_loading = false;
-	return ok;
-}
-
-static bool st_stack_load(unsigned depth, const char **why)
-{
 	void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (lib == NULL) {
 		*why = "libunwind.so.8 cannot be loaded (install libunwind8)";
@@ -59,12 +63,14 @@ static bool st_stack_load(unsigned depth, const char **why)
 		*why = "libunwind.so.8 has no unw_backtrace";
 		return false;
 	}
+	/* known before libunwind first initialises, when it opens its pipe */
+	st_range_of((const void *)(uintptr_t)st_unw_backtrace, &st_unwinder_lo, &st_unwinder_hi);
+	st_range_of((const void *)(uintptr_t)st_find_object, &st_self_lo, &st_self_hi);
+	st_loader_lock_init();
 	/* Per-thread caches take no lock, so a signal handler cannot deadlock on one. */
 	if (set_policy && local)
 		set_policy(*local, UNW_CACHE_PER_THREAD);
-	dl_iterate_phdr(st_find_self, (void *)(uintptr_t)st_find_self);
-	st_loader_lock_init();
-	/* Initialise libunwind now (it opens its pipe here), not in a wrapper. */
+	/* Initialise libunwind now, not in a wrapper. */
 	void *warm[4];
 	st_unw_backtrace(warm, 4);
 	st_stack_depth = depth > ST_FRAMES_MAX ? ST_FRAMES_MAX : depth;

@@ -6,10 +6,8 @@
  * the top of the fd range, where programs almost never reach.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -17,16 +15,13 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
+/* An address compare, not dladdr, so the program's own pipe2 calls stay cheap
+ * and take no loader lock.  libunwind's range is known before it first
+ * initialises (st_stack_init), which is when it opens the pipe. */
 static bool st_called_from_unwinder(const void *ret_addr)
 {
-	Dl_info info;
-	if (st_stack_depth == 0 && !st_stack_loading)
-		return false;
-	if (dladdr(ret_addr, &info) == 0 || info.dli_fname == NULL)
-		return false;
-	const char *base = strrchr(info.dli_fname, '/');
-	base = base ? base + 1 : info.dli_fname;
-	return strncmp(base, "libunwind", 9) == 0;
+	uintptr_t a = (uintptr_t)ret_addr;
+	return a >= st_unwinder_lo && a < st_unwinder_hi;
 }
 
 static void st_move_high(int *fd)
