@@ -297,3 +297,12 @@ void h_curl(const char *trace, unsigned port, bool launcher)
 	int rc = launcher ? h_run(&r, NULL, launched, NULL, 30) : h_run(&r, trace, plain, NULL, 30);
 	cr_assert_eq(rc, 0, "curl: %s", r.err);
 }
+
+unsigned h_http_fetch(const char *server_trace, const char *client_trace, bool launcher)
+{
+	struct h_server srv;
+	h_http_start(&srv, server_trace, launcher);
+	h_curl(client_trace, srv.port, launcher);
+	h_http_stop(&srv);
+	return srv.port;
+}

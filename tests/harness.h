@@ -55,5 +55,8 @@ void h_http_stop(struct h_server *s);
 /* curl fetching http://127.0.0.1:port/ 5 times, one connection each
  * (http.server speaks HTTP/1.0), traced into trace. */
 void h_curl(const char *trace, unsigned port, bool launcher);
+/* The three above in a row: server traced into server_trace, curl into
+ * client_trace (may be the same file); returns the server's port. */
+unsigned h_http_fetch(const char *server_trace, const char *client_trace, bool launcher);
 
 #endif

@@ -130,10 +130,7 @@ Test(matrix, http_server_and_curl)
 {
 	char client[160];
 	snprintf(client, sizeof client, "%s/curl.trace", dir);
-	struct h_server srv;
-	h_http_start(&srv, trace, true);
-	h_curl(client, srv.port, true);
-	h_http_stop(&srv);
+	h_http_fetch(trace, client, true);
 	struct st_trace s, c;
 	h_load(&s, trace);
 	h_load(&c, client);

@@ -49,10 +49,7 @@ static void run_dump(struct h_run *r, const char *const *args, int want)
 
 Test(views, curl_and_http_server_pair_into_the_connections_curl_made)
 {
-	struct h_server srv;
-	h_http_start(&srv, trace, false);
-	h_curl(trace, srv.port, false);
-	h_http_stop(&srv);
+	unsigned server_port = h_http_fetch(trace, trace, false);
 	static struct h_run r;
 	const char *args[] = {"--connections", "--json", trace, NULL};
 	run_dump(&r, args, 0);
@@ -62,7 +59,7 @@ Test(views, curl_and_http_server_pair_into_the_connections_curl_made)
 	cr_assert_eq(count_lines(r.out, "\"program\":\"curl\""), 5, "%s", r.out);
 	cr_assert_eq(count_lines(r.out, "\"program\":\"python3"), 5, "%s", r.out);
 	char port[32];
-	snprintf(port, sizeof port, "\"port\":%u}", srv.port);
+	snprintf(port, sizeof port, "\"port\":%u}", server_port);
 	cr_assert_geq(count_lines(r.out, port), 10);
 	const char *text[] = {"--connections", trace, NULL};
 	run_dump(&r, text, 0);
@@ -74,10 +71,7 @@ Test(views, connections_pair_across_trace_files)
 {
 	char client_trace[160];
 	snprintf(client_trace, sizeof client_trace, "%s/client.trace", dir);
-	struct h_server srv;
-	h_http_start(&srv, trace, false);
-	h_curl(client_trace, srv.port, false);
-	h_http_stop(&srv);
+	h_http_fetch(trace, client_trace, false);
 	static struct h_run r;
 	const char *args[] = {"-c", "--json", client_trace, trace, NULL};
 	run_dump(&r, args, 0);
