@@ -4,8 +4,13 @@
  * call.  A connected socket's endpoints never change, nor does the settled
  * local address of an unconnected one (bound port or unix name) until connect,
  * which forgets it; what changes is which socket an fd number names, so every
- * path that closes, replaces, binds or listens on an fd forgets its entry.  Entries are seqlocks: a reader that races a writer or a
- * forget gets a miss (and asks the kernel), never a mixed or stale entry.
+ * path that closes, replaces, binds or listens on an fd forgets its entry.
+ * Entries are seqlocks: a reader that races a writer or a forget gets a miss
+ * (and asks the kernel), never a mixed or stale entry.
+ *
+ * The table is made of pages mapped when an fd in their range is first
+ * stored: a program using 50 fds costs one 30 KiB page, not the 15 MiB a
+ * table for every possible fd would reserve against its RLIMIT_AS.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -14,6 +19,8 @@
 #include "st_internal.h"
 
 #define ST_FDCACHE_FDS 65536u
+#define ST_FDCACHE_PAGE 128u /* entries per page */
+#define ST_FDCACHE_PAGES (ST_FDCACHE_FDS / ST_FDCACHE_PAGE)
 
 struct st_fdentry {
 	uint32_t seq; /* odd while written; bumped by 2 on forget */
@@ -23,7 +30,7 @@ struct st_fdentry {
 	uint8_t peer[ST_ADDR_MAX];
 };
 
-static struct st_fdentry *st_fdtab;
+static struct st_fdentry *st_fdtab[ST_FDCACHE_PAGES];
 
 /* Both sides hold ST_ADDR_MAX bytes: a fixed 32-byte copy covers inet and inet6
  * inline, where a variable memcpy would be a call into libc. */
@@ -36,20 +43,32 @@ static void st_copy_addr(void *dst, const void *src, size_t len)
 }
 static uint32_t st_fd_high; /* highest fd ever stored + 1 */
 
-void st_fdcache_init(void)
+
+/* Maps the page holding fd; async-signal-safe (mmap and a compare-and-swap). */
+static struct st_fdentry *st_page_make(unsigned page)
 {
-	void *p = mmap(NULL, ST_FDCACHE_FDS * sizeof(struct st_fdentry), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p != MAP_FAILED)
-		__atomic_store_n(&st_fdtab, p, __ATOMIC_RELEASE);
+	struct st_fdentry *p = mmap(NULL, ST_FDCACHE_PAGE * sizeof(struct st_fdentry),
+				    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	struct st_fdentry *none = NULL;
+	if (!__atomic_compare_exchange_n(&st_fdtab[page], &none, p, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		munmap(p, ST_FDCACHE_PAGE * sizeof(struct st_fdentry));
+		return none;
+	}
+	return p;
 }
 
-static struct st_fdentry *st_entry(int fd)
+static struct st_fdentry *st_entry(int fd, bool make)
 {
-	struct st_fdentry *tab = __atomic_load_n(&st_fdtab, __ATOMIC_ACQUIRE);
-	if (tab == NULL || fd < 0 || (unsigned)fd >= ST_FDCACHE_FDS)
+	if (fd < 0 || (unsigned)fd >= ST_FDCACHE_FDS)
 		return NULL;
-	return &tab[fd];
+	unsigned page = (unsigned)fd / ST_FDCACHE_PAGE;
+	struct st_fdentry *tab = __atomic_load_n(&st_fdtab[page], __ATOMIC_ACQUIRE);
+	if (tab == NULL && make)
+		tab = st_page_make(page);
+	return tab ? &tab[(unsigned)fd % ST_FDCACHE_PAGE] : NULL;
 }
 
 static bool st_fits(const struct st_addr *a)
@@ -69,8 +88,10 @@ static void st_raise_high(int fd)
 
 void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer)
 {
-	struct st_fdentry *e = st_entry(fd);
-	if (e == NULL || !st_fits(local) || peer->len > ST_ADDR_MAX)
+	if (!st_fits(local) || peer->len > ST_ADDR_MAX)
+		return;
+	struct st_fdentry *e = st_entry(fd, true);
+	if (e == NULL)
 		return;
 	st_raise_high(fd);
 	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
@@ -88,7 +109,7 @@ void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr 
 
 bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer)
 {
-	struct st_fdentry *e = st_entry(fd);
+	struct st_fdentry *e = st_entry(fd, false);
 	if (e == NULL)
 		return false;
 	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
@@ -106,7 +127,7 @@ bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer)
 
 void st_fdcache_forget(int fd)
 {
-	struct st_fdentry *e = st_entry(fd);
+	struct st_fdentry *e = st_entry(fd, false);
 	if (e != NULL && (unsigned)fd < __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED))
 		__atomic_fetch_add(&e->seq, 2, __ATOMIC_RELEASE);
 }

@@ -1,10 +1,17 @@
 /*
- * The trace file: created or joined at attach, mapped MAP_SHARED and its
- * descriptor closed at once, so that a program closing or dup2()ing over all
- * its fds cannot break tracing.  The file is sparse at its full capacity while
- * processes write to it; the last process to leave shrinks it to the chunks
+ * The trace file: created or joined at attach, its header page mapped
+ * MAP_SHARED and its descriptor closed at once, so that a program closing or
+ * dup2()ing over all its fds cannot break tracing and the shim never holds an
+ * fd the program could have had.  Chunks are mapped a lease at a time by the
+ * recorder (st_record.c), never the whole file: a program under a tight
+ * RLIMIT_AS keeps its address space.
+ *
+ * The header is written with pwrite before the file is grown, so no one ever
+ * sees a file of full size without one.  The file is sparse at its capacity
+ * while processes write; the last process to leave shrinks it to the chunks
  * handed out.  flock() on a short-lived descriptor orders attach, leave and
- * regrow across processes; none of this is on the per-event path.
+ * regrow across processes, always with a bounded wait: a foreign process
+ * holding the lock must not stall the program.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,26 +20,35 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "st_internal.h"
 
 struct st_file st_trace;
+bool st_note_capped;
 static bool st_leaving;
+static bool st_overflowed; /* this process found no live slot */
 
-static int st_open_locked(const char *path, struct stat *st)
+/* About 0.5 s at attach, 50 ms at leave; a live writer holds it microseconds. */
+#define ST_LOCK_TRIES_ATTACH 500
+#define ST_LOCK_TRIES_SHORT 50
+
+/* Async-signal-safe: flock without blocking, polled each millisecond. */
+static bool st_lock_bounded(int fd, int tries)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || flock(fd, LOCK_EX) < 0) {
-		int err = S_ISREG(st->st_mode) ? errno : EINVAL;
-		st_real_close(fd);
-		errno = err;
-		return -1;
+	struct timespec ms = {0, 1000000};
+	for (int i = 0; i < tries; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return false;
+		nanosleep(&ms, NULL);
 	}
-	return fd;
+	errno = EWOULDBLOCK;
+	return false;
 }
 
 static void st_unlock_close(int fd)
@@ -41,32 +57,92 @@ static void st_unlock_close(int fd)
 	st_real_close(fd);
 }
 
-static void st_header_init(struct st_header *h, uint64_t capacity)
+/* Largest file this process may grow to: RLIMIT_FSIZE, so growing never
+ * raises SIGXFSZ.  Rounded down to a whole chunk. */
+uint64_t st_file_size_limit(void)
 {
-	h->version = ST_VERSION;
-	h->header_size = ST_HEADER_SIZE;
-	h->chunk_size = ST_CHUNK_SIZE;
-	h->capacity = capacity;
-	h->created_ns = st_now_ns();
-	memcpy(h->magic, ST_MAGIC, ST_MAGIC_LEN);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	uint64_t lim = rl.rlim_cur;
+	if (lim < ST_HEADER_SIZE + ST_CHUNK_SIZE)
+		return 0;
+	return ST_HEADER_SIZE + (lim - ST_HEADER_SIZE) / ST_CHUNK_SIZE * ST_CHUNK_SIZE;
+}
+
+static const char *st_kind_of(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "is a directory, not a trace file";
+	if (S_ISFIFO(mode))
+		return "is a FIFO, not a regular file";
+	if (S_ISCHR(mode))
+		return "is a character device, not a regular file";
+	if (S_ISBLK(mode))
+		return "is a block device, not a regular file";
+	if (S_ISSOCK(mode))
+		return "is a socket, not a regular file";
+	return "is not a regular file";
+}
+
+/* Opens (creating when absent) without following a symlink or blocking on a
+ * FIFO; *created tells whether this call made the file. */
+static int st_open_trace(const char *path, bool *created, const char **why)
+{
+	int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	int fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, flags);
+	if (fd < 0 && errno == ELOOP)
+		*why = "is a symbolic link (not followed, for safety)";
+	return fd;
+}
+
+static bool st_all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
 }
 
 /* Checks an existing file's header; returns a reason when it cannot be joined. */
-static const char *st_header_check(int fd, uint64_t *capacity)
+static const char *st_header_check(const struct st_header *h)
 {
-	struct st_header h;
-	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
-		return "exists and is not a socktrace trace (too short)";
-	if (memcmp(h.magic, ST_MAGIC, ST_MAGIC_LEN) != 0)
-		return "exists and is not a socktrace trace (bad magic)";
-	if (h.version != ST_VERSION || h.header_size != ST_HEADER_SIZE ||
-	    h.chunk_size != ST_CHUNK_SIZE)
+	if (memcmp(h->magic, ST_MAGIC, ST_MAGIC_LEN) != 0)
+		return "exists and is not a socktrace trace (refusing to overwrite it)";
+	if (h->version != ST_VERSION || h->header_size != ST_HEADER_SIZE ||
+	    h->chunk_size != ST_CHUNK_SIZE)
 		return "exists with another trace format version";
-	if (h.capacity < ST_HEADER_SIZE + ST_CHUNK_SIZE)
+	if (h->capacity < ST_HEADER_SIZE + ST_CHUNK_SIZE)
 		return "has a corrupt header";
-	*capacity = h.capacity;
 	return NULL;
 }
+
+/* Writes a fresh header with pwrite: on a full disk this fails with ENOSPC
+ * instead of a SIGBUS on the first store through a mapping. */
+static int st_header_write(int fd, uint64_t capacity)
+{
+	static struct st_header h; /* 4 KiB: not on a small thread stack */
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, ST_MAGIC, ST_MAGIC_LEN);
+	h.version = ST_VERSION;
+	h.header_size = ST_HEADER_SIZE;
+	h.chunk_size = ST_CHUNK_SIZE;
+	h.capacity = capacity;
+	h.created_ns = st_now_ns();
+	char page[ST_HEADER_SIZE - sizeof h];
+	memset(page, 0, sizeof page);
+	if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+	    pwrite(fd, page, sizeof page, sizeof h) != (ssize_t)sizeof page)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* Frees the slots of processes that are gone; true when one was freed. */
+static bool st_slots_reclaim(struct st_header *h);
 
 void st_file_register_pid(uint32_t pid)
 {
@@ -74,12 +150,18 @@ void st_file_register_pid(uint32_t pid)
 	for (unsigned i = 0; i < ST_LIVE_SLOTS; i++)
 		if (__atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE) == pid)
 			return;
-	for (unsigned i = 0; i < ST_LIVE_SLOTS; i++) {
-		uint32_t free_slot = 0;
-		if (__atomic_compare_exchange_n(&h->live_pid[i], &free_slot, pid, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			return;
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < ST_LIVE_SLOTS; i++) {
+			uint32_t free_slot = 0;
+			if (__atomic_compare_exchange_n(&h->live_pid[i], &free_slot, pid, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				return;
+		}
+		/* Full: children that _exit()ed never freed theirs. */
+		if (pass == 0 && !st_slots_reclaim(h))
+			break;
 	}
+	st_overflowed = true;
 	__atomic_fetch_add(&h->live_overflow, 1, __ATOMIC_RELAXED);
 }
 
@@ -98,40 +180,96 @@ static void st_absolute_path(const char *path, char *out, size_t size)
 		out[0] = '\0';
 }
 
-int st_file_attach(const char *path, uint64_t capacity, const char **why)
+/* The capacity this process writes up to: the smaller of its own setting and
+ * the header's (a file made by someone else never decides how far we grow
+ * it), then RLIMIT_FSIZE.  0 when not even one chunk fits. */
+static uint64_t st_own_capacity(uint64_t wanted, uint64_t in_header, bool *capped)
 {
-	struct stat st;
-	int fd = st_open_locked(path, &st);
-	if (fd < 0) {
-		*why = NULL;
-		return -errno;
-	}
-	bool fresh = st.st_size == 0;
-	if (!fresh && (*why = st_header_check(fd, &capacity)) != NULL) {
-		st_unlock_close(fd);
+	uint64_t cap = wanted < in_header ? wanted : in_header;
+	uint64_t lim = st_file_size_limit();
+	*capped = lim < cap;
+	if (*capped)
+		cap = lim;
+	return cap >= ST_HEADER_SIZE + ST_CHUNK_SIZE ? cap : 0;
+}
+
+/* Under the lock: makes the file a valid header, fresh or joined. */
+static int st_attach_locked(int fd, const struct stat *st, uint64_t *capacity, bool *fresh,
+			    const char **why)
+{
+	struct st_header h;
+	ssize_t got = pread(fd, &h, sizeof h, 0);
+	/* Empty or all zero: its creator was killed before writing the header. */
+	*fresh = got <= 0 || (got < (ssize_t)sizeof h ? st_all_zero(&h, (size_t)got)
+						       : st_all_zero(&h, sizeof h));
+	if (!*fresh && got != (ssize_t)sizeof h) {
+		*why = "exists and is not a socktrace trace (too short; refusing to overwrite it)";
 		return -EINVAL;
 	}
-	if ((uint64_t)st.st_size < capacity && ftruncate(fd, (off_t)capacity) < 0) {
-		int err = errno;
-		st_unlock_close(fd);
-		*why = NULL;
-		return -err;
+	if (!*fresh && (*why = st_header_check(&h)) != NULL)
+		return -EINVAL;
+	bool capped;
+	uint64_t cap = st_own_capacity(*capacity, *fresh ? *capacity : h.capacity, &capped);
+	if (cap == 0) {
+		*why = "RLIMIT_FSIZE (ulimit -f) is below the smallest trace";
+		return -EFBIG;
 	}
-	void *map = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		int err = errno;
+	if (capped)
+		st_note_capped = true;
+	if (*fresh) {
+		int rc = st_header_write(fd, cap);
+		if (rc < 0)
+			return rc;
+	}
+	if ((uint64_t)st->st_size < cap && ftruncate(fd, (off_t)cap) < 0)
+		return -errno;
+	*capacity = cap;
+	return 0;
+}
+
+int st_file_attach(const char *path, uint64_t capacity, const char **why)
+{
+	*why = NULL;
+	bool created;
+	int fd = st_open_trace(path, &created, why);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		*why = st_kind_of(st.st_mode), rc = -EINVAL;
+	else if (st.st_uid != geteuid())
+		*why = "belongs to another user (refusing to write into it)", rc = -EPERM;
+	else if (!st_lock_bounded(fd, ST_LOCK_TRIES_ATTACH))
+		*why = errno == EWOULDBLOCK ? "is locked by another process" : NULL, rc = -errno;
+	if (rc < 0) {
+		st_real_close(fd);
+		if (created)
+			unlink(path);
+		return rc;
+	}
+	bool fresh = false;
+	rc = st_attach_locked(fd, &st, &capacity, &fresh, why);
+	void *map = MAP_FAILED;
+	if (rc == 0) {
+		map = mmap(NULL, ST_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		/* Nobody can have joined what we made: they wait for the lock. */
+		if (fresh)
+			unlink(path);
 		st_unlock_close(fd);
-		*why = NULL;
-		return -err;
+		return rc;
 	}
 	st_trace.hdr = map;
-	st_trace.base = map;
 	st_trace.capacity = capacity;
 	st_trace.dev = st.st_dev;
 	st_trace.ino = st.st_ino;
 	st_absolute_path(path, st_trace.path, sizeof st_trace.path);
-	if (fresh)
-		st_header_init(st_trace.hdr, capacity);
 	uint64_t next = __atomic_load_n(&st_trace.hdr->next_chunk, __ATOMIC_ACQUIRE);
 	if (next & ST_SEALED)
 		__atomic_store_n(&st_trace.hdr->next_chunk, st_trace.hdr->sealed_end,
@@ -142,16 +280,16 @@ int st_file_attach(const char *path, uint64_t capacity, const char **why)
 }
 
 /* Opens the trace again by path, checking it is still the file we mapped. */
-static int st_reopen_locked(void)
+static int st_reopen_locked(int tries)
 {
 	if (st_trace.path[0] == '\0')
 		return -1;
-	int fd = open(st_trace.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(st_trace.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_dev != st_trace.dev || st.st_ino != st_trace.ino ||
-	    flock(fd, LOCK_EX) < 0) {
+	    !st_lock_bounded(fd, tries)) {
 		st_real_close(fd);
 		return -1;
 	}
@@ -165,12 +303,14 @@ bool st_file_unseal(void)
 	if (st_leaving)
 		return false;
 	int saved = errno;
-	int fd = st_reopen_locked();
+	int fd = st_reopen_locked(ST_LOCK_TRIES_SHORT);
 	bool ok = fd >= 0;
 	if (ok) {
 		struct st_header *h = st_trace.hdr;
 		if (__atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE) & ST_SEALED) {
-			ok = ftruncate(fd, (off_t)st_trace.capacity) == 0;
+			/* The program may have lowered RLIMIT_FSIZE since attach. */
+			uint64_t cap = st_trace.capacity, lim = st_file_size_limit();
+			ok = cap <= lim && ftruncate(fd, (off_t)cap) == 0;
 			if (ok)
 				__atomic_store_n(&h->next_chunk, h->sealed_end, __ATOMIC_RELEASE);
 		}
@@ -204,6 +344,18 @@ static bool st_pid_alive(uint32_t pid)
 	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
+static bool st_slots_reclaim(struct st_header *h)
+{
+	bool freed = false;
+	for (unsigned i = 0; i < ST_LIVE_SLOTS; i++) {
+		uint32_t pid = __atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE);
+		if (pid != 0 && pid != st_pid && !st_pid_alive(pid))
+			freed |= __atomic_compare_exchange_n(&h->live_pid[i], &pid, 0, false,
+							     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	}
+	return freed;
+}
+
 /* Forgets this process and dead ones; true when some other process is live. */
 static bool st_others_live(struct st_header *h)
 {
@@ -221,6 +373,26 @@ static bool st_others_live(struct st_header *h)
 	return live;
 }
 
+/* At exit a program may have used every fd it may open: the soft limit is
+ * raised for the one open the shrink needs, then put back. */
+static int st_reopen_at_exit(void)
+{
+	int fd = st_reopen_locked(ST_LOCK_TRIES_SHORT);
+	if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
+		return fd;
+	struct rlimit rl, raised;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return -1;
+	raised = (struct rlimit){rl.rlim_cur + 1, rl.rlim_max};
+	if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+		return -1;
+	/* The kernel leaves an fd above a lowered limit open: ours is closed
+	 * by the caller a few calls later. */
+	fd = st_reopen_locked(ST_LOCK_TRIES_SHORT);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	return fd;
+}
+
 void st_file_detach(void)
 {
 	struct st_header *h = st_trace.hdr;
@@ -228,10 +400,14 @@ void st_file_detach(void)
 		return;
 	st_leaving = true;
 	int saved = errno;
-	int fd = st_reopen_locked();
+	int fd = st_reopen_at_exit();
 	if (fd < 0) {
 		errno = saved;
 		return;
+	}
+	if (st_overflowed) {
+		st_overflowed = false;
+		__atomic_fetch_sub(&h->live_overflow, 1, __ATOMIC_RELAXED);
 	}
 	if (!st_others_live(h)) {
 		/* Seal first so no thread of ours takes a chunk past the new end. */
@@ -239,12 +415,20 @@ void st_file_detach(void)
 		if (!(next & ST_SEALED)) {
 			uint64_t end = ST_HEADER_SIZE + next;
 			h->sealed_end = next;
-			if (end > st_trace.capacity)
-				end = st_trace.capacity;
-			if (!st_others_live(h))
+			struct stat st;
+			/* Shrinking never raises SIGXFSZ; growing here is never needed. */
+			if (fstat(fd, &st) == 0 && end < (uint64_t)st.st_size && !st_others_live(h))
 				(void)!ftruncate(fd, (off_t)end);
 		}
 	}
 	st_unlock_close(fd);
 	errno = saved;
+}
+
+/* A child that must not write to its parent's file (%p) lets go of it. */
+void st_file_forget(void)
+{
+	if (st_trace.hdr != NULL)
+		munmap(st_trace.hdr, ST_HEADER_SIZE);
+	memset(&st_trace, 0, sizeof st_trace);
 }

@@ -4,7 +4,8 @@
  *
  * A file is a header of ST_HEADER_SIZE bytes followed by chunks of
  * hdr.chunk_size bytes.  A writer thread owns one chunk at a time, reserved
- * with one atomic add on hdr.next_chunk, and appends records to it.  A record
+ * (a few at once) by a compare-and-swap on hdr.next_chunk, and appends
+ * records to it.  A record
  * starts with an 8-byte commit word stored last, with release semantics: a
  * word of 0 means "nothing more in this chunk (yet)".  All fields are
  * little-endian host order; records are 8-byte aligned.
@@ -37,7 +38,9 @@ struct st_header {
 	uint64_t dropped;      /* events lost because the file was full */
 	uint64_t sealed_end;   /* next_chunk value at sealing */
 	uint32_t live_overflow;/* processes that found no live slot: never shrink */
-	uint32_t reserved0;
+	uint32_t exit_dropped; /* events of threads still running after their process
+				  sealed the trace at exit (not counted in dropped);
+				  0 in files written before this field existed */
 	uint32_t live_pid[ST_LIVE_SLOTS]; /* attached processes, 0 = free slot */
 };
 

@@ -45,38 +45,6 @@ uint64_t st_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void st_write_all(const char *s)
-{
-	size_t n = strlen(s);
-	while (n > 0) {
-		ssize_t w = write(STDERR_FILENO, s, n);
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-void st_warn(const char *path, const char *reason)
-{
-	int saved = errno;
-	st_write_all("socktrace: cannot trace to ");
-	st_write_all(path);
-	st_write_all(": ");
-	st_write_all(reason);
-	st_write_all("; the program runs untraced\n");
-	errno = saved;
-}
-
-static void st_warn_stacks(const char *why)
-{
-	int saved = errno;
-	st_write_all("socktrace: no call stacks: ");
-	st_write_all(why);
-	st_write_all("\n");
-	errno = saved;
-}
-
 static const char *st_errdesc(int err)
 {
 	const char *desc = strerrordesc_np(err);
@@ -104,37 +72,6 @@ static void st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t siz
 		}
 	}
 	out[o] = '\0';
-}
-
-static uint64_t st_parse_size(const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return ST_DEFAULT_SIZE;
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end != '\0' || v == 0)
-		return ST_DEFAULT_SIZE;
-	v -= v % ST_CHUNK_SIZE;
-	if (v < ST_HEADER_SIZE + ST_CHUNK_SIZE)
-		v = ST_HEADER_SIZE + ST_CHUNK_SIZE;
-	return v;
-}
-
-/* SOCKTRACE_BACKTRACE=N: frames per event, 0 (off) to ST_FRAMES_MAX. */
-static unsigned st_parse_depth(const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return 0;
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*end != '\0')
-		return 0;
-	return v > ST_FRAMES_MAX ? ST_FRAMES_MAX : (unsigned)v;
 }
 
 static size_t st_read_file(const char *path, char *buf, size_t size)
@@ -171,13 +108,18 @@ static bool st_attach_current(void)
 	const char *why = NULL;
 	st_expand_path(st_conf.file_template, st_pid, path, sizeof path);
 	int rc = st_file_attach(path, st_conf.size, &why);
+	if (rc == 0 && st_note_capped)
+		st_say((const char *const[]){"trace ", path, " capped at RLIMIT_FSIZE (ulimit -f): "
+					      "events past it are counted as dropped", NULL});
 	if (rc == 0)
 		return true;
 	st_warn(path, why ? why : st_errdesc(-rc));
 	return false;
 }
 
-static void st_atfork_child(void)
+/* A new process that inherited this one's memory: fork's child, or a child
+ * of clone() without CLONE_VM (st_wrap_clone.c). */
+void st_child_started(void)
 {
 	uint32_t parent = st_pid;
 	st_pid = (uint32_t)getpid();
@@ -186,8 +128,7 @@ static void st_atfork_child(void)
 		return;
 	if (strstr(st_conf.file_template, "%p") != NULL) {
 		/* One file per process was asked for: leave the parent's file alone. */
-		munmap(st_trace.base, st_trace.capacity);
-		memset(&st_trace, 0, sizeof st_trace);
+		st_file_forget();
 		st_recording = st_attach_current();
 		if (!st_recording)
 			return;
@@ -199,34 +140,57 @@ static void st_atfork_child(void)
 		st_modules_replay();
 }
 
-static void st_init(void)
+/* SOCKTRACE_FILE, or in secure mode only the path root configured. */
+static bool st_choose_file(const char **file)
+{
+	static char secure_file[4096];
+	if (st_setting_secure_mode()) {
+		/* setuid/setgid: the caller's environment and directory are not ours
+		 * to trust (libsocktrace(7)). */
+		if (!st_setting_secure_file(secure_file, sizeof secure_file))
+			return false;
+		*file = secure_file;
+		return true;
+	}
+	*file = getenv("SOCKTRACE_FILE");
+	if (*file == NULL || **file == '\0')
+		*file = ST_DEFAULT_FILE;
+	return true;
+}
+
+static void st_init(bool from_constructor)
 {
 	st_pid = (uint32_t)getpid();
-	st_fdcache_init();
-	const char *file = secure_getenv("SOCKTRACE_FILE");
-	if (file == NULL || *file == '\0')
-		file = ST_DEFAULT_FILE;
+	st_record_init();
+	const char *file;
+	if (!st_choose_file(&file))
+		return;
+	bool secure = st_setting_secure_mode();
+	st_warn_init(file);
 	if (strlen(file) >= sizeof st_conf.file_template) {
-		st_warn("SOCKTRACE_FILE", st_errdesc(ENAMETOOLONG));
+		st_say((const char *const[]){"SOCKTRACE_FILE is longer than 4095 bytes; "
+					      "the program runs untraced", NULL});
+		st_warn_mark(file, from_constructor);
 		return;
 	}
 	strcpy(st_conf.file_template, file);
-	st_conf.size = st_parse_size(secure_getenv("SOCKTRACE_SIZE"));
-	st_conf.depth = st_parse_depth(secure_getenv("SOCKTRACE_BACKTRACE"));
+	st_conf.size = st_setting_size(secure ? NULL : getenv("SOCKTRACE_SIZE"));
+	st_conf.depth = st_setting_depth(secure ? NULL : getenv("SOCKTRACE_BACKTRACE"));
 	st_read_identity();
-	if (!st_attach_current())
-		return;
-	st_recording = true;
-	pthread_atfork(NULL, NULL, st_atfork_child);
-	st_write_process((uint32_t)getppid());
-	const char *why = NULL;
-	if (!st_stack_init(st_conf.depth, &why))
-		st_warn_stacks(why);
-	if (st_stack_depth)
-		st_modules_init(st_conf.exe, st_conf.exe_len);
+	st_recording = st_attach_current();
+	if (st_recording) {
+		pthread_atfork(NULL, NULL, st_child_started);
+		st_write_process((uint32_t)getppid());
+		const char *why = NULL;
+		if (!st_stack_init(st_conf.depth, &why))
+			st_say((const char *const[]){"no call stacks: ", why, NULL});
+		if (st_stack_depth)
+			st_modules_init(st_conf.exe, st_conf.exe_len);
+	}
+	st_warn_mark(st_conf.file_template, from_constructor);
 }
 
-bool st_ready(void)
+static bool st_ready_from(bool from_constructor)
 {
 	int state = __atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE);
 	if (ST_LIKELY(state == ST_INIT_DONE))
@@ -238,7 +202,7 @@ bool st_ready(void)
 	    __atomic_compare_exchange_n(&st_init_state, &expected, ST_INIT_RUNNING, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		st_in_init = true;
-		st_init();
+		st_init(from_constructor);
 		st_in_init = false;
 		__atomic_store_n(&st_init_state, ST_INIT_DONE, __ATOMIC_RELEASE);
 		return st_recording;
@@ -249,13 +213,21 @@ bool st_ready(void)
 	return st_recording;
 }
 
-__attribute__((constructor)) static void st_constructor(void)
+bool st_ready(void)
 {
-	(void)st_ready();
+	return st_ready_from(false);
 }
 
+__attribute__((constructor)) static void st_constructor(void)
+{
+	(void)st_ready_from(true);
+}
+
+/* A vfork child calling exit() runs this in its parent's memory: only the
+ * process that attached may leave (st_pid is still the parent's there). */
 __attribute__((destructor)) static void st_destructor(void)
 {
-	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording)
+	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording &&
+	    (uint32_t)getpid() == st_pid)
 		st_file_detach();
 }

@@ -41,18 +41,50 @@ int st_real_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int st_real_listen(int fd, int backlog);
 int st_real_dlclose(void *handle);
 int st_real_pipe2(int fds[2], int flags);
+int st_real_pipe(int fds[2]);
+int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
+		  void *tls, pid_t *ctid);
+
+#ifdef __x86_64__
+/* The system call instruction itself: -errno on failure, errno untouched.
+ * The shim exports syscall() (st_wrap_pipe.c), so it cannot call its own. */
+static inline long st_raw_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#endif
 
 /* st_init.c: process-wide state. */
 extern uint32_t st_pid;
 bool st_ready(void); /* initialises on first use; true when recording */
-void st_warn(const char *path, const char *reason);
 uint64_t st_now_ns(void);
+void st_child_started(void); /* in a new process that copied this one */
 
-/* st_file.c: the mapped trace file. */
+/* st_warn.c: messages on the original stderr, one trace's worth once. */
+void st_warn_init(const char *file_setting);
+void st_warn_mark(const char *file_setting, bool from_constructor);
+/* literal and escaped parts alternate, literal first; NULL-terminated */
+void st_say(const char *const *parts);
+void st_warn(const char *path, const char *reason);
+
+/* st_settings.c: SOCKTRACE_* values, each bad one named in a message. */
+uint64_t st_setting_size(const char *value);
+unsigned st_setting_depth(const char *value);
+bool st_setting_secure_mode(void);
+bool st_setting_secure_file(char *out, size_t size);
+
+/* st_file.c: the trace file; only its header page stays mapped. */
 struct st_file {
 	struct st_header *hdr;
-	char *base;
-	uint64_t capacity;
+	uint64_t capacity; /* this process writes below this file offset */
 	dev_t dev;
 	ino_t ino;
 	char path[4096];
@@ -62,6 +94,9 @@ int st_file_attach(const char *path, uint64_t capacity, const char **why);
 void st_file_detach(void);
 bool st_file_unseal(void);
 void st_file_register_pid(uint32_t pid);
+void st_file_forget(void);
+uint64_t st_file_size_limit(void); /* RLIMIT_FSIZE in whole chunks */
+extern bool st_note_capped; /* attach lowered the capacity to RLIMIT_FSIZE */
 
 /* What the real call did, taken the moment it returned: the event's time is
  * the call's, not that of the recording work done after it. */
@@ -86,6 +121,7 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len);
+void st_record_init(void);
 void st_record_reset_thread(void);
 void st_record_stop(void);
 
@@ -144,7 +180,7 @@ void st_modules_replay(void);
 
 /* st_fdcache.c: endpoints learned per socket: connected ones (both ends), and
  * unconnected ones whose local address is settled (peer length 0). */
-void st_fdcache_init(void);
+
 void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer);
 bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer);
 void st_fdcache_forget(int fd);

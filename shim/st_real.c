@@ -32,6 +32,8 @@ static struct {
 	int (*listen)(int, int);
 	int (*dlclose)(void *);
 	int (*pipe2)(int[2], int);
+	int (*pipe)(int[2]);
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
 } st_fn;
 
 enum { ST_UNBOUND, ST_BINDING, ST_BOUND };
@@ -67,6 +69,8 @@ static bool st_bind(void)
 	ST_BIND(listen);
 	ST_BIND(dlclose);
 	ST_BIND(pipe2);
+	ST_BIND(pipe);
+	ST_BIND(clone);
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
 }
@@ -177,4 +181,21 @@ int st_real_dlclose(void *handle)
 int st_real_pipe2(int fds[2], int flags)
 {
 	return ST_CALL(pipe2, SYS_pipe2, fds, flags);
+}
+
+int st_real_pipe(int fds[2])
+{
+	if (st_bind() && st_fn.pipe)
+		return st_fn.pipe(fds);
+	return (int)syscall(SYS_pipe2, fds, 0);
+}
+
+int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
+		  void *tls, pid_t *ctid)
+{
+	/* No raw fallback: a clone system call does not call fn. */
+	if (st_bind() && st_fn.clone)
+		return st_fn.clone(fn, stack, flags, arg, ptid, tls, ctid);
+	errno = ENOSYS;
+	return -1;
 }

@@ -161,6 +161,6 @@ Test(dump, only_wrapped_symbols_are_exported)
 	h_path(lib, sizeof lib, "libsocktrace.so");
 	const char *argv[] = {"/bin/sh", "-c", "nm -D --defined-only \"$0\" | awk '{print $3}' | sort | tr '\\n' ' '", lib, NULL};
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
-	cr_assert_str_eq(r.out, "accept accept4 bind close close_range closefrom connect dlclose dup dup2 "
-				"dup3 fclose getpeername getsockname listen pipe2 socket socketpair ");
+	cr_assert_str_eq(r.out, "accept accept4 bind clone close close_range closefrom connect dlclose dup dup2 "
+				"dup3 fclose getpeername getsockname listen pipe pipe2 socket socketpair syscall ");
 }

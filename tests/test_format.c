@@ -22,10 +22,6 @@ uint64_t st_now_ns(void)
 	static uint64_t t = 1000;
 	return t += 10;
 }
-void st_warn(const char *path, const char *reason)
-{
-	cr_log_warn("st_warn %s: %s", path, reason);
-}
 
 static char dir[64], trace[128];
 
@@ -37,11 +33,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (st_trace.hdr) {
-		munmap(st_trace.base, st_trace.capacity);
-		memset(&st_trace, 0, sizeof st_trace);
-	}
 	st_record_reset_thread();
+	st_file_forget();
 	h_rmdir(dir);
 }
 
@@ -157,7 +150,6 @@ Test(format, full_file_counts_dropped)
 
 Test(format, fdcache_forgets_replaced_fds)
 {
-	st_fdcache_init();
 	struct st_addr l = inet4("127.0.0.1", 1000), p = inet4("127.0.0.1", 2000), gl, gp;
 	st_fdcache_store(9, &l, &p);
 	cr_assert(st_fdcache_load(9, &gl, &gp));

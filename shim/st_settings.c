@@ -1,0 +1,144 @@
+/*
+ * SOCKTRACE_* settings.  A value that cannot be used is named in one message
+ * with what is used instead; the program itself always runs.  Sizes take the
+ * suffixes people write: K, M, G, T (powers of 1024, also as KiB, MiB...)
+ * and KB, MB, GB, TB (powers of 1000), upper or lower case.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "st_internal.h"
+
+#define ST_DEFAULT_SIZE (64ull << 20)
+#define ST_MAX_SIZE (4ull << 40) /* far below ST_SEALED; sparse, so cheap */
+#define ST_MIN_SIZE ((uint64_t)ST_HEADER_SIZE + ST_CHUNK_SIZE)
+#define ST_SECURE_CONF "/etc/socktrace.conf"
+
+static bool st_suffix(const char *s, uint64_t *mult)
+{
+	static const struct {
+		const char *name;
+		uint64_t mult;
+	} units[] = {
+		{"", 1},
+		{"k", 1ull << 10}, {"kib", 1ull << 10}, {"kb", 1000ull},
+		{"m", 1ull << 20}, {"mib", 1ull << 20}, {"mb", 1000000ull},
+		{"g", 1ull << 30}, {"gib", 1ull << 30}, {"gb", 1000000000ull},
+		{"t", 1ull << 40}, {"tib", 1ull << 40}, {"tb", 1000000000000ull},
+	};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcasecmp(s, units[i].name) == 0) {
+			*mult = units[i].mult;
+			return true;
+		}
+	return false;
+}
+
+/* Decimal digits, then an optional unit; false for anything else. */
+static bool st_parse_bytes(const char *s, uint64_t *out)
+{
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mult;
+	if (errno == ERANGE || !st_suffix(end, &mult))
+		return false;
+	*out = v > UINT64_MAX / mult ? UINT64_MAX : v * mult;
+	return true;
+}
+
+static void st_size_note(const char *value, const char *problem)
+{
+	st_say((const char *const[]){"SOCKTRACE_SIZE=", value, problem, NULL});
+}
+
+uint64_t st_setting_size(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return ST_DEFAULT_SIZE;
+	uint64_t v;
+	if (!st_parse_bytes(s, &v) || v == 0) {
+		st_size_note(s, " is not a trace size (a number with K, M, G or T, "
+				"such as 64M); using 64M");
+		return ST_DEFAULT_SIZE;
+	}
+	if (v > ST_MAX_SIZE) {
+		st_size_note(s, " is larger than the largest trace; using 4T");
+		return ST_MAX_SIZE;
+	}
+	if (v < ST_MIN_SIZE) {
+		st_size_note(s, " is smaller than the smallest trace; using 20K");
+		return ST_MIN_SIZE;
+	}
+	return v - (v - ST_HEADER_SIZE) % ST_CHUNK_SIZE;
+}
+
+unsigned st_setting_depth(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = isdigit((unsigned char)s[0]) ? strtoul(s, &end, 10) : 0;
+	if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE) {
+		st_say((const char *const[]){"SOCKTRACE_BACKTRACE=", s,
+					      " is not a frame count (0 to 64); no call stacks",
+					      NULL});
+		return 0;
+	}
+	if (v > ST_FRAMES_MAX) {
+		st_say((const char *const[]){"SOCKTRACE_BACKTRACE=", s,
+					      " is more than 64 frames; using 64", NULL});
+		return ST_FRAMES_MAX;
+	}
+	return (unsigned)v;
+}
+
+/*
+ * A set-user-ID or set-group-ID program (AT_SECURE) ignores SOCKTRACE_* and
+ * traces only where root said so: a "file=PATH" line in /etc/socktrace.conf,
+ * a file owned by root that nobody else can write.  Otherwise it records
+ * nothing: never a file of the caller's choosing, never one in the caller's
+ * directory.
+ */
+bool st_setting_secure_file(char *out, size_t size)
+{
+	int fd = open(ST_SECURE_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	char buf[4096];
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	    !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		n = read(fd, buf, sizeof buf - 1);
+	st_real_close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *line = buf; line != NULL && *line;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, "file=/", 6) == 0 && strlen(line + 5) < size) {
+			strcpy(out, line + 5);
+			return true;
+		}
+		line = next;
+	}
+	return false;
+}
+
+bool st_setting_secure_mode(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
