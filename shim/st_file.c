@@ -96,6 +96,8 @@ static int st_open_trace(const char *path, bool *created, const char **why)
 		fd = open(path, flags);
 	if (fd < 0 && errno == ELOOP)
 		*why = "is a symbolic link (not followed, for safety)";
+	if (fd < 0 && errno == EISDIR)
+		*why = "is a directory, not a trace file";
 	return fd;
 }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,9 +78,44 @@ static void h_untraced_preload(bool launcher)
 	}
 }
 
+static struct {
+	int resource;
+	unsigned long long soft;
+} h_limits[4];
+static int h_nlimits;
+static const char *h_next_dir;
+
+void h_limit_next(int resource, unsigned long long soft)
+{
+	cr_assert_lt(h_nlimits, 4);
+	h_limits[h_nlimits].resource = resource;
+	h_limits[h_nlimits++].soft = soft;
+}
+
+void h_chdir_next(const char *dir)
+{
+	h_next_dir = dir;
+}
+
+static void h_apply_limits(void)
+{
+	for (int i = 0; i < h_nlimits; i++) {
+		struct rlimit rl;
+		getrlimit(h_limits[i].resource, &rl);
+		rl.rlim_cur = h_limits[i].soft;
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+			rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(h_limits[i].resource, &rl) < 0)
+			_exit(126);
+	}
+	if (h_next_dir && chdir(h_next_dir) < 0)
+		_exit(126);
+}
+
 static void h_child(int out, int err, const char *trace, const char *const *argv,
 		    const char *const *env)
 {
+	h_apply_limits();
 	dup2(out, 1);
 	dup2(err, 2);
 	closefrom(3); /* Criterion's own descriptors would shift the program's fd numbers */
@@ -141,6 +177,8 @@ int h_run(struct h_run *r, const char *trace, const char *const *argv, const cha
 	close(po[0]);
 	close(pe[0]);
 	waitpid(pid, &r->status, 0);
+	h_nlimits = 0;
+	h_next_dir = NULL;
 	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
 }
 

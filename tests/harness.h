@@ -29,6 +29,11 @@ void h_rmdir(const char *dir);
  * NULL).  Kills it after timeout_s seconds.  Returns exit code or 128+signal. */
 int h_run(struct h_run *r, const char *trace, const char *const *argv, const char *const *env,
 	  int timeout_s);
+/* A resource limit the next h_run's child sets before exec (RLIM_INFINITY
+ * for the hard limit unless lower); up to 4 per run, cleared by h_run. */
+void h_limit_next(int resource, unsigned long long soft);
+/* Working directory of the next h_run's child (NULL: the runner's). */
+void h_chdir_next(const char *dir);
 /* Loads a trace that must be whole. */
 void h_load(struct st_trace *t, const char *path);
 /* "addr:port", "[addr6]:port", "unix:path", "unix:@name", "unix:" or "none". */

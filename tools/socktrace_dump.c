@@ -78,6 +78,7 @@ static int st_load_all(struct st_dump *d, char **paths, size_t n)
 		st_procs_index(&d->traces[i]);
 		total += d->traces[i].nevs;
 		d->dropped += d->traces[i].dropped;
+		d->exit_dropped += d->traces[i].exit_dropped;
 	}
 	if (st_filter_resolve_times(&d->filter, d->traces, n) < 0)
 		exit(2);

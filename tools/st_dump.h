@@ -33,6 +33,7 @@ struct st_dump {
 	struct st_ev *evs; /* merged, filtered, in time order */
 	size_t nevs;
 	uint64_t dropped;
+	uint64_t exit_dropped; /* not recorded: their process had left the trace */
 	struct st_symbolizer *symbols;
 	bool many_hosts; /* the traces come from more than one host name */
 };

@@ -189,11 +189,27 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 	return 0;
 }
 
+static bool st_all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 static int st_parse_header(struct st_trace *t, uint64_t *content_end)
 {
 	struct st_header h;
-	if (t->size == 0)
-		return st_fail(t, 0, "empty file, no trace header");
+	/* A writer killed between creating the file and writing its header
+	 * leaves it empty (or zero): a trace with no events, which the next
+	 * writer takes over as a fresh file. */
+	if (t->size == 0 || st_all_zero(t->data, t->size < ST_HEADER_SIZE ? t->size : ST_HEADER_SIZE)) {
+		t->unwritten = true;
+		snprintf(t->warning, sizeof t->warning,
+			 "no trace header yet (its writer was stopped before writing it, or is starting)");
+		*content_end = ST_HEADER_SIZE;
+		return 1;
+	}
 	if (t->size < ST_MAGIC_LEN || memcmp(t->data, ST_MAGIC, ST_MAGIC_LEN) != 0)
 		return st_fail(t, 0, "not a socktrace trace (bad magic)");
 	if (t->size < sizeof h)
@@ -217,6 +233,7 @@ static int st_parse_header(struct st_trace *t, uint64_t *content_end)
 	if (*content_end > h.capacity)
 		*content_end = h.capacity;
 	t->dropped = h.dropped;
+	t->exit_dropped = h.exit_dropped;
 	return 0;
 }
 
@@ -226,8 +243,9 @@ static int st_parse_owned(struct st_trace *t, uint8_t *data, size_t size, uint32
 	t->data = data;
 	t->size = size;
 	uint64_t end;
-	if (st_parse_header(t, &end) < 0)
-		return -1;
+	int hdr = st_parse_header(t, &end);
+	if (hdr != 0)
+		return hdr < 0 ? -1 : 0;
 	uint64_t avail = end < t->size ? end : t->size;
 	for (uint64_t chunk = ST_HEADER_SIZE; chunk < avail; chunk += ST_CHUNK_SIZE) {
 		uint64_t chunk_end = chunk + ST_CHUNK_SIZE < avail ? chunk + ST_CHUNK_SIZE : avail;

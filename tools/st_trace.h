@@ -50,6 +50,8 @@ struct st_trace {
 	uint8_t *data;
 	size_t size;
 	uint64_t dropped;
+	uint64_t exit_dropped; /* events of threads still running after their process left */
+	bool unwritten;        /* empty or all-zero header: its writer died before writing it */
 	struct st_ev *evs;
 	size_t nevs, evs_cap;
 	struct st_proc *procs;

@@ -90,6 +90,9 @@ static const char *st_errname(int err)
 static void st_stats_text(struct st_dump *d, const struct st_stats *s, FILE *out)
 {
 	fprintf(out, "events %zu, dropped %llu", d->nevs, (unsigned long long)d->dropped);
+	if (d->exit_dropped)
+		fprintf(out, ", %llu more after their process left at exit",
+			(unsigned long long)d->exit_dropped);
 	if (d->nevs) {
 		fputs(", from ", out);
 		st_print_time(out, s->first);
@@ -116,8 +119,8 @@ static void st_stats_text(struct st_dump *d, const struct st_stats *s, FILE *out
 
 static void st_stats_json(struct st_dump *d, const struct st_stats *s, FILE *out)
 {
-	fprintf(out, "{\"events\":%zu,\"dropped\":%llu,\"first_ts\":", d->nevs,
-		(unsigned long long)d->dropped);
+	fprintf(out, "{\"events\":%zu,\"dropped\":%llu,\"exit_dropped\":%llu,\"first_ts\":",
+		d->nevs, (unsigned long long)d->dropped, (unsigned long long)d->exit_dropped);
 	if (d->nevs)
 		fprintf(out, "%llu,\"last_ts\":%llu", (unsigned long long)s->first,
 			(unsigned long long)s->last);

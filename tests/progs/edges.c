@@ -189,6 +189,62 @@ static int edges_storm(const char *counters, int procs, int threads)
 	return 0;
 }
 
+/* children N: N children make one call each and _exit (no destructor) */
+static int edges_children(long n)
+{
+	edges_pair();
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			edges_call();
+			_exit(0);
+		}
+		CHECK(waitpid(pid, NULL, 0) == pid);
+	}
+	printf("children=%ld\n", n);
+	return 0;
+}
+
+/* fdfull: uses every fd it may have, then exits normally */
+static int edges_fd_full(void)
+{
+	edges_pair();
+	edges_call();
+	int n = 0;
+	while (n < 1 << 20 && socket(AF_INET, SOCK_STREAM, 0) >= 0)
+		n++;
+	printf("fds=%d\n", n);
+	return 0;
+}
+
+/*
+ * daemon DIR DATA: like a daemon, closes 0-2 and opens its data file, which
+ * becomes fds 0-2; its trace directory DIR is moved away first, so the
+ * forked child (tracing to DIR/%p.trace) cannot attach and would warn.
+ */
+static int edges_daemon(const char *dir, const char *data)
+{
+	edges_pair();
+	char moved[4096];
+	snprintf(moved, sizeof moved, "%s.moved", dir);
+	CHECK(rename(dir, moved) == 0);
+	close(0);
+	close(1);
+	close(2);
+	CHECK(open(data, O_WRONLY | O_CREAT | O_APPEND, 0600) == 0);
+	CHECK(dup(0) == 1 && dup(0) == 2);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		edges_call();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	CHECK(write(1, "data\n", 5) == 5);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -200,8 +256,12 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "clone")) return edges_clone(n);
 	if (!strcmp(s, "exitthreads")) return edges_exit_threads((int)n);
 	if (!strcmp(s, "vforkexit")) return edges_vfork_exit(n);
+	if (!strcmp(s, "children")) return edges_children(n);
+	if (!strcmp(s, "fdfull")) return edges_fd_full();
+	if (!strcmp(s, "daemon") && argc > 3) return edges_daemon(argv[2], argv[3]);
 	if (!strcmp(s, "storm") && argc > 4) return edges_storm(argv[2], atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: edges loop|malloc|sockets|clone|exitthreads|vforkexit N\n"
+	fprintf(stderr, "usage: edges loop|malloc|sockets|clone|exitthreads|vforkexit|children N\n"
+			"       edges fdfull | daemon DIR DATA\n"
 			"       edges storm COUNTERS PROCS THREADS\n");
 	return 2;
 }

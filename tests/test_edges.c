@@ -1,0 +1,408 @@
+/*
+ * The reliability suite: the shim at the edges where a tracer could harm its
+ * host (full disks, resource limits, clone, exit with live threads, vfork)
+ * or mislead its user (bad settings, foreign files, held locks, a replaced
+ * stderr).  Each traced run is held to what the bare run does.  Filesystems
+ * are mounted in a private mount namespace made by the test's own process
+ * (Criterion runs each test in a process of its own), so nothing needs
+ * cleaning up; where that is refused the test is skipped.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[64], trace[160], edges[256], dump[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/e.trace", dir);
+	h_path(edges, sizeof edges, "progs/edges");
+	h_path(dump, sizeof dump, "socktrace-dump");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(edges, .init = setup, .fini = teardown, .timeout = 120);
+
+/* A tmpfs of size bytes over dir, seen by this test's process only. */
+static void private_tmpfs(const char *size)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		cr_skip_test("no private mount namespace here: %s", strerror(errno));
+	char opts[64];
+	snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
+	if (mount("tmpfs", dir, "tmpfs", 0, opts) < 0)
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+}
+
+static void fill_up(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0);
+	static char block[4096];
+	while (write(fd, block, sizeof block) > 0)
+		;
+	close(fd);
+}
+
+static long out_value(const struct h_run *r, const char *key)
+{
+	const char *p = strstr(r->out, key);
+	return p ? atol(p + strlen(key)) : -1;
+}
+
+Test(edges, full_filesystem_drops_events_instead_of_killing)
+{
+	private_tmpfs("256k");
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "20000", NULL};
+	int rc = h_run(&r, trace, argv, NULL, 60);
+	cr_assert_eq(rc, 0, "traced program died (%d): %s", rc, r.err);
+	cr_assert_eq(out_value(&r, "calls="), 20000);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_gt(t.dropped, 0, "the tmpfs should have filled");
+	cr_assert_eq(t.nevs + t.dropped, 20000 + 3, "kept %zu dropped %llu", t.nevs,
+		     (unsigned long long)t.dropped);
+	st_trace_free(&t);
+}
+
+Test(edges, already_full_filesystem_runs_the_program_untraced)
+{
+	private_tmpfs("64k");
+	char fill[200];
+	snprintf(fill, sizeof fill, "%s/fill", dir);
+	fill_up(fill);
+	static struct h_run r;
+	const char *argv[] = {"/bin/echo", "hello", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "hello\n");
+	cr_assert_not_null(strstr(r.err, "No space left on device; the program runs untraced"), "%s",
+			   r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) < 0, "a failed attach left its file behind");
+}
+
+Test(edges, file_size_limit_caps_the_trace_without_sigxfsz)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "100000", NULL};
+	h_limit_next(RLIMIT_FSIZE, 100 * 1024);
+	int rc = h_run(&r, trace, argv, NULL, 60);
+	cr_assert_eq(rc, 0, "traced program died (%d): %s", rc, r.err);
+	cr_assert_not_null(strstr(r.err, "capped at RLIMIT_FSIZE"), "%s", r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	cr_assert_leq(st.st_size, 100 * 1024);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs + t.dropped, 100000 + 3);
+	st_trace_free(&t);
+}
+
+Test(edges, file_size_limit_below_one_chunk_means_untraced)
+{
+	static struct h_run r;
+	const char *argv[] = {"/bin/echo", "hi", NULL};
+	h_limit_next(RLIMIT_FSIZE, 8 * 1024);
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "hi\n");
+	cr_assert_not_null(strstr(r.err, "RLIMIT_FSIZE (ulimit -f) is below the smallest trace"),
+			   "%s", r.err);
+}
+
+Test(edges, address_space_limit_leaves_the_program_its_memory)
+{
+	if (h_sanitized())
+		cr_skip_test("the sanitizer runtime reserves terabytes of address space");
+	static struct h_run r;
+	const char *argv[] = {edges, "malloc", "60", NULL};
+	h_limit_next(RLIMIT_AS, 120ull << 20);
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "bare: %s %s", r.out, r.err);
+	h_limit_next(RLIMIT_AS, 120ull << 20);
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "traced: %s %s", r.out, r.err);
+	cr_assert_str_eq(r.out, "malloc ok\n");
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs, 4);
+	st_trace_free(&t);
+}
+
+/* The sockets a program gets under RLIMIT_NOFILE, with stacks on. */
+static long sockets_under(unsigned long long limit, bool traced)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "sockets", NULL};
+	const char *env[] = {"SOCKTRACE_BACKTRACE=16", NULL};
+	h_limit_next(RLIMIT_NOFILE, limit);
+	cr_assert_eq(h_run(&r, traced ? trace : NULL, argv, env, 30), 0, "%s", r.err);
+	return out_value(&r, "sockets=");
+}
+
+Test(edges, fd_limit_with_stacks_gives_the_program_every_fd)
+{
+	cr_assert_eq(sockets_under(5, true), sockets_under(5, false));
+	cr_assert_eq(sockets_under(64, true), sockets_under(64, false));
+	cr_assert_eq(sockets_under(5, false), 2);
+}
+
+Test(edges, clone_child_gets_its_own_process_and_chunk)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "clone", "20000", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 60), 0, "%s", r.err);
+	unsigned child = (unsigned)out_value(&r, "child=");
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs, 40000 + 3);
+	cr_assert_eq(t.dropped, 0);
+	cr_assert_eq(h_count(&t, ST_OP_GETPEERNAME, child), 20000);
+	bool child_record = false;
+	for (size_t i = 0; i < t.nprocs; i++)
+		child_record |= t.procs[i].pid == child;
+	cr_assert(child_record, "no process record for the clone child %u", child);
+	st_trace_free(&t);
+}
+
+Test(edges, exit_with_threads_running_leaves_a_whole_trace)
+{
+	for (int run = 0; run < 10; run++) {
+		static struct h_run r;
+		unlink(trace);
+		const char *argv[] = {edges, "exitthreads", "4", NULL};
+		cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+		struct st_trace t;
+		cr_assert_eq(st_trace_load(&t, trace, 0), 0, "run %d: %s", run, t.error);
+		cr_assert_eq(t.dropped, 0, "run %d: the file was not full", run);
+		cr_assert_geq(t.nevs, 1000);
+		st_trace_free(&t);
+	}
+}
+
+Test(edges, vfork_child_exit_leaves_its_parent_traced)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "vforkexit", "5000", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs, 10000 + 3);
+	cr_assert_eq(t.dropped + t.exit_dropped, 0);
+	st_trace_free(&t);
+}
+
+Test(edges, zero_header_left_by_a_killed_writer_is_a_fresh_file)
+{
+	int fd = open(trace, O_WRONLY | O_CREAT, 0600);
+	cr_assert(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+	struct st_trace t;
+	cr_assert_eq(st_trace_load(&t, trace, 0), 0, "%s", t.error);
+	cr_assert(t.unwritten);
+	st_trace_free(&t);
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "10", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_str_empty(r.err);
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs, 13);
+	st_trace_free(&t);
+}
+
+Test(edges, another_users_file_is_never_written)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to make a file another user owns");
+	cr_assert(chmod(dir, 01777) == 0);
+	int fd = open(trace, O_WRONLY | O_CREAT, 0666);
+	cr_assert(fd >= 0 && fchown(fd, 65534, 65534) == 0);
+	close(fd);
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "10", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "belongs to another user"), "%s", r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	cr_assert_eq(st.st_size, 0, "root wrote into another user's file");
+}
+
+Test(edges, a_header_cannot_make_the_trace_larger_than_asked)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "10", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	/* someone else's header claims a terabyte */
+	int fd = open(trace, O_RDWR);
+	uint64_t tib = 1ull << 40;
+	cr_assert(pwrite(fd, &tib, sizeof tib, offsetof(struct st_header, capacity)) == sizeof tib);
+	close(fd);
+	const char *argl[] = {edges, "loop", "100000", NULL};
+	const char *env[] = {"SOCKTRACE_SIZE=256K", NULL};
+	cr_assert_eq(h_run(&r, trace, argl, env, 60), 0, "%s", r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	cr_assert_leq(st.st_size, 256 * 1024, "grown to %lld", (long long)st.st_size);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_gt(t.dropped, 0);
+	st_trace_free(&t);
+}
+
+Test(edges, a_held_lock_does_not_stall_the_program)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "10", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	int fd = open(trace, O_RDONLY);
+	cr_assert(fd >= 0 && flock(fd, LOCK_EX) == 0);
+	/* A stall would last until h_run's 20 s limit kills it: exit 137. */
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 20), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "is locked by another process"), "%s", r.err);
+	close(fd);
+}
+
+static void expect_refusal(const char *path, const char *words)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "1", NULL};
+	cr_assert_eq(h_run(&r, path, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, words), "%s: %s", path, r.err);
+	cr_assert_str_eq(r.out, "calls=1\n");
+}
+
+Test(edges, refusals_say_what_is_wrong_in_words)
+{
+	char fifo[200], link[200];
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(link, sizeof link, "%s/link", dir);
+	cr_assert(mkfifo(fifo, 0600) == 0 && symlink("target", link) == 0);
+	expect_refusal(fifo, "is a FIFO, not a regular file");
+	expect_refusal("/dev/null", "is a character device, not a regular file");
+	expect_refusal(link, "is a symbolic link (not followed, for safety)");
+	expect_refusal(dir, "is a directory");
+	int fd = open(trace, O_WRONLY | O_CREAT, 0600);
+	cr_assert(write(fd, "int main;\n", 10) == 10);
+	close(fd);
+	expect_refusal(trace, "is not a socktrace trace (refusing to overwrite it)");
+}
+
+static void expect_setting(const char *setting, const char *words)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "1", NULL};
+	const char *env[] = {setting, NULL};
+	unlink(trace);
+	cr_assert_eq(h_run(&r, trace, argv, env, 30), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "calls=1\n");
+	if (words == NULL) {
+		cr_assert_str_empty(r.err, "%s: %s", setting, r.err);
+	} else {
+		cr_assert_not_null(strstr(r.err, words), "%s: %s", setting, r.err);
+		cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+	}
+}
+
+Test(edges, every_bad_setting_is_named_once)
+{
+	expect_setting("SOCKTRACE_SIZE=abc", "SOCKTRACE_SIZE=abc is not a trace size");
+	expect_setting("SOCKTRACE_SIZE=0", "SOCKTRACE_SIZE=0 is not a trace size");
+	expect_setting("SOCKTRACE_SIZE=-1", "SOCKTRACE_SIZE=-1 is not a trace size");
+	expect_setting("SOCKTRACE_SIZE=0x100000", "SOCKTRACE_SIZE=0x100000 is not a trace size");
+	expect_setting("SOCKTRACE_SIZE=99999999999999999999",
+		       "SOCKTRACE_SIZE=99999999999999999999 is not a trace size");
+	expect_setting("SOCKTRACE_SIZE=9T", "SOCKTRACE_SIZE=9T is larger than the largest trace");
+	expect_setting("SOCKTRACE_SIZE=1K", "SOCKTRACE_SIZE=1K is smaller than the smallest trace");
+	expect_setting("SOCKTRACE_BACKTRACE=-1", "SOCKTRACE_BACKTRACE=-1 is not a frame count");
+	expect_setting("SOCKTRACE_BACKTRACE=x", "SOCKTRACE_BACKTRACE=x is not a frame count");
+	expect_setting("SOCKTRACE_BACKTRACE=65", "SOCKTRACE_BACKTRACE=65 is more than 64 frames");
+	expect_setting("SOCKTRACE_SIZE=1T", NULL);
+	expect_setting("SOCKTRACE_SIZE=64MB", NULL);
+	expect_setting("SOCKTRACE_SIZE=64MiB", NULL);
+	expect_setting("SOCKTRACE_SIZE=512k", NULL);
+}
+
+Test(edges, control_bytes_in_a_setting_are_escaped)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "1", NULL};
+	const char *env[] = {"SOCKTRACE_SIZE=1\nsocktrace: forged\x1b[2J", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, env, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "SOCKTRACE_SIZE=1\\nsocktrace: forged\\x1b[2J is not"), "%s",
+			   r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+}
+
+Test(edges, one_message_for_a_whole_script)
+{
+	static struct h_run r;
+	const char *argv[] = {"/bin/sh", "-c", "/bin/true; /bin/true; /bin/true", NULL};
+	cr_assert_eq(h_run(&r, "/nonexistent/dir/x.trace", argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "cannot trace to /nonexistent/dir/x.trace"), "%s", r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+}
+
+Test(edges, a_replaced_stderr_never_gets_a_message)
+{
+	char tdir[200], tmpl[260], data[200];
+	snprintf(tdir, sizeof tdir, "%s/traces", dir);
+	snprintf(tmpl, sizeof tmpl, "%s/%%p.trace", tdir);
+	snprintf(data, sizeof data, "%s/data", dir);
+	cr_assert(mkdir(tdir, 0700) == 0);
+	static struct h_run r;
+	const char *argv[] = {edges, "daemon", tdir, data, NULL};
+	cr_assert_eq(h_run(&r, tmpl, argv, NULL, 30), 0, "%s", r.err);
+	char buf[512] = {0};
+	int fd = open(data, O_RDONLY);
+	cr_assert(fd >= 0 && read(fd, buf, sizeof buf - 1) >= 0);
+	close(fd);
+	cr_assert_str_eq(buf, "data\n", "the program's data file holds: %s", buf);
+}
+
+static uint64_t header_chunks(const char *path)
+{
+	struct st_header h;
+	int fd = open(path, O_RDONLY);
+	cr_assert(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+	close(fd);
+	return h.next_chunk & ~ST_SEALED;
+}
+
+Test(edges, file_shrinks_after_hundreds_of_exited_children)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "children", "300", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 60), 0, "%s", r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	cr_assert_eq((uint64_t)st.st_size, ST_HEADER_SIZE + header_chunks(trace));
+	cr_assert_lt(st.st_size, 64 << 20);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs, 300 + 3);
+	st_trace_free(&t);
+}
+
+Test(edges, file_shrinks_when_the_program_used_every_fd)
+{
+	static struct h_run r;
+	const char *argv[] = {edges, "fdfull", NULL};
+	h_limit_next(RLIMIT_NOFILE, 64);
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	cr_assert_eq((uint64_t)st.st_size, ST_HEADER_SIZE + header_chunks(trace), "size %lld",
+		     (long long)st.st_size);
+}
