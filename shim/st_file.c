@@ -205,7 +205,7 @@ static int st_attach_locked(int fd, const struct stat *st, uint64_t *capacity, b
 	*fresh = got <= 0 || (got < (ssize_t)sizeof h ? st_all_zero(&h, (size_t)got)
 						       : st_all_zero(&h, sizeof h));
 	if (!*fresh && got != (ssize_t)sizeof h) {
-		*why = "exists and is not a socktrace trace (too short; refusing to overwrite it)";
+		*why = "exists and is not a socktrace trace (refusing to overwrite it)";
 		return -EINVAL;
 	}
 	if (!*fresh && (*why = st_header_check(&h)) != NULL)
