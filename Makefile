@@ -31,7 +31,7 @@ PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/
         $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench install uninstall clean
+.PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
 all: $(LIB) $(DUMP) $(DEMO) $(LAUNCHER)
 
 deps:
@@ -135,6 +135,11 @@ test: deps
 	$(MAKE) asan
 	$(MAKE) fuzz-smoke
 	@echo "make test: all passed"
+
+# The kill storm at length: 10,000 SIGKILLs of a 2-process x 3-thread writer.
+STRESS_KILLS ?= 10000
+stress: all $(PROGS) $(TESTS)
+	ST_BUILD=$(abspath $(BUILD)) ST_STORM_KILLS=$(STRESS_KILLS) $(TESTS) --filter 'storm/*' --verbose
 
 bench: deps all $(BENCH)
 	@tools/bench.sh $(BUILD)

@@ -50,7 +50,7 @@ void h_rmdir(const char *dir)
 
 /* What LD_PRELOAD holds for a traced run: the shim, after the sanitizer
  * runtime in `make asan`. */
-static const char *h_preload(char *buf, size_t size)
+const char *h_preload(char *buf, size_t size)
 {
 	const char *pre = getenv("ST_PRELOAD");
 	if (pre && *pre)

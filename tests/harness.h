@@ -34,6 +34,9 @@ int h_run(struct h_run *r, const char *trace, const char *const *argv, const cha
 void h_limit_next(int resource, unsigned long long soft);
 /* Working directory of the next h_run's child (NULL: the runner's). */
 void h_chdir_next(const char *dir);
+/* What LD_PRELOAD holds for a traced run (the sanitizer runtime first in
+ * `make asan`). */
+const char *h_preload(char *buf, size_t size);
 /* Loads a trace that must be whole. */
 void h_load(struct st_trace *t, const char *path);
 /* "addr:port", "[addr6]:port", "unix:path", "unix:@name", "unix:" or "none". */

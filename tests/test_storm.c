@@ -1,0 +1,148 @@
+/*
+ * The kill storm: a traced writer of 2 processes x 3 threads calling as fast
+ * as it can is SIGKILLed at a random moment, from the first instant (while
+ * the shim is still creating the file) to 15 ms in, again and again.  Every
+ * trace must read whole, and hold exactly the calls the program completed,
+ * plus at most one in flight per thread: the program counts each call after
+ * it returned in a shared file that outlives the kill.  Three runs in four
+ * append to one trace (the path the next run must be able to use); every
+ * fourth starts a fresh file.  ST_STORM_KILLS sets the count (make stress).
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define STORM_PROCS 2
+#define STORM_THREADS 3
+#define STORM_SLOTS (STORM_PROCS * STORM_THREADS)
+
+static char dir[64];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(storm, .init = setup, .fini = teardown, .timeout = 3600);
+
+static long *storm_counters(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0 && ftruncate(fd, STORM_SLOTS * sizeof(long)) == 0);
+	long *slots = mmap(NULL, STORM_SLOTS * sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+	cr_assert(slots != MAP_FAILED);
+	close(fd);
+	return slots;
+}
+
+static long storm_sum(const long *slots)
+{
+	long sum = 0;
+	for (int i = 0; i < STORM_SLOTS; i++)
+		sum += __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+	return sum;
+}
+
+/* Starts the writer in a process group of its own, kills the group after
+ * delay_us, and reaps every process of it (this test is their subreaper). */
+static void storm_run(const char *trace, const char *counters, long delay_us)
+{
+	char edges[256], lib[4096], nprocs[8], nthreads[8];
+	h_path(edges, sizeof edges, "progs/edges");
+	snprintf(nprocs, sizeof nprocs, "%d", STORM_PROCS);
+	snprintf(nthreads, sizeof nthreads, "%d", STORM_THREADS);
+	const char *preload = h_preload(lib, sizeof lib);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		dup2(null, 2);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("SOCKTRACE_FILE", trace, 1);
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+		execl(edges, edges, "storm", counters, nprocs, nthreads, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
+	nanosleep(&ts, NULL);
+	kill(-pid, SIGKILL);
+	int reaped = 0;
+	while (waitpid(-1, NULL, 0) > 0 && reaped++ < 64)
+		;
+}
+
+/* Calls recorded or counted as dropped, in every trace of the run. */
+static long storm_recorded(const char *trace, int kill_no, long delay_us)
+{
+	struct st_trace t;
+	int rc = st_trace_load(&t, trace, 0);
+	cr_assert_eq(rc, 0, "kill %d after %ld us: %s: %s", kill_no, delay_us, trace, t.error);
+	long n = (long)(h_count(&t, ST_OP_GETPEERNAME, 0) + t.dropped);
+	st_trace_free(&t);
+	return n;
+}
+
+Test(storm, sigkill_at_any_moment_leaves_a_readable_exact_trace)
+{
+	const char *env = getenv("ST_STORM_KILLS");
+	int kills = env ? atoi(env) : 200;
+	cr_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	char shared[128], fresh[128], shared_ctr[128], fresh_ctr[128];
+	snprintf(shared, sizeof shared, "%s/shared.trace", dir);
+	snprintf(fresh, sizeof fresh, "%s/fresh.trace", dir);
+	snprintf(shared_ctr, sizeof shared_ctr, "%s/shared.counters", dir);
+	snprintf(fresh_ctr, sizeof fresh_ctr, "%s/fresh.counters", dir);
+	long *shared_slots = storm_counters(shared_ctr);
+	unsigned seed = (unsigned)time(NULL);
+	int shared_runs = 0, empty_files = 0;
+	for (int k = 0; k < kills; k++) {
+		/* a third in the first 3 ms: exec, the loader, the shim creating the file */
+		long delay_us = (long)(rand_r(&seed) % (k % 3 == 0 ? 3000 : 15000));
+		bool fresh_run = k % 4 == 3;
+		if (fresh_run) {
+			unlink(fresh);
+			long *slots = storm_counters(fresh_ctr);
+			storm_run(fresh, fresh_ctr, delay_us);
+			long completed = storm_sum(slots);
+			if (access(fresh, F_OK) == 0) {
+				long got = storm_recorded(fresh, k, delay_us);
+				cr_assert(got >= completed && got <= completed + STORM_SLOTS,
+					  "kill %d after %ld us: %ld recorded, %ld completed", k, delay_us,
+					  got, completed);
+			}
+			munmap(slots, STORM_SLOTS * sizeof(long));
+			continue;
+		}
+		storm_run(shared, shared_ctr, delay_us);
+		shared_runs++;
+		long completed = storm_sum(shared_slots);
+		if (access(shared, F_OK) != 0) {
+			empty_files++;
+			continue;
+		}
+		long got = storm_recorded(shared, k, delay_us);
+		cr_assert(got >= completed && got <= completed + (long)STORM_SLOTS * shared_runs,
+			  "kill %d after %ld us: %ld recorded, %ld completed over %d runs", k, delay_us,
+			  got, completed, shared_runs);
+	}
+	cr_log_info("storm: %d kills, shared trace of %d runs, %d left no file", kills, shared_runs,
+		    empty_files);
+}
