@@ -14,8 +14,8 @@ DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev
 
 SHIM_SRC  = $(wildcard shim/*.c)
 SHIM_HDR  = $(wildcard shim/*.h)
-READER_SRC = tools/st_trace.c tools/st_endpoint.c tools/st_symbols.c
-READER_HDR = tools/st_trace.h tools/st_endpoint.h tools/st_symbols.h shim/st_format.h
+READER_SRC = tools/st_trace.c tools/st_endpoint.c tools/st_symbols.c tools/st_escape.c
+READER_HDR = tools/st_trace.h tools/st_endpoint.h tools/st_symbols.h tools/st_escape.h shim/st_format.h
 READER_LIBS = -ldw -lelf -lpthread
 TEST_SRC  = $(wildcard tests/test_*.c)
 PROG_SRC  = $(wildcard tests/progs/*.c)
@@ -121,7 +121,7 @@ FUZZ = $(BUILD)/fuzz/fuzz_reader
 $(FUZZ): tools/fuzz_reader.c $(READER_SRC) $(READER_HDR)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ tools/fuzz_reader.c tools/st_trace.c tools/st_endpoint.c
+		-fno-sanitize-recover=all -o $@ tools/fuzz_reader.c tools/st_trace.c tools/st_endpoint.c tools/st_escape.c
 
 fuzz: all $(PROGS) $(FUZZ)
 	@tools/fuzz.sh $(BUILD)

@@ -124,23 +124,25 @@ static const char *st_header_check(const struct st_header *h)
 }
 
 /* Writes a fresh header with pwrite: on a full disk this fails with ENOSPC
- * instead of a SIGBUS on the first store through a mapping. */
+ * instead of a SIGBUS on the first store through a mapping.  One write of
+ * the whole page, which a SIGKILL cannot cut in two. */
 static int st_header_write(int fd, uint64_t capacity)
 {
-	static struct st_header h; /* 4 KiB: not on a small thread stack */
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, ST_MAGIC, ST_MAGIC_LEN);
-	h.version = ST_VERSION;
-	h.header_size = ST_HEADER_SIZE;
-	h.chunk_size = ST_CHUNK_SIZE;
-	h.capacity = capacity;
-	h.created_ns = st_now_ns();
-	char page[ST_HEADER_SIZE - sizeof h];
-	memset(page, 0, sizeof page);
-	if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
-	    pwrite(fd, page, sizeof page, sizeof h) != (ssize_t)sizeof page)
-		return errno ? -errno : -EIO;
-	return 0;
+	static union {
+		struct st_header h;
+		char page[ST_HEADER_SIZE];
+	} u; /* 4 KiB: not on a small thread stack */
+	memset(&u, 0, sizeof u);
+	memcpy(u.h.magic, ST_MAGIC, ST_MAGIC_LEN);
+	u.h.version = ST_VERSION;
+	u.h.header_size = ST_HEADER_SIZE;
+	u.h.chunk_size = ST_CHUNK_SIZE;
+	u.h.capacity = capacity;
+	u.h.created_ns = st_now_ns();
+	ssize_t n = pwrite(fd, u.page, sizeof u.page, 0);
+	if (n == (ssize_t)sizeof u.page)
+		return 0;
+	return n < 0 ? -errno : -ENOSPC;
 }
 
 /* Frees the slots of processes that are gone; true when one was freed. */

@@ -73,7 +73,8 @@ static int st_load_all(struct st_dump *d, char **paths, size_t n)
 	d->ntraces = n;
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (st_trace_load(&d->traces[i], paths[i], (uint32_t)i) < 0 || d->traces[i].warning[0])
+		if (st_trace_load(&d->traces[i], paths[i], (uint32_t)i) < 0 ||
+		    (d->traces[i].warning[0] && !d->traces[i].unwritten))
 			status = 1;
 		st_procs_index(&d->traces[i]);
 		total += d->traces[i].nevs;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "st_escape.h"
 #include "st_symbols.h"
 #include "st_trace.h"
 
@@ -50,7 +51,11 @@ void st_procs_index(struct st_trace *t);
 /* The process record in force for an event (NULL when none). */
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev);
 /* "curl" from the executable path or argv[0]; "?" when unknown. */
+/* The program's name as ps shows it (argv[0]'s last part), raw bytes. */
 void st_proc_name(const struct st_proc *p, char *buf, size_t size);
+/* The same, control bytes escaped: for text output. */
+void st_proc_label(const struct st_proc *p, char *buf, size_t size);
+
 /* Whether the process records name more than one host. */
 bool st_procs_many_hosts(const struct st_trace *t, size_t n);
 /* Frame i of ev, named. */

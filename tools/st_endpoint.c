@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "st_endpoint.h"
+#include "st_escape.h"
 
 #define ST_LOOKUP_MS 300
 
@@ -190,10 +191,13 @@ void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 		const char *name;
 		size_t n;
 		char kind = st_unix_parts(ep, &name, &n);
-		if (kind == 'u')
+		if (kind == 'u') {
 			fputs("(unix, unnamed)", out);
-		else
-			fprintf(out, "(unix, %s%.*s)", kind == 'a' ? "@" : "", (int)n, name);
+		} else {
+			fputs(kind == 'a' ? "(unix, @" : "(unix, ", out);
+			st_fput_escaped(out, name, n);
+			fputs(")", out);
+		}
 		return;
 	}
 	fprintf(out, "(family %u)", st_family(ep));
@@ -265,7 +269,8 @@ void st_endpoint_ss(FILE *out, const struct st_endpoint *ep)
 		const char *name;
 		size_t n;
 		char kind = st_unix_parts(ep, &name, &n);
-		fprintf(out, "unix:%s%.*s", kind == 'a' ? "@" : "", (int)n, name);
+		fputs(kind == 'a' ? "unix:@" : "unix:", out);
+		st_fput_escaped(out, name, n);
 	} else
 		fprintf(out, "family%u", st_family(ep));
 }

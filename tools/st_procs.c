@@ -54,11 +54,13 @@ void st_proc_name(const struct st_proc *p, char *buf, size_t size)
 		snprintf(buf, size, "?");
 		return;
 	}
-	const char *s = p->exe;
-	size_t n = p->exe_len;
-	if (n == 0) { /* argv[0] */
-		s = p->cmd;
-		n = strnlen(p->cmd, p->cmd_len);
+	/* argv[0], as ps names it: a program run through a symlink
+	 * (redis-server -> redis-check-rdb) keeps the name it was run by. */
+	const char *s = p->cmd;
+	size_t n = strnlen(p->cmd, p->cmd_len);
+	if (n == 0) {
+		s = p->exe;
+		n = p->exe_len;
 	}
 	const char *slash = memrchr(s, '/', n);
 	if (slash) {
@@ -66,6 +68,13 @@ void st_proc_name(const struct st_proc *p, char *buf, size_t size)
 		s = slash + 1;
 	}
 	snprintf(buf, size, "%.*s", (int)n, s);
+}
+
+void st_proc_label(const struct st_proc *p, char *buf, size_t size)
+{
+	char raw[256];
+	st_proc_name(p, raw, sizeof raw);
+	st_escape(buf, size, raw, strlen(raw));
 }
 
 bool st_procs_many_hosts(const struct st_trace *t, size_t n)

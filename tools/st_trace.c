@@ -229,7 +229,8 @@ static int st_parse_header(struct st_trace *t, uint64_t *content_end)
 	    chunks % ST_CHUNK_SIZE != 0)
 		return st_fail(t, 24, "header lies about its size (capacity %llu, chunks %llu)",
 			       (unsigned long long)h.capacity, (unsigned long long)chunks);
-	*content_end = ST_HEADER_SIZE + chunks;
+	/* No chunk handed out yet: the header alone is a whole trace. */
+	*content_end = chunks ? ST_HEADER_SIZE + chunks : t->size;
 	if (*content_end > h.capacity)
 		*content_end = h.capacity;
 	t->dropped = h.dropped;

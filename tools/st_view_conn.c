@@ -179,12 +179,12 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 		fprintf(out, client ? "%-22s %-21s" : "%-21s %-22s", "(not traced)", "");
 		return;
 	}
-	char name[64], who[128], ep[96];
-	st_proc_name(e->proc, name, sizeof name);
-	if (d->many_hosts && e->proc && e->proc->host_len)
-		snprintf(who, sizeof who, "%s[%u]@%.*s", name, e->ev->pid, (int)e->proc->host_len,
-			 e->proc->host);
-	else
+	char name[64], who[192], ep[256], host[96];
+	st_proc_label(e->proc, name, sizeof name);
+	if (d->many_hosts && e->proc && e->proc->host_len) {
+		st_escape(host, sizeof host, e->proc->host, e->proc->host_len);
+		snprintf(who, sizeof who, "%s[%u]@%s", name, e->ev->pid, host);
+	} else
 		snprintf(who, sizeof who, "%s[%u]", name, e->ev->pid);
 	FILE *mem = fmemopen(ep, sizeof ep, "w");
 	st_endpoint_ss(mem, &e->ev->local);
@@ -208,8 +208,12 @@ static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, co
 	else
 		fprintf(out, " %10s", "-");
 	const char *ct = c ? st_stack_top(d, c->ev) : NULL, *stop = s ? st_stack_top(d, s->ev) : NULL;
-	if (ct || stop)
-		fprintf(out, "  %s / %s", ct ? ct : "-", stop ? stop : "-");
+	if (ct || stop) {
+		fputs("  ", out);
+		st_fput_escaped_cstr(out, ct ? ct : "-");
+		fputs(" / ", out);
+		st_fput_escaped_cstr(out, stop ? stop : "-");
+	}
 	fputc('\n', out);
 }
 

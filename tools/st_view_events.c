@@ -31,14 +31,22 @@ static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct 
 	for (unsigned i = 0; i < ev->nframes; i++) {
 		struct st_frame f;
 		st_frame_at(o, ev, i, &f);
-		if (f.sym)
-			fprintf(out, "    at %s+0x%llx (%s)", f.sym, (unsigned long long)f.off,
-				st_obj_name(&f));
-		else
-			fprintf(out, "    at ?? (%s) [0x%llx]", st_obj_name(&f),
-				(unsigned long long)f.ip);
-		if (f.file)
-			fprintf(out, " %s:%d", f.file, f.line);
+		fputs("    at ", out);
+		if (f.sym) {
+			st_fput_escaped_cstr(out, f.sym);
+			fprintf(out, "+0x%llx (", (unsigned long long)f.off);
+			st_fput_escaped_cstr(out, st_obj_name(&f));
+			fputs(")", out);
+		} else {
+			fputs("?? (", out);
+			st_fput_escaped_cstr(out, st_obj_name(&f));
+			fprintf(out, ") [0x%llx]", (unsigned long long)f.ip);
+		}
+		if (f.file) {
+			fputc(' ', out);
+			st_fput_escaped_cstr(out, f.file);
+			fprintf(out, ":%d", f.line);
+		}
 		if (f.changed)
 			fputs(" (object changed since the trace was taken)", out);
 		fputc('\n', out);

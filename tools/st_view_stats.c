@@ -106,7 +106,7 @@ static void st_stats_text(struct st_dump *d, const struct st_stats *s, FILE *out
 	fputs("\nPID      PROGRAM              EVENTS   FAILED\n", out);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		char name[64];
-		st_proc_name(st_proc_of(d, s->procs[i].sample), name, sizeof name);
+		st_proc_label(st_proc_of(d, s->procs[i].sample), name, sizeof name);
 		fprintf(out, "%-8u %-18s %8zu %8zu\n", s->procs[i].pid, name, s->procs[i].events,
 			s->procs[i].failed);
 	}
