@@ -406,3 +406,46 @@ Test(edges, file_shrinks_when_the_program_used_every_fd)
 	cr_assert_eq((uint64_t)st.st_size, ST_HEADER_SIZE + header_chunks(trace), "size %lld",
 		     (long long)st.st_size);
 }
+
+/* No raw control byte reaches the terminal, whatever the trace holds. */
+static void expect_no_control_bytes(const char *text)
+{
+	for (const char *p = text; *p; p++)
+		cr_assert(*p == '\n' || (unsigned char)*p >= 0x20,
+			  "raw byte 0x%02x at %td in: %s", (unsigned char)*p, p - text, text);
+}
+
+Test(edges, text_output_escapes_bytes_from_the_trace)
+{
+	char sockops[256], path[200];
+	h_path(sockops, sizeof sockops, "progs/sockops");
+	snprintf(path, sizeof path, "%s/a\x1b[31mb\nsocktrace: forged", dir);
+	static struct h_run r;
+	const char *argv[] = {sockops, "unix", path, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *argd[] = {dump, "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argd, NULL, 30), 0, "%s", r.err);
+	expect_no_control_bytes(r.out);
+	cr_assert_not_null(strstr(r.out, "a\\x1b[31mb\\nsocktrace: forged"), "%s", r.out);
+	const char *argc_[] = {dump, "-n", "-c", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argc_, NULL, 30), 0, "%s", r.err);
+	expect_no_control_bytes(r.out);
+}
+
+Test(edges, programs_are_named_as_they_were_run)
+{
+	char link[200];
+	snprintf(link, sizeof link, "%s/my-server\x1b[2J", dir);
+	cr_assert(symlink(edges, link) == 0);
+	static struct h_run r;
+	const char *argv[] = {link, "loop", "1", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *argd[] = {dump, "--stats", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argd, NULL, 30), 0, "%s", r.err);
+	expect_no_control_bytes(r.out);
+	cr_assert_not_null(strstr(r.out, "my-server\\x1b[2J"), "%s", r.out);
+	cr_assert_null(strstr(r.out, " edges "), "named after the link's target: %s", r.out);
+	const char *argj[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argj, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"program\":\"my-server\\u001b[2J\""), "%s", r.out);
+}
