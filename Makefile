@@ -28,7 +28,7 @@ LAUNCHER = $(BUILD)/socktrace
 TESTS = $(BUILD)/tests/run-tests
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
-        $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened
+        $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
@@ -68,6 +68,10 @@ $(BUILD)/progs/sockops-noplt: tests/progs/sockops.c tests/progs/progs.h
 $(BUILD)/progs/sockops-hardened: tests/progs/sockops.c tests/progs/progs.h
 	$(CC) $(BASEFLAGS) -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -pie \
 		-Wl,-z,relro,-z,now -o $@ $< -lpthread -ldl
+
+# A static program: the launcher must refuse it, and scripts it interprets.
+$(BUILD)/progs/edges-static: tests/progs/edges.c tests/progs/progs.h
+	$(CC) $(BASEFLAGS) -static -o $@ $< -lpthread
 
 # The same program without any symbol table: names must be ?? or dynamic, never wrong.
 $(BUILD)/progs/stackprog-stripped: $(BUILD)/progs/stackprog

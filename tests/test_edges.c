@@ -449,3 +449,76 @@ Test(edges, programs_are_named_as_they_were_run)
 	cr_assert_eq(h_run(&r, NULL, argj, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "\"program\":\"my-server\\u001b[2J\""), "%s", r.out);
 }
+
+static int launch(struct h_run *r, const char *const *args)
+{
+	char launcher[256];
+	h_path(launcher, sizeof launcher, "socktrace");
+	const char *argv[16] = {launcher};
+	for (int i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	h_chdir_next(dir);
+	return h_run(r, NULL, argv, NULL, 30);
+}
+
+Test(edges, launcher_never_replaces_a_file_it_did_not_write)
+{
+	char source[200];
+	snprintf(source, sizeof source, "%s/main.c", dir);
+	int fd = open(source, O_WRONLY | O_CREAT, 0600);
+	cr_assert(write(fd, "int main;\n", 10) == 10);
+	close(fd);
+	static struct h_run r;
+	cr_assert_eq(launch(&r, (const char *[]){"-o", source, "/bin/true", NULL}), 2, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "exists and is not a socktrace trace; not replacing it"),
+			   "%s", r.err);
+	char buf[32] = {0};
+	fd = open(source, O_RDONLY);
+	cr_assert(read(fd, buf, sizeof buf) == 10);
+	close(fd);
+	cr_assert_str_eq(buf, "int main;\n");
+	/* a trace, or an empty file, is replaced */
+	cr_assert_eq(launch(&r, (const char *[]){"-q", "-o", trace, edges, "loop", "1", NULL}), 0);
+	cr_assert_eq(launch(&r, (const char *[]){"-o", trace, edges, "loop", "2", NULL}), 0, "%s",
+		     r.err);
+	cr_assert_not_null(strstr(r.err, "socktrace: 5 events from 1 process"), "%s", r.err);
+}
+
+Test(edges, launcher_help_and_per_process_summary)
+{
+	static struct h_run r;
+	cr_assert_eq(launch(&r, (const char *[]){"--help", NULL}), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "usage: socktrace"));
+	char pattern[200];
+	snprintf(pattern, sizeof pattern, "%s/x.%%p.trace", dir);
+	const char *args[] = {"-o", pattern, "/bin/sh", "-c", "\"$0\" loop 1; \"$0\" loop 1", edges,
+			      NULL};
+	cr_assert_eq(launch(&r, args), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "socktrace: 8 events from 3 processes, 0 dropped; traces in"),
+			   "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "(3 files)"), "%s", r.err);
+}
+
+Test(edges, launcher_refuses_scripts_of_static_interpreters_and_warns_of_go)
+{
+	char script[200], interp[256], gobin[200], cmd[700];
+	snprintf(script, sizeof script, "%s/s.sh", dir);
+	h_path(interp, sizeof interp, "progs/edges-static");
+	FILE *f = fopen(script, "w");
+	fprintf(f, "#!%s loop\n", interp);
+	fclose(f);
+	cr_assert(chmod(script, 0755) == 0);
+	static struct h_run r;
+	cr_assert_eq(launch(&r, (const char *[]){script, NULL}), 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "the script's interpreter is statically linked"), "%s",
+			   r.err);
+	/* a dynamically linked Go program: its own sockets are invisible */
+	snprintf(gobin, sizeof gobin, "%s/goprog", dir);
+	snprintf(cmd, sizeof cmd, "printf x > %s/note && objcopy --add-section .go.buildinfo=%s/note %s %s",
+		 dir, dir, edges, gobin);
+	const char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+	cr_assert_eq(h_run(&r, NULL, sh, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(launch(&r, (const char *[]){"-q", "-o", trace, gobin, "loop", "1", NULL}), 0,
+		     "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "is a Go program"), "%s", r.err);
+}

@@ -16,10 +16,14 @@ for p in $(seq 50000 50200); do
 done
 
 echo "\$ SOCKTRACE_FILE=$trace LD_PRELOAD=$build/libsocktrace.so $build/socknames $port 2"
-SOCKTRACE_FILE="$trace" LD_PRELOAD="$build/libsocktrace.so" "$build/socknames" "$port" 2 >"$out" &
+# The output file exists before the program starts: a backgrounded redirect
+# may not have created it yet when the loop below first reads it.
+: >"$out"
+SOCKTRACE_FILE="$trace" LD_PRELOAD="$build/libsocktrace.so" "$build/socknames" "$port" 2 >>"$out" &
 pid=$!
 tries=0
-while [ "$(wc -l <"$out")" -lt 4 ] && [ $tries -lt 100 ] && kill -0 $pid 2>/dev/null; do
+lines() { n=$(wc -l <"$out" 2>/dev/null); echo "${n:-0}"; }
+while [ "$(lines)" -lt 4 ] && [ $tries -lt 100 ] && kill -0 $pid 2>/dev/null; do
 	sleep 0.05
 	tries=$((tries + 1))
 done

@@ -7,7 +7,10 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
 #include <limits.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +34,12 @@ struct st_launch {
 static void st_usage(FILE *out)
 {
 	fputs("usage: socktrace [-o FILE] [-k DEPTH] [-q] [--] COMMAND [ARG...]\n"
-	      "  -o FILE   trace file (default socktrace.trace; replaced if it exists)\n"
-	      "  -k DEPTH  record call stacks of up to DEPTH frames (0-64)\n"
-	      "  -q        no summary at the end\n",
+	      "  -o, --output FILE   trace file (default socktrace.trace); an existing trace\n"
+	      "                      or empty file is replaced, any other file is refused;\n"
+	      "                      %p in FILE makes one file per process\n"
+	      "  -k, --stack DEPTH   record call stacks of up to DEPTH frames (0-64)\n"
+	      "  -q, --quiet         no summary at the end\n"
+	      "  -h, --help          this text\n",
 	      out);
 }
 
@@ -62,27 +68,80 @@ static bool st_find_command(const char *name, char *out, size_t size)
 	return found;
 }
 
-/* An ELF without PT_INTERP is static: the loader never sees LD_PRELOAD. */
-static bool st_is_static_elf(const char *path)
+struct st_elf_facts {
+	bool elf, is_static, go;
+};
+
+/* The section names of an ELF file: ".go.buildinfo" marks a Go program. */
+static bool st_elf_has_section(int fd, const Elf64_Ehdr *eh, const char *want)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	Elf64_Shdr strs;
+	if (eh->e_shentsize != sizeof strs || eh->e_shstrndx >= eh->e_shnum ||
+	    pread(fd, &strs, sizeof strs, (off_t)(eh->e_shoff + eh->e_shstrndx * sizeof strs)) !=
+		    (ssize_t)sizeof strs)
 		return false;
+	for (unsigned i = 0; i < eh->e_shnum && i < 4096; i++) {
+		Elf64_Shdr sh;
+		char name[32] = {0};
+		if (pread(fd, &sh, sizeof sh, (off_t)(eh->e_shoff + i * sizeof sh)) != (ssize_t)sizeof sh)
+			return false;
+		if (sh.sh_name < strs.sh_size &&
+		    pread(fd, name, sizeof name - 1, (off_t)(strs.sh_offset + sh.sh_name)) > 0 &&
+		    strcmp(name, want) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* An ELF without PT_INTERP is static: the loader never sees LD_PRELOAD. */
+static struct st_elf_facts st_elf_facts(const char *path)
+{
+	struct st_elf_facts f = {false, false, false};
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return f;
 	Elf64_Ehdr eh;
-	bool is_static = false;
 	if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
 	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
-		is_static = true;
-		for (unsigned i = 0; i < eh.e_phnum && is_static; i++) {
+		f.elf = true;
+		f.is_static = true;
+		for (unsigned i = 0; i < eh.e_phnum && f.is_static; i++) {
 			Elf64_Phdr ph;
 			if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) != (ssize_t)sizeof ph)
 				break;
 			if (ph.p_type == PT_INTERP)
-				is_static = false;
+				f.is_static = false;
 		}
+		f.go = st_elf_has_section(fd, &eh, ".go.buildinfo");
 	}
 	close(fd);
-	return is_static;
+	return f;
+}
+
+/* The interpreter a "#!" script names ("#!/usr/bin/env prog" finds prog). */
+static bool st_script_interpreter(const char *path, char *out, size_t size)
+{
+	char line[PATH_MAX];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, line, sizeof line - 1);
+	close(fd);
+	if (n < 3 || line[0] != '#' || line[1] != '!')
+		return false;
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	char *save = NULL, *interp = strtok_r(line + 2, " \t", &save);
+	if (interp == NULL)
+		return false;
+	if (strcmp(interp, "/usr/bin/env") == 0 || strcmp(interp, "/bin/env") == 0) {
+		char *prog = strtok_r(NULL, " \t", &save);
+		while (prog && prog[0] == '-')
+			prog = strtok_r(NULL, " \t", &save);
+		return prog && st_find_command(prog, out, size);
+	}
+	snprintf(out, size, "%s", interp);
+	return true;
 }
 
 static void st_check_traceable(const char *path)
@@ -96,8 +155,51 @@ static void st_check_traceable(const char *path)
 		st_die(126, path, "set-group-ID program: the loader ignores LD_PRELOAD for it");
 	if (geteuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0)
 		st_die(126, path, "program with file capabilities: the loader ignores LD_PRELOAD for it");
-	if (st_is_static_elf(path))
-		st_die(126, path, "statically linked: LD_PRELOAD cannot trace it");
+	char interp[PATH_MAX];
+	const char *binary = path;
+	if (st_script_interpreter(path, interp, sizeof interp))
+		binary = interp;
+	struct st_elf_facts f = st_elf_facts(binary);
+	if (f.is_static && f.go)
+		st_die(126, binary, "a statically linked Go program: LD_PRELOAD cannot trace it");
+	if (f.is_static)
+		st_die(126, binary, binary == path ? "statically linked: LD_PRELOAD cannot trace it"
+						   : "the script's interpreter is statically linked: "
+						     "LD_PRELOAD cannot trace it");
+	if (f.go)
+		fprintf(stderr, "socktrace: warning: %s is a Go program: Go's runtime makes its socket "
+				"system calls itself, which LD_PRELOAD cannot see; only calls made "
+				"through C libraries (cgo) are recorded\n", binary);
+}
+
+/*
+ * -o replaces only what socktrace itself could have written: a trace or an
+ * empty file.  `-o main.c` or `-o /etc/passwd-copy` is refused, as the shim
+ * refuses to write into a foreign file.
+ */
+static void st_prepare_output(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT)
+			st_die(2, path, strerror(errno));
+		return;
+	}
+	if (S_ISLNK(st.st_mode))
+		st_die(2, path, "is a symbolic link; not replacing it (choose another -o)");
+	if (!S_ISREG(st.st_mode))
+		st_die(2, path, "is not a regular file; not replacing it (choose another -o)");
+	char magic[ST_MAGIC_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	bool trace = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+		     memcmp(magic, ST_MAGIC, ST_MAGIC_LEN) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!trace && st.st_size != 0)
+		st_die(2, path, "exists and is not a socktrace trace; not replacing it "
+				"(choose another -o)");
+	if (unlink(path) < 0)
+		st_die(2, path, strerror(errno));
 }
 
 /* libsocktrace.so beside this program (build/) or in ../lib (installed). */
@@ -155,29 +257,97 @@ static int st_pid_order(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-static void st_summary(const struct st_launch *l)
+/* Events and processes of one trace file, added to the totals. */
+static bool st_sum_file(const char *path, size_t *events, size_t *procs, uint64_t *dropped,
+			char *error, size_t size)
 {
 	struct st_trace t;
-	if (st_trace_load(&t, l->trace, 0) < 0 && t.nevs == 0 && t.nprocs == 0) {
-		fprintf(stderr, "socktrace: no trace written (%s)\n", t.error);
+	if (st_trace_load(&t, path, 0) < 0 && t.nevs == 0 && t.nprocs == 0) {
+		snprintf(error, size, "%s", t.error);
 		st_trace_free(&t);
-		return;
+		return false;
 	}
 	/* a fork-per-connection server writes one process record per client */
 	if (t.nprocs)
 		qsort(t.procs, t.nprocs, sizeof *t.procs, st_pid_order);
-	size_t procs = 0;
 	for (size_t i = 0; i < t.nprocs; i++)
-		procs += i == 0 || t.procs[i].pid != t.procs[i - 1].pid;
-	fprintf(stderr, "socktrace: %zu events from %zu process%s, %llu dropped; trace in %s\n",
-		t.nevs, procs, procs == 1 ? "" : "es", (unsigned long long)t.dropped, l->trace);
+		*procs += i == 0 || t.procs[i].pid != t.procs[i - 1].pid;
+	*events += t.nevs;
+	*dropped += t.dropped;
 	st_trace_free(&t);
+	return true;
+}
+
+/* -o 'x.%p.trace': the files of this run are those the pattern matches that
+ * were written since it started. */
+static void st_summary_per_process(const struct st_launch *l, time_t started)
+{
+	char pattern[PATH_MAX + 16], error[512] = "";
+	size_t events = 0, procs = 0, files = 0;
+	uint64_t dropped = 0;
+	size_t o = 0;
+	for (const char *p = l->trace; *p && o + 2 < sizeof pattern; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			pattern[o++] = '*';
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			pattern[o++] = '%';
+			p++;
+		} else if (strchr("*?[\\", *p)) {
+			pattern[o++] = '\\';
+			pattern[o++] = *p;
+		} else {
+			pattern[o++] = *p;
+		}
+	}
+	pattern[o] = '\0';
+	glob_t g;
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct stat st;
+			if (stat(g.gl_pathv[i], &st) == 0 && st.st_mtime >= started &&
+			    st_sum_file(g.gl_pathv[i], &events, &procs, &dropped, error, sizeof error))
+				files++;
+		}
+		globfree(&g);
+	}
+	if (files == 0) {
+		fprintf(stderr, "socktrace: no trace written (%s)\n",
+			error[0] ? error : "no file matches the -o pattern");
+		return;
+	}
+	fprintf(stderr, "socktrace: %zu events from %zu process%s, %llu dropped; traces in %s "
+			"(%zu file%s)\n",
+		events, procs, procs == 1 ? "" : "es", (unsigned long long)dropped, pattern, files,
+		files == 1 ? "" : "s");
+}
+
+static void st_summary(const struct st_launch *l, time_t started)
+{
+	if (strstr(l->trace, "%p") != NULL) {
+		st_summary_per_process(l, started);
+		return;
+	}
+	char error[512];
+	size_t events = 0, procs = 0;
+	uint64_t dropped = 0;
+	if (!st_sum_file(l->trace, &events, &procs, &dropped, error, sizeof error)) {
+		fprintf(stderr, "socktrace: no trace written (%s)\n", error);
+		return;
+	}
+	fprintf(stderr, "socktrace: %zu events from %zu process%s, %llu dropped; trace in %s\n",
+		events, procs, procs == 1 ? "" : "es", (unsigned long long)dropped, l->trace);
 }
 
 static int st_parse(int argc, char **argv, struct st_launch *l)
 {
+	static const struct option longs[] = {
+		{"output", required_argument, NULL, 'o'}, {"stack", required_argument, NULL, 'k'},
+		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
 	int c;
-	while ((c = getopt(argc, argv, "+o:k:qh")) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:k:qh", longs, NULL)) != -1) {
 		switch (c) {
 		case 'o': l->output = optarg; break;
 		case 'k': l->depth = optarg; break;
@@ -205,8 +375,9 @@ int main(int argc, char **argv)
 	st_check_traceable(l.command);
 	st_find_lib(l.lib, sizeof l.lib);
 	st_absolute(l.output, l.trace, sizeof l.trace);
-	if (unlink(l.trace) < 0 && errno != ENOENT)
-		st_die(1, l.trace, strerror(errno));
+	if (strstr(l.trace, "%p") == NULL)
+		st_prepare_output(l.trace);
+	time_t started = time(NULL);
 	/* like a shell: Ctrl-C goes to the command, we stay to sum up */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -224,6 +395,6 @@ int main(int argc, char **argv)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!l.quiet)
-		st_summary(&l);
+		st_summary(&l, started);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
