@@ -522,3 +522,71 @@ Test(edges, launcher_refuses_scripts_of_static_interpreters_and_warns_of_go)
 		     "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "is a Go program"), "%s", r.err);
 }
+
+/* /etc seen through an overlay whose upper layer the test writes: a private
+ * /etc/ld.so.preload and /etc/socktrace.conf for this test's process only. */
+static void private_etc(char *upper, size_t size)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		cr_skip_test("no private mount namespace here: %s", strerror(errno));
+	char work[200], opts[600];
+	snprintf(upper, size, "%s/etc-upper", dir);
+	snprintf(work, sizeof work, "%s/etc-work", dir);
+	cr_assert(mkdir(upper, 0755) == 0 && mkdir(work, 0755) == 0);
+	snprintf(opts, sizeof opts, "lowerdir=/etc,upperdir=%s,workdir=%s", upper, work);
+	if (mount("overlay", "/etc", "overlay", 0, opts) < 0)
+		cr_skip_test("no overlay filesystem here: %s", strerror(errno));
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	cr_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+Test(edges, setuid_program_traces_only_where_root_said)
+{
+	if (geteuid() != 0 || h_sanitized())
+		cr_skip_test("needs root, and a shim the loader takes in secure mode");
+	char upper[200], lib[4096], suid[200], evil[200], line[4200], where[200];
+	private_etc(upper, sizeof upper);
+	h_path(lib, sizeof lib, "libsocktrace.so");
+	char *abs = realpath(lib, NULL);
+	snprintf(line, sizeof line, "%s\n", abs);
+	free(abs);
+	write_file("/etc/ld.so.preload", line, 0644);
+	/* a set-user-ID copy whose user can write the caller's directory */
+	snprintf(suid, sizeof suid, "%s/suid-edges", dir);
+	const char *cp[] = {"/bin/cp", edges, suid, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, cp, NULL, 30), 0);
+	cr_assert(chown(suid, 65534, 65534) == 0 && chmod(suid, 04755) == 0 && chmod(dir, 0777) == 0);
+	snprintf(evil, sizeof evil, "SOCKTRACE_FILE=%s/evil.trace", dir);
+	const char *argv[] = {suid, "loop", "1", NULL};
+	const char *env[] = {evil, NULL};
+	h_chdir_next(dir);
+	cr_assert_eq(h_run(&r, NULL, argv, env, 30), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "calls=1\n");
+	snprintf(where, sizeof where, "%s/evil.trace", dir);
+	cr_assert(access(where, F_OK) < 0, "secure mode obeyed the caller's SOCKTRACE_FILE");
+	snprintf(where, sizeof where, "%s/socktrace.trace", dir);
+	cr_assert(access(where, F_OK) < 0, "secure mode wrote into the caller's directory");
+	/* root names the place */
+	snprintf(where, sizeof where, "%s/secure.trace", dir);
+	snprintf(line, sizeof line, "# socktrace in set-user-ID programs\nfile=%s\n", where);
+	write_file("/etc/socktrace.conf", line, 0644);
+	h_chdir_next(dir);
+	cr_assert_eq(h_run(&r, NULL, argv, env, 30), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, where);
+	cr_assert_eq(t.nevs, 4);
+	st_trace_free(&t);
+	/* a configuration others can write is not root's word */
+	unlink(where);
+	cr_assert(chmod("/etc/socktrace.conf", 0666) == 0);
+	h_chdir_next(dir);
+	cr_assert_eq(h_run(&r, NULL, argv, env, 30), 0, "%s", r.err);
+	cr_assert(access(where, F_OK) < 0, "a world-writable configuration was obeyed");
+}
