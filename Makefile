@@ -156,6 +156,7 @@ install: all
 	install -m 0755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/socktrace
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0644 man/socktrace-dump.1 $(DESTDIR)$(PREFIX)/share/man/man1/socktrace-dump.1
+	install -m 0644 man/socktrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/socktrace.1
 	install -m 0644 man/libsocktrace.7 $(DESTDIR)$(PREFIX)/share/man/man7/libsocktrace.7
 	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
@@ -163,6 +164,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libsocktrace.so $(DESTDIR)$(PREFIX)/bin/socktrace-dump \
 	      $(DESTDIR)$(PREFIX)/bin/socktrace \
 	      $(DESTDIR)$(PREFIX)/bin/socknames $(DESTDIR)$(PREFIX)/share/man/man1/socktrace-dump.1 \
+	      $(DESTDIR)$(PREFIX)/share/man/man1/socktrace.1 \
 	      $(DESTDIR)$(PREFIX)/share/man/man7/libsocktrace.7
 
 clean:
