@@ -14,8 +14,8 @@ DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev
 
 SHIM_SRC  = $(wildcard shim/*.c)
 SHIM_HDR  = $(wildcard shim/*.h)
-READER_SRC = tools/st_trace.c tools/st_endpoint.c tools/st_symbols.c tools/st_escape.c
-READER_HDR = tools/st_trace.h tools/st_endpoint.h tools/st_symbols.h tools/st_escape.h shim/st_format.h
+READER_SRC = $(wildcard tools/reader/*.c)
+READER_HDR = $(wildcard tools/reader/*.h) shim/st_format.h
 READER_LIBS = -ldw -lelf -lpthread
 TEST_SRC  = $(wildcard tests/test_*.c)
 PROG_SRC  = $(wildcard tests/progs/*.c)
@@ -35,18 +35,17 @@ BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 all: $(LIB) $(DUMP) $(DEMO) $(LAUNCHER)
 
 deps:
-	@tools/deps.sh $(DEBIAN_PACKAGES)
+	@tools/scripts/deps.sh $(DEBIAN_PACKAGES)
 
 $(LIB): $(SHIM_SRC) $(SHIM_HDR) | $(BUILD)
 	$(CC) $(SHIM_FLAGS) -shared -Wl,-soname,libsocktrace.so -Wl,-z,now -o $@ $(SHIM_SRC) -ldl -lpthread
 
-DUMP_SRC = tools/socktrace_dump.c tools/st_view_events.c tools/st_view_conn.c \
-           tools/st_view_stats.c tools/st_filter.c tools/st_procs.c tools/st_follow.c
-$(DUMP): $(DUMP_SRC) tools/st_dump.h $(READER_SRC) $(READER_HDR) | $(BUILD)
-	$(CC) $(BASEFLAGS) -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
+DUMP_SRC = $(wildcard tools/dump/*.c)
+$(DUMP): $(DUMP_SRC) $(wildcard tools/dump/*.h) $(READER_SRC) $(READER_HDR) | $(BUILD)
+	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
 
-$(LAUNCHER): tools/socktrace.c tools/st_trace.c tools/st_trace.h shim/st_format.h | $(BUILD)
-	$(CC) $(BASEFLAGS) -o $@ tools/socktrace.c tools/st_trace.c
+$(LAUNCHER): tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_trace.h shim/st_format.h | $(BUILD)
+	$(CC) $(BASEFLAGS) -Itools/reader -o $@ tools/launcher/socktrace.c tools/reader/st_trace.c
 
 $(DEMO): demo/socknames.c | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $<
@@ -102,7 +101,7 @@ $(BUILD):
 	@mkdir -p $@
 
 demo: deps all
-	@tools/demo.sh $(BUILD)
+	@tools/scripts/demo.sh $(BUILD)
 
 # Criterion runs the tests; programs run under the shim are its children,
 # never the runner itself (it forks workers and talks over AF_UNIX sockets).
@@ -110,7 +109,7 @@ unit: all $(PROGS) $(TESTS)
 	ST_BUILD=$(abspath $(BUILD)) ST_PRELOAD=$(PRELOAD) $(TESTS) --jobs 2
 
 valgrind: all $(PROGS)
-	@tools/valgrind-reader.sh $(BUILD)
+	@tools/scripts/valgrind-reader.sh $(BUILD)
 
 # Sanitized programs need the sanitizer runtime loaded before the shim.
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
@@ -122,16 +121,17 @@ asan:
 
 # libFuzzer needs clang; the seed corpus is made from real runs under the shim.
 FUZZ = $(BUILD)/fuzz/fuzz_reader
-$(FUZZ): tools/fuzz_reader.c $(READER_SRC) $(READER_HDR)
+$(FUZZ): tools/fuzz/fuzz_reader.c $(READER_SRC) $(READER_HDR)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ tools/fuzz_reader.c tools/st_trace.c tools/st_endpoint.c tools/st_escape.c
+		-fno-sanitize-recover=all -Itools/reader -o $@ tools/fuzz/fuzz_reader.c \
+		tools/reader/st_trace.c tools/reader/st_endpoint.c tools/reader/st_escape.c
 
 fuzz: all $(PROGS) $(FUZZ)
-	@tools/fuzz.sh $(BUILD)
+	@tools/scripts/fuzz.sh $(BUILD)
 
 fuzz-smoke: all $(PROGS) $(FUZZ)
-	@FUZZ_SECONDS=30 tools/fuzz.sh $(BUILD)
+	@FUZZ_SECONDS=30 tools/scripts/fuzz.sh $(BUILD)
 
 test: deps
 	$(MAKE) unit
@@ -146,7 +146,7 @@ stress: all $(PROGS) $(TESTS)
 	ST_BUILD=$(abspath $(BUILD)) ST_STORM_KILLS=$(STRESS_KILLS) $(TESTS) --filter 'storm/*' --verbose
 
 bench: deps all $(BENCH)
-	@tools/bench.sh $(BUILD)
+	@tools/bench/bench.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../tools/st_trace.h"
+#include "../tools/reader/st_trace.h"
 
 struct h_run {
 	int status;  /* waitpid status */

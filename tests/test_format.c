@@ -1,5 +1,5 @@
 /* The trace format through the real writer (shim/st_record.c, st_file.c) and
- * the real reader (tools/st_trace.c): every family and every call round-trips,
+ * the real reader (tools/reader/st_trace.c): every family and every call round-trips,
  * and every kind of damage gives a located error with earlier records kept. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>

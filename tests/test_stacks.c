@@ -5,7 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "../tools/st_symbols.h"
+#include "../tools/reader/st_symbols.h"
 #include "harness.h"
 
 static char dir[64], trace[128], prog[256];

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../shim/st_format.h"
+#include "../../shim/st_format.h"
 
 struct st_endpoint {
 	const uint8_t *sa; /* raw sockaddr inside the loaded file; NULL = none */
