@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_decode.h"
 #include "st_trace.h"
 
 const char *st_op_name(uint8_t op)
@@ -66,31 +67,36 @@ static uint64_t st_u64(const uint8_t *p)
 	return v;
 }
 
-static int st_parse_event(struct st_trace *t, const uint8_t *p, uint32_t len, uint64_t off,
-			  uint32_t index)
+static int st_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, ST_WHY, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int st_decode_event(const uint8_t *p, uint32_t len, struct st_ev *ev, char *why)
 {
 	struct st_event e;
 	if (len < sizeof e)
-		return st_fail(t, off, "event record too short (%u bytes)", len);
+		return st_why(why, "event record too short (%u bytes)", len);
 	memcpy(&e, p, sizeof e);
 	if (e.local_len > ST_ADDR_MAX || e.peer_len > ST_ADDR_MAX || e.nframes > ST_FRAMES_MAX)
-		return st_fail(t, off, "event record has impossible sizes "
-				       "(local %u, peer %u, frames %u)",
-			       e.local_len, e.peer_len, e.nframes);
+		return st_why(why, "event record has impossible sizes (local %u, peer %u, frames %u)",
+			      e.local_len, e.peer_len, e.nframes);
 	uint32_t want = sizeof e + ST_ALIGN8(e.local_len) + ST_ALIGN8(e.peer_len) +
 			8u * e.nframes;
 	if (want != len)
-		return st_fail(t, off, "event record length %u does not match its contents (%u)",
-			       len, want);
+		return st_why(why, "event record length %u does not match its contents (%u)", len,
+			      want);
 	if (st_op_name(e.op) == NULL)
-		return st_fail(t, off, "event record has unknown call number %u", e.op);
-	t->evs = st_grow(t->evs, &t->evs_cap, t->nevs + 1, sizeof *t->evs);
-	struct st_ev *ev = &t->evs[t->nevs++];
+		return st_why(why, "event record has unknown call number %u", e.op);
 	const uint8_t *q = p + sizeof e;
 	*ev = (struct st_ev){
 		.ts = e.ts_ns, .pid = e.pid, .tid = e.tid, .fd = e.fd, .ret = e.ret,
 		.err = e.err, .listen_fd = e.listen_fd, .op = e.op, .flags = e.flags,
-		.nframes = e.nframes, .file = index, .offset = off,
+		.nframes = e.nframes,
 	};
 	ev->local = (struct st_endpoint){e.local_len ? q : NULL, e.local_len};
 	q += ST_ALIGN8(e.local_len);
@@ -100,93 +106,65 @@ static int st_parse_event(struct st_trace *t, const uint8_t *p, uint32_t len, ui
 	return 0;
 }
 
-static int st_parse_process(struct st_trace *t, const uint8_t *p, uint32_t len, uint64_t off,
-			    uint32_t index)
+int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why)
 {
 	struct st_process r;
 	if (len < sizeof r)
-		return st_fail(t, off, "process record too short (%u bytes)", len);
+		return st_why(why, "process record too short (%u bytes)", len);
 	memcpy(&r, p, sizeof r);
 	uint32_t want = ST_ALIGN8(sizeof r + r.exe_len + r.cmd_len + r.host_len);
 	if (want != len)
-		return st_fail(t, off, "process record length %u does not match its contents (%u)",
-			       len, want);
-	t->procs = st_grow(t->procs, &t->procs_cap, t->nprocs + 1, sizeof *t->procs);
+		return st_why(why, "process record length %u does not match its contents (%u)", len,
+			      want);
 	const char *s = (const char *)p + sizeof r;
-	t->procs[t->nprocs++] = (struct st_proc){
+	*pr = (struct st_proc){
 		.ts = r.ts_ns, .pid = r.pid, .ppid = r.ppid,
 		.exe = s, .exe_len = r.exe_len,
 		.cmd = s + r.exe_len, .cmd_len = r.cmd_len,
 		.host = s + r.exe_len + r.cmd_len, .host_len = r.host_len,
-		.file = index,
 	};
 	return 0;
 }
 
-static int st_parse_module(struct st_trace *t, const uint8_t *p, uint32_t len, uint64_t off,
-			   uint32_t index)
+int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why)
 {
 	struct st_module r;
 	if (len < sizeof r)
-		return st_fail(t, off, "module record too short (%u bytes)", len);
+		return st_why(why, "module record too short (%u bytes)", len);
 	memcpy(&r, p, sizeof r);
 	uint32_t want = ST_ALIGN8(sizeof r + r.build_id_len + r.path_len);
 	if (want != len)
-		return st_fail(t, off, "module record length %u does not match its contents (%u)",
-			       len, want);
+		return st_why(why, "module record length %u does not match its contents (%u)", len,
+			      want);
 	if (r.build_id_len > ST_BUILD_ID_MAX || r.lo > r.hi)
-		return st_fail(t, off, "module record has impossible values (build-id %u bytes, "
-				       "range 0x%llx-0x%llx)",
-			       r.build_id_len, (unsigned long long)r.lo, (unsigned long long)r.hi);
-	t->mods = st_grow(t->mods, &t->mods_cap, t->nmods + 1, sizeof *t->mods);
+		return st_why(why, "module record has impossible values (build-id %u bytes, "
+				   "range 0x%llx-0x%llx)",
+			      r.build_id_len, (unsigned long long)r.lo, (unsigned long long)r.hi);
 	const uint8_t *q = p + sizeof r;
-	t->mods[t->nmods++] = (struct st_mod){
+	*m = (struct st_mod){
 		.ts = r.ts_ns, .pid = r.pid, .flags = r.flags, .bias = r.bias, .lo = r.lo,
 		.hi = r.hi, .build_id = q, .build_id_len = r.build_id_len,
-		.path = (const char *)q + r.build_id_len, .path_len = r.path_len, .file = index,
+		.path = (const char *)q + r.build_id_len, .path_len = r.path_len,
 	};
 	return 0;
 }
 
-/* Parses one chunk; a zero commit word ends it (the rest was never written). */
-static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint32_t index)
+int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, uint32_t *len,
+		   char *why)
 {
-	uint64_t off = start;
-	while (off + 8 <= end) {
-		uint64_t w = st_u64(t->data + off);
-		if (w == 0)
-			return 0;
-		uint32_t len = ST_REC_LEN(w);
-		if (ST_REC_MARK_OF(w) != ST_REC_MARK)
-			return st_fail(t, off, "corrupt record (bad marker 0x%04x)", ST_REC_MARK_OF(w));
-		if (len < 8 || len % 8 != 0)
-			return st_fail(t, off, "corrupt record (length %u)", len);
-		if (off + len > t->size)
-			return st_fail(t, off, "record of %u bytes runs past the end of the file "
-					       "(%zu bytes): truncated file", len, t->size);
-		if (off + len > end)
-			return st_fail(t, off, "record of %u bytes runs past the end of its chunk", len);
-		int rc = 0;
-		switch (ST_REC_TYPE(w)) {
-		case ST_REC_EVENT:
-			rc = st_parse_event(t, t->data + off, len, off, index);
-			break;
-		case ST_REC_PROCESS:
-			rc = st_parse_process(t, t->data + off, len, off, index);
-			break;
-		case ST_REC_MODULE:
-			rc = st_parse_module(t, t->data + off, len, off, index);
-			break;
-		default:
-			snprintf(t->warning, sizeof t->warning,
-				 "offset %llu: unknown record type %u (%u bytes) skipped",
-				 (unsigned long long)off, ST_REC_TYPE(w), len);
-		}
-		if (rc < 0)
-			return rc;
-		off += len;
-	}
-	return 0;
+	if (w == 0)
+		return 0;
+	*len = ST_REC_LEN(w);
+	if (ST_REC_MARK_OF(w) != ST_REC_MARK)
+		return st_why(why, "corrupt record (bad marker 0x%04x)", ST_REC_MARK_OF(w));
+	if (*len < 8 || *len % 8 != 0)
+		return st_why(why, "corrupt record (length %u)", *len);
+	if (off + *len > size)
+		return st_why(why, "record of %u bytes runs past the end of the file (%llu bytes): "
+				   "truncated file", *len, (unsigned long long)size);
+	if (off + *len > chunk_end)
+		return st_why(why, "record of %u bytes runs past the end of its chunk", *len);
+	return 1;
 }
 
 static bool st_all_zero(const uint8_t *p, size_t n)
@@ -197,44 +175,118 @@ static bool st_all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int st_parse_header(struct st_trace *t, uint64_t *content_end)
+int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *info,
+		     uint64_t *err_off, char *why)
 {
 	struct st_header h;
+	memset(info, 0, sizeof *info);
+	size_t avail = size < ST_HEADER_SIZE ? (size_t)size : ST_HEADER_SIZE;
+	*err_off = 0;
 	/* A writer killed between creating the file and writing its header
 	 * leaves it empty (or zero): a trace with no events, which the next
 	 * writer takes over as a fresh file. */
-	if (t->size == 0 || st_all_zero(t->data, t->size < ST_HEADER_SIZE ? t->size : ST_HEADER_SIZE)) {
-		t->unwritten = true;
-		snprintf(t->warning, sizeof t->warning,
-			 "no trace header yet (its writer was stopped before writing it, or is starting)");
-		*content_end = ST_HEADER_SIZE;
-		return 1;
+	if (st_all_zero(head, avail)) {
+		info->unwritten = true;
+		info->content_end = ST_HEADER_SIZE;
+		return 0;
 	}
-	if (t->size < ST_MAGIC_LEN || memcmp(t->data, ST_MAGIC, ST_MAGIC_LEN) != 0)
-		return st_fail(t, 0, "not a socktrace trace (bad magic)");
-	if (t->size < sizeof h)
-		return st_fail(t, t->size, "file ends inside the trace header (%zu of %zu bytes)",
-			       t->size, sizeof h);
-	memcpy(&h, t->data, sizeof h);
+	if (size < ST_MAGIC_LEN || memcmp(head, ST_MAGIC, ST_MAGIC_LEN) != 0)
+		return st_why(why, "not a socktrace trace (bad magic)");
+	if (size < sizeof h) {
+		*err_off = size;
+		return st_why(why, "file ends inside the trace header (%llu of %zu bytes)",
+			      (unsigned long long)size, sizeof h);
+	}
+	memcpy(&h, head, sizeof h);
+	*err_off = 8;
 	if (h.version > ST_VERSION)
-		return st_fail(t, 8, "trace format version %u is newer than this reader's (%u)",
-			       h.version, ST_VERSION);
+		return st_why(why, "trace format version %u is newer than this reader's (%u)",
+			      h.version, ST_VERSION);
 	if (h.version != ST_VERSION)
-		return st_fail(t, 8, "unknown trace format version %u", h.version);
+		return st_why(why, "unknown trace format version %u", h.version);
+	*err_off = 12;
 	if (h.header_size != ST_HEADER_SIZE || h.chunk_size != ST_CHUNK_SIZE)
-		return st_fail(t, 12, "header lies about its layout (header %u, chunk %u bytes)",
-			       h.header_size, h.chunk_size);
+		return st_why(why, "header lies about its layout (header %u, chunk %u bytes)",
+			      h.header_size, h.chunk_size);
 	uint64_t chunks = h.next_chunk & ~ST_SEALED;
+	*err_off = 24;
 	if (h.capacity < ST_HEADER_SIZE || (h.next_chunk >> 62) > 1 ||
 	    chunks % ST_CHUNK_SIZE != 0)
-		return st_fail(t, 24, "header lies about its size (capacity %llu, chunks %llu)",
-			       (unsigned long long)h.capacity, (unsigned long long)chunks);
+		return st_why(why, "header lies about its size (capacity %llu, chunks %llu)",
+			      (unsigned long long)h.capacity, (unsigned long long)chunks);
 	/* No chunk handed out yet: the header alone is a whole trace. */
-	*content_end = chunks ? ST_HEADER_SIZE + chunks : t->size;
-	if (*content_end > h.capacity)
-		*content_end = h.capacity;
-	t->dropped = h.dropped;
-	t->exit_dropped = h.exit_dropped;
+	info->content_end = chunks ? ST_HEADER_SIZE + chunks : size;
+	if (info->content_end > h.capacity)
+		info->content_end = h.capacity;
+	info->dropped = h.dropped;
+	info->exit_dropped = h.exit_dropped;
+	return 0;
+}
+
+static int st_fail_why(struct st_trace *t, uint64_t offset, const char *why)
+{
+	return st_fail(t, offset, "%s", why);
+}
+
+/* Parses one chunk; a zero commit word ends it (the rest was never written). */
+static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint32_t index)
+{
+	char why[ST_WHY];
+	for (uint64_t off = start; off + 8 <= end;) {
+		uint32_t len = 0;
+		uint64_t w = st_u64(t->data + off);
+		int rc = st_decode_word(w, off, end, t->size, &len, why);
+		if (rc <= 0)
+			return rc < 0 ? st_fail_why(t, off, why) : 0;
+		const uint8_t *p = t->data + off;
+		switch (ST_REC_TYPE(w)) {
+		case ST_REC_EVENT:
+			t->evs = st_grow(t->evs, &t->evs_cap, t->nevs + 1, sizeof *t->evs);
+			rc = st_decode_event(p, len, &t->evs[t->nevs], why);
+			if (rc == 0) {
+				t->evs[t->nevs].file = index;
+				t->evs[t->nevs++].offset = off;
+			}
+			break;
+		case ST_REC_PROCESS:
+			t->procs = st_grow(t->procs, &t->procs_cap, t->nprocs + 1, sizeof *t->procs);
+			rc = st_decode_process(p, len, &t->procs[t->nprocs], why);
+			if (rc == 0)
+				t->procs[t->nprocs++].file = index;
+			break;
+		case ST_REC_MODULE:
+			t->mods = st_grow(t->mods, &t->mods_cap, t->nmods + 1, sizeof *t->mods);
+			rc = st_decode_module(p, len, &t->mods[t->nmods], why);
+			if (rc == 0)
+				t->mods[t->nmods++].file = index;
+			break;
+		default:
+			snprintf(t->warning, sizeof t->warning,
+				 "offset %llu: unknown record type %u (%u bytes) skipped",
+				 (unsigned long long)off, ST_REC_TYPE(w), len);
+		}
+		if (rc < 0)
+			return st_fail_why(t, off, why);
+		off += len;
+	}
+	return 0;
+}
+
+static int st_parse_header(struct st_trace *t, uint64_t *content_end)
+{
+	struct st_header_info info;
+	uint64_t err_off;
+	char why[ST_WHY];
+	if (st_decode_header(t->data, t->size, &info, &err_off, why) < 0)
+		return st_fail_why(t, err_off, why);
+	if (info.unwritten) {
+		t->unwritten = true;
+		snprintf(t->warning, sizeof t->warning, "%s", ST_UNWRITTEN_NOTE);
+		return 1;
+	}
+	*content_end = info.content_end;
+	t->dropped = info.dropped;
+	t->exit_dropped = info.exit_dropped;
 	return 0;
 }
 

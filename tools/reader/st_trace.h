@@ -62,6 +62,9 @@ struct st_trace {
 	char warning[512]; /* last skipped-record warning, "" when none */
 };
 
+#define ST_UNWRITTEN_NOTE \
+	"no trace header yet (its writer was stopped before writing it, or is starting)"
+
 /* Loads and parses path.  Returns 0 when the file is whole, -1 when it is
  * damaged: records before the damage are kept and error says what and where. */
 int st_trace_load(struct st_trace *t, const char *path, uint32_t index);

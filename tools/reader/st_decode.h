@@ -1,0 +1,36 @@
+/*
+ * Decoding of one record, of a commit word and of the header: every length
+ * is checked against its container before use.  Shared by the whole-file
+ * loader (st_trace.c) and the streaming reader (st_stream.c).  Each returns
+ * 0, or -1 with why[] saying what is wrong (the caller adds file and offset).
+ */
+#ifndef ST_DECODE_H
+#define ST_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "st_trace.h"
+
+#define ST_WHY 400
+
+int st_decode_event(const uint8_t *p, uint32_t len, struct st_ev *ev, char *why);
+int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why);
+int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why);
+
+/* The commit word w at off, in a chunk ending at chunk_end of a file of size
+ * bytes: 1 and *len for a record, 0 for the end of the chunk, -1 for damage. */
+int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, uint32_t *len,
+		   char *why);
+
+struct st_header_info {
+	uint64_t content_end; /* end of the chunks handed out, or of the file */
+	uint64_t dropped, exit_dropped;
+	bool unwritten;       /* empty or zero: its writer died before writing it */
+};
+/* head: the first min(size, ST_HEADER_SIZE) bytes of a file of size bytes.
+ * On -1, *err_off is where the problem is. */
+int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *info,
+		     uint64_t *err_off, char *why);
+
+#endif
