@@ -43,7 +43,8 @@ static void name_connect(struct named *out)
 		if (t.evs[i].op == ST_OP_CONNECT)
 			ev = &t.evs[i];
 	cr_assert_not_null(ev, "no connect event");
-	struct st_symbolizer *s = st_sym_new(&t, 1);
+	struct st_symbolizer *s = st_sym_new(NULL);
+	st_sym_add_traces(s, &t, 1);
 	memset(out, 0, sizeof *out);
 	out->n = ev->nframes;
 	out->pid = ev->pid;

@@ -65,45 +65,77 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 	*first = optind;
 }
 
-/* Loads every file; damage is reported after the output, as it does not stop it. */
-static int st_load_all(struct st_dump *d, char **paths, size_t n)
+void st_dump_record(struct st_dump *d, const struct st_rec *r)
 {
-	int status = 0;
-	d->traces = calloc(n ? n : 1, sizeof *d->traces);
-	d->ntraces = n;
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (st_trace_load(&d->traces[i], paths[i], (uint32_t)i) < 0 ||
-		    (d->traces[i].warning[0] && !d->traces[i].unwritten))
-			status = 1;
-		st_procs_index(&d->traces[i]);
-		total += d->traces[i].nevs;
-		d->dropped += d->traces[i].dropped;
-		d->exit_dropped += d->traces[i].exit_dropped;
+	if (r->type == ST_REC_PROCESS) {
+		st_catalog_add(&d->procs, &r->proc);
+		if (d->symbols)
+			st_sym_add_process(d->symbols, &r->proc);
+	} else if (r->type == ST_REC_MODULE && d->symbols) {
+		st_sym_add_module(d->symbols, &r->mod);
 	}
-	if (st_filter_resolve_times(&d->filter, d->traces, n) < 0)
-		exit(2);
-	d->evs = malloc((total ? total : 1) * sizeof *d->evs);
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < d->traces[i].nevs; k++)
-			if (st_filter_match(&d->filter, &d->traces[i].evs[k]))
-				d->evs[d->nevs++] = d->traces[i].evs[k];
-	if (d->nevs)
-		qsort(d->evs, d->nevs, sizeof *d->evs, st_ev_cmp);
-	d->symbols = st_sym_new(d->traces, n);
-	d->many_hosts = st_procs_many_hosts(d->traces, n);
-	return status;
 }
 
-static void st_report_damage(const struct st_dump *d)
+static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
 {
-	for (size_t i = 0; i < d->ntraces; i++) {
-		const struct st_trace *t = &d->traces[i];
-		if (t->warning[0])
-			fprintf(stderr, "socktrace-dump: %s: warning: %s\n", t->path, t->warning);
-		if (t->error[0])
-			fprintf(stderr, "socktrace-dump: %s: %s\n", t->path, t->error);
+	switch (d->view) {
+	case ST_VIEW_EVENTS:
+		st_view_event(d, ev, out);
+		break;
+	case ST_VIEW_CONNECTIONS:
+		st_conn_add(d, ev);
+		break;
+	case ST_VIEW_STATS:
+		st_stats_add(d, ev);
+		break;
 	}
+}
+
+/* Streams every file through the view; 1 when a file was not read whole.
+ * Damage is reported after the output, as it does not stop it. */
+static int st_run(struct st_dump *d, char **paths, size_t n, FILE *out)
+{
+	/* counting needs no order: file order is the fastest */
+	struct st_stream *s = st_stream_open(paths, n, d->view != ST_VIEW_STATS);
+	if (s == NULL) {
+		perror("socktrace-dump");
+		exit(2);
+	}
+	if (st_filter_resolve_times(&d->filter, st_stream_first_ts(s)) < 0)
+		exit(2);
+	struct st_rec r;
+	while (st_stream_next(s, &r)) {
+		if (r.type != ST_REC_EVENT)
+			st_dump_record(d, &r);
+		else if (st_filter_match(&d->filter, &r.ev)) {
+			d->nevs++;
+			st_dispatch(d, &r.ev, out);
+		}
+	}
+	int status = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct st_source_info *info = st_stream_info(s, i);
+		d->dropped += info->dropped;
+		d->exit_dropped += info->exit_dropped;
+	}
+	d->many_hosts = d->procs.many_hosts;
+	if (d->view == ST_VIEW_CONNECTIONS)
+		st_conn_print(d, out);
+	else if (d->view == ST_VIEW_STATS)
+		st_stats_print(d, out);
+	fflush(out);
+	for (size_t i = 0; i < n; i++) {
+		const struct st_source_info *info = st_stream_info(s, i);
+		if (info->warning[0])
+			fprintf(stderr, "socktrace-dump: %s: %s%s\n", info->path,
+				info->unwritten ? "" : "warning: ", info->warning);
+		if (info->error[0])
+			fprintf(stderr, "socktrace-dump: %s: %s\n", info->path, info->error);
+		if (info->error[0] || (info->warning[0] && !info->unwritten))
+			status = 1;
+	}
+	st_stream_close(s);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -112,32 +144,22 @@ int main(int argc, char **argv)
 	st_filter_init(&d.filter);
 	int first;
 	st_parse_args(argc, argv, &d, &first);
+	/* stacks are named only by views that print them */
+	if (d.view != ST_VIEW_STATS)
+		d.symbols = st_sym_new(stderr);
 	if (d.follow) {
-		if (st_filter_resolve_times(&d.filter, NULL, 0) < 0)
+		if (st_filter_resolve_times(&d.filter, 0) < 0)
 			return 2;
-		return st_follow(&d, argv[first], stdout);
+		int rc = st_follow(&d, argv[first], stdout);
+		st_sym_free(d.symbols);
+		st_catalog_free(&d.procs);
+		return rc;
 	}
-	int status = st_load_all(&d, argv + first, (size_t)(argc - first));
-	switch (d.view) {
-	case ST_VIEW_EVENTS:
-		st_view_events(&d, d.evs, d.nevs, stdout);
-		break;
-	case ST_VIEW_CONNECTIONS:
-		st_view_connections(&d, stdout);
-		break;
-	case ST_VIEW_STATS:
-		st_view_stats(&d, stdout);
-		break;
-	}
-	fflush(stdout);
-	st_report_damage(&d);
+	int status = st_run(&d, argv + first, (size_t)(argc - first), stdout);
 	if (d.view == ST_VIEW_EVENTS && !d.json)
 		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", d.nevs,
 			(unsigned long long)d.dropped);
 	st_sym_free(d.symbols);
-	for (size_t i = 0; i < d.ntraces; i++)
-		st_trace_free(&d.traces[i]);
-	free(d.traces);
-	free(d.evs);
+	st_catalog_free(&d.procs);
 	return status;
 }

@@ -9,6 +9,7 @@
 
 #include "st_escape.h"
 #include "st_symbols.h"
+#include "st_stream.h"
 #include "st_trace.h"
 
 struct st_filter {
@@ -25,49 +26,64 @@ struct st_filter {
 
 enum st_view { ST_VIEW_EVENTS, ST_VIEW_CONNECTIONS, ST_VIEW_STATS };
 
+/* The process records seen so far: the newest of each pid, by pid.  Records
+ * are few (one per process and exec) and never freed before the end, so a
+ * pointer to one stays valid. */
+struct st_catalog {
+	struct st_proc **slot; /* open addressing on pid */
+	size_t nslots, n;
+	struct st_proc **all;  /* every record kept, for freeing */
+	size_t nall, all_cap;
+	const struct st_proc *first_host; /* a record with a host name */
+	bool many_hosts;                  /* another host name was seen */
+};
+
+struct st_view_state; /* what a view keeps between events (st_view_*.c) */
+
 struct st_dump {
 	bool numeric, json, follow;
 	enum st_view view;
 	struct st_filter filter;
-	struct st_trace *traces;
-	size_t ntraces;
-	struct st_ev *evs; /* merged, filtered, in time order */
-	size_t nevs;
+	struct st_catalog procs;
+	struct st_symbolizer *symbols;
+	size_t nevs; /* events that passed the filters */
 	uint64_t dropped;
 	uint64_t exit_dropped; /* not recorded: their process had left the trace */
-	struct st_symbolizer *symbols;
 	bool many_hosts; /* the traces come from more than one host name */
+	struct st_view_state *state;
 };
 
 /* st_filter.c */
 void st_filter_init(struct st_filter *f);
 int st_filter_option(struct st_filter *f, int opt, const char *arg); /* 0, or -1 with a message */
-int st_filter_resolve_times(struct st_filter *f, const struct st_trace *t, size_t n);
+int st_filter_resolve_times(struct st_filter *f, uint64_t first_ts); /* 0: now */
 bool st_filter_match(const struct st_filter *f, const struct st_ev *ev);
 
-/* st_procs.c: process records sorted by pid and time, once per loaded trace,
- * before st_proc_of is used. */
-void st_procs_index(struct st_trace *t);
+/* st_procs.c: the catalog of process records. */
+void st_catalog_add(struct st_catalog *c, const struct st_proc *p);
+void st_catalog_free(struct st_catalog *c);
 /* The process record in force for an event (NULL when none). */
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev);
-/* "curl" from the executable path or argv[0]; "?" when unknown. */
 /* The program's name as ps shows it (argv[0]'s last part), raw bytes. */
 void st_proc_name(const struct st_proc *p, char *buf, size_t size);
 /* The same, control bytes escaped: for text output. */
 void st_proc_label(const struct st_proc *p, char *buf, size_t size);
 
-/* Whether the process records name more than one host. */
-bool st_procs_many_hosts(const struct st_trace *t, size_t n);
 /* Frame i of ev, named. */
 void st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i, struct st_frame *f);
 /* Name of the innermost frame of ev, or NULL. */
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);
 
-/* the views */
-void st_view_events(struct st_dump *d, const struct st_ev *evs, size_t n, FILE *out);
-void st_view_connections(struct st_dump *d, FILE *out);
-void st_view_stats(struct st_dump *d, FILE *out);
+/* the views: each takes the events that passed the filters, in time order
+ * (stats: in file order), then prints what it gathered at the end */
+void st_view_event(struct st_dump *d, const struct st_ev *ev, FILE *out);
+void st_conn_add(struct st_dump *d, const struct st_ev *ev);
+void st_conn_print(struct st_dump *d, FILE *out);
+void st_stats_add(struct st_dump *d, const struct st_ev *ev);
+void st_stats_print(struct st_dump *d, FILE *out);
 int st_follow(struct st_dump *d, const char *path, FILE *out);
+/* st_follow.c and socktrace_dump.c: a process or module record */
+void st_dump_record(struct st_dump *d, const struct st_rec *r);
 
 #endif

@@ -110,14 +110,9 @@ static int st_parse_time(const char *text, uint64_t first_ts, uint64_t *out)
 	return 0;
 }
 
-int st_filter_resolve_times(struct st_filter *f, const struct st_trace *t, size_t n)
+int st_filter_resolve_times(struct st_filter *f, uint64_t first)
 {
-	uint64_t first = UINT64_MAX;
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < t[i].nevs; k++)
-			if (t[i].evs[k].ts < first)
-				first = t[i].evs[k].ts;
-	if (first == UINT64_MAX)
+	if (first == 0)
 		first = (uint64_t)time(NULL) * 1000000000u;
 	const char *texts[2] = {f->since_text, f->until_text};
 	uint64_t *outs[2] = {&f->since, &f->until};

@@ -1,17 +1,29 @@
 /*
  * --follow: print events as they are written to a live trace, like tail -f.
- * Records are never rewritten once committed, so the file is simply read
- * again every poll and each record is printed once, by its offset.
+ * What the file holds when following starts is printed by the streaming
+ * reader, which also says where each chunk's records ended; from then on
+ * only what was added is read: the header's count of chunks handed out, and
+ * the next commit word of each chunk not yet full.  Records are never
+ * rewritten once committed, so each is printed once.  Polling slows down to
+ * once a second while nothing happens, and the file is watched by path: a
+ * missing file, a file that is not a trace, or one replaced at the same path
+ * is said in words, and a new file is followed from its start.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "st_decode.h"
 #include "st_dump.h"
 
-#define ST_FOLLOW_POLL_MS 200
+#define ST_POLL_FAST_MS 200
+#define ST_POLL_IDLE_MS 1000
 
 static volatile sig_atomic_t st_stop;
 
@@ -21,53 +33,261 @@ static void st_on_stop(int sig)
 	st_stop = 1;
 }
 
-struct st_seen {
-	uint8_t *bits; /* one bit per 8-byte slot of the file */
-	size_t nbits;
+enum st_state { ST_NONE, ST_MISSING, ST_NOT_TRACE, ST_FOLLOWING };
+
+struct st_follower {
+	const char *path;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	enum st_state said;
+	uint64_t *next; /* per chunk: offset of its next record; UINT64_MAX = done */
+	size_t nchunks;
+	/* events of one poll, sorted before printing: their bytes in the arena */
+	uint8_t *arena;
+	size_t arena_len, arena_cap;
+	struct st_kept {
+		uint64_t off; /* in the file */
+		size_t at;    /* in the arena */
+		uint32_t len;
+	} *kept;
+	struct st_ev *evs;
+	size_t nevs, evs_cap;
+	size_t printed;
 };
 
-static bool st_seen_test_set(struct st_seen *s, uint64_t offset)
+static void st_say_state(struct st_follower *f, enum st_state now, const char *why)
 {
-	size_t slot = (size_t)(offset / 8);
-	if (slot >= s->nbits) {
-		size_t n = (slot + 1) * 2;
-		uint8_t *b = realloc(s->bits, (n + 7) / 8);
-		if (b == NULL)
-			return true;
-		memset(b + (s->nbits + 7) / 8, 0, (n + 7) / 8 - (s->nbits + 7) / 8);
-		s->bits = b;
-		s->nbits = n;
-	}
-	bool was = s->bits[slot / 8] & (1u << (slot % 8));
-	s->bits[slot / 8] |= (uint8_t)(1u << (slot % 8));
-	return was;
+	if (f->said == now)
+		return;
+	f->said = now;
+	if (now == ST_MISSING)
+		fprintf(stderr, "socktrace-dump: %s: no such file yet; waiting for it\n", f->path);
+	else if (now == ST_NOT_TRACE)
+		fprintf(stderr, "socktrace-dump: %s: %s; waiting for a trace\n", f->path, why);
+	fflush(stderr);
 }
 
-/* Prints the events not printed yet, in time order; returns how many. */
-static size_t st_follow_once(struct st_dump *d, const char *path, struct st_seen *seen, FILE *out)
+static void st_forget_file(struct st_follower *f)
 {
-	struct st_trace t;
-	st_trace_load(&t, path, 0);
-	struct st_ev *fresh = malloc((t.nevs + 1) * sizeof *fresh);
-	size_t n = 0;
-	for (size_t i = 0; i < t.nevs; i++)
-		if (!st_seen_test_set(seen, t.evs[i].offset) && st_filter_match(&d->filter, &t.evs[i]))
-			fresh[n++] = t.evs[i];
-	if (n) {
-		qsort(fresh, n, sizeof *fresh, st_ev_cmp);
-		d->traces = &t;
-		d->ntraces = 1;
-		d->symbols = st_sym_new(&t, 1);
-		st_view_events(d, fresh, n, out);
-		st_sym_free(d->symbols);
-		d->symbols = NULL;
-		d->traces = NULL; /* t lives only in this call */
-		d->ntraces = 0;
-		fflush(out);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->next);
+	f->next = NULL;
+	f->nchunks = 0;
+}
+
+static bool st_grow_chunks(struct st_follower *f, size_t n)
+{
+	if (n <= f->nchunks)
+		return true;
+	uint64_t *p = realloc(f->next, n * sizeof *p);
+	if (p == NULL)
+		return false;
+	for (size_t i = f->nchunks; i < n; i++)
+		p[i] = ST_HEADER_SIZE + (uint64_t)i * ST_CHUNK_SIZE;
+	f->next = p;
+	f->nchunks = n;
+	return true;
+}
+
+/* What the file holds now, through the streaming reader, which says where
+ * each chunk stopped. */
+static void st_initial(struct st_dump *d, struct st_follower *f, FILE *out)
+{
+	char *paths[1] = {(char *)f->path};
+	struct st_stream *s = st_stream_open(paths, 1, true);
+	if (s == NULL)
+		return;
+	struct st_rec r;
+	while (st_stream_next(s, &r)) {
+		if (r.type != ST_REC_EVENT)
+			st_dump_record(d, &r);
+		else if (st_filter_match(&d->filter, &r.ev)) {
+			st_view_event(d, &r.ev, out);
+			f->printed++;
+		}
 	}
-	free(fresh);
-	st_trace_free(&t);
+	for (size_t i = 0; i < st_stream_chunks(s); i++) {
+		uint32_t file;
+		uint64_t off, stop;
+		st_stream_chunk(s, i, &file, &off, &stop);
+		size_t k = (size_t)((off - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
+		if (st_grow_chunks(f, k + 1))
+			f->next[k] = stop;
+	}
+	const struct st_source_info *info = st_stream_info(s, 0);
+	if (info->error[0])
+		fprintf(stderr, "socktrace-dump: %s: %s\n", f->path, info->error);
+	st_stream_close(s);
+	fflush(out);
+}
+
+/* Opens path when it is (again) a trace; true when following it. */
+static bool st_attach(struct st_dump *d, struct st_follower *f, FILE *out)
+{
+	struct stat st;
+	if (stat(f->path, &st) < 0) {
+		st_forget_file(f);
+		st_say_state(f, ST_MISSING, NULL);
+		return false;
+	}
+	if (f->fd >= 0 && st.st_dev == f->dev && st.st_ino == f->ino)
+		return true;
+	bool replaced = f->fd >= 0;
+	st_forget_file(f);
+	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (f->fd < 0 || fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		st_forget_file(f);
+		st_say_state(f, ST_NOT_TRACE, "not a regular file");
+		return false;
+	}
+	uint8_t head[ST_HEADER_SIZE] = {0};
+	ssize_t got = pread(f->fd, head, sizeof head, 0);
+	struct st_header_info h;
+	uint64_t err_off;
+	char why[ST_WHY];
+	if (got < 0 || st_decode_header(head, (uint64_t)got, &h, &err_off, why) < 0 ||
+	    h.unwritten) {
+		st_forget_file(f);
+		st_say_state(f, ST_NOT_TRACE, got >= 0 && !h.unwritten ? why : "no trace header yet");
+		return false;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	if (replaced || f->said != ST_NONE)
+		fprintf(stderr, "socktrace-dump: %s: %s; following it from its start\n", f->path,
+			replaced ? "replaced by a new file" : "is a trace now");
+	f->said = ST_FOLLOWING;
+	st_initial(d, f, out);
+	return true;
+}
+
+static void st_keep_event(struct st_follower *f, const uint8_t *rec, uint32_t len, uint64_t off)
+{
+	if (f->arena_len + len > f->arena_cap) {
+		size_t n = f->arena_cap ? f->arena_cap * 2 : 1 << 16;
+		while (n < f->arena_len + len)
+			n *= 2;
+		uint8_t *a = realloc(f->arena, n);
+		if (a == NULL)
+			return;
+		f->arena = a;
+		f->arena_cap = n;
+	}
+	if (f->nevs == f->evs_cap) {
+		size_t n = f->evs_cap ? f->evs_cap * 2 : 1024;
+		struct st_ev *e = realloc(f->evs, n * sizeof *e);
+		struct st_kept *k = e ? realloc(f->kept, n * sizeof *k) : NULL;
+		if (k == NULL) {
+			f->evs = e ? e : f->evs;
+			return;
+		}
+		f->evs = e;
+		f->kept = k;
+		f->evs_cap = n;
+	}
+	memcpy(f->arena + f->arena_len, rec, len);
+	/* decoded once the arena stops moving */
+	f->kept[f->nevs++] = (struct st_kept){off, f->arena_len, len};
+	f->arena_len += len;
+}
+
+/* Reads what chunk k gained since the last poll; false when it is damaged. */
+static bool st_read_chunk(struct st_dump *d, struct st_follower *f, size_t k, uint64_t size)
+{
+	uint64_t start = ST_HEADER_SIZE + (uint64_t)k * ST_CHUNK_SIZE, end = start + ST_CHUNK_SIZE;
+	static uint8_t rec[ST_CHUNK_SIZE];
+	char why[ST_WHY];
+	while (f->next[k] + 8 <= end) {
+		uint64_t off = f->next[k], w = 0;
+		if (pread(f->fd, &w, sizeof w, (off_t)off) != (ssize_t)sizeof w || w == 0)
+			return true;
+		uint32_t len;
+		int rc = st_decode_word(w, off, end, size, &len, why);
+		if (rc > 0 && pread(f->fd, rec, len, (off_t)off) != (ssize_t)len)
+			return true; /* shrank meanwhile: read again next poll */
+		struct st_rec r = {.type = ST_REC_TYPE(w)};
+		if (rc > 0 && r.type == ST_REC_EVENT) {
+			st_keep_event(f, rec, len, off);
+		} else if (rc > 0 && r.type == ST_REC_PROCESS) {
+			rc = st_decode_process(rec, len, &r.proc, why) == 0 ? 1 : -1;
+			if (rc > 0)
+				st_dump_record(d, &r);
+		} else if (rc > 0 && r.type == ST_REC_MODULE) {
+			rc = st_decode_module(rec, len, &r.mod, why) == 0 ? 1 : -1;
+			if (rc > 0)
+				st_dump_record(d, &r);
+		}
+		if (rc < 0) {
+			fprintf(stderr, "socktrace-dump: %s: offset %llu: %s\n", f->path,
+				(unsigned long long)off, why);
+			return false;
+		}
+		f->next[k] = off + len;
+	}
+	return true;
+}
+
+static int st_ev_time_order(const void *a, const void *b)
+{
+	return st_ev_cmp(a, b);
+}
+
+/* Decodes the poll's events from the arena, sorts and prints them. */
+static size_t st_flush(struct st_dump *d, struct st_follower *f, FILE *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->nevs; i++) {
+		uint64_t off = f->kept[i].off;
+		const uint8_t *rec = f->arena + f->kept[i].at;
+		uint32_t len = f->kept[i].len;
+		char why[ST_WHY];
+		if (st_decode_event(rec, len, &f->evs[n], why) < 0) {
+			fprintf(stderr, "socktrace-dump: %s: offset %llu: %s\n", f->path,
+				(unsigned long long)off, why);
+			continue;
+		}
+		f->evs[n].offset = off;
+		if (st_filter_match(&d->filter, &f->evs[n]))
+			n++;
+	}
+	if (n)
+		qsort(f->evs, n, sizeof *f->evs, st_ev_time_order);
+	for (size_t i = 0; i < n; i++)
+		st_view_event(d, &f->evs[i], out);
+	if (n)
+		fflush(out);
+	f->nevs = 0;
+	f->arena_len = 0;
+	f->printed += n;
 	return n;
+}
+
+/* One poll: new chunks from the header, new records in chunks not full. */
+static size_t st_poll(struct st_dump *d, struct st_follower *f, FILE *out)
+{
+	if (!st_attach(d, f, out))
+		return 0;
+	uint8_t head[ST_HEADER_SIZE];
+	struct stat st;
+	ssize_t got = pread(f->fd, head, sizeof head, 0);
+	struct st_header_info h;
+	uint64_t err_off;
+	char why[ST_WHY];
+	if (got < 0 || fstat(f->fd, &st) < 0 ||
+	    st_decode_header(head, (uint64_t)got, &h, &err_off, why) < 0 || h.unwritten)
+		return 0;
+	uint64_t size = (uint64_t)st.st_size;
+	uint64_t end = h.content_end < size ? h.content_end : size;
+	size_t chunks = end > ST_HEADER_SIZE ? (size_t)((end - ST_HEADER_SIZE) / ST_CHUNK_SIZE) : 0;
+	if (!st_grow_chunks(f, chunks))
+		return 0;
+	for (size_t k = 0; k < chunks; k++)
+		if (f->next[k] != UINT64_MAX && !st_read_chunk(d, f, k, size))
+			f->next[k] = UINT64_MAX;
+	return st_flush(d, f, out);
 }
 
 int st_follow(struct st_dump *d, const char *path, FILE *out)
@@ -75,15 +295,22 @@ int st_follow(struct st_dump *d, const char *path, FILE *out)
 	struct sigaction sa = {.sa_handler = st_on_stop};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	struct st_seen seen = {0};
-	size_t total = 0;
+	struct st_follower f = {.path = path, .fd = -1};
+	long wait_ms = ST_POLL_FAST_MS;
 	while (!st_stop) {
-		total += st_follow_once(d, path, &seen, out);
-		struct timespec ts = {0, ST_FOLLOW_POLL_MS * 1000000L};
+		size_t before = f.printed;
+		size_t n = st_poll(d, &f, out);
+		wait_ms = n || f.printed != before ? ST_POLL_FAST_MS
+						   : (wait_ms * 2 > ST_POLL_IDLE_MS ? ST_POLL_IDLE_MS
+										    : wait_ms * 2);
+		struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	free(seen.bits);
+	st_forget_file(&f);
+	free(f.arena);
+	free(f.evs);
+	free(f.kept);
 	if (!d->json)
-		fprintf(stderr, "socktrace-dump: %zu events\n", total);
+		fprintf(stderr, "socktrace-dump: %zu events\n", f.printed);
 	return 0;
 }

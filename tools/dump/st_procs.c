@@ -6,46 +6,103 @@
 
 #include "st_dump.h"
 
-static int st_proc_order(const void *a, const void *b)
+static struct st_proc *st_proc_copy(const struct st_proc *p)
 {
-	const struct st_proc *x = a, *y = b;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
-void st_procs_index(struct st_trace *t)
-{
-	if (t->nprocs)
-		qsort(t->procs, t->nprocs, sizeof *t->procs, st_proc_order);
-}
-
-/* Index of the first record of pid in the indexed records. */
-static size_t st_first_of(const struct st_trace *t, uint32_t pid)
-{
-	size_t lo = 0, hi = t->nprocs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (t->procs[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
+	struct st_proc *c = malloc(sizeof *c + p->exe_len + p->cmd_len + p->host_len + 1);
+	if (c == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
 	}
-	return lo;
+	*c = *p;
+	char *s = (char *)(c + 1);
+	memcpy(s, p->exe, p->exe_len);
+	memcpy(s + p->exe_len, p->cmd, p->cmd_len);
+	memcpy(s + p->exe_len + p->cmd_len, p->host, p->host_len);
+	c->exe = s;
+	c->cmd = s + p->exe_len;
+	c->host = s + p->exe_len + p->cmd_len;
+	return c;
 }
 
+static void st_catalog_grow(struct st_catalog *c)
+{
+	struct st_proc **old = c->slot;
+	size_t old_n = c->nslots;
+	c->nslots = old_n ? old_n * 2 : 256;
+	c->slot = calloc(c->nslots, sizeof *c->slot);
+	if (c->slot == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	for (size_t i = 0; i < old_n; i++) {
+		if (old[i] == NULL)
+			continue;
+		size_t k = ((size_t)old[i]->pid * 0x9e3779b97f4a7c15u >> 16) & (c->nslots - 1);
+		while (c->slot[k])
+			k = (k + 1) & (c->nslots - 1);
+		c->slot[k] = old[i];
+	}
+	free(old);
+}
+
+static struct st_proc **st_catalog_slot(const struct st_catalog *c, uint32_t pid)
+{
+	size_t k = ((size_t)pid * 0x9e3779b97f4a7c15u >> 16) & (c->nslots - 1);
+	while (c->slot[k] && c->slot[k]->pid != pid)
+		k = (k + 1) & (c->nslots - 1);
+	return &c->slot[k];
+}
+
+static void st_catalog_hosts(struct st_catalog *c, const struct st_proc *p)
+{
+	if (p->host_len == 0)
+		return;
+	if (c->first_host == NULL)
+		c->first_host = p;
+	else if (p->host_len != c->first_host->host_len ||
+		 memcmp(p->host, c->first_host->host, p->host_len) != 0)
+		c->many_hosts = true;
+}
+
+void st_catalog_add(struct st_catalog *c, const struct st_proc *p)
+{
+	if (c->n * 2 >= c->nslots)
+		st_catalog_grow(c);
+	struct st_proc *copy = st_proc_copy(p);
+	if (c->nall == c->all_cap) {
+		c->all_cap = c->all_cap ? c->all_cap * 2 : 256;
+		c->all = realloc(c->all, c->all_cap * sizeof *c->all);
+		if (c->all == NULL) {
+			perror("socktrace-dump: out of memory");
+			exit(2);
+		}
+	}
+	c->all[c->nall++] = copy;
+	st_catalog_hosts(c, copy);
+	struct st_proc **slot = st_catalog_slot(c, p->pid);
+	/* the newest record of a pid names it (after an exec, the new program) */
+	if (*slot == NULL)
+		c->n++;
+	if (*slot == NULL || (*slot)->ts <= p->ts)
+		*slot = copy;
+}
+
+void st_catalog_free(struct st_catalog *c)
+{
+	for (size_t i = 0; i < c->nall; i++)
+		free(c->all[i]);
+	free(c->all);
+	free(c->slot);
+	memset(c, 0, sizeof *c);
+}
+
+/* In time order, the newest record seen is the one in force; a process
+ * that wrote events before its record (none do today) gets its first. */
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev)
 {
-	const struct st_trace *t = &d->traces[ev->file];
-	const struct st_proc *best = NULL;
-	for (size_t i = st_first_of(t, ev->pid); i < t->nprocs && t->procs[i].pid == ev->pid; i++) {
-		const struct st_proc *p = &t->procs[i];
-		/* the newest record before the event; else the first one after it */
-		if (p->ts <= ev->ts ? (best == NULL || best->ts > ev->ts || p->ts > best->ts)
-				    : (best == NULL || (best->ts > ev->ts && p->ts < best->ts)))
-			best = p;
-	}
-	return best;
+	if (d->procs.nslots == 0)
+		return NULL;
+	return *st_catalog_slot(&d->procs, ev->pid);
 }
 
 void st_proc_name(const struct st_proc *p, char *buf, size_t size)
@@ -75,23 +132,6 @@ void st_proc_label(const struct st_proc *p, char *buf, size_t size)
 	char raw[256];
 	st_proc_name(p, raw, sizeof raw);
 	st_escape(buf, size, raw, strlen(raw));
-}
-
-bool st_procs_many_hosts(const struct st_trace *t, size_t n)
-{
-	const struct st_proc *first = NULL;
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < t[i].nprocs; k++) {
-			const struct st_proc *p = &t[i].procs[k];
-			if (p->host_len == 0)
-				continue;
-			if (first == NULL)
-				first = p;
-			else if (p->host_len != first->host_len ||
-				 memcmp(p->host, first->host, p->host_len) != 0)
-				return true;
-		}
-	return false;
 }
 
 void st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i, struct st_frame *f)

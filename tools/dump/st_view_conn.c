@@ -22,11 +22,21 @@ struct st_key {
 	uint16_t port;
 };
 
+/* An end as the view keeps it: a copy of its event with the (inet) endpoints
+ * and the innermost frame, since the stream's records do not outlive a step. */
 struct st_end {
-	const struct st_ev *ev;
+	const struct st_ev *ev; /* &copy, set once collection is over */
+	struct st_ev copy;
+	uint8_t local_sa[32], peer_sa[32];
+	uint64_t frame0;
 	const struct st_proc *proc;
 	struct st_key local, peer;
 	long partner; /* index into the other side, -1 = none */
+};
+
+struct st_view_state {
+	struct st_end *ends[2]; /* clients, servers: in time order */
+	size_t n[2], cap[2];
 };
 
 static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
@@ -94,20 +104,45 @@ static bool st_ends_match(const struct st_end *c, const struct st_end *s)
 	return !st_key_loopback(&c->local) || st_same_host(c, s);
 }
 
-static size_t st_collect(const struct st_dump *d, struct st_end *out, bool clients)
+void st_conn_add(struct st_dump *d, const struct st_ev *ev)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < d->nevs; i++) {
-		const struct st_ev *ev = &d->evs[i];
-		bool is_client = ev->op == ST_OP_CONNECT && (ev->ret == 0 || ev->err == EINPROGRESS);
-		bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
-		if (clients ? !is_client : !is_server)
-			continue;
-		struct st_end e = {.ev = ev, .proc = st_proc_of(d, ev), .partner = -1};
-		if (st_key_of(&ev->local, &e.local) && st_key_of(&ev->peer, &e.peer))
-			out[n++] = e;
+	bool is_client = ev->op == ST_OP_CONNECT && (ev->ret == 0 || ev->err == EINPROGRESS);
+	bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
+	if (!is_client && !is_server)
+		return;
+	struct st_end e = {.copy = *ev, .proc = st_proc_of(d, ev), .partner = -1};
+	if (!st_key_of(&ev->local, &e.local) || !st_key_of(&ev->peer, &e.peer) ||
+	    ev->local.len > sizeof e.local_sa || ev->peer.len > sizeof e.peer_sa)
+		return;
+	memcpy(e.local_sa, ev->local.sa, ev->local.len);
+	memcpy(e.peer_sa, ev->peer.sa, ev->peer.len);
+	if (ev->nframes)
+		memcpy(&e.frame0, ev->frames, sizeof e.frame0);
+	e.copy.nframes = ev->nframes ? 1 : 0;
+	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL)
+		exit(2);
+	struct st_view_state *v = d->state;
+	int side = is_client ? 0 : 1;
+	if (v->n[side] == v->cap[side]) {
+		v->cap[side] = v->cap[side] ? v->cap[side] * 2 : 256;
+		v->ends[side] = realloc(v->ends[side], v->cap[side] * sizeof *v->ends[side]);
+		if (v->ends[side] == NULL) {
+			perror("socktrace-dump: out of memory");
+			exit(2);
+		}
 	}
-	return n;
+	v->ends[side][v->n[side]++] = e;
+}
+
+/* The array no longer moves: point each copy at its own buffers. */
+static void st_settle(struct st_end *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		e[i].copy.local.sa = e[i].local_sa;
+		e[i].copy.peer.sa = e[i].peer_sa;
+		e[i].copy.frames = &e[i].frame0;
+		e[i].ev = &e[i].copy;
+	}
 }
 
 static uint64_t st_gap(uint64_t a, uint64_t b)
@@ -260,10 +295,14 @@ static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const s
 		st_row_text(d, out, c, s);
 }
 
-void st_view_connections(struct st_dump *d, FILE *out)
+void st_conn_print(struct st_dump *d, FILE *out)
 {
-	struct st_end *c = calloc(d->nevs + 1, sizeof *c), *s = calloc(d->nevs + 1, sizeof *s);
-	size_t nc = st_collect(d, c, true), ns = st_collect(d, s, false);
+	static struct st_view_state none;
+	struct st_view_state *v = d->state ? d->state : &none;
+	struct st_end *c = v->ends[0], *s = v->ends[1];
+	size_t nc = v->n[0], ns = v->n[1];
+	st_settle(c, nc);
+	st_settle(s, ns);
 	st_pair(c, nc, s, ns);
 	if (!d->json)
 		fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %s\n", "CONNECT", "CLIENT",
@@ -291,4 +330,6 @@ void st_view_connections(struct st_dump *d, FILE *out)
 			paired, nc - paired, ns - paired);
 	free(c);
 	free(s);
+	free(d->state);
+	d->state = NULL;
 }

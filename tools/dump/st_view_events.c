@@ -116,12 +116,10 @@ static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dum
 	fputs("}\n", out);
 }
 
-void st_view_events(struct st_dump *d, const struct st_ev *evs, size_t n, FILE *out)
+void st_view_event(struct st_dump *d, const struct st_ev *ev, FILE *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (d->json)
-			st_print_json(out, &evs[i], d);
-		else
-			st_print_text(out, &evs[i], d);
-	}
+	if (d->json)
+		st_print_json(out, ev, d);
+	else
+		st_print_text(out, ev, d);
 }

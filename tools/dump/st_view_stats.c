@@ -12,7 +12,7 @@
 struct st_pcount {
 	uint32_t file, pid;
 	size_t events, failed;
-	const struct st_ev *sample;
+	uint64_t first_ts; /* rows are printed in order of each process's first event */
 };
 
 struct st_ecount {
@@ -20,25 +20,53 @@ struct st_ecount {
 	size_t n;
 };
 
-struct st_stats {
+struct st_view_state {
 	size_t per_op[ST_OPS], failed_op[ST_OPS];
-	struct st_pcount *procs; /* in order of first event */
-	size_t nprocs;
+	struct st_pcount *procs;
+	size_t nprocs, procs_cap;
 	size_t *slot_of; /* open addressing on (file, pid): index + 1 into procs, 0 = free */
-	size_t nslots;   /* a power of two, at least twice the events */
+	size_t nslots;   /* a power of two, at least twice the processes */
 	struct st_ecount errs[256];
 	size_t nerrs;
 	uint64_t first, last;
 };
 
-/* Hashed: a fork-per-connection server has about as many processes as events. */
-static struct st_pcount *st_proc_slot(struct st_stats *s, const struct st_ev *ev)
+static void st_slots_grow(struct st_view_state *s)
 {
+	free(s->slot_of);
+	s->nslots = s->nslots ? s->nslots * 2 : 256;
+	s->slot_of = calloc(s->nslots, sizeof *s->slot_of);
+	if (s->slot_of == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	for (size_t k = 0; k < s->nprocs; k++) {
+		const struct st_pcount *p = &s->procs[k];
+		size_t i = (((size_t)p->pid * 0x9e3779b97f4a7c15u) ^ p->file) & (s->nslots - 1);
+		while (s->slot_of[i])
+			i = (i + 1) & (s->nslots - 1);
+		s->slot_of[i] = k + 1;
+	}
+}
+
+/* Hashed: a fork-per-connection server has about as many processes as events. */
+static struct st_pcount *st_proc_slot(struct st_view_state *s, const struct st_ev *ev)
+{
+	if (s->nprocs * 2 >= s->nslots)
+		st_slots_grow(s);
 	size_t h = ((size_t)ev->pid * 0x9e3779b97f4a7c15u) ^ ev->file;
 	for (size_t i = h & (s->nslots - 1);; i = (i + 1) & (s->nslots - 1)) {
 		if (s->slot_of[i] == 0) {
+			if (s->nprocs == s->procs_cap) {
+				s->procs_cap = s->procs_cap ? s->procs_cap * 2 : 256;
+				s->procs = realloc(s->procs, s->procs_cap * sizeof *s->procs);
+				if (s->procs == NULL) {
+					perror("socktrace-dump: out of memory");
+					exit(2);
+				}
+			}
 			s->procs[s->nprocs] = (struct st_pcount){.file = ev->file, .pid = ev->pid,
-								 .sample = ev};
+								 .first_ts = ev->ts};
 			s->slot_of[i] = ++s->nprocs;
 			return &s->procs[s->nprocs - 1];
 		}
@@ -48,7 +76,7 @@ static struct st_pcount *st_proc_slot(struct st_stats *s, const struct st_ev *ev
 	}
 }
 
-static void st_count_err(struct st_stats *s, int err)
+static void st_count_err(struct st_view_state *s, int err)
 {
 	for (size_t i = 0; i < s->nerrs; i++)
 		if (s->errs[i].err == err) {
@@ -59,26 +87,44 @@ static void st_count_err(struct st_stats *s, int err)
 		s->errs[s->nerrs++] = (struct st_ecount){err, 1};
 }
 
-static void st_gather(const struct st_dump *d, struct st_stats *s)
+void st_stats_add(struct st_dump *d, const struct st_ev *ev)
 {
-	s->procs = calloc(d->nevs + 1, sizeof *s->procs);
-	for (s->nslots = 16; s->nslots < 2 * (d->nevs + 1); s->nslots *= 2)
-		;
-	s->slot_of = calloc(s->nslots, sizeof *s->slot_of);
-	for (size_t i = 0; i < d->nevs; i++) {
-		const struct st_ev *ev = &d->evs[i];
-		bool failed = ev->ret < 0;
-		s->per_op[ev->op % ST_OPS]++;
-		s->failed_op[ev->op % ST_OPS] += failed;
-		struct st_pcount *p = st_proc_slot(s, ev);
-		p->events++;
-		p->failed += failed;
-		if (failed)
-			st_count_err(s, ev->err);
-		if (i == 0)
-			s->first = ev->ts;
-		s->last = ev->ts;
+	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
 	}
+	struct st_view_state *s = d->state;
+	bool failed = ev->ret < 0;
+	s->per_op[ev->op % ST_OPS]++;
+	s->failed_op[ev->op % ST_OPS] += failed;
+	struct st_pcount *p = st_proc_slot(s, ev);
+	p->events++;
+	p->failed += failed;
+	if (ev->ts < p->first_ts)
+		p->first_ts = ev->ts;
+	if (failed)
+		st_count_err(s, ev->err);
+	if (s->first == 0 || ev->ts < s->first)
+		s->first = ev->ts;
+	if (ev->ts > s->last)
+		s->last = ev->ts;
+}
+
+static int st_pcount_order(const void *a, const void *b)
+{
+	const struct st_pcount *x = a, *y = b;
+	if (x->first_ts != y->first_ts)
+		return x->first_ts < y->first_ts ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The name of a process: its newest record (no event to place it in time). */
+static const struct st_proc *st_pcount_proc(const struct st_dump *d, const struct st_pcount *p)
+{
+	struct st_ev probe = {.pid = p->pid, .file = p->file, .ts = UINT64_MAX};
+	return st_proc_of(d, &probe);
 }
 
 static const char *st_errname(int err)
@@ -87,7 +133,7 @@ static const char *st_errname(int err)
 	return n ? n : "?";
 }
 
-static void st_stats_text(struct st_dump *d, const struct st_stats *s, FILE *out)
+static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE *out)
 {
 	fprintf(out, "events %zu, dropped %llu", d->nevs, (unsigned long long)d->dropped);
 	if (d->exit_dropped)
@@ -106,7 +152,7 @@ static void st_stats_text(struct st_dump *d, const struct st_stats *s, FILE *out
 	fputs("\nPID      PROGRAM              EVENTS   FAILED\n", out);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		char name[64];
-		st_proc_label(st_proc_of(d, s->procs[i].sample), name, sizeof name);
+		st_proc_label(st_pcount_proc(d, &s->procs[i]), name, sizeof name);
 		fprintf(out, "%-8u %-18s %8zu %8zu\n", s->procs[i].pid, name, s->procs[i].events,
 			s->procs[i].failed);
 	}
@@ -117,7 +163,7 @@ static void st_stats_text(struct st_dump *d, const struct st_stats *s, FILE *out
 	}
 }
 
-static void st_stats_json(struct st_dump *d, const struct st_stats *s, FILE *out)
+static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE *out)
 {
 	fprintf(out, "{\"events\":%zu,\"dropped\":%llu,\"exit_dropped\":%llu,\"first_ts\":",
 		d->nevs, (unsigned long long)d->dropped, (unsigned long long)d->exit_dropped);
@@ -134,7 +180,7 @@ static void st_stats_json(struct st_dump *d, const struct st_stats *s, FILE *out
 	fputs("},\"processes\":[", out);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		char name[64];
-		st_proc_name(st_proc_of(d, s->procs[i].sample), name, sizeof name);
+		st_proc_name(st_pcount_proc(d, &s->procs[i]), name, sizeof name);
 		fprintf(out, "%s{\"pid\":%u,\"program\":", i ? "," : "", s->procs[i].pid);
 		st_json_string(out, name, strlen(name));
 		fprintf(out, ",\"events\":%zu,\"failed\":%zu}", s->procs[i].events, s->procs[i].failed);
@@ -145,14 +191,20 @@ static void st_stats_json(struct st_dump *d, const struct st_stats *s, FILE *out
 	fputs("}}\n", out);
 }
 
-void st_view_stats(struct st_dump *d, FILE *out)
+void st_stats_print(struct st_dump *d, FILE *out)
 {
-	struct st_stats s = {0};
-	st_gather(d, &s);
+	static struct st_view_state none;
+	struct st_view_state *s = d->state ? d->state : &none;
+	if (s->nprocs)
+		qsort(s->procs, s->nprocs, sizeof *s->procs, st_pcount_order);
 	if (d->json)
-		st_stats_json(d, &s, out);
+		st_stats_json(d, s, out);
 	else
-		st_stats_text(d, &s, out);
-	free(s.procs);
-	free(s.slot_of);
+		st_stats_text(d, s, out);
+	free(s->procs);
+	free(s->slot_of);
+	if (d->state) {
+		free(d->state);
+		d->state = NULL;
+	}
 }

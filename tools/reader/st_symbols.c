@@ -1,103 +1,174 @@
 /*
- * Stack symbolization.  Each recorded object is opened once per path with
- * libdwfl at its file addresses; a runtime address A in an object loaded with
- * bias B is looked up as A - 1 - B (return addresses point after the call).
- * A name is given only when libdwfl finds a symbol that contains the address
- * and the object still has the build-id recorded: otherwise "??".
+ * Stack symbolization.  Each recorded object is opened once per (path,
+ * build-id), lazily, with libdwfl at its file addresses, and shared by every
+ * process that mapped it (forked servers map the same objects).  A runtime
+ * address A in an object loaded with bias B is looked up as A - 1 - B (return
+ * addresses point after the call), and each distinct (object, address) is
+ * named once: the answer is cached.  A name is given only when libdwfl finds
+ * a symbol that contains the address and the object still has the build-id
+ * recorded: otherwise "??".
+ *
+ * A trace is untrusted input: a module path is opened only if it is an
+ * absolute path to a regular file outside /proc, /dev and /sys, without
+ * blocking (a FIFO would hang the reader forever), and the descriptor is
+ * handed to libdwfl so it opens nothing else by that name.
  */
 #define _GNU_SOURCE
 #include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "st_symbols.h"
 
+/* libstdc++'s demangler: C++ names, and Rust's legacy ones (_ZN...17h<hash>E). */
+extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
 struct st_objfile {
 	char *path;
+	uint8_t build_id[ST_BUILD_ID_MAX];
+	uint8_t build_id_len;
+	bool tried;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
-	const unsigned char *build_id;
-	int build_id_len;
+	const unsigned char *disk_id;
+	int disk_id_len;
 	struct st_objfile *next;
 };
 
 struct st_pmod {
-	const struct st_mod *m;
-	char *path;
+	uint32_t pid;
+	uint16_t flags;
+	uint64_t ts, bias, lo, hi;
+	struct st_objfile *obj;
+};
+
+struct st_exec {
+	uint32_t pid;
+	uint64_t ts;
+};
+
+struct st_named { /* one cache entry: (obj, addr) -> answer */
+	const struct st_objfile *obj;
+	uint64_t addr;
+	const char *sym; /* owned when demangled */
+	bool sym_owned;
+	uint64_t off;
+	const char *file;
+	int line;
 };
 
 struct st_symbolizer {
-	struct st_pmod *mods; /* all module records, by pid then time */
-	size_t nmods;
-	const struct st_proc **execs; /* process records, by pid then time */
-	size_t nexecs;
+	struct st_pmod *mods; /* by pid, then time */
+	size_t nmods, mods_cap;
+	struct st_exec *execs; /* by pid, then time */
+	size_t nexecs, execs_cap;
 	struct st_objfile *objs;
+	struct st_named *cache;
+	size_t cache_n, cache_cap;
+	size_t opened, named;
+	FILE *warn;
 	char *debuginfo_path;
 	Dwfl_Callbacks callbacks;
 };
 
-static int st_cmp_mod(const void *a, const void *b)
-{
-	const struct st_pmod *x = a, *y = b;
-	if (x->m->pid != y->m->pid)
-		return x->m->pid < y->m->pid ? -1 : 1;
-	return x->m->ts < y->m->ts ? -1 : x->m->ts > y->m->ts;
-}
-
-static int st_cmp_proc(const void *a, const void *b)
-{
-	const struct st_proc *x = *(const struct st_proc *const *)a;
-	const struct st_proc *y = *(const struct st_proc *const *)b;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
-struct st_symbolizer *st_sym_new(struct st_trace *traces, size_t ntraces)
+struct st_symbolizer *st_sym_new(FILE *warn)
 {
 	struct st_symbolizer *s = calloc(1, sizeof *s);
-	size_t nm = 0, np = 0;
-	for (size_t i = 0; i < ntraces; i++) {
-		nm += traces[i].nmods;
-		np += traces[i].nprocs;
-	}
-	s->mods = calloc(nm + 1, sizeof *s->mods);
-	s->execs = calloc(np + 1, sizeof *s->execs);
-	for (size_t i = 0; i < ntraces; i++) {
-		for (size_t k = 0; k < traces[i].nmods; k++) {
-			const struct st_mod *m = &traces[i].mods[k];
-			s->mods[s->nmods].m = m;
-			s->mods[s->nmods++].path = strndup(m->path, m->path_len);
-		}
-		for (size_t k = 0; k < traces[i].nprocs; k++)
-			s->execs[s->nexecs++] = &traces[i].procs[k];
-	}
-	qsort(s->mods, s->nmods, sizeof *s->mods, st_cmp_mod);
-	qsort(s->execs, s->nexecs, sizeof *s->execs, st_cmp_proc);
+	if (s == NULL)
+		return NULL;
+	s->warn = warn;
 	s->callbacks.find_elf = dwfl_build_id_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
 	return s;
 }
 
-static uint32_t st_exec_pid(const struct st_symbolizer *s, size_t i)
+static void *st_room(void *array, size_t *cap, size_t need, size_t elem)
 {
-	return s->execs[i]->pid;
+	if (need <= *cap)
+		return array;
+	size_t n = *cap ? *cap * 2 : 64;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(array, n * elem);
+	if (p == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	*cap = n;
+	return p;
 }
 
-static uint32_t st_mod_pid(const struct st_symbolizer *s, size_t i)
+static bool st_before(uint32_t pid_a, uint64_t ts_a, uint32_t pid_b, uint64_t ts_b)
 {
-	return s->mods[i].m->pid;
+	return pid_a != pid_b ? pid_a < pid_b : ts_a < ts_b;
 }
 
-/* First index whose pid is not below pid, in an array sorted by pid then time. */
-static size_t st_first_of(const struct st_symbolizer *s, size_t n, uint32_t pid,
-			  uint32_t (*pid_at)(const struct st_symbolizer *, size_t))
+/* One object per (path, build-id): the same library in a thousand processes. */
+static struct st_objfile *st_obj_for(struct st_symbolizer *s, const struct st_mod *m)
 {
-	size_t lo = 0, hi = n;
+	for (struct st_objfile *o = s->objs; o; o = o->next)
+		if (strlen(o->path) == m->path_len && memcmp(o->path, m->path, m->path_len) == 0 &&
+		    o->build_id_len == m->build_id_len &&
+		    memcmp(o->build_id, m->build_id, m->build_id_len) == 0)
+			return o;
+	struct st_objfile *o = calloc(1, sizeof *o);
+	if (o == NULL)
+		return NULL;
+	o->path = strndup(m->path, m->path_len);
+	o->build_id_len = m->build_id_len;
+	memcpy(o->build_id, m->build_id, m->build_id_len);
+	o->next = s->objs;
+	s->objs = o;
+	return o;
+}
+
+void st_sym_add_module(struct st_symbolizer *s, const struct st_mod *m)
+{
+	struct st_objfile *o = (m->flags & ST_MOD_UNLOADED) ? NULL : st_obj_for(s, m);
+	s->mods = st_room(s->mods, &s->mods_cap, s->nmods + 1, sizeof *s->mods);
+	/* Records arrive in time order: the place is almost always the end. */
+	size_t at = s->nmods;
+	while (at > 0 && st_before(m->pid, m->ts, s->mods[at - 1].pid, s->mods[at - 1].ts))
+		at--;
+	memmove(&s->mods[at + 1], &s->mods[at], (s->nmods - at) * sizeof *s->mods);
+	s->mods[at] = (struct st_pmod){m->pid, m->flags, m->ts, m->bias, m->lo, m->hi, o};
+	s->nmods++;
+}
+
+void st_sym_add_process(struct st_symbolizer *s, const struct st_proc *p)
+{
+	s->execs = st_room(s->execs, &s->execs_cap, s->nexecs + 1, sizeof *s->execs);
+	size_t at = s->nexecs;
+	while (at > 0 && st_before(p->pid, p->ts, s->execs[at - 1].pid, s->execs[at - 1].ts))
+		at--;
+	memmove(&s->execs[at + 1], &s->execs[at], (s->nexecs - at) * sizeof *s->execs);
+	s->execs[at] = (struct st_exec){p->pid, p->ts};
+	s->nexecs++;
+}
+
+void st_sym_add_traces(struct st_symbolizer *s, const struct st_trace *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < t[i].nmods; k++)
+			st_sym_add_module(s, &t[i].mods[k]);
+		for (size_t k = 0; k < t[i].nprocs; k++)
+			st_sym_add_process(s, &t[i].procs[k]);
+	}
+}
+
+/* First index whose pid is not below pid. */
+static size_t st_first_mod(const struct st_symbolizer *s, uint32_t pid)
+{
+	size_t lo = 0, hi = s->nmods;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (pid_at(s, mid) < pid)
+		if (s->mods[mid].pid < pid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -109,11 +180,15 @@ static size_t st_first_of(const struct st_symbolizer *s, size_t n, uint32_t pid,
  * to an image that exec replaced. */
 static uint64_t st_image_start(const struct st_symbolizer *s, uint32_t pid, uint64_t ts)
 {
-	uint64_t start = 0;
-	for (size_t i = st_first_of(s, s->nexecs, pid, st_exec_pid);
-	     i < s->nexecs && s->execs[i]->pid == pid && s->execs[i]->ts <= ts; i++)
-		start = s->execs[i]->ts;
-	return start;
+	size_t lo = 0, hi = s->nexecs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st_before(s->execs[mid].pid, s->execs[mid].ts, pid, ts + 1))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && s->execs[lo - 1].pid == pid ? s->execs[lo - 1].ts : 0;
 }
 
 static const struct st_pmod *st_find_module(const struct st_symbolizer *s, uint32_t pid,
@@ -121,67 +196,156 @@ static const struct st_pmod *st_find_module(const struct st_symbolizer *s, uint3
 {
 	uint64_t start = st_image_start(s, pid, ts);
 	const struct st_pmod *found = NULL;
-	for (size_t i = st_first_of(s, s->nmods, pid, st_mod_pid);
-	     i < s->nmods && s->mods[i].m->pid == pid && s->mods[i].m->ts <= ts; i++) {
-		const struct st_mod *m = s->mods[i].m;
+	for (size_t i = st_first_mod(s, pid); i < s->nmods && s->mods[i].pid == pid &&
+					      s->mods[i].ts <= ts; i++) {
+		const struct st_pmod *m = &s->mods[i];
 		if (m->ts < start)
 			continue;
 		if (m->flags & ST_MOD_UNLOADED) {
-			if (found && found->m->bias == m->bias && found->m->lo == m->lo)
+			if (found && found->bias == m->bias && found->lo == m->lo)
 				found = NULL;
 		} else if (ip >= m->lo && ip < m->hi) {
-			found = &s->mods[i];
+			found = m;
 		}
 	}
 	return found;
 }
 
-static struct st_objfile *st_open_obj(struct st_symbolizer *s, const char *path)
+/* An fd for path, or -1 and why: only regular files outside the kernel's
+ * pseudo-filesystems, and never a wait on a FIFO or a device. */
+static int st_safe_open(const char *path, const char **why)
 {
-	for (struct st_objfile *o = s->objs; o; o = o->next)
-		if (strcmp(o->path, path) == 0)
-			return o;
-	struct st_objfile *o = calloc(1, sizeof *o);
-	o->path = strdup(path);
-	o->dwfl = dwfl_begin(&s->callbacks);
-	if (o->dwfl && path[0] == '/') {
+	char real[PATH_MAX];
+	if (path[0] != '/') {
+		*why = "not an absolute path";
+		return -1;
+	}
+	if (realpath(path, real) == NULL) {
+		*why = strerror(errno);
+		return -1;
+	}
+	static const char *const pseudo[] = {"/proc/", "/dev/", "/sys/"};
+	for (size_t i = 0; i < 3; i++)
+		if (strncmp(real, pseudo[i], strlen(pseudo[i])) == 0) {
+			*why = "in a kernel pseudo-filesystem (refused)";
+			return -1;
+		}
+	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*why = strerror(errno);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file"
+		       : S_ISDIR(st.st_mode) ? "a directory, not a regular file"
+					      : "a device or special file, not a regular file";
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void st_obj_load(struct st_symbolizer *s, struct st_objfile *o)
+{
+	o->tried = true;
+	const char *why = NULL;
+	int fd = st_safe_open(o->path, &why);
+	if (fd >= 0 && (o->dwfl = dwfl_begin(&s->callbacks)) != NULL) {
 		dwfl_report_begin(o->dwfl);
-		o->mod = dwfl_report_elf(o->dwfl, path, path, -1, 0, false);
+		/* libdwfl takes the fd: it opens nothing by the trace's name */
+		o->mod = dwfl_report_elf(o->dwfl, o->path, o->path, fd, 0, false);
 		dwfl_report_end(o->dwfl, NULL, NULL);
+		fd = -1;
 		if (o->mod) {
 			GElf_Addr vaddr;
-			o->build_id_len = dwfl_module_build_id(o->mod, &o->build_id, &vaddr);
+			o->disk_id_len = dwfl_module_build_id(o->mod, &o->disk_id, &vaddr);
+		} else {
+			why = "not an ELF object libdwfl can read";
 		}
 	}
-	o->next = s->objs;
-	s->objs = o;
-	return o;
+	if (fd >= 0)
+		close(fd);
+	s->opened++;
+	if (o->mod == NULL && s->warn && o->path[0])
+		fprintf(s->warn, "socktrace-dump: warning: cannot name frames in %s: %s\n", o->path,
+			why ? why : "libdwfl failed");
 }
 
-static bool st_same_build(const struct st_objfile *o, const struct st_mod *m)
+static bool st_same_build(const struct st_objfile *o)
 {
-	if (m->build_id_len == 0)
+	if (o->build_id_len == 0)
 		return true; /* nothing recorded to compare with */
-	return o->build_id_len == m->build_id_len &&
-	       memcmp(o->build_id, m->build_id, m->build_id_len) == 0;
+	return o->disk_id_len == o->build_id_len &&
+	       memcmp(o->disk_id, o->build_id, o->build_id_len) == 0;
 }
 
-static void st_name(struct st_objfile *o, uint64_t addr, struct st_frame *out)
+static size_t st_cache_slot(const struct st_symbolizer *s, const struct st_objfile *o,
+			    uint64_t addr)
+{
+	uint64_t h = (addr ^ (uint64_t)(uintptr_t)o) * 0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(h >> 20) & (s->cache_cap - 1);
+	while (s->cache[i].obj && !(s->cache[i].obj == o && s->cache[i].addr == addr))
+		i = (i + 1) & (s->cache_cap - 1);
+	return i;
+}
+
+static void st_cache_grow(struct st_symbolizer *s)
+{
+	struct st_named *old = s->cache;
+	size_t old_cap = s->cache_cap;
+	s->cache_cap = old_cap ? old_cap * 2 : 1024;
+	s->cache = calloc(s->cache_cap, sizeof *s->cache);
+	if (s->cache == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].obj)
+			s->cache[st_cache_slot(s, old[i].obj, old[i].addr)] = old[i];
+	free(old);
+}
+
+static void st_name(struct st_symbolizer *s, struct st_objfile *o, uint64_t addr,
+		    struct st_named *n)
 {
 	GElf_Off off;
 	GElf_Sym sym;
+	s->named++;
 	const char *name = dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
 	if (name && (sym.st_size == 0 || off < sym.st_size)) {
-		out->sym = name;
-		out->off = off + 1; /* of the return address, as backtrace(3) prints it */
+		int status = -1;
+		char *plain = strncmp(name, "_Z", 2) == 0 ? __cxa_demangle(name, NULL, NULL, &status)
+							  : NULL;
+		n->sym = status == 0 && plain ? plain : name;
+		n->sym_owned = n->sym == plain;
+		if (!n->sym_owned)
+			free(plain);
+		n->off = off + 1; /* of the return address, as backtrace(3) prints it */
 	}
 	Dwfl_Line *line = dwfl_module_getsrc(o->mod, addr);
 	int lineno = 0;
 	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
 	if (file && lineno > 0) {
-		out->file = file;
-		out->line = lineno;
+		n->file = file;
+		n->line = lineno;
 	}
+}
+
+static const struct st_named *st_named_at(struct st_symbolizer *s, struct st_objfile *o,
+					  uint64_t addr)
+{
+	if (s->cache_n * 2 >= s->cache_cap)
+		st_cache_grow(s);
+	size_t i = st_cache_slot(s, o, addr);
+	if (s->cache[i].obj == NULL) {
+		s->cache[i] = (struct st_named){.obj = o, .addr = addr};
+		st_name(s, o, addr, &s->cache[i]);
+		s->cache_n++;
+	}
+	return &s->cache[i];
 }
 
 void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
@@ -190,26 +354,42 @@ void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 	memset(out, 0, sizeof *out);
 	out->ip = ip;
 	const struct st_pmod *pm = st_find_module(s, ev->pid, ev->ts, ip);
-	if (pm == NULL)
+	if (pm == NULL || pm->obj == NULL)
 		return;
-	out->obj = pm->path;
-	out->off = ip - pm->m->bias;
-	struct st_objfile *o = st_open_obj(s, pm->path);
+	struct st_objfile *o = pm->obj;
+	out->obj = o->path;
+	out->off = ip - pm->bias;
+	if (!o->tried)
+		st_obj_load(s, o);
 	if (o->mod == NULL)
 		return;
-	if (!st_same_build(o, pm->m)) {
+	if (!st_same_build(o)) {
 		out->changed = true;
 		return;
 	}
-	st_name(o, ip - 1 - pm->m->bias, out);
+	const struct st_named *n = st_named_at(s, o, ip - 1 - pm->bias);
+	if (n->sym) {
+		out->sym = n->sym;
+		out->off = n->off;
+	}
+	out->file = n->file;
+	out->line = n->line;
+}
+
+void st_sym_counts(const struct st_symbolizer *s, size_t *opened, size_t *named)
+{
+	*opened = s->opened;
+	*named = s->named;
 }
 
 void st_sym_free(struct st_symbolizer *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nmods; i++)
-		free(s->mods[i].path);
+	for (size_t i = 0; i < s->cache_cap; i++)
+		if (s->cache[i].sym_owned)
+			free((char *)s->cache[i].sym);
+	free(s->cache);
 	free(s->mods);
 	free(s->execs);
 	while (s->objs) {
@@ -220,5 +400,6 @@ void st_sym_free(struct st_symbolizer *s)
 		free(o->path);
 		free(o);
 	}
+	free(s->debuginfo_path);
 	free(s);
 }

@@ -3,11 +3,13 @@
 #ifndef ST_SYMBOLS_H
 #define ST_SYMBOLS_H
 
+#include <stdio.h>
+
 #include "st_trace.h"
 
 struct st_frame {
 	uint64_t ip;
-	const char *sym;  /* NULL when it cannot be named */
+	const char *sym;  /* demangled; NULL when it cannot be named */
 	uint64_t off;     /* from sym, or from the object's start when sym is NULL */
 	const char *obj;  /* NULL when no recorded object holds ip */
 	const char *file; /* source file, NULL without debug information */
@@ -17,9 +19,18 @@ struct st_frame {
 
 struct st_symbolizer;
 
-struct st_symbolizer *st_sym_new(struct st_trace *traces, size_t ntraces);
+/* warn: where to say, once per object, why its frames cannot be named
+ * (NULL: nowhere). */
+struct st_symbolizer *st_sym_new(FILE *warn);
+/* Records as the trace gives them, in any order; copied. */
+void st_sym_add_module(struct st_symbolizer *s, const struct st_mod *m);
+void st_sym_add_process(struct st_symbolizer *s, const struct st_proc *p);
+/* All the module and process records of loaded traces at once. */
+void st_sym_add_traces(struct st_symbolizer *s, const struct st_trace *t, size_t n);
 void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 		  struct st_frame *out);
+/* Objects opened, and frames named by libdwfl (not from the cache). */
+void st_sym_counts(const struct st_symbolizer *s, size_t *opened, size_t *named);
 void st_sym_free(struct st_symbolizer *s);
 
 #endif

@@ -1,0 +1,60 @@
+/*
+ * Streaming trace reader: records of any number of files, in time order,
+ * without loading them.  Each chunk is written by one thread in time order,
+ * so a k-way merge over the chunks that overlap in time (a heap of chunk
+ * cursors, each chunk opened when the merge reaches its first timestamp)
+ * yields every record in the order of a full sort by (time, file, offset),
+ * holding only the open chunks: memory follows how many threads wrote at the
+ * same time, not the size of the file.  Sparse holes and unused chunks are
+ * skipped without reading them (SEEK_DATA).
+ */
+#ifndef ST_STREAM_H
+#define ST_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "st_trace.h"
+
+struct st_rec {
+	uint16_t type; /* ST_REC_EVENT, ST_REC_PROCESS or ST_REC_MODULE */
+	uint64_t ts;
+	uint32_t file;
+	uint64_t offset;
+	union {
+		struct st_ev ev;
+		struct st_proc proc;
+		struct st_mod mod;
+	};
+};
+
+/* What a file turned out to hold, complete once the stream has ended. */
+struct st_source_info {
+	const char *path;
+	uint64_t dropped, exit_dropped;
+	bool unwritten;
+	char error[512];   /* "offset N: problem", "" when whole */
+	char warning[512]; /* skipped records, or an unwritten header */
+};
+
+struct st_stream;
+
+/* ordered: time order across all files; otherwise file order, chunk by chunk
+ * (the fastest way to count).  Files that cannot be opened are reported in
+ * their info and yield nothing. */
+struct st_stream *st_stream_open(char *const *paths, size_t n, bool ordered);
+/* The next record, valid until the next call; false at the end. */
+bool st_stream_next(struct st_stream *s, struct st_rec *r);
+/* Earliest first-record time of any chunk, 0 when the files hold none. */
+uint64_t st_stream_first_ts(const struct st_stream *s);
+size_t st_stream_files(const struct st_stream *s);
+/* Once the stream has ended: each non-empty chunk, and the offset where its
+ * records ended (where a follower goes on reading). */
+size_t st_stream_chunks(const struct st_stream *s);
+void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64_t *off,
+		     uint64_t *stop);
+const struct st_source_info *st_stream_info(const struct st_stream *s, size_t file);
+void st_stream_close(struct st_stream *s);
+
+#endif
