@@ -13,12 +13,15 @@ DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev
                   iproute2 procps curl python3 socat apache2-utils
 
 SHIM_SRC  = $(wildcard shim/*.c)
+# The recorder without the wrappers or constructor (format tests, gentrace).
+SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
+            shim/st_stack.c shim/st_modules.c shim/st_loader_lock.c
 SHIM_HDR  = $(wildcard shim/*.h)
 READER_SRC = $(wildcard tools/reader/*.c)
 READER_HDR = $(wildcard tools/reader/*.h) shim/st_format.h
 READER_LIBS = -ldw -lelf -lpthread -lstdc++
 TEST_SRC  = $(wildcard tests/test_*.c)
-PROG_SRC  = $(wildcard tests/progs/*.c)
+PROG_SRC  = $(filter-out tests/progs/gentrace.c,$(wildcard tests/progs/*.c))
 BENCH_SRC = $(wildcard tools/bench/*.c)
 
 LIB   = $(BUILD)/libsocktrace.so
@@ -28,7 +31,8 @@ LAUNCHER = $(BUILD)/socktrace
 TESTS = $(BUILD)/tests/run-tests
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
-        $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static
+        $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static \
+        $(BUILD)/progs/gentrace
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
@@ -68,6 +72,10 @@ $(BUILD)/progs/sockops-hardened: tests/progs/sockops.c tests/progs/progs.h
 	$(CC) $(BASEFLAGS) -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -pie \
 		-Wl,-z,relro,-z,now -o $@ $< -lpthread -ldl
 
+# A fast trace writer on the shim's own recorder, for the reader at scale.
+$(BUILD)/progs/gentrace: tests/progs/gentrace.c $(SHIM_CORE) $(SHIM_HDR)
+	$(CC) $(BASEFLAGS) -o $@ tests/progs/gentrace.c $(SHIM_CORE) -lpthread -ldl
+
 # A static program: the launcher must refuse it, and scripts it interprets.
 # Never sanitized: a sanitizer runtime cannot be linked statically.
 $(BUILD)/progs/edges-static: tests/progs/edges.c tests/progs/progs.h
@@ -91,8 +99,6 @@ $(BUILD)/bench/%: tools/bench/%.c tools/bench/bench.h
 	$(CC) $(BASEFLAGS) -o $@ $<
 
 # The format tests drive the real writer, without the wrappers or constructor.
-SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
-            shim/st_stack.c shim/st_modules.c shim/st_loader_lock.c
 $(TESTS): $(TEST_SRC) tests/harness.c tests/harness.h $(READER_SRC) $(READER_HDR) $(SHIM_CORE) $(SHIM_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $(TEST_SRC) tests/harness.c $(READER_SRC) $(SHIM_CORE) \

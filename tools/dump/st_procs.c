@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "st_dump.h"
+#include "st_fmt.h"
 
 static struct st_proc *st_proc_copy(const struct st_proc *p)
 {
@@ -150,11 +151,19 @@ const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)
 	return f.sym ? f.sym : "??";
 }
 
+/* HH:MM:SS.uuuuuu in local time; the seconds are converted once per second
+ * of the trace, not once per event. */
 void st_print_time(FILE *out, uint64_t ts)
 {
+	static time_t last = (time_t)-1;
+	static char hms[16];
 	time_t sec = (time_t)(ts / 1000000000u);
-	struct tm tm;
-	localtime_r(&sec, &tm);
-	fprintf(out, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		(unsigned)(ts % 1000000000u / 1000u));
+	if (sec != last) {
+		struct tm tm;
+		localtime_r(&sec, &tm);
+		snprintf(hms, sizeof hms, "%02d:%02d:%02d.", tm.tm_hour, tm.tm_min, tm.tm_sec);
+		last = sec;
+	}
+	st_put_s(out, hms);
+	st_put_u_width(out, ts % 1000000000u / 1000u, 6);
 }

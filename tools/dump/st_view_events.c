@@ -4,17 +4,25 @@
 
 #include "st_dump.h"
 #include "st_endpoint.h"
+#include "st_fmt.h"
 
 static void st_print_result(FILE *out, const struct st_ev *ev)
 {
-	fprintf(out, " = %d", ev->ret);
+	st_put_s(out, " = ");
+	st_put_i(out, ev->ret);
 	if (ev->err) {
 		const char *name = strerrorname_np(ev->err);
 		const char *desc = strerrordesc_np(ev->err);
-		if (name)
-			fprintf(out, " %s (%s)", name, desc ? desc : "");
-		else
-			fprintf(out, " errno %d", ev->err);
+		if (name) {
+			st_put_c(out, ' ');
+			st_put_s(out, name);
+			st_put_s(out, " (");
+			st_put_s(out, desc ? desc : "");
+			st_put_c(out, ')');
+		} else {
+			st_put_s(out, " errno ");
+			st_put_i(out, ev->err);
+		}
 	}
 }
 
@@ -80,8 +88,15 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dum
 {
 	st_print_time(out, ev->ts);
 	bool accepts = ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4;
-	fprintf(out, " %u/%u %s(%d)", ev->pid, ev->tid, st_op_name(ev->op),
-		accepts ? ev->listen_fd : ev->fd);
+	st_put_c(out, ' ');
+	st_put_u(out, ev->pid);
+	st_put_c(out, '/');
+	st_put_u(out, ev->tid);
+	st_put_c(out, ' ');
+	st_put_s(out, st_op_name(ev->op));
+	st_put_c(out, '(');
+	st_put_i(out, accepts ? ev->listen_fd : ev->fd);
+	st_put_c(out, ')');
 	st_print_result(out, ev);
 	if (ev->local.sa) {
 		fputs(" local=", out);
@@ -97,17 +112,35 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dum
 
 static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dump *o)
 {
-	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"%s\",\"fd\":%d,\"ret\":%d,",
-		(unsigned long long)ev->ts, ev->pid, ev->tid, st_op_name(ev->op), ev->fd, ev->ret);
+	st_put_s(out, "{\"ts\":");
+	st_put_u(out, ev->ts);
+	st_put_s(out, ",\"pid\":");
+	st_put_u(out, ev->pid);
+	st_put_s(out, ",\"tid\":");
+	st_put_u(out, ev->tid);
+	st_put_s(out, ",\"op\":\"");
+	st_put_s(out, st_op_name(ev->op));
+	st_put_s(out, "\",\"fd\":");
+	st_put_i(out, ev->fd);
+	st_put_s(out, ",\"ret\":");
+	st_put_i(out, ev->ret);
 	const char *name = ev->err ? strerrorname_np(ev->err) : NULL;
-	if (name)
-		fprintf(out, "\"errno\":\"%s\",", name);
-	else if (ev->err)
-		fprintf(out, "\"errno\":\"E%d\",", ev->err);
-	else
-		fputs("\"errno\":null,", out);
-	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4)
-		fprintf(out, "\"listen_fd\":%d,", ev->listen_fd);
+	if (name) {
+		st_put_s(out, ",\"errno\":\"");
+		st_put_s(out, name);
+		st_put_s(out, "\",");
+	} else if (ev->err) {
+		st_put_s(out, ",\"errno\":\"E");
+		st_put_i(out, ev->err);
+		st_put_s(out, "\",");
+	} else {
+		st_put_s(out, ",\"errno\":null,");
+	}
+	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) {
+		st_put_s(out, "\"listen_fd\":");
+		st_put_i(out, ev->listen_fd);
+		st_put_c(out, ',');
+	}
 	fputs("\"local\":", out);
 	st_endpoint_json(out, &ev->local);
 	fputs(",\"peer\":", out);

@@ -9,6 +9,7 @@
 
 #include "st_endpoint.h"
 #include "st_escape.h"
+#include "st_fmt.h"
 
 #define ST_LOOKUP_MS 300
 
@@ -124,9 +125,37 @@ const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, si
 	return n->host ? n->host : num;
 }
 
+static uint16_t st_family(const struct st_endpoint *ep)
+{
+	sa_family_t f;
+	memcpy(&f, ep->sa, sizeof f);
+	return f;
+}
+
+/* Dotted quad without inet_ntop, which formats with sprintf. */
+static void st_ipv4_text(const uint8_t *a, char *out)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (v >= 100)
+			*out++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*out++ = (char)('0' + v / 10 % 10);
+		*out++ = (char)('0' + v % 10);
+		*out++ = i < 3 ? '.' : '\0';
+	}
+}
+
 static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrlen,
 			  unsigned *port)
 {
+	if (ep->len >= ST_INET_SHORT_LEN && addrlen >= 16 && st_family(ep) == AF_INET) {
+		uint16_t p;
+		memcpy(&p, ep->sa + 2, sizeof p);
+		*port = ntohs(p);
+		st_ipv4_text(ep->sa + 4, addr);
+		return true;
+	}
 	struct sockaddr_storage ss = {0};
 	memcpy(&ss, ep->sa, ep->len);
 	if (ss.ss_family == AF_INET && ep->len >= ST_INET_SHORT_LEN) {
@@ -161,12 +190,6 @@ static char st_unix_parts(const struct st_endpoint *ep, const char **name, size_
 	return 'p';
 }
 
-static uint16_t st_family(const struct st_endpoint *ep)
-{
-	sa_family_t f;
-	memcpy(&f, ep->sa, sizeof f);
-	return f;
-}
 
 void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 {
@@ -184,7 +207,11 @@ void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 			socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
 			host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
 		}
-		fprintf(out, "(%s, %u)", host, port);
+		st_put_c(out, '(');
+		st_put_s(out, host);
+		st_put_s(out, ", ");
+		st_put_u(out, port);
+		st_put_c(out, ')');
 		return;
 	}
 	if (st_family(ep) == AF_UNIX) {
@@ -235,8 +262,12 @@ void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
 	char addr[INET6_ADDRSTRLEN];
 	unsigned port;
 	if (st_inet_parts(ep, addr, sizeof addr, &port)) {
-		fprintf(out, "{\"family\":\"%s\",\"addr\":\"%s\",\"port\":%u}",
-			st_family(ep) == AF_INET ? "inet" : "inet6", addr, port);
+		st_put_s(out, st_family(ep) == AF_INET ? "{\"family\":\"inet\",\"addr\":\""
+						       : "{\"family\":\"inet6\",\"addr\":\"");
+		st_put_s(out, addr);
+		st_put_s(out, "\",\"port\":");
+		st_put_u(out, port);
+		st_put_c(out, '}');
 		return;
 	}
 	if (st_family(ep) == AF_UNIX) {

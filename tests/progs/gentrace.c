@@ -1,0 +1,85 @@
+/*
+ * gentrace FILE EVENTS [THREADS]: writes a large trace fast with the shim's
+ * own recorder (shim/st_record.c, st_file.c), no system call per event: the
+ * reader-at-scale tests and `make bench` read what it writes.  Each thread
+ * writes its share as a server would: accepts and connects with their
+ * getsockname/getpeername, on loopback ports, one process record first.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../shim/st_internal.h"
+
+/* What st_init.c provides in the real shim. */
+uint32_t st_pid = 4242;
+uint64_t st_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long gen_per_thread;
+
+static struct st_addr gen_inet(uint32_t ip, unsigned port)
+{
+	struct st_addr a = {.len = sizeof(struct sockaddr_in)};
+	struct sockaddr_in *in = (struct sockaddr_in *)&a.ss;
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	in->sin_addr.s_addr = htonl(ip);
+	return a;
+}
+
+static void *gen_thread(void *arg)
+{
+	long id = (long)arg;
+	static const uint8_t ops[4] = {ST_OP_ACCEPT4, ST_OP_GETSOCKNAME, ST_OP_GETPEERNAME,
+				       ST_OP_CONNECT};
+	for (long i = 0; i < gen_per_thread; i++) {
+		unsigned client_port = 20000 + (unsigned)((id * gen_per_thread + i) / 4 % 40000);
+		struct st_addr server = gen_inet(0x7f000001, 8080);
+		struct st_addr client = gen_inet(0x7f000001 + (uint32_t)id, client_port);
+		uint8_t op = ops[i % 4];
+		struct st_outcome done = {st_now_ns(), op == ST_OP_ACCEPT4 ? 7 : 0, 0};
+		bool accepts = op == ST_OP_ACCEPT4;
+		st_record_event(op, 7, accepts ? 3 : -1, &done, accepts ? &server : &client,
+				accepts ? &client : &server, 0, NULL);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fputs("usage: gentrace FILE EVENTS [THREADS]\n", stderr);
+		return 2;
+	}
+	long events = atol(argv[2]);
+	int threads = argc > 3 ? atoi(argv[3]) : 4;
+	if (threads < 1 || threads > 64)
+		threads = 4;
+	const char *why = NULL;
+	uint64_t capacity = (uint64_t)events * 64 + (64ull << 20);
+	if (st_file_attach(argv[1], capacity, &why) != 0) {
+		fprintf(stderr, "gentrace: %s: %s\n", argv[1], why ? why : "cannot attach");
+		return 1;
+	}
+	static const char cmd[] = "gen-server\0--port\0008080";
+	st_record_process(1, "/usr/sbin/gen-server", 20, cmd, sizeof cmd, "genhost", 7);
+	gen_per_thread = events / threads;
+	pthread_t th[64];
+	for (long i = 0; i < threads; i++)
+		pthread_create(&th[i], NULL, gen_thread, (void *)i);
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	st_file_detach();
+	printf("events=%ld\n", gen_per_thread * threads);
+	return 0;
+}
