@@ -1,9 +1,11 @@
 /*
- * gentrace FILE EVENTS [THREADS]: writes a large trace fast with the shim's
+ * gentrace FILE EVENTS [THREADS [STEP_NS]]: writes a large trace fast with the shim's
  * own recorder (shim/st_record.c, st_file.c), no system call per event: the
  * reader-at-scale tests and `make bench` read what it writes.  Each thread
  * writes its share as a server would: accepts and connects with their
  * getsockname/getpeername, on loopback ports, one process record first.
+ * STEP_NS spaces each thread's events in time as a real server's would be
+ * (0, the default: the clock).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,6 +28,7 @@ uint64_t st_now_ns(void)
 }
 
 static long gen_per_thread;
+static uint64_t gen_step_ns, gen_start_ns;
 
 static struct st_addr gen_inet(uint32_t ip, unsigned port)
 {
@@ -47,7 +50,8 @@ static void *gen_thread(void *arg)
 		struct st_addr server = gen_inet(0x7f000001, 8080);
 		struct st_addr client = gen_inet(0x7f000001 + (uint32_t)id, client_port);
 		uint8_t op = ops[i % 4];
-		struct st_outcome done = {st_now_ns(), op == ST_OP_ACCEPT4 ? 7 : 0, 0};
+		uint64_t ts = gen_step_ns ? gen_start_ns + (uint64_t)i * gen_step_ns : st_now_ns();
+		struct st_outcome done = {ts, op == ST_OP_ACCEPT4 ? 7 : 0, 0};
 		bool accepts = op == ST_OP_ACCEPT4;
 		st_record_event(op, 7, accepts ? 3 : -1, &done, accepts ? &server : &client,
 				accepts ? &client : &server, 0, NULL);
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
 	int threads = argc > 3 ? atoi(argv[3]) : 4;
 	if (threads < 1 || threads > 64)
 		threads = 4;
+	gen_step_ns = argc > 4 ? strtoull(argv[4], NULL, 10) : 0;
+	gen_start_ns = st_now_ns();
 	const char *why = NULL;
 	uint64_t capacity = (uint64_t)events * 64 + (64ull << 20);
 	if (st_file_attach(argv[1], capacity, &why) != 0) {

@@ -83,7 +83,7 @@ static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		st_view_event(d, ev, out);
 		break;
 	case ST_VIEW_CONNECTIONS:
-		st_conn_add(d, ev);
+		st_conn_add(d, ev, out);
 		break;
 	case ST_VIEW_STATS:
 		st_stats_add(d, ev);

@@ -5,6 +5,13 @@
  * and an unspecified connect address (0.0.0.0, ::) accepted as any; a 4-tuple
  * can be reused over time, so each accept takes the unpaired connect closest
  * to it in time, and no connect is paired twice.
+ *
+ * Streamed: events arrive in time order, and an end can pair only with one
+ * within the window (10 s) of it.  An accept is paired once the stream is a
+ * window past it (every connect that could be its partner has arrived); a
+ * row is printed once every end before it is settled (a connect two windows
+ * old can no longer be taken).  Memory is the ends of the last 20 s of the
+ * trace, not the trace.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,18 +32,28 @@ struct st_key {
 /* An end as the view keeps it: a copy of its event with the (inet) endpoints
  * and the innermost frame, since the stream's records do not outlive a step. */
 struct st_end {
-	const struct st_ev *ev; /* &copy, set once collection is over */
+	const struct st_ev *ev; /* &copy */
 	struct st_ev copy;
 	uint8_t local_sa[32], peer_sa[32];
 	uint64_t frame0;
 	const struct st_proc *proc;
 	struct st_key local, peer;
-	long partner; /* index into the other side, -1 = none */
+	bool client;
+	bool settled;           /* a server: paired or not, for good */
+	bool dequeued, printed; /* a paired server: freed by whichever comes last */
+	struct st_end *partner; /* NULL = none */
+	struct st_end *next;    /* in time order */
+	struct st_end *next_waiting; /* servers not paired yet, in time order */
+	struct st_end *next_in_bucket; /* clients that may still be taken */
 };
 
 struct st_view_state {
-	struct st_end *ends[2]; /* clients, servers: in time order */
-	size_t n[2], cap[2];
+	struct st_end *head, *tail;        /* every end not printed yet */
+	struct st_end *waiting, *waiting_tail;
+	struct st_end **bucket;            /* by client key */
+	size_t nbuckets, nclients;
+	size_t paired, clients, servers;
+	bool titled;
 };
 
 static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
@@ -104,108 +121,193 @@ static bool st_ends_match(const struct st_end *c, const struct st_end *s)
 	return !st_key_loopback(&c->local) || st_same_host(c, s);
 }
 
-void st_conn_add(struct st_dump *d, const struct st_ev *ev)
-{
-	bool is_client = ev->op == ST_OP_CONNECT && (ev->ret == 0 || ev->err == EINPROGRESS);
-	bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
-	if (!is_client && !is_server)
-		return;
-	struct st_end e = {.copy = *ev, .proc = st_proc_of(d, ev), .partner = -1};
-	if (!st_key_of(&ev->local, &e.local) || !st_key_of(&ev->peer, &e.peer) ||
-	    ev->local.len > sizeof e.local_sa || ev->peer.len > sizeof e.peer_sa)
-		return;
-	memcpy(e.local_sa, ev->local.sa, ev->local.len);
-	memcpy(e.peer_sa, ev->peer.sa, ev->peer.len);
-	if (ev->nframes)
-		memcpy(&e.frame0, ev->frames, sizeof e.frame0);
-	e.copy.nframes = ev->nframes ? 1 : 0;
-	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL)
-		exit(2);
-	struct st_view_state *v = d->state;
-	int side = is_client ? 0 : 1;
-	if (v->n[side] == v->cap[side]) {
-		v->cap[side] = v->cap[side] ? v->cap[side] * 2 : 256;
-		v->ends[side] = realloc(v->ends[side], v->cap[side] * sizeof *v->ends[side]);
-		if (v->ends[side] == NULL) {
-			perror("socktrace-dump: out of memory");
-			exit(2);
-		}
-	}
-	v->ends[side][v->n[side]++] = e;
-}
-
-/* The array no longer moves: point each copy at its own buffers. */
-static void st_settle(struct st_end *e, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		e[i].copy.local.sa = e[i].local_sa;
-		e[i].copy.peer.sa = e[i].peer_sa;
-		e[i].copy.frames = &e[i].frame0;
-		e[i].ev = &e[i].copy;
-	}
-}
-
 static uint64_t st_gap(uint64_t a, uint64_t b)
 {
 	return a > b ? a - b : b - a;
 }
 
-static const struct st_end *st_sorted_clients;
-
-static int st_client_order(const void *a, const void *b)
+static size_t st_bucket_of(const struct st_view_state *v, const struct st_key *local,
+			   uint16_t asked_port)
 {
-	const struct st_end *x = &st_sorted_clients[*(const size_t *)a];
-	const struct st_end *y = &st_sorted_clients[*(const size_t *)b];
-	return st_key_cmp(&x->local, x->peer.port, &y->local, y->peer.port);
+	uint64_t h = 1469598103934665603ull;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ local->addr[i]) * 1099511628211ull;
+	h = (h ^ local->port) * 1099511628211ull;
+	h = (h ^ asked_port) * 1099511628211ull;
+	return (size_t)h & (v->nbuckets - 1);
 }
 
-/* First position in the sorted index whose client could be s's partner. */
-static size_t st_first_candidate(const struct st_end *c, const size_t *order, size_t nc,
-				 const struct st_end *s)
+static void st_bucket_put(struct st_view_state *v, struct st_end *c)
 {
-	size_t lo = 0, hi = nc;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct st_end *m = &c[order[mid]];
-		if (st_key_cmp(&m->local, m->peer.port, &s->peer, s->local.port) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t b = st_bucket_of(v, &c->local, c->peer.port);
+	c->next_in_bucket = v->bucket[b];
+	v->bucket[b] = c;
+	v->nclients++;
+}
+
+static void st_buckets_grow(struct st_view_state *v)
+{
+	struct st_end **old = v->bucket;
+	size_t old_n = v->nbuckets;
+	v->nbuckets = old_n ? old_n * 2 : 1024;
+	v->bucket = calloc(v->nbuckets, sizeof *v->bucket);
+	if (v->bucket == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
 	}
-	return lo;
+	v->nclients = 0;
+	for (size_t i = 0; i < old_n; i++)
+		for (struct st_end *c = old[i], *next; c; c = next) {
+			next = c->next_in_bucket;
+			st_bucket_put(v, c);
+		}
+	free(old);
 }
 
-/* Each accept, in time order, takes the unpaired matching connect closest to
- * it in time within the window; the index keeps this O((c + s) log c) for
- * traces of many connections. */
-static void st_pair(struct st_end *c, size_t nc, struct st_end *s, size_t ns)
+static void st_bucket_remove(struct st_view_state *v, struct st_end *c)
 {
-	size_t *order = malloc((nc + 1) * sizeof *order);
-	if (order == NULL)
+	struct st_end **p = &v->bucket[st_bucket_of(v, &c->local, c->peer.port)];
+	while (*p && *p != c)
+		p = &(*p)->next_in_bucket;
+	if (*p) {
+		*p = c->next_in_bucket;
+		v->nclients--;
+	}
+}
+
+/* The accept s takes the unpaired matching connect closest to it in time. */
+static void st_pair_server(struct st_view_state *v, struct st_end *s)
+{
+	struct st_end *best = NULL;
+	size_t b = st_bucket_of(v, &s->peer, s->local.port);
+	for (struct st_end *c = v->bucket[b]; c; c = c->next_in_bucket) {
+		if (st_key_cmp(&c->local, c->peer.port, &s->peer, s->local.port) != 0 ||
+		    !st_ends_match(c, s))
+			continue;
+		uint64_t gap = st_gap(c->ev->ts, s->ev->ts);
+		if (gap <= ST_PAIR_WINDOW_NS &&
+		    (best == NULL || gap < st_gap(best->ev->ts, s->ev->ts) ||
+		     (gap == st_gap(best->ev->ts, s->ev->ts) && c->ev->ts < best->ev->ts)))
+			best = c;
+	}
+	s->settled = true;
+	if (best) {
+		best->partner = s;
+		s->partner = best;
+		st_bucket_remove(v, best);
+		v->paired++;
+	}
+}
+
+static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s);
+
+/* Whether the end at the head of the queue will never change again. */
+static bool st_settled(const struct st_end *e, uint64_t now)
+{
+	if (!e->client)
+		return e->settled;
+	return e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
+}
+
+static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
+{
+	if (v->titled || d->json)
 		return;
-	for (size_t k = 0; k < nc; k++)
-		order[k] = k;
-	st_sorted_clients = c;
-	qsort(order, nc, sizeof *order, st_client_order);
-	for (size_t i = 0; i < ns; i++) {
-		long best = -1;
-		for (size_t j = st_first_candidate(c, order, nc, &s[i]); j < nc; j++) {
-			const struct st_end *cand = &c[order[j]];
-			if (st_key_cmp(&cand->local, cand->peer.port, &s[i].peer, s[i].local.port) != 0)
-				break;
-			if (cand->partner >= 0 || !st_ends_match(cand, &s[i]))
-				continue;
-			uint64_t gap = st_gap(cand->ev->ts, s[i].ev->ts);
-			if (gap <= ST_PAIR_WINDOW_NS &&
-			    (best < 0 || gap < st_gap(c[best].ev->ts, s[i].ev->ts)))
-				best = (long)order[j];
-		}
-		if (best >= 0) {
-			c[best].partner = (long)i;
-			s[i].partner = best;
+	v->titled = true;
+	fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %s\n", "CONNECT", "CLIENT",
+		"CLIENT END", "SERVER END", "SERVER", "ACCEPTED", "CLIENT / SERVER CODE");
+}
+
+/* Pairs the accepts a window old, then prints the rows that are settled:
+ * clients (paired or not) and servers whose client was not traced. */
+static void st_advance(struct st_dump *d, struct st_view_state *v, uint64_t now, FILE *out)
+{
+	while (v->waiting && (now == UINT64_MAX || now >= v->waiting->ev->ts + ST_PAIR_WINDOW_NS)) {
+		struct st_end *s = v->waiting;
+		v->waiting = s->next_waiting;
+		if (v->waiting == NULL)
+			v->waiting_tail = NULL;
+		st_pair_server(v, s);
+	}
+	while (v->head && (now == UINT64_MAX || st_settled(v->head, now))) {
+		struct st_end *e = v->head;
+		v->head = e->next;
+		if (v->head == NULL)
+			v->tail = NULL;
+		if (e->client) {
+			st_bucket_remove(v, e);
+			st_title(d, v, out);
+			st_row(d, out, e, e->partner);
+			if (e->partner && e->partner->dequeued)
+				free(e->partner);
+			else if (e->partner)
+				e->partner->printed = true;
+			free(e);
+		} else if (e->partner == NULL) {
+			st_title(d, v, out);
+			st_row(d, out, NULL, e);
+			free(e);
+		} else if (e->printed) {
+			free(e); /* its client's row came first */
+		} else {
+			e->dequeued = true; /* freed with its client's row */
 		}
 	}
-	free(order);
+}
+
+static void st_queue(struct st_view_state *v, struct st_end *e)
+{
+	if (v->tail)
+		v->tail->next = e;
+	else
+		v->head = e;
+	v->tail = e;
+}
+
+void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
+{
+	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL)
+		exit(2);
+	struct st_view_state *v = d->state;
+	st_advance(d, v, ev->ts, out);
+	bool is_client = ev->op == ST_OP_CONNECT && (ev->ret == 0 || ev->err == EINPROGRESS);
+	bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
+	if (!is_client && !is_server)
+		return;
+	struct st_key local, peer;
+	if (!st_key_of(&ev->local, &local) || !st_key_of(&ev->peer, &peer) ||
+	    ev->local.len > 32 || ev->peer.len > 32)
+		return;
+	struct st_end *e = calloc(1, sizeof *e);
+	if (e == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	*e = (struct st_end){.copy = *ev, .proc = st_proc_of(d, ev), .local = local, .peer = peer,
+			     .client = is_client};
+	memcpy(e->local_sa, ev->local.sa, ev->local.len);
+	memcpy(e->peer_sa, ev->peer.sa, ev->peer.len);
+	if (ev->nframes)
+		memcpy(&e->frame0, ev->frames, sizeof e->frame0);
+	e->copy.nframes = ev->nframes ? 1 : 0;
+	e->copy.local.sa = e->local_sa;
+	e->copy.peer.sa = e->peer_sa;
+	e->copy.frames = &e->frame0;
+	e->ev = &e->copy;
+	if (is_client) {
+		if (v->nclients * 2 >= v->nbuckets)
+			st_buckets_grow(v);
+		st_bucket_put(v, e);
+		v->clients++;
+	} else {
+		if (v->waiting_tail)
+			v->waiting_tail->next_waiting = e;
+		else
+			v->waiting = e;
+		v->waiting_tail = e;
+		v->servers++;
+	}
+	st_queue(v, e);
 }
 
 static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, bool client)
@@ -299,37 +401,15 @@ void st_conn_print(struct st_dump *d, FILE *out)
 {
 	static struct st_view_state none;
 	struct st_view_state *v = d->state ? d->state : &none;
-	struct st_end *c = v->ends[0], *s = v->ends[1];
-	size_t nc = v->n[0], ns = v->n[1];
-	st_settle(c, nc);
-	st_settle(s, ns);
-	st_pair(c, nc, s, ns);
-	if (!d->json)
-		fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %s\n", "CONNECT", "CLIENT",
-			"CLIENT END", "SERVER END", "SERVER", "ACCEPTED", "CLIENT / SERVER CODE");
-	/* rows in time order of their first end: clients (paired or not), then
-	 * servers whose client was not traced, merged by time */
-	size_t i = 0, k = 0;
-	while (i < nc || k < ns) {
-		while (k < ns && s[k].partner >= 0)
-			k++;
-		bool take_server = k < ns && (i >= nc || s[k].ev->ts < c[i].ev->ts);
-		if (take_server) {
-			st_row(d, out, NULL, &s[k++]);
-		} else if (i < nc) {
-			st_row(d, out, &c[i], c[i].partner >= 0 ? &s[c[i].partner] : NULL);
-			i++;
-		}
-	}
-	size_t paired = 0;
-	for (size_t j = 0; j < nc; j++)
-		paired += c[j].partner >= 0;
+	st_advance(d, v, UINT64_MAX, out);
+	st_title(d, v, out);
 	if (!d->json)
 		fprintf(stderr, "socktrace-dump: %zu connections paired, %zu client ends and %zu "
 				"server ends without a traced partner\n",
-			paired, nc - paired, ns - paired);
-	free(c);
-	free(s);
-	free(d->state);
-	d->state = NULL;
+			v->paired, v->clients - v->paired, v->servers - v->paired);
+	free(v->bucket);
+	if (d->state) {
+		free(d->state);
+		d->state = NULL;
+	}
 }
