@@ -10,7 +10,7 @@ CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 SHIM_FLAGS = $(BASEFLAGS) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
-                  iproute2 procps curl python3 socat apache2-utils
+                  iproute2 procps curl python3 socat apache2-utils time
 
 SHIM_SRC  = $(wildcard shim/*.c)
 # The recorder without the wrappers or constructor (format tests, gentrace).
@@ -32,7 +32,7 @@ TESTS = $(BUILD)/tests/run-tests
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
         $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static \
-        $(BUILD)/progs/gentrace
+        $(BUILD)/progs/gentrace $(BUILD)/progs/cxxprog
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
@@ -75,6 +75,11 @@ $(BUILD)/progs/sockops-hardened: tests/progs/sockops.c tests/progs/progs.h
 # A fast trace writer on the shim's own recorder, for the reader at scale.
 $(BUILD)/progs/gentrace: tests/progs/gentrace.c $(SHIM_CORE) $(SHIM_HDR)
 	$(CC) $(BASEFLAGS) -o $@ tests/progs/gentrace.c $(SHIM_CORE) -lpthread -ldl
+
+# C++ frames, to be shown demangled.
+$(BUILD)/progs/cxxprog: tests/progs/cxxprog.cc
+	@mkdir -p $(dir $@)
+	g++ -std=gnu++17 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -O1 -fno-inline -o $@ $<
 
 # A static program: the launcher must refuse it, and scripts it interprets.
 # Never sanitized: a sanitizer runtime cannot be linked statically.

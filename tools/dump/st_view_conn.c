@@ -389,8 +389,18 @@ static void st_row_json(struct st_dump *d, FILE *out, const struct st_end *c, co
 	fprintf(out, ",\"paired\":%s}\n", c && s ? "true" : "false");
 }
 
+/* An end seen before its process record (a writer's first events can be
+ * older than the record it wrote first) is named at printing. */
+static void st_name_late(const struct st_dump *d, const struct st_end *e)
+{
+	if (e && e->proc == NULL)
+		((struct st_end *)e)->proc = st_proc_of(d, e->ev);
+}
+
 static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
 {
+	st_name_late(d, c);
+	st_name_late(d, s);
 	if (d->json)
 		st_row_json(d, out, c, s);
 	else

@@ -45,10 +45,13 @@ static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct 
 			fprintf(out, "+0x%llx (", (unsigned long long)f.off);
 			st_fput_escaped_cstr(out, st_obj_name(&f));
 			fputs(")", out);
-		} else {
+		} else if (f.obj) {
+			/* the object's own address of the return, as addr2line -e obj takes it */
 			fputs("?? (", out);
-			st_fput_escaped_cstr(out, st_obj_name(&f));
-			fprintf(out, ") [0x%llx]", (unsigned long long)f.ip);
+			st_fput_escaped_cstr(out, f.obj);
+			fprintf(out, "+0x%llx)", (unsigned long long)f.off);
+		} else {
+			fprintf(out, "?? [0x%llx]", (unsigned long long)f.ip);
 		}
 		if (f.file) {
 			fputc(' ', out);
