@@ -133,11 +133,12 @@ asan:
 
 # libFuzzer needs clang; the seed corpus is made from real runs under the shim.
 FUZZ = $(BUILD)/fuzz/fuzz_reader
-$(FUZZ): tools/fuzz/fuzz_reader.c $(READER_SRC) $(READER_HDR)
+FUZZ_DUMP_SRC = $(filter-out tools/dump/socktrace_dump.c,$(DUMP_SRC))
+$(FUZZ): tools/fuzz/fuzz_reader.c $(READER_SRC) $(READER_HDR) $(FUZZ_DUMP_SRC) $(wildcard tools/dump/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -Itools/reader -o $@ tools/fuzz/fuzz_reader.c \
-		tools/reader/st_trace.c tools/reader/st_endpoint.c tools/reader/st_escape.c
+		-fno-sanitize-recover=all -Itools/reader -Itools/dump -o $@ tools/fuzz/fuzz_reader.c \
+		$(READER_SRC) $(FUZZ_DUMP_SRC) $(READER_LIBS)
 
 fuzz: all $(PROGS) $(FUZZ)
 	@tools/scripts/fuzz.sh $(BUILD)

@@ -1,4 +1,8 @@
 /*
+ * gentrace FILE --modules: a small trace whose module records name hostile
+ * paths (a device, /proc, a relative path, a huge one), each holding the
+ * frame of an event: a seed for the fuzzer.
+ *
  * gentrace FILE EVENTS [THREADS [STEP_NS]]: writes a large trace fast with the shim's
  * own recorder (shim/st_record.c, st_file.c), no system call per event: the
  * reader-at-scale tests and `make bench` read what it writes.  Each thread
@@ -59,8 +63,35 @@ static void *gen_thread(void *arg)
 	return NULL;
 }
 
+static int gen_modules(const char *path)
+{
+	static char huge[1100];
+	memset(huge, 'a', sizeof huge - 1);
+	huge[0] = '/';
+	const char *paths[] = {"/dev/zero", "/proc/self/mem", "relative/lib.so", huge, "/bin/true"};
+	const char *why = NULL;
+	if (st_file_attach(path, 1 << 20, &why) != 0)
+		return 1;
+	st_record_process(1, "/bin/x", 6, "x", 2, "h", 1);
+	uint64_t ts = st_now_ns();
+	for (size_t i = 0; i < 5; i++) {
+		uint64_t lo = 0x10000000ull * (i + 1);
+		uint8_t id[20] = {(uint8_t)i};
+		st_record_module(ts + i, 0, lo, lo, lo + 0x10000, id, i % 2 ? 20 : 0, paths[i],
+				 strlen(paths[i]));
+		struct st_stack stack = {.n = 2, .ip = {lo + 0x1234, lo + 0x99}};
+		struct st_outcome done = {ts + 100 + i, 0, 0};
+		struct st_addr a = gen_inet(0x7f000001, 80 + (unsigned)i);
+		st_record_event(ST_OP_CONNECT, 3, -1, &done, &a, &a, 0, &stack);
+	}
+	st_file_detach();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[2], "--modules") == 0)
+		return gen_modules(argv[1]);
 	if (argc < 3) {
 		fputs("usage: gentrace FILE EVENTS [THREADS]\n", stderr);
 		return 2;

@@ -65,79 +65,6 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 	*first = optind;
 }
 
-void st_dump_record(struct st_dump *d, const struct st_rec *r)
-{
-	if (r->type == ST_REC_PROCESS) {
-		st_catalog_add(&d->procs, &r->proc);
-		if (d->symbols)
-			st_sym_add_process(d->symbols, &r->proc);
-	} else if (r->type == ST_REC_MODULE && d->symbols) {
-		st_sym_add_module(d->symbols, &r->mod);
-	}
-}
-
-static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
-{
-	switch (d->view) {
-	case ST_VIEW_EVENTS:
-		st_view_event(d, ev, out);
-		break;
-	case ST_VIEW_CONNECTIONS:
-		st_conn_add(d, ev, out);
-		break;
-	case ST_VIEW_STATS:
-		st_stats_add(d, ev);
-		break;
-	}
-}
-
-/* Streams every file through the view; 1 when a file was not read whole.
- * Damage is reported after the output, as it does not stop it. */
-static int st_run(struct st_dump *d, char **paths, size_t n, FILE *out)
-{
-	/* counting needs no order: file order is the fastest */
-	struct st_stream *s = st_stream_open(paths, n, d->view != ST_VIEW_STATS);
-	if (s == NULL) {
-		perror("socktrace-dump");
-		exit(2);
-	}
-	if (st_filter_resolve_times(&d->filter, st_stream_first_ts(s)) < 0)
-		exit(2);
-	struct st_rec r;
-	while (st_stream_next(s, &r)) {
-		if (r.type != ST_REC_EVENT)
-			st_dump_record(d, &r);
-		else if (st_filter_match(&d->filter, &r.ev)) {
-			d->nevs++;
-			st_dispatch(d, &r.ev, out);
-		}
-	}
-	int status = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct st_source_info *info = st_stream_info(s, i);
-		d->dropped += info->dropped;
-		d->exit_dropped += info->exit_dropped;
-	}
-	d->many_hosts = d->procs.many_hosts;
-	if (d->view == ST_VIEW_CONNECTIONS)
-		st_conn_print(d, out);
-	else if (d->view == ST_VIEW_STATS)
-		st_stats_print(d, out);
-	fflush(out);
-	for (size_t i = 0; i < n; i++) {
-		const struct st_source_info *info = st_stream_info(s, i);
-		if (info->warning[0])
-			fprintf(stderr, "socktrace-dump: %s: %s%s\n", info->path,
-				info->unwritten ? "" : "warning: ", info->warning);
-		if (info->error[0])
-			fprintf(stderr, "socktrace-dump: %s: %s\n", info->path, info->error);
-		if (info->error[0] || (info->warning[0] && !info->unwritten))
-			status = 1;
-	}
-	st_stream_close(s);
-	return status;
-}
-
 int main(int argc, char **argv)
 {
 	struct st_dump d = {0};
@@ -155,7 +82,7 @@ int main(int argc, char **argv)
 		st_catalog_free(&d.procs);
 		return rc;
 	}
-	int status = st_run(&d, argv + first, (size_t)(argc - first), stdout);
+	int status = st_run(&d, argv + first, (size_t)(argc - first), stdout, stderr);
 	if (d.view == ST_VIEW_EVENTS && !d.json)
 		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", d.nevs,
 			(unsigned long long)d.dropped);

@@ -83,7 +83,9 @@ void st_conn_print(struct st_dump *d, FILE *out);
 void st_stats_add(struct st_dump *d, const struct st_ev *ev);
 void st_stats_print(struct st_dump *d, FILE *out);
 int st_follow(struct st_dump *d, const char *path, FILE *out);
-/* st_follow.c and socktrace_dump.c: a process or module record */
+/* st_run.c: a process or module record, for names and stacks */
 void st_dump_record(struct st_dump *d, const struct st_rec *r);
+/* Streams the files through d's view; 1 when one was not read whole. */
+int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err);
 
 #endif

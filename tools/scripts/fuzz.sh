@@ -1,6 +1,8 @@
 #!/bin/sh
-# make fuzz: the reader's parser under libFuzzer for FUZZ_SECONDS (default 600),
-# seeded with real traces made here; any crash fails (exit non-zero).
+# make fuzz: the reader (parser, streaming merge, every view, the symbolizer)
+# under libFuzzer for FUZZ_SECONDS (default 600), seeded with real traces made
+# here and a crafted one whose module records name hostile paths; any crash
+# fails (exit non-zero).
 set -eu
 build=$(cd "${1:-build}" && pwd)
 seconds=${FUZZ_SECONDS:-600}
@@ -21,6 +23,9 @@ if [ ! -s "$seeds/demo.trace" ]; then
 	make_seed inet6.trace "$build/progs/sockops" names6
 	make_seed errors.trace "$build/progs/sockops" errors
 	make_seed fork.trace SOCKTRACE_BACKTRACE=4 "$build/progs/sockops" fork
+fi
+if [ ! -s "$seeds/modules.trace" ]; then
+	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi
 cd "$build/fuzz"
 log="$build/fuzz/run-$seconds.log"
