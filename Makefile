@@ -158,7 +158,7 @@ STRESS_KILLS ?= 10000
 stress: all $(PROGS) $(TESTS)
 	ST_BUILD=$(abspath $(BUILD)) ST_STORM_KILLS=$(STRESS_KILLS) $(TESTS) --filter 'storm/*' --verbose
 
-bench: deps all $(BENCH)
+bench: deps all $(BENCH) $(BUILD)/progs/gentrace
 	@tools/bench/bench.sh $(BUILD)
 
 install: all

@@ -94,3 +94,29 @@ if command -v ab >/dev/null 2>&1; then
 else
 	echo "(ab not installed: no http row; make deps installs apache2-utils)"
 fi
+
+# The reader at scale: a trace of BENCH_READER_EVENTS events (4 threads of a
+# server at 4,000 connections a second, written by gentrace with the shim's
+# own recorder), each view to /dev/null; events per second and peak RSS.
+events=${BENCH_READER_EVENTS:-3000000}
+if [ -x "$build/progs/gentrace" ] && [ -x /usr/bin/time ]; then
+	"$build/progs/gentrace" "$dir/r.trace" "$events" 4 250000 >/dev/null
+	size=$(stat -c %s "$dir/r.trace")
+	echo
+	printf '%-22s %12s %10s %9s\n' "reader view" "events/s" "seconds" "peak RSS"
+	for view in "--stats" "-n" "--json" "-n --pid 1" "-n -c"; do
+		best=""
+		for r in $(seq "$rounds"); do
+			/usr/bin/time -f '%e %M' "$build/socktrace-dump" $view "$dir/r.trace" \
+				>/dev/null 2>"$dir/time" || true
+			tail -1 "$dir/time" >>"$dir/reader.$r"
+		done
+		secs=$(for r in $(seq "$rounds"); do awk '{print $1}' "$dir/reader.$r"; done | median)
+		rss=$(for r in $(seq "$rounds"); do awk '{print $2}' "$dir/reader.$r"; done | median)
+		rm -f "$dir"/reader.*
+		printf '%-22s %12.0f %10.2f %6.0f MB\n' "$view" \
+			"$(echo "$events $secs" | awk '{print ($2 > 0 ? $1/$2 : 0)}')" "$secs" \
+			"$(echo "$rss" | awk '{print $1/1024}')"
+	done
+	echo "($events events, $((size / 1048576)) MB; medians of $rounds; output to /dev/null)"
+fi
