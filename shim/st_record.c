@@ -322,9 +322,11 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	st_leave();
 }
 
+/* s may be NULL when n is 0 (an object with no name). */
 static char *st_put_bytes(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n)
+		memcpy(p, s, n);
 	return p + n;
 }
 
