@@ -15,7 +15,7 @@ DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev
 SHIM_SRC  = $(wildcard shim/*.c)
 # The recorder without the wrappers or constructor (format tests, gentrace).
 SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
-            shim/st_stack.c shim/st_modules.c shim/st_loader_lock.c
+            shim/st_stack.c shim/st_modules.c shim/st_loader_lock.c shim/st_life.c
 SHIM_HDR  = $(wildcard shim/*.h)
 READER_SRC = $(wildcard tools/reader/*.c)
 READER_HDR = $(wildcard tools/reader/*.h) shim/st_format.h

@@ -1,5 +1,5 @@
 /*
- * socktrace trace format, version 1: the one definition shared by the shim
+ * socktrace trace format, version 2: the one definition shared by the shim
  * (writer) and socktrace-dump (reader).  docs/FORMAT.md explains it in prose.
  *
  * A file is a header of ST_HEADER_SIZE bytes followed by chunks of
@@ -17,7 +17,8 @@
 
 #define ST_MAGIC "SOCKTRC\x1a"
 #define ST_MAGIC_LEN 8
-#define ST_VERSION 1
+#define ST_VERSION 2
+#define ST_VERSION_OLDEST 1 /* readers read every version from this one */
 #define ST_HEADER_SIZE 4096u
 #define ST_CHUNK_SIZE 16384u
 #define ST_LIVE_SLOTS 256u
@@ -56,6 +57,8 @@ enum st_rec_type {
 	ST_REC_EVENT = 1,
 	ST_REC_PROCESS = 2,
 	ST_REC_MODULE = 3,
+	ST_REC_RESULT = 4, /* version 2: what became of a connect that did not finish at once */
+	ST_REC_CLOSE = 5,  /* version 2: a connection's end: close, shutdown, exit */
 };
 
 enum st_op {
@@ -69,6 +72,17 @@ enum st_op {
 /* Event flags */
 #define ST_EV_PEER_REQUESTED 0x01 /* peer is the address connect() was given */
 #define ST_EV_STACK_SKIPPED 0x02  /* stacks were asked for, but taking one was unsafe */
+/* Version 2: the socket's type and protocol, 0 when unknown (always 0 in
+ * version 1), in events, result and close records alike. */
+#define ST_EV_SOCK_SHIFT 2 /* 2 bits: enum st_sock */
+#define ST_EV_PROTO_SHIFT 4 /* 2 bits: enum st_proto */
+#define ST_EV_REPEAT 0x40 /* connect() again on a socket whose connect was pending:
+			     the same connection, not a new one */
+#define ST_EV_SOCK(flags) (((flags) >> ST_EV_SOCK_SHIFT) & 3)
+#define ST_EV_PROTO(flags) (((flags) >> ST_EV_PROTO_SHIFT) & 3)
+
+enum st_sock { ST_SOCK_UNKNOWN, ST_SOCK_STREAM, ST_SOCK_DGRAM, ST_SOCK_SEQPACKET };
+enum st_proto { ST_PROTO_UNKNOWN, ST_PROTO_TCP, ST_PROTO_UDP, ST_PROTO_OTHER };
 
 #define ST_ADDR_MAX 112 /* sizeof(struct sockaddr_un) rounded up to 8 */
 /* An AF_INET endpoint of this length is a sockaddr_in without its sin_zero
@@ -137,6 +151,60 @@ struct st_module {
 	uint64_t hi;
 	uint8_t build_id_len;
 	uint8_t pad[7];
+};
+
+/*
+ * Result record (version 2): a connect that returned EINPROGRESS (EAGAIN on
+ * a Unix socket) finished, as the program itself learned it: err 0 when
+ * connected, else the error; latency_ns since the connect began.
+ */
+enum st_learned { ST_LEARNED_SO_ERROR = 1, ST_LEARNED_CONNECT = 2, ST_LEARNED_GETPEERNAME = 3 };
+
+struct st_result {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t tid;
+	int32_t fd;
+	int32_t err;
+	uint64_t latency_ns;
+	uint8_t learned; /* enum st_learned */
+	uint8_t flags;   /* socket type and protocol, as in events */
+	uint8_t pad[6];
+};
+
+/*
+ * Close record (version 2): a socket the shim saw connected, accepted or
+ * pending ended (or was shut down, or was still open at exit): how long it
+ * lived and, for TCP, what tcp_info said just before.
+ */
+enum st_end_how {
+	ST_END_CLOSE = 1,      /* close, or fclose of its stream */
+	ST_END_REPLACED = 2,   /* dup2/dup3 over it */
+	ST_END_RANGE = 3,      /* close_range, closefrom */
+	ST_END_SHUTDOWN = 4,   /* shutdown(): the fd stays open */
+	ST_END_EXIT = 5,       /* still open when the process exited normally */
+};
+enum st_role { ST_ROLE_CLIENT = 1, ST_ROLE_SERVER = 2, ST_ROLE_PENDING = 3 };
+#define ST_CLOSE_TCPINFO 0x80 /* in flags: the tcp_info fields are valid */
+
+struct st_close {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t tid;
+	int32_t fd;
+	uint8_t how;       /* enum st_end_how */
+	uint8_t role;      /* enum st_role; pending = abandoned before its result */
+	uint8_t flags;     /* socket type and protocol as in events | ST_CLOSE_TCPINFO */
+	uint8_t tcp_state; /* tcpi_state */
+	uint64_t age_ns;   /* since connect began, or accept returned */
+	uint64_t bytes_acked;    /* sent and acknowledged (tcpi_bytes_acked) */
+	uint64_t bytes_received; /* tcpi_bytes_received */
+	uint32_t rtt_us;         /* smoothed round trip (tcpi_rtt) */
+	uint32_t retrans;        /* total retransmissions (tcpi_total_retrans) */
+	int32_t shut_how;        /* shutdown(): SHUT_RD, SHUT_WR or SHUT_RDWR; else -1 */
+	uint32_t pad;
 };
 
 #define ST_ALIGN8(n) (((n) + 7u) & ~7u)

@@ -124,6 +124,7 @@ void st_child_started(void)
 	uint32_t parent = st_pid;
 	st_pid = (uint32_t)getpid();
 	st_record_reset_thread();
+	st_life_new_process(); /* the parent's connections end in the parent */
 	if (!st_recording)
 		return;
 	if (strstr(st_conf.file_template, "%p") != NULL) {
@@ -176,6 +177,7 @@ static void st_init(bool from_constructor)
 	strcpy(st_conf.file_template, file);
 	st_conf.size = st_setting_size(secure ? NULL : getenv("SOCKTRACE_SIZE"));
 	st_conf.depth = st_setting_depth(secure ? NULL : getenv("SOCKTRACE_BACKTRACE"));
+	st_tcpinfo_on = st_setting_tcpinfo(secure ? NULL : getenv("SOCKTRACE_TCPINFO"));
 	st_read_identity();
 	st_recording = st_attach_current();
 	if (st_recording) {
@@ -228,6 +230,8 @@ __attribute__((constructor)) static void st_constructor(void)
 __attribute__((destructor)) static void st_destructor(void)
 {
 	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording &&
-	    (uint32_t)getpid() == st_pid)
+	    (uint32_t)getpid() == st_pid) {
+		st_end_at_exit(); /* connections still open: "open at exit" */
 		st_file_detach();
+	}
 }

@@ -42,6 +42,8 @@ int st_real_listen(int fd, int backlog);
 int st_real_dlclose(void *handle);
 int st_real_pipe2(int fds[2], int flags);
 int st_real_pipe(int fds[2]);
+int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int st_real_shutdown(int fd, int how);
 int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
 		  void *tls, pid_t *ctid);
 
@@ -78,6 +80,7 @@ void st_warn(const char *path, const char *reason);
 /* st_settings.c: SOCKTRACE_* values, each bad one named in a message. */
 uint64_t st_setting_size(const char *value);
 unsigned st_setting_depth(const char *value);
+bool st_setting_tcpinfo(const char *value);
 bool st_setting_secure_mode(void);
 bool st_setting_secure_file(char *out, size_t size);
 
@@ -121,6 +124,9 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len);
+void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags);
+struct st_close;
+void st_record_close(struct st_close *c); /* fills word, ts, pid, tid */
 void st_record_init(void);
 void st_record_reset_thread(void);
 void st_record_stop(void);
@@ -185,6 +191,38 @@ void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr 
 bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer);
 void st_fdcache_forget(int fd);
 void st_fdcache_forget_range(unsigned first, unsigned last);
+
+/* st_life.c: where each socket fd is in its connection's life. */
+enum st_life_state {
+	ST_LIFE_BORN = 1,    /* type and protocol known, not connected */
+	ST_LIFE_PENDING = 2, /* connect returned EINPROGRESS: result not learned yet */
+	ST_LIFE_CLIENT = 3,  /* connected */
+	ST_LIFE_SERVER = 4,  /* accepted */
+	ST_LIFE_SHARED = 5,  /* duplicated: its end is not observed */
+};
+uint8_t st_life_flags_of(int domain, int type, int protocol);
+void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since_ns);
+bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
+bool st_life_settle(int fd, enum st_life_state state); /* from pending only */
+bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
+void st_life_forget(int fd);
+void st_life_new_process(void);
+int st_life_high(void); /* fds at or above this were never tracked */
+
+/* st_end.c: the end of a connection, and the result of a pending connect. */
+extern bool st_tcpinfo_on; /* SOCKTRACE_TCPINFO, default on */
+/* What a close is about to end, taken before the real call: after it, the
+ * fd number may already name another thread's new socket. */
+struct st_end_note {
+	bool active;
+	struct st_close rec;
+};
+uint8_t st_sock_flags(int fd); /* type and protocol for events; asks the kernel once */
+void st_end_now(int fd, uint8_t how, int shut_how); /* records at once (range, shutdown, exit) */
+bool st_end_begin(int fd, uint8_t how, struct st_end_note *n);
+void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
+void st_end_result(int fd, int err, uint8_t learned);
+void st_end_at_exit(void);
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

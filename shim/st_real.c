@@ -33,6 +33,8 @@ static struct {
 	int (*dlclose)(void *);
 	int (*pipe2)(int[2], int);
 	int (*pipe)(int[2]);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*shutdown)(int, int);
 	int (*clone)(int (*)(void *), void *, int, void *, ...);
 } st_fn;
 
@@ -70,6 +72,8 @@ static bool st_bind(void)
 	ST_BIND(dlclose);
 	ST_BIND(pipe2);
 	ST_BIND(pipe);
+	ST_BIND(getsockopt);
+	ST_BIND(shutdown);
 	ST_BIND(clone);
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
@@ -198,4 +202,14 @@ int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *p
 		return st_fn.clone(fn, stack, flags, arg, ptid, tls, ctid);
 	errno = ENOSYS;
 	return -1;
+}
+
+int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	return ST_CALL(getsockopt, SYS_getsockopt, fd, level, name, val, len);
+}
+
+int st_real_shutdown(int fd, int how)
+{
+	return ST_CALL(shutdown, SYS_shutdown, fd, how);
 }

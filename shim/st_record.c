@@ -380,3 +380,39 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 	}
 	st_leave();
 }
+
+/* A fixed-size record of len bytes from rec (its word and identity filled
+ * here), or one more dropped event. */
+static void st_record_fixed(void *rec, uint32_t len, uint16_t type)
+{
+	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
+		return;
+	uint32_t tid = st_tid();
+	struct st_cursor *c = st_enter();
+	enum st_refusal why = ST_REFUSED_FULL;
+	char *p = c ? st_reserve(c, len, &why) : NULL;
+	if (p == NULL) {
+		st_count_dropped(why);
+		st_leave();
+		return;
+	}
+	/* pid and tid sit after word and ts in every fixed record */
+	memcpy(p + 8, (char *)rec + 8, len - 8);
+	memcpy(p + 16, &st_pid, 4);
+	memcpy(p + 20, &tid, 4);
+	st_commit(p, len, type);
+	st_leave();
+}
+
+void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags)
+{
+	struct st_result r = {.ts_ns = st_now_ns(), .fd = fd, .err = err,
+			      .latency_ns = latency_ns, .learned = learned, .flags = flags};
+	st_record_fixed(&r, sizeof r, ST_REC_RESULT);
+}
+
+void st_record_close(struct st_close *c)
+{
+	c->ts_ns = st_now_ns();
+	st_record_fixed(c, sizeof *c, ST_REC_CLOSE);
+}

@@ -103,6 +103,17 @@ unsigned st_setting_depth(const char *s)
 	return (unsigned)v;
 }
 
+/* SOCKTRACE_TCPINFO=0 skips the getsockopt(TCP_INFO) before each close. */
+bool st_setting_tcpinfo(const char *s)
+{
+	if (s == NULL || *s == '\0' || strcmp(s, "1") == 0)
+		return true;
+	if (strcmp(s, "0") == 0)
+		return false;
+	st_say((const char *const[]){"SOCKTRACE_TCPINFO=", s, " is not 0 or 1; using 1", NULL});
+	return true;
+}
+
 /*
  * A set-user-ID or set-group-ID program (AT_SECURE) ignores SOCKTRACE_* and
  * traces only where root said so: a "file=PATH" line in /etc/socktrace.conf,

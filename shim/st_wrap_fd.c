@@ -1,48 +1,98 @@
 /*
  * Calls that end or replace what an fd number names, or change a socket's local
- * address (bind, listen's autobind).  They are wrapped only so the fd cache
- * forgets the number after the real call; nothing is recorded.
+ * address (bind, listen's autobind).  The fd cache forgets the number after the
+ * real call; a connection that ends here gets its close record (st_end.c),
+ * prepared before the real call, since the number may be reused at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #include "st_internal.h"
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
+/* Ends what fd holds, by the real call close_fn makes. */
+#define ST_ENDING(fd, how, call)                                   \
+	({                                                         \
+		struct st_end_note note_;                          \
+		bool ready_ = st_ready() && st_end_begin(fd, how, &note_); \
+		int ret_ = (call);                                 \
+		int errno_ = errno;                                \
+		if (ready_)                                        \
+			st_end_finish(&note_, ret_, errno_);       \
+		errno = errno_;                                    \
+		ret_;                                              \
+	})
+
 ST_EXPORT int close(int fd)
 {
-	int ret = st_real_close(fd);
+	int ret = ST_ENDING(fd, ST_END_CLOSE, st_real_close(fd));
 	st_fdcache_forget(fd);
 	return ret;
+}
+
+/* Two fds now name one socket: closing either ends nothing, so neither is
+ * followed further (libsocktrace(7)). */
+static void st_shared(int oldfd, int newfd)
+{
+	enum st_life_state state;
+	uint8_t flags;
+	uint64_t since;
+	if (st_life_get(oldfd, &state, &flags, &since)) {
+		st_life_set(oldfd, ST_LIFE_SHARED, flags, since);
+		st_life_set(newfd, ST_LIFE_SHARED, flags, since);
+	}
 }
 
 ST_EXPORT int dup(int fd)
 {
 	int ret = st_real_dup(fd);
 	st_fdcache_forget(ret);
+	if (ret >= 0) {
+		st_life_forget(ret);
+		st_shared(fd, ret);
+	}
 	return ret;
 }
 
 ST_EXPORT int dup2(int oldfd, int newfd)
 {
-	int ret = st_real_dup2(oldfd, newfd);
-	if (oldfd != newfd)
-		st_fdcache_forget(newfd);
+	if (oldfd == newfd)
+		return st_real_dup2(oldfd, newfd);
+	int ret = ST_ENDING(newfd, ST_END_REPLACED, st_real_dup2(oldfd, newfd));
+	st_fdcache_forget(newfd);
+	if (ret >= 0)
+		st_shared(oldfd, newfd);
 	return ret;
 }
 
 ST_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	int ret = st_real_dup3(oldfd, newfd, flags);
+	int ret = oldfd == newfd ? st_real_dup3(oldfd, newfd, flags)
+				 : ST_ENDING(newfd, ST_END_REPLACED, st_real_dup3(oldfd, newfd, flags));
 	st_fdcache_forget(newfd);
+	if (ret >= 0)
+		st_shared(oldfd, newfd);
 	return ret;
+}
+
+/* Ends of every tracked fd in [first, last], recorded before the real call. */
+static void st_end_range(unsigned first, unsigned last)
+{
+	if (!st_ready())
+		return;
+	unsigned high = (unsigned)st_life_high();
+	for (unsigned fd = first; fd <= last && fd < high; fd++)
+		st_end_now((int)fd, ST_END_RANGE, -1);
 }
 
 ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) /* that one only marks them */
+		st_end_range(first, last);
 	int ret = st_real_close_range(first, last, flags);
 	st_fdcache_forget_range(first, last);
 	return ret;
@@ -50,6 +100,8 @@ ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 ST_EXPORT void closefrom(int lowfd)
 {
+	if (lowfd >= 0)
+		st_end_range((unsigned)lowfd, ~0u);
 	st_real_closefrom(lowfd);
 	if (lowfd >= 0)
 		st_fdcache_forget_range((unsigned)lowfd, ~0u);
@@ -58,7 +110,7 @@ ST_EXPORT void closefrom(int lowfd)
 ST_EXPORT int fclose(FILE *stream)
 {
 	int fd = stream ? fileno_unlocked(stream) : -1;
-	int ret = st_real_fclose(stream);
+	int ret = ST_ENDING(fd, ST_END_CLOSE, st_real_fclose(stream));
 	st_fdcache_forget(fd);
 	return ret;
 }
@@ -67,6 +119,8 @@ ST_EXPORT int socket(int domain, int type, int protocol)
 {
 	int ret = st_real_socket(domain, type, protocol);
 	st_fdcache_forget(ret);
+	if (ret >= 0)
+		st_life_set(ret, ST_LIFE_BORN, st_life_flags_of(domain, type, protocol), 0);
 	return ret;
 }
 
@@ -74,8 +128,11 @@ ST_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
 	int ret = st_real_socketpair(domain, type, protocol, sv);
 	if (ret == 0) {
+		uint8_t flags = st_life_flags_of(domain, type, protocol);
 		st_fdcache_forget(sv[0]);
 		st_fdcache_forget(sv[1]);
+		st_life_set(sv[0], ST_LIFE_BORN, flags, 0);
+		st_life_set(sv[1], ST_LIFE_BORN, flags, 0);
 	}
 	return ret;
 }

@@ -15,8 +15,37 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
+/*
+ * Where this connect leaves the socket's connection.  A connect on a socket
+ * whose connect was pending is the program asking how it went (ab, hiredis):
+ * the same connection, flagged as a repeat, and its answer is the result.
+ */
+static uint8_t st_connect_life(int fd, const struct st_outcome *done, uint64_t start_ns,
+			       const struct st_addr *peer)
+{
+	int ret = done->ret, err = done->err;
+	enum st_life_state state;
+	uint8_t flags;
+	uint64_t since;
+	if (st_life_get(fd, &state, &flags, &since) && state == ST_LIFE_PENDING) {
+		if (ret == 0 || err == EISCONN)
+			st_end_result(fd, 0, ST_LEARNED_CONNECT);
+		else if (err != EALREADY && err != EINPROGRESS && err != EAGAIN)
+			st_end_result(fd, err, ST_LEARNED_CONNECT);
+		return flags | ST_EV_REPEAT;
+	}
+	flags = st_sock_flags(fd);
+	bool unix_family = peer->len >= sizeof(sa_family_t) && peer->ss.ss_family == AF_UNIX;
+	if (ret == 0)
+		st_life_set(fd, ST_LIFE_CLIENT, flags, start_ns);
+	else if (err == EINPROGRESS || (err == EAGAIN && unix_family))
+		st_life_set(fd, ST_LIFE_PENDING, flags, start_ns);
+	return flags;
+}
+
 static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
-			     const struct st_outcome *done, const struct st_stack *stack)
+			     const struct st_outcome *done, const struct st_stack *stack,
+			     uint64_t start_ns)
 {
 	int ret = done->ret, err = done->err;
 	struct st_addr local, peer;
@@ -38,19 +67,21 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 		if (local.len > ST_ADDR_MAX)
 			local.len = ST_ADDR_MAX;
 	}
+	uint8_t flags = st_connect_life(fd, done, start_ns, &peer);
 	st_record_event(ST_OP_CONNECT, fd, -1, done, &local, &peer,
-			peer.len ? ST_EV_PEER_REQUESTED : 0, stack);
+			flags | (peer.len ? ST_EV_PEER_REQUESTED : 0), stack);
 }
 
 ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	uint64_t start_ns = st_now_ns(); /* a connection's age counts from here */
 	int ret = st_real_connect(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
 		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
-		st_after_connect(fd, addr, len, &done, &stack);
+		st_after_connect(fd, addr, len, &done, &stack, start_ns);
 	}
 	errno = saved;
 	return ret;
@@ -76,8 +107,11 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 	int ret = done->ret;
 	struct st_addr local, kernel_peer;
 	local.len = 0;
+	/* the accepted socket is of its listener's type and protocol */
+	uint8_t flags = st_sock_flags(listen_fd);
 	if (ret >= 0) {
 		st_fdcache_forget(ret);
+		st_life_set(ret, ST_LIFE_SERVER, flags, done->ts_ns);
 		if (!st_listener_local(listen_fd, &local)) {
 			local.len = sizeof local.ss;
 			if (st_real_getsockname(ret, (struct sockaddr *)&local.ss, &local.len) < 0)
@@ -89,7 +123,7 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 			*peer = kernel_peer;
 		st_fdcache_store(ret, &local, peer);
 	}
-	st_record_event(op, ret >= 0 ? ret : -1, listen_fd, done, &local, peer, 0, stack);
+	st_record_event(op, ret >= 0 ? ret : -1, listen_fd, done, &local, peer, flags, stack);
 }
 
 /* When the program does not want the peer address, the kernel writes it into
@@ -136,6 +170,10 @@ static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
 {
 	struct st_addr local, peer;
 	local.len = peer.len = 0;
+	/* a pending connect's socket that has a peer is connected */
+	if (op == ST_OP_GETPEERNAME && done->ret == 0)
+		st_end_result(fd, 0, ST_LEARNED_GETPEERNAME);
+	uint8_t flags = st_sock_flags(fd);
 	if (done->ret == 0) {
 		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;
 		bool hit = st_fdcache_load(fd, &local, &peer) &&
@@ -143,7 +181,7 @@ static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
 		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
 			st_fdcache_store(fd, &local, &peer);
 	}
-	st_record_event(op, fd, -1, done, &local, &peer, 0, stack);
+	st_record_event(op, fd, -1, done, &local, &peer, flags, stack);
 }
 
 ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)

@@ -51,6 +51,7 @@ struct st_dump {
 	uint64_t exit_dropped; /* not recorded: their process had left the trace */
 	bool many_hosts; /* the traces come from more than one host name */
 	struct st_view_state *state;
+	struct st_stream *stream; /* while st_run streams: file versions */
 };
 
 /* st_filter.c */
@@ -58,6 +59,10 @@ void st_filter_init(struct st_filter *f);
 int st_filter_option(struct st_filter *f, int opt, const char *arg); /* 0, or -1 with a message */
 int st_filter_resolve_times(struct st_filter *f, uint64_t first_ts); /* 0: now */
 bool st_filter_match(const struct st_filter *f, const struct st_ev *ev);
+/* Result and close records: they have no endpoints or call, so filters on
+ * those leave them out; pid, fd and time apply. */
+bool st_filter_match_life(const struct st_filter *f, uint32_t pid, int32_t fd, uint64_t ts,
+			  bool failed);
 
 /* st_procs.c: the catalog of process records. */
 void st_catalog_add(struct st_catalog *c, const struct st_proc *p);
@@ -81,6 +86,11 @@ void st_view_event(struct st_dump *d, const struct st_ev *ev, FILE *out);
 void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out);
 void st_conn_print(struct st_dump *d, FILE *out);
 void st_stats_add(struct st_dump *d, const struct st_ev *ev);
+/* st_view_life.c and the views: result and close records (version 2) */
+void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out);
+void st_conn_life(struct st_dump *d, const struct st_rec *r);
+void st_stats_life(struct st_dump *d, const struct st_rec *r);
+const char *st_result_name(int err); /* "ok", "refused", "timeout", ... */
 void st_stats_print(struct st_dump *d, FILE *out);
 int st_follow(struct st_dump *d, const char *path, FILE *out);
 /* st_run.c: a process or module record, for names and stacks */

@@ -175,3 +175,21 @@ bool st_filter_match(const struct st_filter *f, const struct st_ev *ev)
 		return false;
 	return true;
 }
+
+bool st_filter_match_life(const struct st_filter *f, uint32_t pid, int32_t fd, uint64_t ts,
+			  bool failed)
+{
+	if (f->ops || f->port >= 0 || f->have_addr)
+		return false;
+	if (f->pid >= 0 && pid != (uint32_t)f->pid)
+		return false;
+	if (f->fd >= 0 && fd != f->fd)
+		return false;
+	if (f->errors && !failed)
+		return false;
+	if (f->since && ts < f->since)
+		return false;
+	if (f->until && ts > f->until)
+		return false;
+	return true;
+}

@@ -32,6 +32,21 @@ static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	}
 }
 
+static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *out)
+{
+	bool result = r->type == ST_REC_RESULT;
+	uint32_t pid = result ? r->result.pid : r->close.pid;
+	int32_t fd = result ? r->result.fd : r->close.fd;
+	bool failed = result ? r->result.err != 0 : r->close.role == ST_ROLE_PENDING;
+	/* -c and --stats take them all: filters apply to the connections' events */
+	if (d->view == ST_VIEW_CONNECTIONS)
+		st_conn_life(d, r);
+	else if (d->view == ST_VIEW_STATS)
+		st_stats_life(d, r);
+	else if (st_filter_match_life(&d->filter, pid, fd, r->ts, failed))
+		st_view_life(d, r, out);
+}
+
 /* Streams every file through the view; 1 when a file was not read whole.
  * Damage is reported after the output, as it does not stop it. */
 int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
@@ -44,13 +59,18 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 	}
 	if (st_filter_resolve_times(&d->filter, st_stream_first_ts(s)) < 0)
 		exit(2);
+	d->stream = s;
 	struct st_rec r;
 	while (st_stream_next(s, &r)) {
-		if (r.type != ST_REC_EVENT)
+		if (r.type == ST_REC_EVENT) {
+			if (st_filter_match(&d->filter, &r.ev)) {
+				d->nevs++;
+				st_dispatch(d, &r.ev, out);
+			}
+		} else if (r.type == ST_REC_RESULT || r.type == ST_REC_CLOSE) {
+			st_dispatch_life(d, &r, out);
+		} else {
 			st_dump_record(d, &r);
-		else if (st_filter_match(&d->filter, &r.ev)) {
-			d->nevs++;
-			st_dispatch(d, &r.ev, out);
 		}
 	}
 	int status = 0;
@@ -75,6 +95,7 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		if (info->error[0] || (info->warning[0] && !info->unwritten))
 			status = 1;
 	}
+	d->stream = NULL;
 	st_stream_close(s);
 	return status;
 }

@@ -45,6 +45,15 @@ struct st_end {
 	struct st_end *next;    /* in time order */
 	struct st_end *next_waiting; /* servers not paired yet, in time order */
 	struct st_end *next_in_bucket; /* clients that may still be taken */
+	/* the connection's life (format version 2) */
+	bool wants_close;       /* its file records closes: wait for this one */
+	bool failed;            /* a connect that failed at once */
+	bool have_result;       /* a pending connect's result */
+	int32_t result_err;
+	uint64_t connect_ns;
+	bool closed;
+	struct st_close close;
+	struct st_end *next_open; /* by (file, pid, fd), until its close */
 };
 
 struct st_view_state {
@@ -52,8 +61,10 @@ struct st_view_state {
 	struct st_end *waiting, *waiting_tail;
 	struct st_end **bucket;            /* by client key */
 	size_t nbuckets, nclients;
-	size_t paired, clients, servers;
+	size_t paired, clients, servers, udp;
 	bool titled;
+	struct st_end **open; /* by (file, pid, fd): ends whose close may come */
+	size_t nopen_buckets, nopen;
 };
 
 static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
@@ -199,14 +210,96 @@ static void st_pair_server(struct st_view_state *v, struct st_end *s)
 	}
 }
 
+static size_t st_open_slot(const struct st_view_state *v, uint32_t file, uint32_t pid, int32_t fd)
+{
+	uint64_t h = ((uint64_t)file << 40 ^ (uint64_t)pid << 20 ^ (uint32_t)fd) *
+		     0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 20) & (v->nopen_buckets - 1);
+}
+
+static void st_open_put(struct st_view_state *v, struct st_end *e)
+{
+	if (v->nopen * 2 >= v->nopen_buckets) {
+		struct st_end **old = v->open;
+		size_t old_n = v->nopen_buckets;
+		v->nopen_buckets = old_n ? old_n * 2 : 1024;
+		v->open = calloc(v->nopen_buckets, sizeof *v->open);
+		if (v->open == NULL)
+			exit(2);
+		v->nopen = 0;
+		for (size_t i = 0; i < old_n; i++)
+			for (struct st_end *o = old[i], *next; o; o = next) {
+				next = o->next_open;
+				st_open_put(v, o);
+			}
+		free(old);
+	}
+	size_t b = st_open_slot(v, e->copy.file, e->copy.pid, e->copy.fd);
+	e->next_open = v->open[b];
+	v->open[b] = e;
+	v->nopen++;
+}
+
+/* Takes the end open at (file, pid, fd) out of the index. */
+static struct st_end *st_open_take(struct st_view_state *v, uint32_t file, uint32_t pid, int32_t fd)
+{
+	if (v->nopen_buckets == 0)
+		return NULL;
+	struct st_end **p = &v->open[st_open_slot(v, file, pid, fd)];
+	while (*p && !((*p)->copy.file == file && (*p)->copy.pid == pid && (*p)->copy.fd == fd))
+		p = &(*p)->next_open;
+	struct st_end *e = *p;
+	if (e) {
+		*p = e->next_open;
+		v->nopen--;
+	}
+	return e;
+}
+
+static struct st_end *st_open_find(struct st_view_state *v, uint32_t file, uint32_t pid,
+				   int32_t fd)
+{
+	if (v->nopen_buckets == 0)
+		return NULL;
+	for (struct st_end *e = v->open[st_open_slot(v, file, pid, fd)]; e; e = e->next_open)
+		if (e->copy.file == file && e->copy.pid == pid && e->copy.fd == fd)
+			return e;
+	return NULL;
+}
+
+void st_conn_life(struct st_dump *d, const struct st_rec *r)
+{
+	struct st_view_state *v = d->state;
+	if (v == NULL)
+		return;
+	if (r->type == ST_REC_RESULT) {
+		struct st_end *e = st_open_find(v, r->file, r->result.pid, r->result.fd);
+		if (e && e->client && !e->have_result) {
+			e->have_result = true;
+			e->result_err = r->result.err;
+			e->connect_ns = r->result.latency_ns;
+		}
+	} else if (r->close.how != ST_END_SHUTDOWN) {
+		struct st_end *e = st_open_take(v, r->file, r->close.pid, r->close.fd);
+		if (e) {
+			e->closed = true;
+			e->close = r->close;
+		}
+	}
+}
+
 static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s);
 
 /* Whether the end at the head of the queue will never change again. */
 static bool st_settled(const struct st_end *e, uint64_t now)
 {
+	if (e->wants_close && !e->closed)
+		return false; /* its duration and bytes are still to come */
+	if (e->partner && e->partner->wants_close && !e->partner->closed)
+		return false;
 	if (!e->client)
 		return e->settled;
-	return e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
+	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
 }
 
 static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
@@ -214,8 +307,9 @@ static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
 	if (v->titled || d->json)
 		return;
 	v->titled = true;
-	fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %s\n", "CONNECT", "CLIENT",
-		"CLIENT END", "SERVER END", "SERVER", "ACCEPTED", "CLIENT / SERVER CODE");
+	fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %-11s %10s %10s %9s %9s  %s\n",
+		"CONNECT", "CLIENT", "CLIENT END", "SERVER END", "SERVER", "ACCEPTED", "RESULT",
+		"CONNECT", "DURATION", "TX", "RX", "CLIENT / SERVER CODE");
 }
 
 /* Pairs the accepts a window old, then prints the rows that are settled:
@@ -270,12 +364,19 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		exit(2);
 	struct st_view_state *v = d->state;
 	st_advance(d, v, ev->ts, out);
-	bool is_client = ev->op == ST_OP_CONNECT && (ev->ret == 0 || ev->err == EINPROGRESS);
+	/* every connect is a row, failed or not; asking again is the same one */
+	bool is_client = ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT);
 	bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
 	if (!is_client && !is_server)
 		return;
+	if (ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM) {
+		v->udp++; /* not a TCP connection: counted, not listed */
+		return;
+	}
 	struct st_key local, peer;
-	if (!st_key_of(&ev->local, &local) || !st_key_of(&ev->peer, &peer) ||
+	bool failed_at_once = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
+	/* a connect that failed at once has no local end: still a row */
+	if ((!st_key_of(&ev->local, &local) && !failed_at_once) || !st_key_of(&ev->peer, &peer) ||
 	    ev->local.len > 32 || ev->peer.len > 32)
 		return;
 	struct st_end *e = calloc(1, sizeof *e);
@@ -294,7 +395,16 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	e->copy.peer.sa = e->peer_sa;
 	e->copy.frames = &e->frame0;
 	e->ev = &e->copy;
-	if (is_client) {
+	e->failed = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
+	e->wants_close = !e->failed && d->stream && st_stream_version(d->stream, ev->file) >= 2;
+	struct st_end *old = st_open_take(v, ev->file, ev->pid, ev->fd);
+	if (old) /* its fd was reused without a close we saw: its end is unknown */
+		old->wants_close = false;
+	if (e->wants_close)
+		st_open_put(v, e);
+	if (e->failed) {
+		v->clients++;
+	} else if (is_client) {
 		if (v->nclients * 2 >= v->nbuckets)
 			st_buckets_grow(v);
 		st_bucket_put(v, e);
@@ -332,6 +442,92 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 		fprintf(out, "%-21s %-22s", ep, who);
 }
 
+/* What the row says of the connection's life, from whichever end knows. */
+struct st_life_row {
+	const char *result;
+	bool have_connect, have_duration, have_bytes;
+	uint64_t connect_ns, duration_ns, tx, rx;
+	uint32_t rtt_us, retrans;
+};
+
+static const char *st_end_result(const struct st_end *c)
+{
+	if (c->failed)
+		return st_result_name(c->copy.err);
+	if (c->have_result)
+		return st_result_name(c->result_err);
+	if (c->closed && c->close.role == ST_ROLE_PENDING)
+		return "abandoned";
+	if (c->copy.ret < 0 && !c->closed)
+		return "pending";
+	return c->wants_close && !c->closed ? "open" : "ok";
+}
+
+static void st_life_of(const struct st_end *c, const struct st_end *s, struct st_life_row *l)
+{
+	memset(l, 0, sizeof *l);
+	l->result = c ? st_end_result(c) : (s->wants_close && !s->closed ? "open" : "ok");
+	if (c && c->have_result) {
+		l->have_connect = true;
+		l->connect_ns = c->connect_ns;
+	}
+	/* the client's side where traced, else the server's, swapped */
+	const struct st_end *by = c && c->closed ? c : s && s->closed ? s : NULL;
+	if (by) {
+		l->have_duration = true;
+		l->duration_ns = by->close.age_ns;
+	}
+	if (by && (by->close.flags & ST_CLOSE_TCPINFO)) {
+		l->have_bytes = true;
+		bool client = by == c;
+		l->tx = client ? by->close.bytes_acked : by->close.bytes_received;
+		l->rx = client ? by->close.bytes_received : by->close.bytes_acked;
+		l->rtt_us = by->close.rtt_us;
+		l->retrans = by->close.retrans;
+	}
+}
+
+static void st_life_text(FILE *out, const struct st_life_row *l)
+{
+	fprintf(out, "  %-11s", l->result);
+	if (l->have_connect)
+		fprintf(out, " %8.3fms", (double)l->connect_ns / 1e6);
+	else
+		fprintf(out, " %10s", "-");
+	if (l->have_duration)
+		fprintf(out, " %9.3fs", (double)l->duration_ns / 1e9);
+	else
+		fprintf(out, " %10s", "-");
+	if (l->have_bytes)
+		fprintf(out, " %9llu %9llu", (unsigned long long)l->tx, (unsigned long long)l->rx);
+	else
+		fprintf(out, " %9s %9s", "-", "-");
+}
+
+static void st_json_u64_or_null(FILE *out, const char *key, bool have, uint64_t v)
+{
+	if (have)
+		fprintf(out, ",\"%s\":%llu", key, (unsigned long long)v);
+	else
+		fprintf(out, ",\"%s\":null", key);
+}
+
+static void st_life_json(FILE *out, const struct st_end *c, const struct st_end *s,
+			 const struct st_life_row *l)
+{
+	const struct st_end *e = c ? c : s;
+	int proto = ST_EV_PROTO(e->copy.flags);
+	fprintf(out, ",\"transport\":%s,\"result\":\"%s\",\"name\":null",
+		proto == ST_PROTO_TCP ? "\"tcp\"" : proto == ST_PROTO_UDP ? "\"udp\"" : "null",
+		l->result);
+	st_json_u64_or_null(out, "connect_ns", l->have_connect, l->connect_ns);
+	st_json_u64_or_null(out, "duration_ns", l->have_duration, l->duration_ns);
+	st_json_u64_or_null(out, "tx_bytes", l->have_bytes, l->tx);
+	st_json_u64_or_null(out, "rx_bytes", l->have_bytes, l->rx);
+	st_json_u64_or_null(out, "rtt_us", l->have_bytes, l->rtt_us);
+	st_json_u64_or_null(out, "retrans", l->have_bytes, l->retrans);
+}
+
 static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
 {
 	const struct st_ev *first = c ? c->ev : s->ev;
@@ -344,6 +540,9 @@ static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, co
 		fprintf(out, " %+9.6fs", ((double)s->ev->ts - (double)c->ev->ts) / 1e9);
 	else
 		fprintf(out, " %10s", "-");
+	struct st_life_row l;
+	st_life_of(c, s, &l);
+	st_life_text(out, &l);
 	const char *ct = c ? st_stack_top(d, c->ev) : NULL, *stop = s ? st_stack_top(d, s->ev) : NULL;
 	if (ct || stop) {
 		fputs("  ", out);
@@ -386,7 +585,11 @@ static void st_row_json(struct st_dump *d, FILE *out, const struct st_end *c, co
 	st_side_json(d, out, c);
 	fputs(",\"server\":", out);
 	st_side_json(d, out, s);
-	fprintf(out, ",\"paired\":%s}\n", c && s ? "true" : "false");
+	fprintf(out, ",\"paired\":%s", c && s ? "true" : "false");
+	struct st_life_row l;
+	st_life_of(c, s, &l);
+	st_life_json(out, c, s, &l);
+	fputs("}\n", out);
 }
 
 /* An end seen before its process record (a writer's first events can be
@@ -415,9 +618,11 @@ void st_conn_print(struct st_dump *d, FILE *out)
 	st_title(d, v, out);
 	if (!d->json)
 		fprintf(stderr, "socktrace-dump: %zu connections paired, %zu client ends and %zu "
-				"server ends without a traced partner\n",
-			v->paired, v->clients - v->paired, v->servers - v->paired);
+				"server ends without a traced partner%s\n",
+			v->paired, v->clients - v->paired, v->servers - v->paired,
+			v->udp ? "; UDP sockets are not listed" : "");
 	free(v->bucket);
+	free(v->open);
 	if (d->state) {
 		free(d->state);
 		d->state = NULL;

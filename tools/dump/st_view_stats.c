@@ -1,6 +1,7 @@
 /* --stats: events per call and per process, failures by errno, dropped
  * events, first and last time. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,10 @@ struct st_ecount {
 
 struct st_view_state {
 	size_t per_op[ST_OPS], failed_op[ST_OPS];
+	size_t in_progress; /* connects that returned EINPROGRESS: not failures */
+	size_t outcome[8];  /* ok, refused, timeout, unreachable, other, abandoned */
+	size_t closes;
+	uint64_t tx_bytes, rx_bytes;
 	struct st_pcount *procs;
 	size_t nprocs, procs_cap;
 	size_t *slot_of; /* open addressing on (file, pid): index + 1 into procs, 0 = free */
@@ -94,7 +99,11 @@ void st_stats_add(struct st_dump *d, const struct st_ev *ev)
 		exit(2);
 	}
 	struct st_view_state *s = d->state;
-	bool failed = ev->ret < 0;
+	/* a connect still in progress, or asked again, has not failed (yet) */
+	bool pending = ev->op == ST_OP_CONNECT &&
+		       (ev->err == EINPROGRESS || ev->err == EALREADY || (ev->flags & ST_EV_REPEAT));
+	bool failed = ev->ret < 0 && !pending;
+	s->in_progress += ev->op == ST_OP_CONNECT && ev->err == EINPROGRESS;
 	s->per_op[ev->op % ST_OPS]++;
 	s->failed_op[ev->op % ST_OPS] += failed;
 	struct st_pcount *p = st_proc_slot(s, ev);
@@ -108,6 +117,31 @@ void st_stats_add(struct st_dump *d, const struct st_ev *ev)
 		s->first = ev->ts;
 	if (ev->ts > s->last)
 		s->last = ev->ts;
+}
+
+void st_stats_life(struct st_dump *d, const struct st_rec *r)
+{
+	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL)
+		exit(2);
+	struct st_view_state *s = d->state;
+	if (r->type == ST_REC_RESULT) {
+		const char *n = st_result_name(r->result.err);
+		static const char *const kinds[] = {"ok", "refused", "timeout", "unreachable"};
+		size_t k = 4;
+		for (size_t i = 0; i < 4; i++)
+			if (strcmp(n, kinds[i]) == 0)
+				k = i;
+		s->outcome[k]++;
+		return;
+	}
+	if (r->close.how == ST_END_SHUTDOWN)
+		return;
+	s->closes++;
+	s->outcome[5] += r->close.role == ST_ROLE_PENDING;
+	if (r->close.flags & ST_CLOSE_TCPINFO) {
+		s->tx_bytes += r->close.bytes_acked;
+		s->rx_bytes += r->close.bytes_received;
+	}
 }
 
 static int st_pcount_order(const void *a, const void *b)
@@ -146,6 +180,13 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 		st_print_time(out, s->last);
 		fprintf(out, " (%.6f s)", (double)(s->last - s->first) / 1e9);
 	}
+	if (s->in_progress || s->closes)
+		fprintf(out, "\nconnects in progress %zu: ok %zu, refused %zu, timed out %zu, "
+			     "unreachable %zu, other %zu, abandoned %zu; closes %zu, "
+			     "tx %llu B, rx %llu B",
+			s->in_progress, s->outcome[0], s->outcome[1], s->outcome[2], s->outcome[3],
+			s->outcome[4], s->outcome[5], s->closes, (unsigned long long)s->tx_bytes,
+			(unsigned long long)s->rx_bytes);
 	fputs("\n\nCALL          EVENTS   FAILED\n", out);
 	for (uint8_t op = 1; op < ST_OPS && st_op_name(op); op++)
 		fprintf(out, "%-12s %7zu %8zu\n", st_op_name(op), s->per_op[op], s->failed_op[op]);

@@ -17,6 +17,9 @@
 int st_decode_event(const uint8_t *p, uint32_t len, struct st_ev *ev, char *why);
 int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why);
 int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why);
+/* version 2 */
+int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *why);
+int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *why);
 
 /* The commit word w at off, in a chunk ending at chunk_end of a file of size
  * bytes: 1 and *len for a record, 0 for the end of the chunk, -1 for damage. */
@@ -26,6 +29,7 @@ int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, 
 struct st_header_info {
 	uint64_t content_end; /* end of the chunks handed out, or of the file */
 	uint64_t dropped, exit_dropped;
+	uint32_t version;
 	bool unwritten;       /* empty or zero: its writer died before writing it */
 };
 /* head: the first min(size, ST_HEADER_SIZE) bytes of a file of size bytes.

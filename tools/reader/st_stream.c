@@ -148,6 +148,7 @@ static void st_open_source(struct st_stream *s, uint32_t file, const char *path,
 	}
 	src->info.dropped = h.dropped;
 	src->info.exit_dropped = h.exit_dropped;
+	src->info.version = h.version;
 	if (h.unwritten) {
 		src->info.unwritten = true;
 		snprintf(src->info.warning, sizeof src->info.warning, "%s", ST_UNWRITTEN_NOTE);
@@ -319,6 +320,12 @@ static bool st_decode_at(struct st_stream *s, const struct st_cursor *c, struct 
 		rc = st_decode_module(p, c->len, &r->mod, why);
 		r->mod.file = c->file;
 		break;
+	case ST_REC_RESULT:
+		rc = st_decode_result(p, c->len, &r->result, why);
+		break;
+	case ST_REC_CLOSE:
+		rc = st_decode_close(p, c->len, &r->close, why);
+		break;
 	default:
 		snprintf(src->info.warning, sizeof src->info.warning,
 			 "offset %llu: unknown record type %u (%u bytes) skipped",
@@ -338,7 +345,7 @@ bool st_stream_next(struct st_stream *s, struct st_rec *r)
 			return false;
 		struct st_cursor *c = s->heap[0];
 		bool ok = st_decode_at(s, c, r);
-		bool damaged = !ok && r->type >= ST_REC_EVENT && r->type <= ST_REC_MODULE;
+		bool damaged = !ok && r->type >= ST_REC_EVENT && r->type <= ST_REC_CLOSE;
 		c->off += c->len;
 		if (!damaged && st_cursor_load(s, c)) {
 			st_heap_down(s, 0);
@@ -366,6 +373,11 @@ void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64
 	*file = s->chunks[i].file;
 	*off = s->chunks[i].off;
 	*stop = s->chunks[i].stop;
+}
+
+uint32_t st_stream_version(const struct st_stream *s, uint32_t file)
+{
+	return file < s->nsrc ? s->src[file].info.version : 0;
 }
 
 uint64_t st_stream_first_ts(const struct st_stream *s)

@@ -26,12 +26,15 @@ struct st_rec {
 		struct st_ev ev;
 		struct st_proc proc;
 		struct st_mod mod;
+		struct st_result result; /* version 2, as written */
+		struct st_close close;
 	};
 };
 
 /* What a file turned out to hold, complete once the stream has ended. */
 struct st_source_info {
 	const char *path;
+	uint32_t version; /* of the format; version 1 has no result or close records */
 	uint64_t dropped, exit_dropped;
 	bool unwritten;
 	char error[512];   /* "offset N: problem", "" when whole */
@@ -49,6 +52,8 @@ bool st_stream_next(struct st_stream *s, struct st_rec *r);
 /* Earliest first-record time of any chunk, 0 when the files hold none. */
 uint64_t st_stream_first_ts(const struct st_stream *s);
 size_t st_stream_files(const struct st_stream *s);
+/* The format version of a file, known from the start (0: unreadable). */
+uint32_t st_stream_version(const struct st_stream *s, uint32_t file);
 /* Once the stream has ended: each non-empty chunk, and the offset where its
  * records ended (where a follower goes on reading). */
 size_t st_stream_chunks(const struct st_stream *s);

@@ -149,6 +149,28 @@ int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why
 	return 0;
 }
 
+int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *why)
+{
+	if (len != sizeof *r)
+		return st_why(why, "result record of %u bytes, not %zu", len, sizeof *r);
+	memcpy(r, p, sizeof *r);
+	if (r->learned < ST_LEARNED_SO_ERROR || r->learned > ST_LEARNED_GETPEERNAME)
+		return st_why(why, "result record learned in an unknown way (%u)", r->learned);
+	return 0;
+}
+
+int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *why)
+{
+	if (len != sizeof *c)
+		return st_why(why, "close record of %u bytes, not %zu", len, sizeof *c);
+	memcpy(c, p, sizeof *c);
+	if (c->how < ST_END_CLOSE || c->how > ST_END_EXIT || c->role < ST_ROLE_CLIENT ||
+	    c->role > ST_ROLE_PENDING)
+		return st_why(why, "close record has impossible values (how %u, role %u)", c->how,
+			      c->role);
+	return 0;
+}
+
 int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, uint32_t *len,
 		   char *why)
 {
@@ -202,7 +224,7 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 	if (h.version > ST_VERSION)
 		return st_why(why, "trace format version %u is newer than this reader's (%u)",
 			      h.version, ST_VERSION);
-	if (h.version != ST_VERSION)
+	if (h.version < ST_VERSION_OLDEST)
 		return st_why(why, "unknown trace format version %u", h.version);
 	*err_off = 12;
 	if (h.header_size != ST_HEADER_SIZE || h.chunk_size != ST_CHUNK_SIZE)
@@ -220,6 +242,7 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 		info->content_end = h.capacity;
 	info->dropped = h.dropped;
 	info->exit_dropped = h.exit_dropped;
+	info->version = h.version;
 	return 0;
 }
 
@@ -259,6 +282,17 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			rc = st_decode_module(p, len, &t->mods[t->nmods], why);
 			if (rc == 0)
 				t->mods[t->nmods++].file = index;
+			break;
+		case ST_REC_RESULT:
+			t->results = st_grow(t->results, &t->results_cap, t->nresults + 1,
+					     sizeof *t->results);
+			rc = st_decode_result(p, len, &t->results[t->nresults], why);
+			t->nresults += rc == 0;
+			break;
+		case ST_REC_CLOSE:
+			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
+			rc = st_decode_close(p, len, &t->closes[t->ncloses], why);
+			t->ncloses += rc == 0;
 			break;
 		default:
 			snprintf(t->warning, sizeof t->warning,
@@ -381,5 +415,7 @@ void st_trace_free(struct st_trace *t)
 	free(t->evs);
 	free(t->procs);
 	free(t->mods);
+	free(t->results);
+	free(t->closes);
 	memset(t, 0, sizeof *t);
 }

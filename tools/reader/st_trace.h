@@ -58,6 +58,10 @@ struct st_trace {
 	size_t nprocs, procs_cap;
 	struct st_mod *mods;
 	size_t nmods, mods_cap;
+	struct st_result *results; /* version 2, as written */
+	size_t nresults, results_cap;
+	struct st_close *closes;
+	size_t ncloses, closes_cap;
 	char error[512];   /* first fatal problem, "" when the file is whole */
 	char warning[512]; /* last skipped-record warning, "" when none */
 };

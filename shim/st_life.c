@@ -1,0 +1,150 @@
+/*
+ * Where each socket fd is in its connection's life: born (type and protocol
+ * known), connect pending, connected, accepted; and since when.  One atomic
+ * word per fd, so a close in one thread and a getsockopt in another never
+ * tear it: the closer takes the word with an exchange, and only the taker
+ * records the end.  The table is paged like the fd cache (st_fdcache.c).
+ *
+ * A forked child inherits its parent's sockets but not their connections'
+ * ends: the parent's later close does that.  Each word carries the
+ * generation of the process that stored it; the child bumps its own, and
+ * what it inherited is forgotten silently when it closes it.
+ */
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "st_internal.h"
+
+#define ST_LIFE_FDS 65536u
+#define ST_LIFE_PAGE 512u
+#define ST_LIFE_PAGES (ST_LIFE_FDS / ST_LIFE_PAGE)
+
+struct st_lifeslot {
+	uint64_t word;     /* state | flags << 8 | gen << 16 | 1 << 63 (valid); 0 = unknown */
+	uint64_t since_ns; /* connect began, or accept returned */
+};
+
+#define ST_LIFE_VALID (1ull << 63)
+
+static struct st_lifeslot *st_lifetab[ST_LIFE_PAGES];
+static uint32_t st_life_gen;
+
+static struct st_lifeslot *st_life_slot(int fd, bool make)
+{
+	if (fd < 0 || (unsigned)fd >= ST_LIFE_FDS)
+		return NULL;
+	unsigned page = (unsigned)fd / ST_LIFE_PAGE;
+	struct st_lifeslot *tab = __atomic_load_n(&st_lifetab[page], __ATOMIC_ACQUIRE);
+	if (tab == NULL && make) {
+		struct st_lifeslot *p = mmap(NULL, ST_LIFE_PAGE * sizeof *p, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		struct st_lifeslot *none = NULL;
+		if (__atomic_compare_exchange_n(&st_lifetab[page], &none, p, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			tab = p;
+		else {
+			munmap(p, ST_LIFE_PAGE * sizeof *p);
+			tab = none;
+		}
+	}
+	return tab ? &tab[(unsigned)fd % ST_LIFE_PAGE] : NULL;
+}
+
+static uint64_t st_life_word(enum st_life_state state, uint8_t flags)
+{
+	return ST_LIFE_VALID | (uint64_t)state | (uint64_t)flags << 8 |
+	       (uint64_t)(__atomic_load_n(&st_life_gen, __ATOMIC_RELAXED) & 0xffff) << 16;
+}
+
+static bool st_life_mine(uint64_t w)
+{
+	return (w & ST_LIFE_VALID) &&
+	       ((w >> 16) & 0xffff) == (__atomic_load_n(&st_life_gen, __ATOMIC_RELAXED) & 0xffff);
+}
+
+uint8_t st_life_flags_of(int domain, int type, int protocol)
+{
+	int t = type & 0xf; /* without SOCK_NONBLOCK, SOCK_CLOEXEC */
+	uint8_t sock = t == SOCK_STREAM ? ST_SOCK_STREAM : t == SOCK_DGRAM ? ST_SOCK_DGRAM
+		       : t == SOCK_SEQPACKET ? ST_SOCK_SEQPACKET : ST_SOCK_UNKNOWN;
+	uint8_t proto = ST_PROTO_OTHER;
+	if (domain == AF_INET || domain == AF_INET6) {
+		if (protocol == IPPROTO_TCP || (protocol == 0 && sock == ST_SOCK_STREAM))
+			proto = ST_PROTO_TCP;
+		else if (protocol == IPPROTO_UDP || (protocol == 0 && sock == ST_SOCK_DGRAM))
+			proto = ST_PROTO_UDP;
+	}
+	return (uint8_t)(sock << ST_EV_SOCK_SHIFT | proto << ST_EV_PROTO_SHIFT);
+}
+
+void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since_ns)
+{
+	struct st_lifeslot *s = st_life_slot(fd, true);
+	if (s == NULL)
+		return;
+	__atomic_store_n(&s->since_ns, since_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->word, st_life_word(state, flags), __ATOMIC_RELEASE);
+}
+
+bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
+{
+	struct st_lifeslot *s = st_life_slot(fd, false);
+	uint64_t w = s ? __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) : 0;
+	if (!st_life_mine(w))
+		return false;
+	*state = (enum st_life_state)(w & 0xff);
+	*flags = (uint8_t)(w >> 8);
+	*since_ns = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* Moves a pending connect on to state, unless someone else did first. */
+bool st_life_settle(int fd, enum st_life_state state)
+{
+	struct st_lifeslot *s = st_life_slot(fd, false);
+	uint64_t w = s ? __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) : 0;
+	if (!st_life_mine(w) || (w & 0xff) != ST_LIFE_PENDING)
+		return false;
+	uint64_t next = (w & ~0xffull) | state;
+	return __atomic_compare_exchange_n(&s->word, &w, next, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
+{
+	struct st_lifeslot *s = st_life_slot(fd, false);
+	if (s == NULL)
+		return false;
+	uint64_t since = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
+	uint64_t w = __atomic_exchange_n(&s->word, 0, __ATOMIC_ACQ_REL);
+	if (!st_life_mine(w))
+		return false;
+	*state = (enum st_life_state)(w & 0xff);
+	*flags = (uint8_t)(w >> 8);
+	*since_ns = since;
+	return true;
+}
+
+void st_life_forget(int fd)
+{
+	struct st_lifeslot *s = st_life_slot(fd, false);
+	if (s)
+		__atomic_store_n(&s->word, 0, __ATOMIC_RELEASE);
+}
+
+void st_life_new_process(void)
+{
+	__atomic_fetch_add(&st_life_gen, 1, __ATOMIC_RELAXED);
+}
+
+int st_life_high(void)
+{
+	for (int page = ST_LIFE_PAGES - 1; page >= 0; page--)
+		if (__atomic_load_n(&st_lifetab[page], __ATOMIC_ACQUIRE))
+			return (page + 1) * (int)ST_LIFE_PAGE;
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * Calls through which a program learns how its pending connect ended
+ * (getsockopt SO_ERROR), or ends a connection without closing the fd
+ * (shutdown).  Each calls the real function first; the program's buffer is
+ * read only where the kernel has just written it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "st_internal.h"
+
+#define ST_EXPORT __attribute__((visibility("default")))
+
+ST_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int ret = st_real_getsockopt(fd, level, name, val, len);
+	if (ret == 0 && level == SOL_SOCKET && name == SO_ERROR && val != NULL && len != NULL &&
+	    *len >= (socklen_t)sizeof(int) && st_ready()) {
+		int saved = errno, err;
+		memcpy(&err, val, sizeof err);
+		/* still connecting: the program asked too early, nothing is known */
+		if (err != EINPROGRESS && err != EALREADY)
+			st_end_result(fd, err, ST_LEARNED_SO_ERROR);
+		errno = saved;
+	}
+	return ret;
+}
+
+ST_EXPORT int shutdown(int fd, int how)
+{
+	int ret = st_real_shutdown(fd, how);
+	if (ret == 0 && st_ready()) {
+		int saved = errno;
+		st_end_now(fd, ST_END_SHUTDOWN, how);
+		errno = saved;
+	}
+	return ret;
+}

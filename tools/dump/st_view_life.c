@@ -1,0 +1,113 @@
+/*
+ * Result and close records (format version 2) in the events view:
+ *   12:00:01.000300 42/42 connected(5) = ok after 0.300 ms (SO_ERROR)
+ *   12:00:03.000000 42/42 close(5) client after 2.000 s: tx 1048576 B, rx 65536 B, rtt 31 us, 0 retransmits
+ * and as JSON objects with "op":"connected" or "close".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "st_dump.h"
+#include "st_endpoint.h"
+#include "st_fmt.h"
+
+const char *st_result_name(int err)
+{
+	switch (err) {
+	case 0: return "ok";
+	case ECONNREFUSED: return "refused";
+	case ETIMEDOUT: return "timeout";
+	case EHOSTUNREACH:
+	case ENETUNREACH: return "unreachable";
+	default: {
+		const char *n = strerrorname_np(err);
+		return n ? n : "error";
+	}
+	}
+}
+
+static const char *st_learned_name(uint8_t how)
+{
+	static const char *const names[] = {"?", "SO_ERROR", "connect", "getpeername"};
+	return how < 4 ? names[how] : "?";
+}
+
+static const char *st_how_name(uint8_t how)
+{
+	static const char *const names[] = {"?", "close", "replaced", "close_range", "shutdown",
+					    "exit"};
+	return how < 6 ? names[how] : "?";
+}
+
+static const char *st_role_name(uint8_t role)
+{
+	static const char *const names[] = {"?", "client", "server", "abandoned"};
+	return role < 4 ? names[role] : "?";
+}
+
+static void st_put_ms(FILE *out, uint64_t ns)
+{
+	if (ns >= 1000000000u)
+		fprintf(out, "%.3f s", (double)ns / 1e9);
+	else
+		fprintf(out, "%.3f ms", (double)ns / 1e6);
+}
+
+static void st_result_text(FILE *out, const struct st_rec *r)
+{
+	const struct st_result *x = &r->result;
+	st_print_time(out, r->ts);
+	fprintf(out, " %u/%u connected(%d) = %s", x->pid, x->tid, x->fd, st_result_name(x->err));
+	fputs(" after ", out);
+	st_put_ms(out, x->latency_ns);
+	fprintf(out, " (%s)\n", st_learned_name(x->learned));
+}
+
+static void st_close_text(FILE *out, const struct st_rec *r)
+{
+	const struct st_close *c = &r->close;
+	st_print_time(out, r->ts);
+	fprintf(out, " %u/%u %s(%d) %s after ", c->pid, c->tid,
+		c->how == ST_END_SHUTDOWN ? "shutdown" : c->how == ST_END_EXIT ? "open-at-exit" : "close",
+		c->fd, st_role_name(c->role));
+	st_put_ms(out, c->age_ns);
+	if (c->flags & ST_CLOSE_TCPINFO)
+		fprintf(out, ": tx %llu B, rx %llu B, rtt %u us, %u retransmits",
+			(unsigned long long)c->bytes_acked, (unsigned long long)c->bytes_received,
+			c->rtt_us, c->retrans);
+	fputc('\n', out);
+}
+
+static void st_result_json(FILE *out, const struct st_rec *r)
+{
+	const struct st_result *x = &r->result;
+	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"connected\",\"fd\":%d,"
+		     "\"result\":\"%s\",\"connect_ns\":%llu,\"learned\":\"%s\"}\n",
+		(unsigned long long)r->ts, x->pid, x->tid, x->fd, st_result_name(x->err),
+		(unsigned long long)x->latency_ns, st_learned_name(x->learned));
+}
+
+static void st_close_json(FILE *out, const struct st_rec *r)
+{
+	const struct st_close *c = &r->close;
+	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"close\",\"fd\":%d,\"how\":\"%s\","
+		     "\"role\":\"%s\",\"duration_ns\":%llu",
+		(unsigned long long)r->ts, c->pid, c->tid, c->fd, st_how_name(c->how),
+		st_role_name(c->role), (unsigned long long)c->age_ns);
+	if (c->flags & ST_CLOSE_TCPINFO)
+		fprintf(out, ",\"tx_bytes\":%llu,\"rx_bytes\":%llu,\"rtt_us\":%u,\"retrans\":%u,"
+			     "\"tcp_state\":%u}\n",
+			(unsigned long long)c->bytes_acked, (unsigned long long)c->bytes_received,
+			c->rtt_us, c->retrans, c->tcp_state);
+	else
+		fputs(",\"tx_bytes\":null,\"rx_bytes\":null,\"rtt_us\":null,\"retrans\":null}\n", out);
+}
+
+void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out)
+{
+	if (r->type == ST_REC_RESULT)
+		(d->json ? st_result_json : st_result_text)(out, r);
+	else
+		(d->json ? st_close_json : st_close_text)(out, r);
+}
