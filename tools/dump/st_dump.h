@@ -91,6 +91,8 @@ void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out);
 void st_conn_life(struct st_dump *d, const struct st_rec *r);
 void st_stats_life(struct st_dump *d, const struct st_rec *r);
 const char *st_result_name(int err); /* "ok", "refused", "timeout", ... */
+/* data bytes sent and received, from a close record's tcp_info counts */
+void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx);
 void st_stats_print(struct st_dump *d, FILE *out);
 int st_follow(struct st_dump *d, const char *path, FILE *out);
 /* st_run.c: a process or module record, for names and stacks */

@@ -480,8 +480,10 @@ static void st_life_of(const struct st_end *c, const struct st_end *s, struct st
 	if (by && (by->close.flags & ST_CLOSE_TCPINFO)) {
 		l->have_bytes = true;
 		bool client = by == c;
-		l->tx = client ? by->close.bytes_acked : by->close.bytes_received;
-		l->rx = client ? by->close.bytes_received : by->close.bytes_acked;
+		uint64_t sent, received;
+		st_close_bytes(&by->close, &sent, &received);
+		l->tx = client ? sent : received;
+		l->rx = client ? received : sent;
 		l->rtt_us = by->close.rtt_us;
 		l->retrans = by->close.retrans;
 	}

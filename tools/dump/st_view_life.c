@@ -27,6 +27,22 @@ const char *st_result_name(int err)
 	}
 }
 
+/*
+ * Data bytes from tcp_info's sequence counts: tcpi_bytes_acked counts our
+ * SYN, and our FIN once acknowledged; tcpi_bytes_received counts the peer's
+ * FIN once received.  The TCP state at the close says which were there.
+ */
+void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx)
+{
+	enum { EST = 1, FIN_WAIT2 = 5, TIME_WAIT = 6, CLOSE_WAIT = 8, LAST_ACK = 9, CLOSING = 11 };
+	uint64_t our_fin_acked = c->tcp_state == FIN_WAIT2 || c->tcp_state == TIME_WAIT;
+	uint64_t peer_fin = c->tcp_state == CLOSE_WAIT || c->tcp_state == LAST_ACK ||
+			    c->tcp_state == CLOSING || c->tcp_state == TIME_WAIT;
+	uint64_t syn = c->bytes_acked > 0;
+	*tx = c->bytes_acked >= syn + our_fin_acked ? c->bytes_acked - syn - our_fin_acked : 0;
+	*rx = c->bytes_received >= peer_fin ? c->bytes_received - peer_fin : 0;
+}
+
 static const char *st_learned_name(uint8_t how)
 {
 	static const char *const names[] = {"?", "SO_ERROR", "connect", "getpeername"};
@@ -72,10 +88,11 @@ static void st_close_text(FILE *out, const struct st_rec *r)
 		c->how == ST_END_SHUTDOWN ? "shutdown" : c->how == ST_END_EXIT ? "open-at-exit" : "close",
 		c->fd, st_role_name(c->role));
 	st_put_ms(out, c->age_ns);
+	uint64_t tx, rx;
+	st_close_bytes(c, &tx, &rx);
 	if (c->flags & ST_CLOSE_TCPINFO)
 		fprintf(out, ": tx %llu B, rx %llu B, rtt %u us, %u retransmits",
-			(unsigned long long)c->bytes_acked, (unsigned long long)c->bytes_received,
-			c->rtt_us, c->retrans);
+			(unsigned long long)tx, (unsigned long long)rx, c->rtt_us, c->retrans);
 	fputc('\n', out);
 }
 
@@ -95,11 +112,13 @@ static void st_close_json(FILE *out, const struct st_rec *r)
 		     "\"role\":\"%s\",\"duration_ns\":%llu",
 		(unsigned long long)r->ts, c->pid, c->tid, c->fd, st_how_name(c->how),
 		st_role_name(c->role), (unsigned long long)c->age_ns);
+	uint64_t tx, rx;
+	st_close_bytes(c, &tx, &rx);
 	if (c->flags & ST_CLOSE_TCPINFO)
 		fprintf(out, ",\"tx_bytes\":%llu,\"rx_bytes\":%llu,\"rtt_us\":%u,\"retrans\":%u,"
 			     "\"tcp_state\":%u}\n",
-			(unsigned long long)c->bytes_acked, (unsigned long long)c->bytes_received,
-			c->rtt_us, c->retrans, c->tcp_state);
+			(unsigned long long)tx, (unsigned long long)rx, c->rtt_us, c->retrans,
+			c->tcp_state);
 	else
 		fputs(",\"tx_bytes\":null,\"rx_bytes\":null,\"rtt_us\":null,\"retrans\":null}\n", out);
 }

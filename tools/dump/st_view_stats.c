@@ -139,8 +139,10 @@ void st_stats_life(struct st_dump *d, const struct st_rec *r)
 	s->closes++;
 	s->outcome[5] += r->close.role == ST_ROLE_PENDING;
 	if (r->close.flags & ST_CLOSE_TCPINFO) {
-		s->tx_bytes += r->close.bytes_acked;
-		s->rx_bytes += r->close.bytes_received;
+		uint64_t tx, rx;
+		st_close_bytes(&r->close, &tx, &rx);
+		s->tx_bytes += tx;
+		s->rx_bytes += rx;
 	}
 }
 

@@ -1,0 +1,170 @@
+/*
+ * Connections through their lives, for tests/test_life.c: each mode prints
+ * what the program itself saw, so the test can hold the trace to it.
+ */
+#include "progs.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+static int life_nonblocking(int family, unsigned port)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(fd >= 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int ret = connect(fd, (struct sockaddr *)&in, sizeof in);
+	CHECK(ret == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+static int life_wait_writable(int fd)
+{
+	struct pollfd p = {fd, POLLOUT, 0};
+	CHECK(poll(&p, 1, 10000) == 1);
+	int err = -1;
+	socklen_t len = sizeof err;
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0);
+	return err;
+}
+
+/* refused: a non-blocking connect to a closed port, learned by SO_ERROR */
+static int life_refused(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	close(l); /* nobody listens there now */
+	int fd = life_nonblocking(AF_INET, port);
+	int err = life_wait_writable(fd);
+	printf("so_error=%d fd=%d\n", err, fd);
+	close(fd);
+	return 0;
+}
+
+static void life_write_all(int fd, size_t n)
+{
+	static char buf[65536];
+	while (n > 0) {
+		ssize_t w = write(fd, buf, n < sizeof buf ? n : sizeof buf);
+		CHECK(w > 0);
+		n -= (size_t)w;
+	}
+}
+
+static void life_read_all(int fd, size_t n)
+{
+	static char buf[65536];
+	while (n > 0) {
+		ssize_t r = read(fd, buf, n < sizeof buf ? n : sizeof buf);
+		CHECK(r > 0);
+		n -= (size_t)r;
+	}
+}
+
+/* bytes: a non-blocking connect learned by SO_ERROR, 1 MiB one way and
+ * 64 KiB back, then both ends closed (the server in a child) */
+static int life_bytes(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = life_nonblocking(AF_INET, port);
+	CHECK(life_wait_writable(fd) == 0);
+	CHECK(fcntl(fd, F_SETFL, 0) == 0);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fd);
+		life_read_all(a, 1 << 20);
+		life_write_all(a, 64 << 10);
+		shutdown(a, SHUT_WR);
+		char c;
+		CHECK(read(a, &c, 1) == 0);
+		close(a);
+		_exit(0);
+	}
+	close(a); /* the parent's copy: the child's close ends it */
+	life_write_all(fd, 1 << 20);
+	life_read_all(fd, 64 << 10);
+	char c;
+	CHECK(read(fd, &c, 1) == 0);
+	close(fd);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	printf("child=%d fd=%d\n", pid, fd);
+	return 0;
+}
+
+/* again: connect() asked again until EISCONN, as ab and hiredis do */
+static int life_again(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = life_nonblocking(AF_INET, port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int tries = 0;
+	while (connect(fd, (struct sockaddr *)&in, sizeof in) < 0 && errno != EISCONN && tries < 1000) {
+		CHECK(errno == EALREADY || errno == EINPROGRESS);
+		struct pollfd p = {fd, POLLOUT, 0};
+		poll(&p, 1, 100);
+		tries++;
+	}
+	CHECK(accept(l, NULL, NULL) >= 0);
+	printf("connected fd=%d\n", fd);
+	close(fd);
+	return 0;
+}
+
+/* reuse N: N connections that each reuse the same fd number */
+static int life_reuse(int n)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	for (int i = 0; i < n; i++) {
+		int fd = tcp_connect(AF_INET, port);
+		int a = accept(l, NULL, NULL);
+		CHECK(a >= 0);
+		life_write_all(fd, (size_t)i + 1);
+		life_read_all(a, (size_t)i + 1);
+		close(fd);
+		close(a);
+	}
+	printf("connections=%d\n", n);
+	return 0;
+}
+
+/* badopt: getsockopt(SO_ERROR) where it cannot work, results printed */
+static int life_badopt(void)
+{
+	int p[2];
+	CHECK(pipe(p) == 0);
+	int err = 0;
+	socklen_t len = sizeof err;
+	int r1 = getsockopt(p[0], SOL_SOCKET, SO_ERROR, &err, &len);
+	int e1 = errno;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	len = 2;
+	int r2 = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	int e2 = errno;
+	len = sizeof err;
+	int r3 = getsockopt(fd, SOL_SOCKET, SO_ERROR, (void *)8, &len);
+	int e3 = errno;
+	printf("pipe=%d/%d short=%d/%d/%u badptr=%d/%d\n", r1, e1, r2, r2 < 0 ? e2 : 0,
+	       (unsigned)len, r3, e3);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	const char *s = argc > 1 ? argv[1] : "";
+	if (!strcmp(s, "refused")) return life_refused();
+	if (!strcmp(s, "bytes")) return life_bytes();
+	if (!strcmp(s, "again")) return life_again();
+	if (!strcmp(s, "reuse")) return life_reuse(argc > 2 ? atoi(argv[2]) : 100);
+	if (!strcmp(s, "badopt")) return life_badopt();
+	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
+	return 2;
+}

@@ -1,0 +1,145 @@
+/*
+ * Connections through their lives (format version 2): the result of a
+ * non-blocking connect learned by SO_ERROR or by connect() again, the close
+ * with exact bytes, fd reuse, a forked child's close, SOCKTRACE_TCPINFO=0,
+ * getsockopt misuse answered as bare, and -c's rows and keys.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "harness.h"
+
+static char dir[64], trace[128], dump[256], life[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/l.trace", dir);
+	h_path(dump, sizeof dump, "socktrace-dump");
+	h_path(life, sizeof life, "progs/life");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(life, .init = setup, .fini = teardown, .timeout = 60);
+
+static void run_life(const char *mode, const char *arg, const char *const *env)
+{
+	static struct h_run r;
+	const char *argv[] = {life, mode, arg, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, env, 30), 0, "%s: %s", mode, r.err);
+}
+
+static const char *dump_c_json(void)
+{
+	static struct h_run r;
+	const char *argv[] = {dump, "-c", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	return r.out;
+}
+
+Test(life, refused_nonblocking_connect_is_a_refused_row)
+{
+	run_life("refused", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nresults, 1);
+	cr_assert_eq(t.results[0].err, ECONNREFUSED);
+	cr_assert_eq(t.results[0].learned, ST_LEARNED_SO_ERROR);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"result\":\"refused\""), "%s", out);
+	cr_assert_not_null(strstr(out, "\"paired\":false"), "%s", out);
+	cr_assert_not_null(strstr(out, "\"transport\":\"tcp\""), "%s", out);
+}
+
+Test(life, bytes_are_counted_exactly_on_both_ends)
+{
+	run_life("bytes", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	/* the client's close and the server's (in the child); the parent's copy
+	 * of the accepted socket ended nothing */
+	cr_assert_eq(t.ncloses, 2, "%zu closes", t.ncloses);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"paired\":true"), "%s", out);
+	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1048576,\"rx_bytes\":65536"), "%s", out);
+	cr_assert_null(strstr(out, "\"connect_ns\":null"), "the result's latency: %s", out);
+	cr_assert_null(strstr(out, "\"duration_ns\":null"), "%s", out);
+}
+
+Test(life, connect_asked_again_is_one_connection)
+{
+	run_life("again", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nresults, 1);
+	cr_assert_eq(t.results[0].err, 0);
+	cr_assert_eq(t.results[0].learned, ST_LEARNED_CONNECT);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	size_t rows = 0;
+	for (const char *p = out; (p = strstr(p, "\"client\":")) != NULL; p++)
+		rows++;
+	cr_assert_eq(rows, 1, "%s", out);
+	cr_assert_not_null(strstr(out, "\"paired\":true"), "%s", out);
+}
+
+Test(life, reused_fd_numbers_never_mix_connections)
+{
+	run_life("reuse", "40", NULL); /* 40 rows fit the 64 KiB the harness keeps */
+	const char *out = dump_c_json();
+	size_t rows = 0;
+	for (const char *p = out; (p = strstr(p, "\"paired\":true")) != NULL; p++)
+		rows++;
+	cr_assert_eq(rows, 40, "%s", out);
+	/* connection i carried i + 1 bytes: each row has its own */
+	for (int i = 1; i <= 40; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "\"tx_bytes\":%d,\"rx_bytes\":0", i);
+		cr_assert_not_null(strstr(out, want), "no row with %s", want);
+	}
+}
+
+Test(life, tcpinfo_off_records_closes_without_it)
+{
+	const char *env[] = {"SOCKTRACE_TCPINFO=0", NULL};
+	run_life("reuse", "3", env);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.ncloses, 6);
+	for (size_t i = 0; i < t.ncloses; i++)
+		cr_assert_eq(t.closes[i].flags & ST_CLOSE_TCPINFO, 0);
+	st_trace_free(&t);
+}
+
+Test(life, getsockopt_misuse_gets_libcs_answer)
+{
+	static struct h_run bare, traced;
+	const char *argv[] = {life, "badopt", NULL};
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0, "%s", bare.err);
+	cr_assert_eq(h_run(&traced, trace, argv, NULL, 30), 0, "%s", traced.err);
+	cr_assert_str_eq(traced.out, bare.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nresults, 0);
+	st_trace_free(&t);
+}
+
+Test(life, stats_count_outcomes_not_einprogress_as_failures)
+{
+	run_life("refused", NULL, NULL);
+	run_life("again", NULL, NULL);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "connects in progress 2: ok 1, refused 1"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "EINPROGRESS"), "%s", r.out);
+}
