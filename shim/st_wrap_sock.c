@@ -119,8 +119,18 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 			if (local.len > ST_ADDR_MAX)
 				local.len = ST_ADDR_MAX;
 		}
-		if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer))
+		if (peer->len == 0 && local.len != 0) {
+			/* the local end came from the listener: only the peer is asked */
+			int saved = errno;
+			peer->len = sizeof peer->ss;
+			if (st_real_getpeername(ret, (struct sockaddr *)&peer->ss, &peer->len) < 0)
+				peer->len = 0;
+			if (peer->len > ST_ADDR_MAX)
+				peer->len = ST_ADDR_MAX;
+			errno = saved;
+		} else if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer)) {
 			*peer = kernel_peer;
+		}
 		st_fdcache_store(ret, &local, peer);
 	}
 	st_record_event(op, ret >= 0 ? ret : -1, listen_fd, done, &local, peer, flags, stack);

@@ -12,7 +12,7 @@ lib="$build/libsocktrace.so"
 # name  program  iterations (strace gets fewer: it is ~50x slower per call)
 loops="names:names_loop:200000:20000 connect:connect_loop:4000:2000"
 modes="bare shim strace"
-extra_modes=${BENCH_EXTRA_MODES-shim-bt16}
+extra_modes=${BENCH_EXTRA_MODES-shim-bt16 shim-notcpinfo}
 
 run() { # mode program iterations
 	rm -f "$dir/b.trace"
@@ -20,6 +20,8 @@ run() { # mode program iterations
 	bare) taskset -c 0 "$build/bench/$2" "$3" ;;
 	shim) SOCKTRACE_FILE="$dir/b.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/$2" "$3" ;;
 	shim-bt*) SOCKTRACE_FILE="$dir/b.trace" SOCKTRACE_BACKTRACE=${1#shim-bt} LD_PRELOAD="$lib" \
+		taskset -c 0 "$build/bench/$2" "$3" ;;
+	shim-notcpinfo) SOCKTRACE_FILE="$dir/b.trace" SOCKTRACE_TCPINFO=0 LD_PRELOAD="$lib" \
 		taskset -c 0 "$build/bench/$2" "$3" ;;
 	strace) taskset -c 0 strace -f --seccomp-bpf -e trace=network -o /dev/null \
 		"$build/bench/$2" "$3" ;;
@@ -54,7 +56,8 @@ for l in $loops; do
 	printf '\n'
 done
 echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair," \
-	"connect = socket+connect+accept+close x2)"
+	"connect = socket+connect+accept(addr buffer)+close x2, with close records;" \
+	"shim-notcpinfo = SOCKTRACE_TCPINFO=0)"
 
 # A real program: the small HTTP server under ab (fixed request count),
 # bare, under the shim and under strace -f; requests per second, median.
