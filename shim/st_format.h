@@ -59,6 +59,7 @@ enum st_rec_type {
 	ST_REC_MODULE = 3,
 	ST_REC_RESULT = 4, /* version 2: what became of a connect that did not finish at once */
 	ST_REC_CLOSE = 5,  /* version 2: a connection's end: close, shutdown, exit */
+	ST_REC_RESOLVE = 6, /* version 2: a name the program resolved, and to what */
 };
 
 enum st_op {
@@ -204,6 +205,35 @@ struct st_close {
 	uint32_t rtt_us;         /* smoothed round trip (tcpi_rtt) */
 	uint32_t retrans;        /* total retransmissions (tcpi_total_retrans) */
 	int32_t shut_how;        /* shutdown(): SHUT_RD, SHUT_WR or SHUT_RDWR; else -1 */
+	uint32_t pad;
+};
+
+/*
+ * Resolve record (version 2): getaddrinfo or gethostbyname*, one record per
+ * call however many addresses it returned: then name_len bytes of the name
+ * asked, serv_len bytes of the service, padded to 8 as a whole, then naddrs
+ * st_resolved entries.
+ */
+enum st_resolver { ST_RESOLVE_GETADDRINFO = 1, ST_RESOLVE_GETHOSTBYNAME = 2 };
+#define ST_RESOLVE_ADDRS_MAX 32
+
+struct st_resolve {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t tid;
+	int32_t result;    /* getaddrinfo's return, or gethostbyname's h_errno (0 = found) */
+	uint16_t name_len;
+	uint16_t serv_len;
+	uint16_t naddrs;
+	uint8_t call;      /* enum st_resolver */
+	uint8_t pad[5];
+};
+
+struct st_resolved {
+	uint16_t family; /* AF_INET or AF_INET6 */
+	uint16_t port;   /* network order, 0 when no service was asked */
+	uint8_t addr[16];
 	uint32_t pad;
 };
 

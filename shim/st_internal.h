@@ -44,6 +44,16 @@ int st_real_pipe2(int fds[2], int flags);
 int st_real_pipe(int fds[2]);
 int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 int st_real_shutdown(int fd, int how);
+struct addrinfo;
+struct hostent;
+int st_real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			struct addrinfo **res);
+struct hostent *st_real_gethostbyname(const char *name);
+struct hostent *st_real_gethostbyname2(const char *name, int af);
+int st_real_gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+			    struct hostent **result, int *h_errnop);
+int st_real_gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+			     size_t buflen, struct hostent **result, int *h_errnop);
 int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
 		  void *tls, pid_t *ctid);
 
@@ -127,6 +137,10 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags);
 struct st_close;
 void st_record_close(struct st_close *c); /* fills word, ts, pid, tid */
+struct st_resolved;
+void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
+		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
+		       unsigned naddrs);
 void st_record_init(void);
 void st_record_reset_thread(void);
 void st_record_stop(void);

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <netdb.h>
 #include <errno.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,6 +36,13 @@ static struct {
 	int (*pipe)(int[2]);
 	int (*getsockopt)(int, int, int, void *, socklen_t *);
 	int (*shutdown)(int, int);
+	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+	struct hostent *(*gethostbyname)(const char *);
+	struct hostent *(*gethostbyname2)(const char *, int);
+	int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **,
+			       int *);
+	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+				struct hostent **, int *);
 	int (*clone)(int (*)(void *), void *, int, void *, ...);
 } st_fn;
 
@@ -74,6 +82,11 @@ static bool st_bind(void)
 	ST_BIND(pipe);
 	ST_BIND(getsockopt);
 	ST_BIND(shutdown);
+	ST_BIND(getaddrinfo);
+	ST_BIND(gethostbyname);
+	ST_BIND(gethostbyname2);
+	ST_BIND(gethostbyname_r);
+	ST_BIND(gethostbyname2_r);
 	ST_BIND(clone);
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
@@ -212,4 +225,50 @@ int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 int st_real_shutdown(int fd, int how)
 {
 	return ST_CALL(shutdown, SYS_shutdown, fd, how);
+}
+
+/* The resolvers have no system call to fall back on: while binding is under
+ * way (only inside dlsym's own callers) they answer "try again". */
+int st_real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			struct addrinfo **res)
+{
+	if (st_bind() && st_fn.getaddrinfo)
+		return st_fn.getaddrinfo(node, service, hints, res);
+	return EAI_AGAIN;
+}
+
+struct hostent *st_real_gethostbyname(const char *name)
+{
+	if (st_bind() && st_fn.gethostbyname)
+		return st_fn.gethostbyname(name);
+	h_errno = TRY_AGAIN;
+	return NULL;
+}
+
+struct hostent *st_real_gethostbyname2(const char *name, int af)
+{
+	if (st_bind() && st_fn.gethostbyname2)
+		return st_fn.gethostbyname2(name, af);
+	h_errno = TRY_AGAIN;
+	return NULL;
+}
+
+int st_real_gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+			    struct hostent **result, int *h_errnop)
+{
+	if (st_bind() && st_fn.gethostbyname_r)
+		return st_fn.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+	*result = NULL;
+	*h_errnop = TRY_AGAIN;
+	return EAGAIN;
+}
+
+int st_real_gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+			     size_t buflen, struct hostent **result, int *h_errnop)
+{
+	if (st_bind() && st_fn.gethostbyname2_r)
+		return st_fn.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
+	*result = NULL;
+	*h_errnop = TRY_AGAIN;
+	return EAGAIN;
 }

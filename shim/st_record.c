@@ -416,3 +416,45 @@ void st_record_close(struct st_close *c)
 	c->ts_ns = st_now_ns();
 	st_record_fixed(c, sizeof *c, ST_REC_CLOSE);
 }
+
+void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
+		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
+		       unsigned naddrs)
+{
+	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
+		return;
+	if (name_len > 1024)
+		name_len = 1024;
+	if (serv_len > 256)
+		serv_len = 256;
+	if (naddrs > ST_RESOLVE_ADDRS_MAX)
+		naddrs = ST_RESOLVE_ADDRS_MAX;
+	uint64_t ts = st_now_ns();
+	uint32_t tid = st_tid();
+	uint32_t strings = ST_ALIGN8(name_len + serv_len);
+	uint32_t len = sizeof(struct st_resolve) + strings + naddrs * sizeof *addrs;
+	struct st_cursor *c = st_enter();
+	enum st_refusal why = ST_REFUSED_FULL;
+	char *p = c ? st_reserve(c, len, &why) : NULL;
+	if (p == NULL) {
+		st_count_dropped(why);
+		st_leave();
+		return;
+	}
+	struct st_resolve *r = (struct st_resolve *)p;
+	r->ts_ns = ts;
+	r->pid = st_pid;
+	r->tid = tid;
+	r->result = result;
+	r->name_len = (uint16_t)name_len;
+	r->serv_len = (uint16_t)serv_len;
+	r->naddrs = (uint16_t)naddrs;
+	r->call = call;
+	char *q = st_put_bytes(p + sizeof *r, name, name_len);
+	q = st_put_bytes(q, serv, serv_len);
+	q = p + sizeof *r + strings;
+	if (naddrs)
+		memcpy(q, addrs, naddrs * sizeof *addrs);
+	st_commit(p, len, ST_REC_RESOLVE);
+	st_leave();
+}

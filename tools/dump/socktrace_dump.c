@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "st_dump.h"
+#include "st_endpoint.h"
 #include "st_trace.h"
 
 static void st_usage(FILE *out)
@@ -17,6 +18,8 @@ static void st_usage(FILE *out)
 	      "  -f, --follow       keep printing events as they are written (one FILE)\n"
 	      "Output:\n"
 	      "  -n, --numeric      addresses and ports as numbers\n"
+	      "  -r, --resolve      names from reverse DNS too (sends queries; default: names\n"
+	      "                     from /etc/hosts and the trace's own resolutions only)\n"
 	      "  -j, --json         JSON Lines\n"
 	      "Filters (all must match):\n"
 	      "  --pid PID  --op CALL[,CALL]  --port PORT  --addr ADDR  --fd FD  --errors\n"
@@ -30,6 +33,7 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 {
 	static const struct option longopts[] = {
 		{"numeric", no_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
+		{"resolve", no_argument, NULL, 'r'},
 		{"connections", no_argument, NULL, 'c'}, {"stats", no_argument, NULL, 's'},
 		{"follow", no_argument, NULL, 'f'},    {"help", no_argument, NULL, 'h'},
 		{"pid", required_argument, NULL, 'p'}, {"op", required_argument, NULL, 'o'},
@@ -39,9 +43,10 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "njcsfh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "njrcsfh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': d->numeric = true; break;
+		case 'r': st_endpoint_allow_dns(true); break;
 		case 'j': d->json = true; break;
 		case 'c': d->view = ST_VIEW_CONNECTIONS; break;
 		case 's': d->view = ST_VIEW_STATS; break;
@@ -88,5 +93,6 @@ int main(int argc, char **argv)
 			(unsigned long long)d.dropped);
 	st_sym_free(d.symbols);
 	st_catalog_free(&d.procs);
+	st_names_free(&d);
 	return status;
 }

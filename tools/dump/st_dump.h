@@ -52,7 +52,13 @@ struct st_dump {
 	bool many_hosts; /* the traces come from more than one host name */
 	struct st_view_state *state;
 	struct st_stream *stream; /* while st_run streams: file versions */
+	struct st_names *names;   /* resolutions recorded in the traces */
 };
+
+/* st_names.c: names the traced processes resolved, by process and address */
+void st_names_add(struct st_dump *d, const struct st_res *r);
+const char *st_names_find(const struct st_dump *d, uint32_t pid, const struct st_endpoint *ep);
+void st_names_free(struct st_dump *d);
 
 /* st_filter.c */
 void st_filter_init(struct st_filter *f);
@@ -88,6 +94,7 @@ void st_conn_print(struct st_dump *d, FILE *out);
 void st_stats_add(struct st_dump *d, const struct st_ev *ev);
 /* st_view_life.c and the views: result and close records (version 2) */
 void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out);
+void st_view_resolve(struct st_dump *d, const struct st_res *r, FILE *out);
 void st_conn_life(struct st_dump *d, const struct st_rec *r);
 void st_stats_life(struct st_dump *d, const struct st_rec *r);
 const char *st_result_name(int err); /* "ok", "refused", "timeout", ... */

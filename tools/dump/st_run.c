@@ -69,6 +69,12 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 			}
 		} else if (r.type == ST_REC_RESULT || r.type == ST_REC_CLOSE) {
 			st_dispatch_life(d, &r, out);
+		} else if (r.type == ST_REC_RESOLVE) {
+			st_names_add(d, &r.resolve);
+			if (d->view == ST_VIEW_EVENTS &&
+			    st_filter_match_life(&d->filter, r.resolve.pid, -1, r.ts,
+						 r.resolve.result != 0))
+				st_view_resolve(d, &r.resolve, out);
 		} else {
 			st_dump_record(d, &r);
 		}

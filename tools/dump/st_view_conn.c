@@ -54,6 +54,7 @@ struct st_end {
 	bool closed;
 	struct st_close close;
 	struct st_end *next_open; /* by (file, pid, fd), until its close */
+	char name[128]; /* the name the client dialled, from its process's resolutions */
 };
 
 struct st_view_state {
@@ -396,6 +397,9 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	e->copy.frames = &e->frame0;
 	e->ev = &e->copy;
 	e->failed = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
+	const char *dialled = is_client ? st_names_find(d, ev->pid, &ev->peer) : NULL;
+	if (dialled)
+		snprintf(e->name, sizeof e->name, "%s", dialled);
 	e->wants_close = !e->failed && d->stream && st_stream_version(d->stream, ev->file) >= 2;
 	struct st_end *old = st_open_take(v, ev->file, ev->pid, ev->fd);
 	if (old) /* its fd was reused without a close we saw: its end is unknown */
@@ -519,9 +523,10 @@ static void st_life_json(FILE *out, const struct st_end *c, const struct st_end 
 {
 	const struct st_end *e = c ? c : s;
 	int proto = ST_EV_PROTO(e->copy.flags);
-	fprintf(out, ",\"transport\":%s,\"result\":\"%s\",\"name\":null",
+	fprintf(out, ",\"transport\":%s,\"result\":\"%s\",\"name\":",
 		proto == ST_PROTO_TCP ? "\"tcp\"" : proto == ST_PROTO_UDP ? "\"udp\"" : "null",
 		l->result);
+	st_json_cstr(out, c && c->name[0] ? c->name : NULL);
 	st_json_u64_or_null(out, "connect_ns", l->have_connect, l->connect_ns);
 	st_json_u64_or_null(out, "duration_ns", l->have_duration, l->duration_ns);
 	st_json_u64_or_null(out, "tx_bytes", l->have_bytes, l->tx);

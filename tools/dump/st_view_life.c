@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "st_dump.h"
@@ -129,4 +130,47 @@ void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out)
 		(d->json ? st_result_json : st_result_text)(out, r);
 	else
 		(d->json ? st_close_json : st_close_text)(out, r);
+}
+
+/* 12:00:00.000100 42/42 resolve("db.example", "5432") = 2 addresses: 10.0.0.5, 10.0.0.6 */
+void st_view_resolve(struct st_dump *d, const struct st_res *r, FILE *out)
+{
+	static const char *const calls[] = {"resolve", "getaddrinfo", "gethostbyname"};
+	const char *call = r->call < 3 ? calls[r->call] : "resolve";
+	if (d->json) {
+		fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"%s\",\"name\":",
+			(unsigned long long)r->ts, r->pid, r->tid, call);
+		st_json_string(out, r->name, r->name_len);
+		fputs(",\"service\":", out);
+		if (r->serv_len)
+			st_json_string(out, r->serv, r->serv_len);
+		else
+			fputs("null", out);
+		fprintf(out, ",\"result\":%d,\"addrs\":[", r->result);
+	} else {
+		st_print_time(out, r->ts);
+		fprintf(out, " %u/%u %s(\"", r->pid, r->tid, call);
+		st_fput_escaped(out, r->name, r->name_len);
+		fputs("\"", out);
+		if (r->serv_len) {
+			fputs(", \"", out);
+			st_fput_escaped(out, r->serv, r->serv_len);
+			fputs("\"", out);
+		}
+		if (r->result)
+			fprintf(out, ") = error %d", r->result);
+		else
+			fprintf(out, ") = %u address%s:", r->naddrs, r->naddrs == 1 ? "" : "es");
+	}
+	for (uint16_t i = 0; i < r->naddrs; i++) {
+		struct st_resolved a;
+		memcpy(&a, &r->addrs[i], sizeof a);
+		char text[INET6_ADDRSTRLEN] = "?";
+		inet_ntop(a.family, a.addr, text, sizeof text);
+		if (d->json)
+			fprintf(out, "%s\"%s\"", i ? "," : "", text);
+		else
+			fprintf(out, "%s %s", i ? "," : "", text);
+	}
+	fputs(d->json ? "]}\n" : "\n", out);
 }

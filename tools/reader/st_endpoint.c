@@ -32,6 +32,62 @@ struct st_name {
 };
 
 static struct st_name *st_names;
+/* Reverse DNS sends packets: only when the user asks (-r, like ss -r). */
+static bool st_dns_allowed;
+
+void st_endpoint_allow_dns(bool allow)
+{
+	st_dns_allowed = allow;
+}
+
+/* The first name /etc/hosts gives the address, or NULL; read once. */
+static const char *st_hosts_name(const struct sockaddr_storage *ss)
+{
+	static struct st_hosts_entry {
+		int family;
+		uint8_t addr[16];
+		char name[64];
+	} *entries;
+	static size_t n;
+	static bool loaded;
+	if (!loaded) {
+		loaded = true;
+		FILE *f = fopen("/etc/hosts", "re");
+		char line[512];
+		size_t cap = 0;
+		while (f && fgets(line, sizeof line, f)) {
+			char addr[64], name[64];
+			if (line[0] == '#' || sscanf(line, "%63s %63s", addr, name) != 2)
+				continue;
+			struct st_hosts_entry e = {0};
+			if (inet_pton(AF_INET, addr, e.addr) == 1)
+				e.family = AF_INET;
+			else if (inet_pton(AF_INET6, addr, e.addr) == 1)
+				e.family = AF_INET6;
+			else
+				continue;
+			snprintf(e.name, sizeof e.name, "%s", name);
+			if (n == cap) {
+				struct st_hosts_entry *m = realloc(entries, (cap = cap ? cap * 2 : 32) *
+									      sizeof *m);
+				if (m == NULL)
+					break;
+				entries = m;
+			}
+			entries[n++] = e;
+		}
+		if (f)
+			fclose(f);
+	}
+	const uint8_t *a = ss->ss_family == AF_INET
+				   ? (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr
+				   : (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].family == ss->ss_family &&
+		    memcmp(entries[i].addr, a, ss->ss_family == AF_INET ? 4 : 16) == 0)
+			return entries[i].name;
+	return NULL;
+}
 /* After one lookup timed out the resolver is not asked again: a reader must
  * never crawl on a machine without DNS. */
 static bool st_resolver_slow;
@@ -118,7 +174,11 @@ const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, si
 		return num;
 	n->ss = key;
 	n->len = len;
-	n->host = st_resolver_slow ? NULL : st_lookup_timed(&key, len);
+	const char *from_file = st_hosts_name(&key);
+	if (from_file)
+		n->host = strdup(from_file);
+	else if (st_dns_allowed && !st_resolver_slow)
+		n->host = st_lookup_timed(&key, len);
 	n->next = st_names;
 	st_names = n;
 	(void)numlen;

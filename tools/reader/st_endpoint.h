@@ -18,8 +18,10 @@ void st_endpoint_json(FILE *out, const struct st_endpoint *ep);
 void st_json_string(FILE *out, const char *s, size_t n);
 /* A NUL-terminated string as a JSON string, or null when s is NULL. */
 void st_json_cstr(FILE *out, const char *s);
-/* Host name for an inet address, looked up at most once per address, with a
- * time limit: numeric when the lookup fails or is slow. */
+/* Host name for an inet address: from /etc/hosts, and from reverse DNS only
+ * once allowed (it sends packets), looked up at most once per address, with
+ * a time limit: numeric when the lookup fails or is slow. */
+void st_endpoint_allow_dns(bool allow);
 const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, size_t numlen);
 
 #endif

@@ -171,6 +171,24 @@ int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *wh
 	return 0;
 }
 
+int st_decode_resolve(const uint8_t *p, uint32_t len, struct st_res *r, char *why)
+{
+	struct st_resolve x;
+	if (len < sizeof x)
+		return st_why(why, "resolve record too short (%u bytes)", len);
+	memcpy(&x, p, sizeof x);
+	uint32_t strings = ST_ALIGN8((uint32_t)x.name_len + x.serv_len);
+	if (x.naddrs > ST_RESOLVE_ADDRS_MAX ||
+	    len != sizeof x + strings + (uint32_t)x.naddrs * sizeof(struct st_resolved))
+		return st_why(why, "resolve record length %u does not match its contents", len);
+	const char *q = (const char *)p + sizeof x;
+	*r = (struct st_res){.ts = x.ts_ns, .pid = x.pid, .tid = x.tid, .result = x.result,
+			     .call = x.call, .name = q, .name_len = x.name_len,
+			     .serv = q + x.name_len, .serv_len = x.serv_len, .naddrs = x.naddrs,
+			     .addrs = (const struct st_resolved *)(q + strings)};
+	return 0;
+}
+
 int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, uint32_t *len,
 		   char *why)
 {
@@ -293,6 +311,12 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
 			rc = st_decode_close(p, len, &t->closes[t->ncloses], why);
 			t->ncloses += rc == 0;
+			break;
+		case ST_REC_RESOLVE:
+			t->resolves = st_grow(t->resolves, &t->resolves_cap, t->nresolves + 1,
+					      sizeof *t->resolves);
+			rc = st_decode_resolve(p, len, &t->resolves[t->nresolves], why);
+			t->nresolves += rc == 0;
 			break;
 		default:
 			snprintf(t->warning, sizeof t->warning,
@@ -417,5 +441,6 @@ void st_trace_free(struct st_trace *t)
 	free(t->mods);
 	free(t->results);
 	free(t->closes);
+	free(t->resolves);
 	memset(t, 0, sizeof *t);
 }

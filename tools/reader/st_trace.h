@@ -45,6 +45,17 @@ struct st_mod {
 	uint32_t file;
 };
 
+/* A resolution (version 2): strings and addresses inside the record. */
+struct st_res {
+	uint64_t ts;
+	uint32_t pid, tid;
+	int32_t result;
+	uint8_t call;
+	const char *name, *serv; /* not NUL-terminated */
+	uint16_t name_len, serv_len, naddrs;
+	const struct st_resolved *addrs; /* maybe unaligned: copy before use */
+};
+
 struct st_trace {
 	char *path;
 	uint8_t *data;
@@ -62,6 +73,8 @@ struct st_trace {
 	size_t nresults, results_cap;
 	struct st_close *closes;
 	size_t ncloses, closes_cap;
+	struct st_res *resolves;
+	size_t nresolves, resolves_cap;
 	char error[512];   /* first fatal problem, "" when the file is whole */
 	char warning[512]; /* last skipped-record warning, "" when none */
 };
