@@ -6,9 +6,14 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 
+#include "../shim/st_internal.h"
 #include "harness.h"
 
 static char dir[64], trace[128], dump[256], life[256];
@@ -142,4 +147,74 @@ Test(life, stats_count_outcomes_not_einprogress_as_failures)
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "connects in progress 2: ok 1, refused 1"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "EINPROGRESS"), "%s", r.out);
+}
+
+/* A name only a private /etc/hosts knows, resolved by the program with
+ * getaddrinfo, names its connection in -c. */
+Test(life, connections_are_named_by_the_resolution_that_gave_the_address)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		cr_skip_test("no private mount namespace here");
+	char hosts[160];
+	snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+	FILE *f = fopen(hosts, "w");
+	fputs("127.0.0.1 localhost\n127.0.0.9 db.socktrace.test\n", f);
+	fclose(f);
+	if (mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
+		cr_skip_test("cannot bind-mount /etc/hosts here");
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c",
+			      "import socket\n"
+			      "s=socket.socket(); s.bind(('127.0.0.9',0)); s.listen()\n"
+			      "p=s.getsockname()[1]\n"
+			      "c=socket.create_connection(('db.socktrace.test', p))\n"
+			      "a,_=s.accept(); c.close(); a.close()\n",
+			      NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"name\":\"db.socktrace.test\""), "%s", out);
+	static struct h_run e;
+	const char *ev[] = {dump, "-n", trace, NULL};
+	cr_assert_eq(h_run(&e, NULL, ev, NULL, 30), 0, "%s", e.err);
+	cr_assert_not_null(strstr(e.out, "getaddrinfo(\"db.socktrace.test\""), "%s", e.out);
+}
+
+/* What st_init.c provides in the real shim: test_format.c defines it for
+ * this runner. */
+extern uint32_t st_pid;
+
+/* Sockets of the AF_INET family the reader opened, under strace, in a
+ * network namespace of its own (a query could not leave it anyway). */
+static long reader_sockets(const char *flag)
+{
+	static struct h_run r;
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "unshare -n strace -f -e trace=socket -o %s/st.log %s %s %s >/dev/null 2>&1; "
+		 "grep -c 'socket(AF_INET' %s/st.log || true",
+		 dir, dump, flag, trace, dir);
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	return atol(r.out);
+}
+
+/* Without -r the reader opens no socket: no DNS query for any address. */
+Test(life, the_reader_sends_no_packet_unless_asked)
+{
+	if (system("unshare -n true 2>/dev/null") != 0)
+		cr_skip_test("no network namespace here");
+	/* a trace naming a documentation address (192.0.2.1): not in /etc/hosts */
+	const char *why = NULL;
+	cr_assert_eq(st_file_attach(trace, 1 << 20, &why), 0);
+	struct st_addr peer = {.len = sizeof(struct sockaddr_in)};
+	struct sockaddr_in *in = (struct sockaddr_in *)&peer.ss;
+	in->sin_family = AF_INET;
+	in->sin_port = htons(80);
+	in->sin_addr.s_addr = htonl(0xc0000201);
+	struct st_outcome done = {1000, 0, 0};
+	st_record_event(ST_OP_CONNECT, 3, -1, &done, &peer, &peer, 0, NULL);
+	st_record_reset_thread();
+	st_file_forget();
+	cr_assert_eq(reader_sockets(""), 0, "the reader opened a socket without -r");
+	cr_assert_gt(reader_sockets("-r"), 0, "-r should ask reverse DNS");
 }
