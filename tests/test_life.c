@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <sched.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "../shim/st_internal.h"
 #include "harness.h"
@@ -217,4 +219,103 @@ Test(life, the_reader_sends_no_packet_unless_asked)
 	st_file_forget();
 	cr_assert_eq(reader_sockets(""), 0, "the reader opened a socket without -r");
 	cr_assert_gt(reader_sockets("-r"), 0, "-r should ask reverse DNS");
+}
+
+/* Real programs: curl and ab against a traced python3 http.server. */
+static size_t count(const char *s, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+Test(life, curl_and_http_server_rows_have_results_durations_and_bytes)
+{
+	h_http_fetch(trace, trace, false);
+	const char *out = dump_c_json();
+	cr_assert_eq(count(out, "\"paired\":true"), 5, "%s", out);
+	cr_assert_eq(count(out, "\"result\":\"ok\""), 5, "%s", out);
+	cr_assert_eq(count(out, "\"duration_ns\":null"), 0, "%s", out);
+	cr_assert_eq(count(out, "\"rx_bytes\":null"), 0, "%s", out);
+	/* each response is the directory listing: the same size five times */
+	const char *p = strstr(out, "\"rx_bytes\":");
+	cr_assert_not_null(p);
+	long rx = atol(p + 11);
+	cr_assert_gt(rx, 200, "%s", out);
+	char want[64];
+	snprintf(want, sizeof want, "\"rx_bytes\":%ld", rx);
+	cr_assert_eq(count(out, want), 5, "%s", out);
+}
+
+Test(life, curl_to_a_closed_port_is_refused)
+{
+	if (h_sanitized())
+		cr_skip_test("curl hangs in setlocale under a preloaded libasan, shim or not");
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof in;
+	cr_assert(bind(l, (struct sockaddr *)&in, sizeof in) == 0 &&
+		  getsockname(l, (struct sockaddr *)&in, &len) == 0);
+	close(l); /* a port nobody listens on */
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/", ntohs(in.sin_port));
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", url, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 7, "curl: %s", r.err);
+	const char *out = dump_c_json();
+	cr_assert_eq(count(out, "\"result\":\"refused\""), 1, "%s", out);
+}
+
+Test(life, ab_connections_are_one_row_each_none_unpaired)
+{
+	if (access("/usr/bin/ab", X_OK) != 0)
+		cr_skip_test("ab (apache2-utils) is not installed");
+	struct h_server s;
+	h_http_start(&s, trace, false);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/", s.port);
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/ab", "-q", "-n", "20", "-c", "2", url, NULL};
+	int rc = h_run(&r, trace, argv, NULL, 60);
+	h_http_stop(&s);
+	cr_assert_eq(rc, 0, "ab: %s %s", r.out, r.err);
+	static struct h_run d;
+	const char *dc[] = {dump, "-c", "-n", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, dc, NULL, 30), 0, "%s", d.err);
+	cr_assert_not_null(strstr(d.err, "20 connections paired, 0 client ends and 0 server ends"),
+			   "%s", d.err);
+	const char *ds[] = {dump, "--stats", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, ds, NULL, 30), 0, "%s", d.err);
+	cr_assert_null(strstr(d.out, "EINPROGRESS"), "%s", d.out);
+}
+
+Test(life, asyncio_learns_its_result_by_so_error)
+{
+	unsigned port;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof in;
+	cr_assert(bind(l, (struct sockaddr *)&in, sizeof in) == 0 && listen(l, 4) == 0 &&
+		  getsockname(l, (struct sockaddr *)&in, &len) == 0);
+	port = ntohs(in.sin_port);
+	char script[512];
+	snprintf(script, sizeof script,
+		 "import asyncio\n"
+		 "async def main():\n"
+		 "    r, w = await asyncio.open_connection('127.0.0.1', %u)\n"
+		 "    w.close()\n"
+		 "asyncio.run(main())\n",
+		 port);
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	close(l);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t so_error = 0;
+	for (size_t i = 0; i < t.nresults; i++)
+		so_error += t.results[i].learned == ST_LEARNED_SO_ERROR && t.results[i].err == 0;
+	cr_assert_eq(so_error, 1, "%zu results", t.nresults);
+	st_trace_free(&t);
 }
