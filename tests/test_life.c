@@ -319,3 +319,14 @@ Test(life, asyncio_learns_its_result_by_so_error)
 	cr_assert_eq(so_error, 1, "%zu results", t.nresults);
 	st_trace_free(&t);
 }
+
+Test(life, timed_out_connect_is_a_timeout_row)
+{
+	run_life("timeout", NULL, NULL);
+	const char *out = dump_c_json();
+	cr_assert_eq(count(out, "\"result\":\"timeout\""), 1, "%s", out);
+	const char *p = strstr(out, "\"result\":\"timeout\"");
+	const char *lat = strstr(p, "\"connect_ns\":");
+	cr_assert_not_null(lat);
+	cr_assert_gt(atoll(lat + 13), 1000000000ll, "one SYN retry takes over a second: %s", p);
+}

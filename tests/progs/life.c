@@ -5,6 +5,7 @@
 #include "progs.h"
 
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/wait.h>
 
@@ -135,6 +136,31 @@ static int life_reuse(int n)
 	return 0;
 }
 
+/* timeout: the listener's accept queue is full, so its SYNs are dropped;
+ * with one SYN retry the non-blocking connect times out in about 3 s */
+static int life_timeout(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	CHECK(listen(l, 0) == 0);
+	for (int i = 0; i < 1; i++) /* fills a queue of backlog 0; never accepted */
+		tcp_connect(AF_INET, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int one = 1;
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &one, sizeof one) == 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK(connect(fd, (struct sockaddr *)&in, sizeof in) < 0 && errno == EINPROGRESS);
+	struct pollfd p = {fd, POLLOUT, 0};
+	CHECK(poll(&p, 1, 20000) == 1);
+	int err = 0;
+	socklen_t len = sizeof err;
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0);
+	printf("so_error=%d\n", err);
+	close(fd);
+	return 0;
+}
+
 /* badopt: getsockopt(SO_ERROR) where it cannot work, results printed */
 static int life_badopt(void)
 {
@@ -165,6 +191,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "again")) return life_again();
 	if (!strcmp(s, "reuse")) return life_reuse(argc > 2 ? atoi(argv[2]) : 100);
 	if (!strcmp(s, "badopt")) return life_badopt();
+	if (!strcmp(s, "timeout")) return life_timeout();
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
 }
