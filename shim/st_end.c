@@ -130,3 +130,21 @@ void st_end_at_exit(void)
 	for (int fd = 0; fd < high; fd++)
 		st_end_now(fd, ST_END_EXIT, -1);
 }
+
+/* One getsockopt, on Unix stream sockets only: it names the process at the
+ * other end even when only one side is traced, and pairs the two ends. */
+void st_end_peer(int fd)
+{
+	enum st_life_state state;
+	uint8_t flags;
+	uint64_t since;
+	if (!st_life_get(fd, &state, &flags, &since) || ST_EV_SOCK(flags) != ST_SOCK_STREAM ||
+	    ST_EV_PROTO(flags) != ST_PROTO_OTHER)
+		return;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	int saved = errno;
+	if (st_real_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred)
+		st_record_peer(fd, (uint32_t)cred.pid, cred.uid, cred.gid);
+	errno = saved;
+}

@@ -60,6 +60,7 @@ enum st_rec_type {
 	ST_REC_RESULT = 4, /* version 2: what became of a connect that did not finish at once */
 	ST_REC_CLOSE = 5,  /* version 2: a connection's end: close, shutdown, exit */
 	ST_REC_RESOLVE = 6, /* version 2: a name the program resolved, and to what */
+	ST_REC_PEER = 7,    /* version 2: the process at the other end of a Unix socket */
 };
 
 enum st_op {
@@ -235,6 +236,22 @@ struct st_resolved {
 	uint16_t port;   /* network order, 0 when no service was asked */
 	uint8_t addr[16];
 	uint32_t pad;
+};
+
+/*
+ * Peer record (version 2): SO_PEERCRED of a Unix stream socket just
+ * connected or accepted, written after its event: the process at the other
+ * end, traced or not.
+ */
+struct st_peer {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t tid;
+	int32_t fd;
+	uint32_t peer_pid;
+	uint32_t peer_uid;
+	uint32_t peer_gid;
 };
 
 #define ST_ALIGN8(n) (((n) + 7u) & ~7u)

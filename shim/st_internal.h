@@ -137,6 +137,7 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags);
 struct st_close;
 void st_record_close(struct st_close *c); /* fills word, ts, pid, tid */
+void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
 struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
 		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
@@ -237,6 +238,7 @@ bool st_end_begin(int fd, uint8_t how, struct st_end_note *n);
 void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
 void st_end_result(int fd, int err, uint8_t learned);
 void st_end_at_exit(void);
+void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

@@ -458,3 +458,10 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	st_commit(p, len, ST_REC_RESOLVE);
 	st_leave();
 }
+
+void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid)
+{
+	struct st_peer r = {.ts_ns = st_now_ns(), .fd = fd, .peer_pid = peer_pid,
+			    .peer_uid = uid, .peer_gid = gid};
+	st_record_fixed(&r, sizeof r, ST_REC_PEER);
+}

@@ -70,6 +70,8 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 	uint8_t flags = st_connect_life(fd, done, start_ns, &peer);
 	st_record_event(ST_OP_CONNECT, fd, -1, done, &local, &peer,
 			flags | (peer.len ? ST_EV_PEER_REQUESTED : 0), stack);
+	if (ret == 0 && peer.len >= sizeof(sa_family_t) && peer.ss.ss_family == AF_UNIX)
+		st_end_peer(fd);
 }
 
 ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -134,6 +136,8 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 		st_fdcache_store(ret, &local, peer);
 	}
 	st_record_event(op, ret >= 0 ? ret : -1, listen_fd, done, &local, peer, flags, stack);
+	if (ret >= 0 && local.len >= sizeof(sa_family_t) && local.ss.ss_family == AF_UNIX)
+		st_end_peer(ret);
 }
 
 /* When the program does not want the peer address, the kernel writes it into

@@ -34,15 +34,17 @@ static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
 
 static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *out)
 {
-	bool result = r->type == ST_REC_RESULT;
-	uint32_t pid = result ? r->result.pid : r->close.pid;
-	int32_t fd = result ? r->result.fd : r->close.fd;
-	bool failed = result ? r->result.err != 0 : r->close.role == ST_ROLE_PENDING;
+	bool result = r->type == ST_REC_RESULT, peer = r->type == ST_REC_PEER;
+	uint32_t pid = peer ? r->peer.pid : result ? r->result.pid : r->close.pid;
+	int32_t fd = peer ? r->peer.fd : result ? r->result.fd : r->close.fd;
+	bool failed = peer ? false : result ? r->result.err != 0 : r->close.role == ST_ROLE_PENDING;
 	/* -c and --stats take them all: filters apply to the connections' events */
 	if (d->view == ST_VIEW_CONNECTIONS)
 		st_conn_life(d, r);
-	else if (d->view == ST_VIEW_STATS)
-		st_stats_life(d, r);
+	else if (d->view == ST_VIEW_STATS) {
+		if (!peer)
+			st_stats_life(d, r);
+	}
 	else if (st_filter_match_life(&d->filter, pid, fd, r->ts, failed))
 		st_view_life(d, r, out);
 }
@@ -67,7 +69,8 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 				d->nevs++;
 				st_dispatch(d, &r.ev, out);
 			}
-		} else if (r.type == ST_REC_RESULT || r.type == ST_REC_CLOSE) {
+		} else if (r.type == ST_REC_RESULT || r.type == ST_REC_CLOSE ||
+			   r.type == ST_REC_PEER) {
 			st_dispatch_life(d, &r, out);
 		} else if (r.type == ST_REC_RESOLVE) {
 			st_names_add(d, &r.resolve);

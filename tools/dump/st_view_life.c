@@ -124,9 +124,26 @@ static void st_close_json(FILE *out, const struct st_rec *r)
 		fputs(",\"tx_bytes\":null,\"rx_bytes\":null,\"rtt_us\":null,\"retrans\":null}\n", out);
 }
 
+static void st_peer_line(struct st_dump *d, const struct st_rec *r, FILE *out)
+{
+	const struct st_peer *p = &r->peer;
+	if (d->json) {
+		fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"peer\",\"fd\":%d,"
+			     "\"peer_pid\":%u,\"peer_uid\":%u,\"peer_gid\":%u}\n",
+			(unsigned long long)r->ts, p->pid, p->tid, p->fd, p->peer_pid, p->peer_uid,
+			p->peer_gid);
+		return;
+	}
+	st_print_time(out, r->ts);
+	fprintf(out, " %u/%u peer(%d) pid %u uid %u gid %u\n", p->pid, p->tid, p->fd,
+		p->peer_pid, p->peer_uid, p->peer_gid);
+}
+
 void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out)
 {
-	if (r->type == ST_REC_RESULT)
+	if (r->type == ST_REC_PEER)
+		st_peer_line(d, r, out);
+	else if (r->type == ST_REC_RESULT)
 		(d->json ? st_result_json : st_result_text)(out, r);
 	else
 		(d->json ? st_close_json : st_close_text)(out, r);

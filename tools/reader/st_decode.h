@@ -21,6 +21,7 @@ int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why
 int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *why);
 int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *why);
 int st_decode_resolve(const uint8_t *p, uint32_t len, struct st_res *r, char *why);
+int st_decode_peer(const uint8_t *p, uint32_t len, struct st_peer *r, char *why);
 
 /* The commit word w at off, in a chunk ending at chunk_end of a file of size
  * bytes: 1 and *len for a record, 0 for the end of the chunk, -1 for damage. */

@@ -329,6 +329,9 @@ static bool st_decode_at(struct st_stream *s, const struct st_cursor *c, struct 
 	case ST_REC_RESOLVE:
 		rc = st_decode_resolve(p, c->len, &r->resolve, why);
 		break;
+	case ST_REC_PEER:
+		rc = st_decode_peer(p, c->len, &r->peer, why);
+		break;
 	default:
 		snprintf(src->info.warning, sizeof src->info.warning,
 			 "offset %llu: unknown record type %u (%u bytes) skipped",
@@ -348,7 +351,7 @@ bool st_stream_next(struct st_stream *s, struct st_rec *r)
 			return false;
 		struct st_cursor *c = s->heap[0];
 		bool ok = st_decode_at(s, c, r);
-		bool damaged = !ok && r->type >= ST_REC_EVENT && r->type <= ST_REC_RESOLVE;
+		bool damaged = !ok && r->type >= ST_REC_EVENT && r->type <= ST_REC_PEER;
 		c->off += c->len;
 		if (!damaged && st_cursor_load(s, c)) {
 			st_heap_down(s, 0);

@@ -29,6 +29,7 @@ struct st_rec {
 		struct st_result result; /* version 2, as written */
 		struct st_close close;
 		struct st_res resolve;
+		struct st_peer peer;
 	};
 };
 

@@ -189,6 +189,14 @@ int st_decode_resolve(const uint8_t *p, uint32_t len, struct st_res *r, char *wh
 	return 0;
 }
 
+int st_decode_peer(const uint8_t *p, uint32_t len, struct st_peer *r, char *why)
+{
+	if (len != sizeof *r)
+		return st_why(why, "peer record of %u bytes, not %zu", len, sizeof *r);
+	memcpy(r, p, sizeof *r);
+	return 0;
+}
+
 int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, uint32_t *len,
 		   char *why)
 {
@@ -311,6 +319,11 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
 			rc = st_decode_close(p, len, &t->closes[t->ncloses], why);
 			t->ncloses += rc == 0;
+			break;
+		case ST_REC_PEER:
+			t->peers = st_grow(t->peers, &t->peers_cap, t->npeers + 1, sizeof *t->peers);
+			rc = st_decode_peer(p, len, &t->peers[t->npeers], why);
+			t->npeers += rc == 0;
 			break;
 		case ST_REC_RESOLVE:
 			t->resolves = st_grow(t->resolves, &t->resolves_cap, t->nresolves + 1,
@@ -442,5 +455,6 @@ void st_trace_free(struct st_trace *t)
 	free(t->results);
 	free(t->closes);
 	free(t->resolves);
+	free(t->peers);
 	memset(t, 0, sizeof *t);
 }

@@ -75,6 +75,8 @@ struct st_trace {
 	size_t ncloses, closes_cap;
 	struct st_res *resolves;
 	size_t nresolves, resolves_cap;
+	struct st_peer *peers;
+	size_t npeers, peers_cap;
 	char error[512];   /* first fatal problem, "" when the file is whole */
 	char warning[512]; /* last skipped-record warning, "" when none */
 };
