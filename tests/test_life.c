@@ -332,3 +332,35 @@ Test(life, timed_out_connect_is_a_timeout_row)
 	cr_assert_not_null(lat);
 	cr_assert_gt(atoll(lat + 13), 1000000000ll, "one SYN retry takes over a second: %s", p);
 }
+
+/* Two processes dial one Unix path: each connection pairs with the accept
+ * whose SO_PEERCRED names its process. */
+Test(life, unix_stream_connections_pair_by_path_and_peer_process)
+{
+	char sock[160], script[1024];
+	snprintf(sock, sizeof sock, "%s/u.sock", dir);
+	snprintf(script, sizeof script,
+		 "import os, socket\n"
+		 "s=socket.socket(socket.AF_UNIX); s.bind('%s'); s.listen(4)\n"
+		 "kids=[]\n"
+		 "for i in range(2):\n"
+		 "    pid=os.fork()\n"
+		 "    if pid==0:\n"
+		 "        c=socket.socket(socket.AF_UNIX); c.connect('%s'); c.sendall(b'x'); c.close(); os._exit(0)\n"
+		 "    kids.append(pid)\n"
+		 "for i in range(2):\n"
+		 "    a,_=s.accept(); a.recv(1); a.close()\n"
+		 "for k in kids: os.waitpid(k,0)\n"
+		 "print(' '.join(map(str,kids)))\n",
+		 sock, sock);
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *out = dump_c_json();
+	cr_assert_eq(count(out, "\"paired\":true"), 2, "%s", out);
+	cr_assert_eq(count(out, "\"transport\":\"unix\""), 2, "%s", out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.npeers, 4, "SO_PEERCRED on 2 connects and 2 accepts: %zu", t.npeers);
+	st_trace_free(&t);
+}

@@ -55,6 +55,9 @@ struct st_end {
 	struct st_close close;
 	struct st_end *next_open; /* by (file, pid, fd), until its close */
 	char name[128]; /* the name the client dialled, from its process's resolutions */
+	bool unix_stream;  /* a Unix stream connection: keyed by path, paired by peer pid */
+	uint32_t peer_pid; /* SO_PEERCRED, 0 when not recorded */
+	uint8_t path_sa[112]; /* the path's endpoint (a client dials it, a server owns it) */
 };
 
 struct st_view_state {
@@ -87,6 +90,30 @@ static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
 		return true;
 	}
 	return false;
+}
+
+/* A Unix path as a key: its hash, port 0 (never an inet address: the
+ * address bytes stay below the IPv4-mapped prefix only by chance, so unix
+ * ends are told apart by their flag as well). */
+static void st_key_of_path(const struct st_endpoint *ep, struct st_key *k)
+{
+	memset(k, 0, sizeof *k);
+	uint64_t h = 1469598103934665603ull, g = 7809847782465536322ull;
+	/* connect's length may count the whole sun_path, getsockname's only the
+	 * name: a path ends at its NUL (an abstract name, first byte 0, does not) */
+	uint16_t end = ep->len;
+	if (ep->len > sizeof(sa_family_t) && ep->sa[sizeof(sa_family_t)] != 0) {
+		const uint8_t *nul = memchr(ep->sa + sizeof(sa_family_t), 0, ep->len - sizeof(sa_family_t));
+		if (nul)
+			end = (uint16_t)(nul - ep->sa);
+	}
+	for (uint16_t i = sizeof(sa_family_t); i < end; i++) {
+		h = (h ^ ep->sa[i]) * 1099511628211ull;
+		g = (g ^ ep->sa[i]) * 0x100000001b3ull + 0x9e37;
+	}
+	memcpy(k->addr, &h, 8);
+	memcpy(k->addr + 8, &g, 8);
+	k->addr[0] |= 1; /* never all zero: an unspecified address matches anything */
 }
 
 static bool st_key_unspecified(const struct st_key *k)
@@ -194,7 +221,11 @@ static void st_pair_server(struct st_view_state *v, struct st_end *s)
 	size_t b = st_bucket_of(v, &s->peer, s->local.port);
 	for (struct st_end *c = v->bucket[b]; c; c = c->next_in_bucket) {
 		if (st_key_cmp(&c->local, c->peer.port, &s->peer, s->local.port) != 0 ||
-		    !st_ends_match(c, s))
+		    !st_ends_match(c, s) || c->unix_stream != s->unix_stream)
+			continue;
+		/* one path, many connections: the peer credentials tell which */
+		if (c->unix_stream && (c->peer_pid || s->peer_pid) &&
+		    c->peer_pid != s->copy.pid && s->peer_pid != c->copy.pid)
 			continue;
 		uint64_t gap = st_gap(c->ev->ts, s->ev->ts);
 		if (gap <= ST_PAIR_WINDOW_NS &&
@@ -273,7 +304,11 @@ void st_conn_life(struct st_dump *d, const struct st_rec *r)
 	struct st_view_state *v = d->state;
 	if (v == NULL)
 		return;
-	if (r->type == ST_REC_RESULT) {
+	if (r->type == ST_REC_PEER) {
+		struct st_end *e = st_open_find(v, r->file, r->peer.pid, r->peer.fd);
+		if (e && e->unix_stream)
+			e->peer_pid = r->peer.peer_pid;
+	} else if (r->type == ST_REC_RESULT) {
 		struct st_end *e = st_open_find(v, r->file, r->result.pid, r->result.fd);
 		if (e && e->client && !e->have_result) {
 			e->have_result = true;
@@ -375,11 +410,20 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		return;
 	}
 	struct st_key local, peer;
+	const struct st_endpoint *path = is_client ? &ev->peer : &ev->local;
+	bool unix_stream = path->sa && path->len > sizeof(sa_family_t) &&
+			   ((const struct sockaddr *)path->sa)->sa_family == AF_UNIX &&
+			   ST_EV_SOCK(ev->flags) != ST_SOCK_DGRAM && path->len <= 112;
 	bool failed_at_once = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
-	/* a connect that failed at once has no local end: still a row */
-	if ((!st_key_of(&ev->local, &local) && !failed_at_once) || !st_key_of(&ev->peer, &peer) ||
-	    ev->local.len > 32 || ev->peer.len > 32)
+	if (unix_stream) {
+		/* both keys are the path's: a client dials it, a server listens on it */
+		st_key_of_path(path, &local);
+		peer = local;
+	} else if ((!st_key_of(&ev->local, &local) && !failed_at_once) ||
+		   !st_key_of(&ev->peer, &peer) || ev->local.len > 32 || ev->peer.len > 32) {
+		/* a connect that failed at once has no local end: still a row */
 		return;
+	}
 	struct st_end *e = calloc(1, sizeof *e);
 	if (e == NULL) {
 		perror("socktrace-dump: out of memory");
@@ -387,13 +431,24 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	}
 	*e = (struct st_end){.copy = *ev, .proc = st_proc_of(d, ev), .local = local, .peer = peer,
 			     .client = is_client};
-	memcpy(e->local_sa, ev->local.sa, ev->local.len);
-	memcpy(e->peer_sa, ev->peer.sa, ev->peer.len);
+	e->unix_stream = unix_stream;
+	if (unix_stream) {
+		memcpy(e->path_sa, path->sa, path->len);
+		e->copy.local.len = e->copy.peer.len = 0; /* the row shows the path */
+	} else {
+		memcpy(e->local_sa, ev->local.sa, ev->local.len);
+		memcpy(e->peer_sa, ev->peer.sa, ev->peer.len);
+	}
 	if (ev->nframes)
 		memcpy(&e->frame0, ev->frames, sizeof e->frame0);
 	e->copy.nframes = ev->nframes ? 1 : 0;
-	e->copy.local.sa = e->local_sa;
-	e->copy.peer.sa = e->peer_sa;
+	e->copy.local.sa = e->copy.local.len ? e->local_sa : NULL;
+	e->copy.peer.sa = e->copy.peer.len ? e->peer_sa : NULL;
+	if (unix_stream) {
+		/* the path stands for the end in text and JSON */
+		struct st_endpoint *where = is_client ? &e->copy.peer : &e->copy.local;
+		*where = (struct st_endpoint){e->path_sa, path->len};
+	}
 	e->copy.frames = &e->frame0;
 	e->ev = &e->copy;
 	e->failed = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
@@ -438,7 +493,7 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 	} else
 		snprintf(who, sizeof who, "%s[%u]", name, e->ev->pid);
 	FILE *mem = fmemopen(ep, sizeof ep, "w");
-	st_endpoint_ss(mem, &e->ev->local);
+	st_endpoint_ss(mem, e->unix_stream && client ? &e->ev->peer : &e->ev->local);
 	fclose(mem);
 	if (client)
 		fprintf(out, "%-22s %-21s", who, ep);
@@ -524,7 +579,8 @@ static void st_life_json(FILE *out, const struct st_end *c, const struct st_end 
 	const struct st_end *e = c ? c : s;
 	int proto = ST_EV_PROTO(e->copy.flags);
 	fprintf(out, ",\"transport\":%s,\"result\":\"%s\",\"name\":",
-		proto == ST_PROTO_TCP ? "\"tcp\"" : proto == ST_PROTO_UDP ? "\"udp\"" : "null",
+		e->unix_stream ? "\"unix\""
+		: proto == ST_PROTO_TCP ? "\"tcp\"" : proto == ST_PROTO_UDP ? "\"udp\"" : "null",
 		l->result);
 	st_json_cstr(out, c && c->name[0] ? c->name : NULL);
 	st_json_u64_or_null(out, "connect_ns", l->have_connect, l->connect_ns);
