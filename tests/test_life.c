@@ -364,3 +364,25 @@ Test(life, unix_stream_connections_pair_by_path_and_peer_process)
 	cr_assert_eq(t.npeers, 4, "SO_PEERCRED on 2 connects and 2 accepts: %zu", t.npeers);
 	st_trace_free(&t);
 }
+
+/* A trace of accepts only (an inetd child, a server whose clients are not
+ * traced): -c lists them, with no table of clients to look in. */
+Test(life, a_trace_of_accepts_only_lists_them)
+{
+	const char *why = NULL;
+	cr_assert_eq(st_file_attach(trace, 1 << 20, &why), 0);
+	struct st_addr local = {.len = sizeof(struct sockaddr_in)}, peer = local;
+	struct sockaddr_in *l = (struct sockaddr_in *)&local.ss, *p = (struct sockaddr_in *)&peer.ss;
+	l->sin_family = p->sin_family = AF_INET;
+	l->sin_addr.s_addr = p->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l->sin_port = htons(80);
+	p->sin_port = htons(40000);
+	struct st_outcome done = {1000, 5, 0};
+	st_record_event(ST_OP_ACCEPT, 5, 3, &done, &local, &peer, 0, NULL);
+	st_record_reset_thread();
+	st_file_forget();
+	static struct h_run r;
+	const char *argv[] = {dump, "-c", "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "0 client ends and 1 server ends"), "%s", r.err);
+}

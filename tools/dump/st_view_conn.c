@@ -205,6 +205,8 @@ static void st_buckets_grow(struct st_view_state *v)
 
 static void st_bucket_remove(struct st_view_state *v, struct st_end *c)
 {
+	if (v->nbuckets == 0)
+		return;
 	struct st_end **p = &v->bucket[st_bucket_of(v, &c->local, c->peer.port)];
 	while (*p && *p != c)
 		p = &(*p)->next_in_bucket;
@@ -218,8 +220,9 @@ static void st_bucket_remove(struct st_view_state *v, struct st_end *c)
 static void st_pair_server(struct st_view_state *v, struct st_end *s)
 {
 	struct st_end *best = NULL;
-	size_t b = st_bucket_of(v, &s->peer, s->local.port);
-	for (struct st_end *c = v->bucket[b]; c; c = c->next_in_bucket) {
+	/* no client seen yet: no table either */
+	struct st_end *first = v->nbuckets ? v->bucket[st_bucket_of(v, &s->peer, s->local.port)] : NULL;
+	for (struct st_end *c = first; c; c = c->next_in_bucket) {
 		if (st_key_cmp(&c->local, c->peer.port, &s->peer, s->local.port) != 0 ||
 		    !st_ends_match(c, s) || c->unix_stream != s->unix_stream)
 			continue;
