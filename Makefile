@@ -10,7 +10,8 @@ CFLAGS  ?= -O2 -g
 BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 SHIM_FLAGS = $(BASEFLAGS) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
-                  iproute2 procps curl python3 socat apache2-utils time
+                  iproute2 procps curl python3 socat apache2-utils time graphviz \
+                  chromium
 
 SHIM_SRC  = $(wildcard shim/*.c)
 # The recorder without the wrappers or constructor (format tests, gentrace).
@@ -40,6 +41,8 @@ all: $(LIB) $(DUMP) $(DEMO) $(LAUNCHER)
 
 deps:
 	@tools/scripts/deps.sh $(DEBIAN_PACKAGES)
+	@tools/scripts/otlp-deps.sh $(BUILD)
+	@tools/scripts/browser-deps.sh $(BUILD)
 
 $(LIB): $(SHIM_SRC) $(SHIM_HDR) | $(BUILD)
 	$(CC) $(SHIM_FLAGS) -shared -Wl,-soname,libsocktrace.so -Wl,-z,now -o $@ $(SHIM_SRC) -ldl -lpthread

@@ -16,6 +16,9 @@ static void st_usage(FILE *out)
 	      "  -c, --connections  pair client and server ends of each TCP connection\n"
 	      "  -s, --stats        events per call and per process, failures, dropped\n"
 	      "  -f, --follow       keep printing events as they are written (one FILE)\n"
+	      "  --graph            the service map as Graphviz DOT (dot -Tsvg renders it)\n"
+	      "  --html REPORT      a self-contained HTML report: map, timeline, table\n"
+	      "  --otlp             OpenTelemetry traces, OTLP JSON Lines (otlpjsonfile)\n"
 	      "Output:\n"
 	      "  -n, --numeric      addresses and ports as numbers\n"
 	      "  -r, --resolve      names from reverse DNS too (sends queries; default: names\n"
@@ -36,6 +39,8 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 		{"resolve", no_argument, NULL, 'r'},
 		{"connections", no_argument, NULL, 'c'}, {"stats", no_argument, NULL, 's'},
 		{"follow", no_argument, NULL, 'f'},    {"help", no_argument, NULL, 'h'},
+		{"graph", no_argument, NULL, 'G'},     {"otlp", no_argument, NULL, 'O'},
+		{"html", required_argument, NULL, 'H'},
 		{"pid", required_argument, NULL, 'p'}, {"op", required_argument, NULL, 'o'},
 		{"port", required_argument, NULL, 'P'}, {"addr", required_argument, NULL, 'a'},
 		{"fd", required_argument, NULL, 'F'},  {"errors", no_argument, NULL, 'e'},
@@ -50,6 +55,9 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 		case 'j': d->json = true; break;
 		case 'c': d->view = ST_VIEW_CONNECTIONS; break;
 		case 's': d->view = ST_VIEW_STATS; break;
+		case 'G': d->view = ST_VIEW_GRAPH; break;
+		case 'O': d->view = ST_VIEW_OTLP; break;
+		case 'H': d->view = ST_VIEW_HTML; d->html_path = optarg; break;
 		case 'f': d->follow = true; break;
 		case 'h': st_usage(stdout); exit(0);
 		case '?': st_usage(stderr); exit(2);

@@ -24,7 +24,36 @@ struct st_filter {
 	const char *since_text, *until_text; /* resolved once the traces are loaded */
 };
 
-enum st_view { ST_VIEW_EVENTS, ST_VIEW_CONNECTIONS, ST_VIEW_STATS };
+enum st_view {
+	ST_VIEW_EVENTS,
+	ST_VIEW_CONNECTIONS,
+	ST_VIEW_STATS,
+	ST_VIEW_GRAPH, /* these three are sinks of the connections view's rows */
+	ST_VIEW_OTLP,
+	ST_VIEW_HTML,
+};
+
+/* A connection as the connections view settled it, for the sinks. */
+struct st_conn_row {
+	const struct st_ev *client, *server; /* NULL: that end was not traced */
+	const struct st_proc *client_proc, *server_proc;
+	const char *name;      /* the name the client dialled, or NULL */
+	const char *result;    /* "ok", "refused", ... */
+	const char *transport; /* "tcp", "unix", or NULL */
+	bool have_connect, have_duration, have_bytes;
+	uint64_t connect_ns, duration_ns, tx, rx;
+	uint32_t rtt_us, retrans;
+	uint64_t client_end_ns, server_end_ns; /* their closes; 0 = not seen */
+	const char *client_top, *server_top;   /* innermost named frame, or NULL */
+};
+
+struct st_dump;
+/* the sinks (st_view_graph.c, st_view_otlp.c, st_view_html.c) */
+void st_graph_row(struct st_dump *d, const struct st_conn_row *r);
+void st_graph_print(struct st_dump *d, FILE *out);
+void st_otlp_row(struct st_dump *d, const struct st_conn_row *r, FILE *out);
+void st_html_row(struct st_dump *d, const struct st_conn_row *r);
+void st_html_print(struct st_dump *d, FILE *out);
 
 /* The process records seen so far: the newest of each pid, by pid.  Records
  * are few (one per process and exec) and never freed before the end, so a
@@ -53,6 +82,9 @@ struct st_dump {
 	struct st_view_state *state;
 	struct st_stream *stream; /* while st_run streams: file versions */
 	struct st_names *names;   /* resolutions recorded in the traces */
+	struct st_graph *graph;   /* --graph and --html: programs, peers and edges */
+	struct st_html *html;     /* --html: rows kept for the page */
+	const char *html_path;    /* --html FILE */
 };
 
 /* st_names.c: names the traced processes resolved, by process and address */

@@ -24,6 +24,9 @@ static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		st_view_event(d, ev, out);
 		break;
 	case ST_VIEW_CONNECTIONS:
+	case ST_VIEW_GRAPH:
+	case ST_VIEW_OTLP:
+	case ST_VIEW_HTML:
 		st_conn_add(d, ev, out);
 		break;
 	case ST_VIEW_STATS:
@@ -39,7 +42,7 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 	int32_t fd = peer ? r->peer.fd : result ? r->result.fd : r->close.fd;
 	bool failed = peer ? false : result ? r->result.err != 0 : r->close.role == ST_ROLE_PENDING;
 	/* -c and --stats take them all: filters apply to the connections' events */
-	if (d->view == ST_VIEW_CONNECTIONS)
+	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)
 		st_conn_life(d, r);
 	else if (d->view == ST_VIEW_STATS) {
 		if (!peer)
@@ -89,8 +92,12 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		d->exit_dropped += info->exit_dropped;
 	}
 	d->many_hosts = d->procs.many_hosts;
-	if (d->view == ST_VIEW_CONNECTIONS)
+	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)
 		st_conn_print(d, out);
+	if (d->view == ST_VIEW_GRAPH)
+		st_graph_print(d, out);
+	else if (d->view == ST_VIEW_HTML)
+		st_html_print(d, out);
 	else if (d->view == ST_VIEW_STATS)
 		st_stats_print(d, out);
 	fflush(out);

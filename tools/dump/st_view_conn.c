@@ -343,7 +343,7 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 
 static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
 {
-	if (v->titled || d->json)
+	if (v->titled || d->json || d->view != ST_VIEW_CONNECTIONS)
 		return;
 	v->titled = true;
 	fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %-11s %10s %10s %9s %9s  %s\n",
@@ -666,14 +666,49 @@ static void st_name_late(const struct st_dump *d, const struct st_end *e)
 		((struct st_end *)e)->proc = st_proc_of(d, e->ev);
 }
 
+/* The row for the sinks (graph, OTLP, HTML). */
+static void st_row_of(struct st_dump *d, const struct st_end *c, const struct st_end *s,
+		      const struct st_life_row *l, struct st_conn_row *r)
+{
+	const struct st_end *e = c ? c : s;
+	int proto = ST_EV_PROTO(e->copy.flags);
+	*r = (struct st_conn_row){
+		.client = c ? c->ev : NULL, .server = s ? s->ev : NULL,
+		.client_proc = c ? c->proc : NULL, .server_proc = s ? s->proc : NULL,
+		.name = c && c->name[0] ? c->name : NULL, .result = l->result,
+		.transport = e->unix_stream ? "unix" : proto == ST_PROTO_TCP ? "tcp" : NULL,
+		.have_connect = l->have_connect, .have_duration = l->have_duration,
+		.have_bytes = l->have_bytes, .connect_ns = l->connect_ns,
+		.duration_ns = l->duration_ns, .tx = l->tx, .rx = l->rx, .rtt_us = l->rtt_us,
+		.retrans = l->retrans,
+		.client_end_ns = c && c->closed ? c->close.ts_ns : 0,
+		.server_end_ns = s && s->closed ? s->close.ts_ns : 0,
+		.client_top = c ? st_stack_top(d, c->ev) : NULL,
+		.server_top = s ? st_stack_top(d, s->ev) : NULL,
+	};
+}
+
 static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
 {
 	st_name_late(d, c);
 	st_name_late(d, s);
-	if (d->json)
-		st_row_json(d, out, c, s);
-	else
-		st_row_text(d, out, c, s);
+	if (d->view == ST_VIEW_CONNECTIONS) {
+		if (d->json)
+			st_row_json(d, out, c, s);
+		else
+			st_row_text(d, out, c, s);
+		return;
+	}
+	struct st_life_row l;
+	struct st_conn_row r;
+	st_life_of(c, s, &l);
+	st_row_of(d, c, s, &l, &r);
+	if (d->view == ST_VIEW_OTLP)
+		st_otlp_row(d, &r, out);
+	if (d->view == ST_VIEW_GRAPH || d->view == ST_VIEW_HTML)
+		st_graph_row(d, &r);
+	if (d->view == ST_VIEW_HTML)
+		st_html_row(d, &r);
 }
 
 void st_conn_print(struct st_dump *d, FILE *out)
@@ -682,7 +717,7 @@ void st_conn_print(struct st_dump *d, FILE *out)
 	struct st_view_state *v = d->state ? d->state : &none;
 	st_advance(d, v, UINT64_MAX, out);
 	st_title(d, v, out);
-	if (!d->json)
+	if (!d->json && d->view == ST_VIEW_CONNECTIONS)
 		fprintf(stderr, "socktrace-dump: %zu connections paired, %zu client ends and %zu "
 				"server ends without a traced partner%s\n",
 			v->paired, v->clients - v->paired, v->servers - v->paired,

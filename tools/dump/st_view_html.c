@@ -1,0 +1,311 @@
+/*
+ * --html FILE: one self-contained page, nothing loaded from the network (no
+ * CDN, font or script from elsewhere): the summary, the service map as inline
+ * SVG (rendered by Graphviz's dot when it is installed; otherwise the page
+ * says how to get it), a timeline drawn here as SVG (each connection a bar
+ * from its start to its close, coloured by result), and the connections
+ * table, sortable by a few lines of inline script, with the code that opened
+ * each connection.  Every byte that came from a trace is escaped: a crafted
+ * program name or socket path cannot inject markup.  The table and timeline
+ * keep the first ST_HTML_ROWS connections; the page says how many more the
+ * map counts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "st_dump.h"
+#include "st_endpoint.h"
+#include "st_graph.h"
+
+#define ST_HTML_ROWS 2000
+
+struct st_hrow {
+	uint64_t start, end;
+	char client[96], server[96], client_end[80], server_end[80];
+	char result[24], code[160];
+	bool have_connect, have_duration, have_bytes;
+	uint64_t connect_ns, duration_ns, tx, rx;
+};
+
+struct st_html {
+	struct st_hrow *rows;
+	size_t nrows, more;
+	size_t total, failed;
+	uint64_t first, last;
+};
+
+/* Text for an HTML element or attribute: trace bytes escaped, then markup. */
+static void st_html_text(FILE *out, const char *s)
+{
+	char safe[1024];
+	st_escape(safe, sizeof safe, s, strlen(s));
+	for (const char *p = safe; *p; p++) {
+		switch (*p) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&#39;", out); break;
+		default: fputc(*p, out);
+		}
+	}
+}
+
+static void st_who(const struct st_proc *p, const struct st_ev *ev, char *out, size_t size)
+{
+	if (ev == NULL) {
+		snprintf(out, size, "(not traced)");
+		return;
+	}
+	char name[64];
+	st_proc_name(p, name, sizeof name);
+	snprintf(out, size, "%s[%u]", name, ev->pid);
+}
+
+static void st_where(const struct st_endpoint *ep, char *out, size_t size)
+{
+	FILE *mem = fmemopen(out, size, "w");
+	if (mem == NULL) {
+		snprintf(out, size, "?");
+		return;
+	}
+	st_endpoint_ss(mem, ep);
+	fclose(mem);
+}
+
+void st_html_row(struct st_dump *d, const struct st_conn_row *r)
+{
+	if (d->html == NULL && (d->html = calloc(1, sizeof *d->html)) == NULL)
+		exit(2);
+	struct st_html *h = d->html;
+	const struct st_ev *first = r->client ? r->client : r->server;
+	h->total++;
+	bool failed = strcmp(r->result, "ok") != 0 && strcmp(r->result, "open") != 0;
+	h->failed += failed;
+	if (h->first == 0 || first->ts < h->first)
+		h->first = first->ts;
+	uint64_t end = r->client_end_ns > r->server_end_ns ? r->client_end_ns : r->server_end_ns;
+	if (end < first->ts)
+		end = first->ts;
+	if (end > h->last)
+		h->last = end;
+	if (h->nrows == ST_HTML_ROWS) {
+		h->more++;
+		return;
+	}
+	if (h->rows == NULL && (h->rows = calloc(ST_HTML_ROWS, sizeof *h->rows)) == NULL)
+		exit(2);
+	struct st_hrow *x = &h->rows[h->nrows++];
+	x->start = first->ts;
+	x->end = end;
+	st_who(r->client_proc, r->client, x->client, sizeof x->client);
+	st_who(r->server_proc, r->server, x->server, sizeof x->server);
+	if (r->client)
+		st_where(&r->client->local, x->client_end, sizeof x->client_end);
+	else
+		st_where(&r->server->peer, x->client_end, sizeof x->client_end);
+	if (r->server)
+		st_where(&r->server->local, x->server_end, sizeof x->server_end);
+	else
+		st_where(&r->client->peer, x->server_end, sizeof x->server_end);
+	if (r->name && !r->server)
+		snprintf(x->server, sizeof x->server, "%s", r->name);
+	snprintf(x->result, sizeof x->result, "%s", r->result);
+	snprintf(x->code, sizeof x->code, "%s", r->client_top ? r->client_top
+					       : r->server_top ? r->server_top : "");
+	x->have_connect = r->have_connect;
+	x->connect_ns = r->connect_ns;
+	x->have_duration = r->have_duration;
+	x->duration_ns = r->duration_ns;
+	x->have_bytes = r->have_bytes;
+	x->tx = r->tx;
+	x->rx = r->rx;
+}
+
+/* The map as SVG from dot, or false when dot cannot be run. */
+static bool st_html_map(struct st_dump *d, FILE *out)
+{
+	char dot_in[] = "/tmp/socktrace-map.XXXXXX";
+	int fd = mkstemp(dot_in);
+	if (fd < 0)
+		return false;
+	FILE *f = fdopen(fd, "w");
+	st_graph_dot(d, f);
+	fclose(f);
+	int pipefd[2];
+	if (pipe(pipefd) < 0) {
+		unlink(dot_in);
+		return false;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execlp("dot", "dot", "-Tsvg", dot_in, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	FILE *svg = fdopen(pipefd[0], "r");
+	char line[4096];
+	bool body = false, any = false;
+	while (svg && fgets(line, sizeof line, svg)) {
+		/* the <svg> element and what it holds: no XML prolog or doctype */
+		if (!body && strstr(line, "<svg"))
+			body = true;
+		if (body) {
+			fputs(line, out);
+			any = true;
+		}
+	}
+	if (svg)
+		fclose(svg);
+	int status = 0;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	unlink(dot_in);
+	return pid > 0 && any && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static const char *st_result_colour(const char *result)
+{
+	return strcmp(result, "ok") == 0 ? "#3a7" : strcmp(result, "open") == 0 ? "#39c" : "#d33";
+}
+
+static void st_html_timeline(const struct st_html *h, FILE *out)
+{
+	double span = h->last > h->first ? (double)(h->last - h->first) : 1.0;
+	unsigned rows = (unsigned)h->nrows;
+	fprintf(out, "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\" "
+		     "height=\"%u\" role=\"img\">\n",
+		rows * 14 + 20);
+	for (size_t i = 0; i < h->nrows; i++) {
+		const struct st_hrow *x = &h->rows[i];
+		double x0 = 200 + 780.0 * (double)(x->start - h->first) / span;
+		double w = 780.0 * (double)(x->end - x->start) / span;
+		fprintf(out, "<text x=\"0\" y=\"%zu\" font-size=\"10\">", i * 14 + 11);
+		st_html_text(out, x->client);
+		fputs(" → ", out);
+		st_html_text(out, x->server);
+		fprintf(out, "</text><rect class=\"bar\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
+			     "height=\"10\" fill=\"%s\"><title>",
+			x0, i * 14 + 2, w < 2 ? 2.0 : w, st_result_colour(x->result));
+		st_html_text(out, x->server_end);
+		fputs(" ", out);
+		st_html_text(out, x->result);
+		fputs("</title></rect>\n", out);
+	}
+	fputs("</svg>\n", out);
+}
+
+static void st_cell_u64(FILE *out, bool have, uint64_t v, double scale, const char *fmt)
+{
+	if (!have) {
+		fputs("<td data-v=\"-1\">-</td>", out);
+		return;
+	}
+	fprintf(out, "<td data-v=\"%llu\">", (unsigned long long)v);
+	fprintf(out, fmt, (double)v / scale);
+	fputs("</td>", out);
+}
+
+static void st_html_table(const struct st_html *h, FILE *out)
+{
+	fputs("<table id=\"connections\"><thead><tr><th>#</th><th>client</th><th>client end</th>"
+	      "<th>server end</th><th>server</th><th>result</th><th>connect ms</th>"
+	      "<th>duration s</th><th>tx</th><th>rx</th><th>code</th></tr></thead><tbody>\n",
+	      out);
+	for (size_t i = 0; i < h->nrows; i++) {
+		const struct st_hrow *x = &h->rows[i];
+		fprintf(out, "<tr class=\"row\"><td data-v=\"%zu\">%zu</td><td>", i, i + 1);
+		st_html_text(out, x->client);
+		fputs("</td><td>", out);
+		st_html_text(out, x->client_end);
+		fputs("</td><td>", out);
+		st_html_text(out, x->server_end);
+		fputs("</td><td>", out);
+		st_html_text(out, x->server);
+		fprintf(out, "</td><td style=\"color:%s\">", st_result_colour(x->result));
+		st_html_text(out, x->result);
+		fputs("</td>", out);
+		st_cell_u64(out, x->have_connect, x->connect_ns, 1e6, "%.3f");
+		st_cell_u64(out, x->have_duration, x->duration_ns, 1e9, "%.3f");
+		st_cell_u64(out, x->have_bytes, x->tx, 1, "%.0f");
+		st_cell_u64(out, x->have_bytes, x->rx, 1, "%.0f");
+		fputs("<td>", out);
+		st_html_text(out, x->code);
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</tbody></table>\n", out);
+}
+
+static const char st_html_head[] =
+	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	"style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
+	"<title>socktrace report</title>\n<style>\n"
+	"body{font-family:sans-serif;margin:1.5em;color:#222}"
+	"table{border-collapse:collapse;font-size:12px}"
+	"td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+	"th{cursor:pointer;background:#eee}"
+	".note{color:#666;font-size:13px}\n</style></head><body>\n";
+
+static const char st_html_script[] =
+	"<script>\n"
+	"document.querySelectorAll('#connections th').forEach(function(th,col){\n"
+	" th.addEventListener('click',function(){\n"
+	"  var body=document.querySelector('#connections tbody');\n"
+	"  var rows=Array.prototype.slice.call(body.rows);\n"
+	"  var up=th.dataset.up!=='1'; th.dataset.up=up?'1':'0';\n"
+	"  rows.sort(function(a,b){\n"
+	"   var x=a.cells[col],y=b.cells[col];\n"
+	"   var p=x.dataset.v,q=y.dataset.v;\n"
+	"   var c=(p!==undefined&&q!==undefined)?(Number(p)-Number(q)):"
+	"x.textContent.localeCompare(y.textContent);\n"
+	"   return up?c:-c;});\n"
+	"  rows.forEach(function(r){body.appendChild(r);});});});\n"
+	"</script>\n";
+
+void st_html_print(struct st_dump *d, FILE *out)
+{
+	(void)out;
+	static struct st_html none;
+	struct st_html *h = d->html ? d->html : &none;
+	FILE *f = fopen(d->html_path, "we");
+	if (f == NULL) {
+		fprintf(stderr, "socktrace-dump: %s: %s\n", d->html_path, strerror(errno));
+		exit(2);
+	}
+	fputs(st_html_head, f);
+	fputs("<h1>socktrace report</h1>\n<p id=\"summary\">", f);
+	fprintf(f, "%zu processes, %zu connections, %zu failed, %llu events dropped",
+		d->procs.n, h->total, h->failed, (unsigned long long)d->dropped);
+	if (h->total)
+		fprintf(f, ", over %.3f s", (double)(h->last - h->first) / 1e9);
+	fputs(".</p>\n<h2>Service map</h2>\n<div id=\"map\">\n", f);
+	if (!st_html_map(d, f))
+		fputs("<p class=\"note\">The map needs Graphviz: <code>apt-get install graphviz</code>"
+		      " (or <code>make deps</code>), then make this report again.</p>\n",
+		      f);
+	fputs("</div>\n<h2>Timeline</h2>\n", f);
+	st_html_timeline(h, f);
+	fputs("<h2>Connections</h2>\n", f);
+	if (h->more)
+		fprintf(f, "<p class=\"note\" id=\"more\">%zu more connections are not listed here; "
+			   "the map counts them all.</p>\n",
+			h->more);
+	st_html_table(h, f);
+	fputs(st_html_script, f);
+	fputs("</body></html>\n", f);
+	fclose(f);
+	free(h->rows);
+	if (d->html) {
+		free(d->html);
+		d->html = NULL;
+	}
+	st_graph_free(d);
+}
