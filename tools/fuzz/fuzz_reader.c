@@ -2,7 +2,8 @@
  * libFuzzer target: the whole reader on hostile input, both ways in: the
  * whole-file loader, and the streaming reader through every view of
  * socktrace-dump (events as text and JSON, stats, connections as text and
- * JSON) with the symbolizer on, so crafted module records reach it (it
+ * JSON, the DOT map, the OTLP export; the HTML report shares their rows and
+ * runs dot, too slow here) with the symbolizer on, so crafted module records reach it (it
  * refuses what is not a regular file outside /proc, /dev and /sys).  Names
  * are numeric: no resolver is asked.
  */
@@ -39,6 +40,7 @@ static void fuzz_views(char *path)
 	} runs[] = {
 		{ST_VIEW_EVENTS, false}, {ST_VIEW_EVENTS, true}, {ST_VIEW_STATS, false},
 		{ST_VIEW_STATS, true},   {ST_VIEW_CONNECTIONS, false}, {ST_VIEW_CONNECTIONS, true},
+		{ST_VIEW_GRAPH, false},  {ST_VIEW_OTLP, false},
 	};
 	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
 		struct st_dump d = {.numeric = true, .json = runs[i].json, .view = runs[i].view};
