@@ -185,8 +185,8 @@ static void st_html_timeline(const struct st_html *h, FILE *out)
 		rows * 14 + 20);
 	for (size_t i = 0; i < h->nrows; i++) {
 		const struct st_hrow *x = &h->rows[i];
-		double x0 = 200 + 780.0 * (double)(x->start - h->first) / span;
-		double w = 780.0 * (double)(x->end - x->start) / span;
+		double x0 = 300 + 680.0 * (double)(x->start - h->first) / span;
+		double w = 680.0 * (double)(x->end - x->start) / span;
 		fprintf(out, "<text x=\"0\" y=\"%zu\" font-size=\"10\">", i * 14 + 11);
 		st_html_text(out, x->client);
 		fputs(" → ", out);

@@ -43,3 +43,10 @@ rm -f "$trace"
 SOCKTRACE_FILE="$trace" SOCKTRACE_BACKTRACE=8 LD_PRELOAD="$build/libsocktrace.so" \
 	"$build/socknames" "$port" 0 >/dev/null
 "$build/socktrace-dump" "$trace" 2>&1 | sed -n '1,12p'
+
+echo
+echo "\$ socktrace-dump -n -c $trace        # the connection, with its life"
+"$build/socktrace-dump" -n -c "$trace"
+echo
+echo "\$ socktrace-dump --html $build/demo.html $trace"
+"$build/socktrace-dump" --html "$build/demo.html" "$trace" && echo "report: $build/demo.html"

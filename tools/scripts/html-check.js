@@ -6,7 +6,7 @@
 // Usage: node html-check.js NODE_PREFIX REPORT.html SHOT.png
 'use strict';
 const path = require('path');
-const { chromium } = require(path.join(process.argv[2], 'node_modules/playwright-core'));
+const { chromium } = require(path.join(path.resolve(process.argv[2]), 'node_modules/playwright-core'));
 const report = 'file://' + path.resolve(process.argv[3]);
 
 (async () => {

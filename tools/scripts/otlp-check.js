@@ -6,7 +6,7 @@
 // compared with what was read.  Usage: node otlp-check.js NODE_PREFIX < FILE
 'use strict';
 const path = require('path');
-const prefix = process.argv[2];
+const prefix = path.resolve(process.argv[2]);
 const gen = require(path.join(prefix, 'node_modules/@opentelemetry/otlp-transformer/build/src/generated/root.js'));
 const Long = require(path.join(prefix, 'node_modules/long'));
 const TracesData = gen.opentelemetry.proto.trace.v1.TracesData;
