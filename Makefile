@@ -41,8 +41,8 @@ all: $(LIB) $(DUMP) $(DEMO) $(LAUNCHER)
 
 deps:
 	@tools/scripts/deps.sh $(DEBIAN_PACKAGES)
-	@tools/scripts/otlp-deps.sh $(BUILD)
-	@tools/scripts/browser-deps.sh $(BUILD)
+	@tools/scripts/npm-deps.sh $(BUILD)/otlp @opentelemetry/otlp-transformer@0.52.1
+	@tools/scripts/npm-deps.sh $(BUILD)/browser playwright-core@1.56.1
 
 $(LIB): $(SHIM_SRC) $(SHIM_HDR) | $(BUILD)
 	$(CC) $(SHIM_FLAGS) -shared -Wl,-soname,libsocktrace.so -Wl,-z,now -o $@ $(SHIM_SRC) -ldl -lpthread

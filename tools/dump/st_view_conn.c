@@ -495,9 +495,7 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 		snprintf(who, sizeof who, "%s[%u]@%s", name, e->ev->pid, host);
 	} else
 		snprintf(who, sizeof who, "%s[%u]", name, e->ev->pid);
-	FILE *mem = fmemopen(ep, sizeof ep, "w");
-	st_endpoint_ss(mem, e->unix_stream && client ? &e->ev->peer : &e->ev->local);
-	fclose(mem);
+	st_endpoint_ss_str(e->unix_stream && client ? &e->ev->peer : &e->ev->local, ep, sizeof ep);
 	if (client)
 		fprintf(out, "%-22s %-21s", who, ep);
 	else

@@ -18,28 +18,12 @@
 
 #define ST_LATENCIES_MAX 1024
 
-static void *st_more(void *p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(p, n * elem);
-	if (q == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
-	*cap = n;
-	return q;
-}
-
 static size_t st_node(struct st_graph *g, const char *key, bool traced)
 {
 	for (size_t i = 0; i < g->nnodes; i++)
 		if (strcmp(g->nodes[i].key, key) == 0)
 			return i;
-	g->nodes = st_more(g->nodes, &g->nodes_cap, g->nnodes + 1, sizeof *g->nodes);
+	g->nodes = st_grow(g->nodes, &g->nodes_cap, g->nnodes + 1, sizeof *g->nodes);
 	struct st_gnode *n = &g->nodes[g->nnodes];
 	memset(n, 0, sizeof *n);
 	n->key = strdup(key);
@@ -80,13 +64,7 @@ static unsigned st_port_of(const struct st_endpoint *ep)
 /* "address" or "address:port" of an inet end, "unix:path" of a Unix one */
 static void st_ep_label(const struct st_endpoint *ep, bool with_port, char *out, size_t size)
 {
-	FILE *mem = fmemopen(out, size, "w");
-	if (mem == NULL) {
-		snprintf(out, size, "?");
-		return;
-	}
-	st_endpoint_ss(mem, ep);
-	fclose(mem);
+	st_endpoint_ss_str(ep, out, size);
 	char *colon = strrchr(out, ':');
 	if (!with_port && colon && strncmp(out, "unix:", 5) != 0)
 		*colon = '\0';
@@ -111,7 +89,7 @@ static size_t st_edge(struct st_graph *g, size_t from, size_t to)
 	for (size_t i = 0; i < g->nedges; i++)
 		if (g->edges[i].from == from && g->edges[i].to == to)
 			return i;
-	g->edges = st_more(g->edges, &g->edges_cap, g->nedges + 1, sizeof *g->edges);
+	g->edges = st_grow(g->edges, &g->edges_cap, g->nedges + 1, sizeof *g->edges);
 	struct st_gedge *e = &g->edges[g->nedges];
 	memset(e, 0, sizeof *e);
 	e->from = from;
@@ -162,7 +140,7 @@ void st_graph_row(struct st_dump *d, const struct st_conn_row *r)
 	if (r->have_connect) {
 		/* every k-th latency once the sample is full: a spread, not the first */
 		if (e->nlat < ST_LATENCIES_MAX) {
-			e->lat = st_more(e->lat, &e->lat_cap, e->nlat + 1, sizeof *e->lat);
+			e->lat = st_grow(e->lat, &e->lat_cap, e->nlat + 1, sizeof *e->lat);
 			e->lat[e->nlat++] = r->connect_ns;
 		} else if (e->count % 16 == 0) {
 			e->lat[e->count / 16 % ST_LATENCIES_MAX] = r->connect_ns;

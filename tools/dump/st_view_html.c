@@ -66,17 +66,6 @@ static void st_who(const struct st_proc *p, const struct st_ev *ev, char *out, s
 	snprintf(out, size, "%s[%u]", name, ev->pid);
 }
 
-static void st_where(const struct st_endpoint *ep, char *out, size_t size)
-{
-	FILE *mem = fmemopen(out, size, "w");
-	if (mem == NULL) {
-		snprintf(out, size, "?");
-		return;
-	}
-	st_endpoint_ss(mem, ep);
-	fclose(mem);
-}
-
 void st_html_row(struct st_dump *d, const struct st_conn_row *r)
 {
 	if (d->html == NULL && (d->html = calloc(1, sizeof *d->html)) == NULL)
@@ -105,13 +94,13 @@ void st_html_row(struct st_dump *d, const struct st_conn_row *r)
 	st_who(r->client_proc, r->client, x->client, sizeof x->client);
 	st_who(r->server_proc, r->server, x->server, sizeof x->server);
 	if (r->client)
-		st_where(&r->client->local, x->client_end, sizeof x->client_end);
+		st_endpoint_ss_str(&r->client->local, x->client_end, sizeof x->client_end);
 	else
-		st_where(&r->server->peer, x->client_end, sizeof x->client_end);
+		st_endpoint_ss_str(&r->server->peer, x->client_end, sizeof x->client_end);
 	if (r->server)
-		st_where(&r->server->local, x->server_end, sizeof x->server_end);
+		st_endpoint_ss_str(&r->server->local, x->server_end, sizeof x->server_end);
 	else
-		st_where(&r->client->peer, x->server_end, sizeof x->server_end);
+		st_endpoint_ss_str(&r->client->peer, x->server_end, sizeof x->server_end);
 	if (r->name && !r->server)
 		snprintf(x->server, sizeof x->server, "%s", r->name);
 	snprintf(x->result, sizeof x->result, "%s", r->result);

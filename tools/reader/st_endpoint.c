@@ -365,3 +365,14 @@ void st_endpoint_ss(FILE *out, const struct st_endpoint *ep)
 	} else
 		fprintf(out, "family%u", st_family(ep));
 }
+
+void st_endpoint_ss_str(const struct st_endpoint *ep, char *buf, size_t size)
+{
+	FILE *mem = fmemopen(buf, size, "w");
+	if (mem == NULL) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	st_endpoint_ss(mem, ep);
+	fclose(mem);
+}

@@ -12,6 +12,8 @@
 void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric);
 /* As ss prints it: "127.0.0.1:80", "[::1]:80", "unix:/path". */
 void st_endpoint_ss(FILE *out, const struct st_endpoint *ep);
+/* The same into buf (always terminated). */
+void st_endpoint_ss_str(const struct st_endpoint *ep, char *buf, size_t size);
 /* JSON object or null. */
 void st_endpoint_json(FILE *out, const struct st_endpoint *ep);
 /* JSON string literal of n bytes, escaped. */

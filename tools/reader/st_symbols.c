@@ -88,22 +88,6 @@ struct st_symbolizer *st_sym_new(FILE *warn)
 	return s;
 }
 
-static void *st_room(void *array, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return array;
-	size_t n = *cap ? *cap * 2 : 64;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(array, n * elem);
-	if (p == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
-	*cap = n;
-	return p;
-}
-
 static bool st_before(uint32_t pid_a, uint64_t ts_a, uint32_t pid_b, uint64_t ts_b)
 {
 	return pid_a != pid_b ? pid_a < pid_b : ts_a < ts_b;
@@ -131,7 +115,7 @@ static struct st_objfile *st_obj_for(struct st_symbolizer *s, const struct st_mo
 void st_sym_add_module(struct st_symbolizer *s, const struct st_mod *m)
 {
 	struct st_objfile *o = (m->flags & ST_MOD_UNLOADED) ? NULL : st_obj_for(s, m);
-	s->mods = st_room(s->mods, &s->mods_cap, s->nmods + 1, sizeof *s->mods);
+	s->mods = st_grow(s->mods, &s->mods_cap, s->nmods + 1, sizeof *s->mods);
 	/* Records arrive in time order: the place is almost always the end. */
 	size_t at = s->nmods;
 	while (at > 0 && st_before(m->pid, m->ts, s->mods[at - 1].pid, s->mods[at - 1].ts))
@@ -143,7 +127,7 @@ void st_sym_add_module(struct st_symbolizer *s, const struct st_mod *m)
 
 void st_sym_add_process(struct st_symbolizer *s, const struct st_proc *p)
 {
-	s->execs = st_room(s->execs, &s->execs_cap, s->nexecs + 1, sizeof *s->execs);
+	s->execs = st_grow(s->execs, &s->execs_cap, s->nexecs + 1, sizeof *s->execs);
 	size_t at = s->nexecs;
 	while (at > 0 && st_before(p->pid, p->ts, s->execs[at - 1].pid, s->execs[at - 1].ts))
 		at--;

@@ -44,7 +44,7 @@ static int st_fail(struct st_trace *t, uint64_t offset, const char *fmt, ...)
 	return -1;
 }
 
-static void *st_grow(void *array, size_t *cap, size_t need, size_t elem)
+void *st_grow(void *array, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return array;

@@ -92,6 +92,9 @@ int st_trace_parse(struct st_trace *t, const uint8_t *data, size_t size, uint32_
 void st_trace_free(struct st_trace *t);
 
 const char *st_op_name(uint8_t op);
+/* array with room for need elements of elem bytes (doubling); exits with a
+ * message when memory is out: the reader has nothing to fall back on */
+void *st_grow(void *array, size_t *cap, size_t need, size_t elem);
 /* Time order; ties broken by file, then position in the file. */
 int st_ev_cmp(const void *a, const void *b);
 
