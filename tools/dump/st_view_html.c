@@ -2,8 +2,8 @@
  * --html FILE: one self-contained page, nothing loaded from the network (no
  * CDN, font or script from elsewhere): the summary, the service map as inline
  * SVG (rendered by Graphviz's dot when it is installed; otherwise the page
- * says how to get it), a timeline drawn here as SVG (each connection a bar
- * from its start to its close, coloured by result), and the connections
+ * says how to get it), a timeline drawn here as SVG (a lane per process, each
+ * connection a bar from its start to its close, coloured by result), and the connections
  * table, sortable by a few lines of inline script, with the code that opened
  * each connection.  Every byte that came from a trace is escaped: a crafted
  * program name or socket path cannot inject markup.  The table and timeline
@@ -165,30 +165,57 @@ static const char *st_result_colour(const char *result)
 	return strcmp(result, "ok") == 0 ? "#3a7" : strcmp(result, "open") == 0 ? "#39c" : "#d33";
 }
 
+static int st_hrow_order(const void *a, const void *b)
+{
+	const struct st_hrow *x = a, *y = b;
+	int c = strcmp(x->client, y->client);
+	return c ? c : x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* One lane per process: its name once, then each of its connections as a bar
+ * from start to close, labelled with its peer.  Sorting a copy keeps the
+ * table in time order. */
 static void st_html_timeline(const struct st_html *h, FILE *out)
 {
+	struct st_hrow *lanes = malloc((h->nrows ? h->nrows : 1) * sizeof *lanes);
+	if (lanes == NULL)
+		return;
+	memcpy(lanes, h->rows, h->nrows * sizeof *lanes);
+	qsort(lanes, h->nrows, sizeof *lanes, st_hrow_order);
+	size_t processes = 0;
+	for (size_t i = 0; i < h->nrows; i++)
+		processes += i == 0 || strcmp(lanes[i].client, lanes[i - 1].client) != 0;
 	double span = h->last > h->first ? (double)(h->last - h->first) : 1.0;
-	unsigned rows = (unsigned)h->nrows;
+	size_t height = (h->nrows + processes) * 14 + 20;
 	fprintf(out, "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\" "
-		     "height=\"%u\" role=\"img\">\n",
-		rows * 14 + 20);
+		     "height=\"%zu\" role=\"img\">\n",
+		height);
+	size_t y = 0;
 	for (size_t i = 0; i < h->nrows; i++) {
-		const struct st_hrow *x = &h->rows[i];
+		const struct st_hrow *x = &lanes[i];
+		if (i == 0 || strcmp(x->client, lanes[i - 1].client) != 0) {
+			fprintf(out, "<text class=\"lane\" x=\"0\" y=\"%zu\" font-size=\"11\" "
+				     "font-weight=\"bold\">",
+				y * 14 + 11);
+			st_html_text(out, x->client);
+			fputs("</text>\n", out);
+			y++;
+		}
 		double x0 = 300 + 680.0 * (double)(x->start - h->first) / span;
 		double w = 680.0 * (double)(x->end - x->start) / span;
-		fprintf(out, "<text x=\"0\" y=\"%zu\" font-size=\"10\">", i * 14 + 11);
-		st_html_text(out, x->client);
-		fputs(" → ", out);
-		st_html_text(out, x->server);
+		fprintf(out, "<text x=\"12\" y=\"%zu\" font-size=\"10\">→ ", y * 14 + 11);
+		st_html_text(out, x->server_end);
 		fprintf(out, "</text><rect class=\"bar\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
 			     "height=\"10\" fill=\"%s\"><title>",
-			x0, i * 14 + 2, w < 2 ? 2.0 : w, st_result_colour(x->result));
-		st_html_text(out, x->server_end);
+			x0, y * 14 + 2, w < 2 ? 2.0 : w, st_result_colour(x->result));
+		st_html_text(out, x->server);
 		fputs(" ", out);
 		st_html_text(out, x->result);
 		fputs("</title></rect>\n", out);
+		y++;
 	}
 	fputs("</svg>\n", out);
+	free(lanes);
 }
 
 static void st_cell_u64(FILE *out, bool have, uint64_t v, double scale, const char *fmt)
