@@ -23,6 +23,10 @@
 #include "st_endpoint.h"
 
 #define ST_PAIR_WINDOW_NS (10ull * 1000000000u)
+/* Rows waiting for their closes, at most: a trace whose closes were never
+ * recorded (a killed program, sockets it dup'ed) must not hold the whole file.
+ * Past this, the oldest row is printed as it stands (open). */
+#define ST_WAITING_MAX 65536u
 
 struct st_key {
 	uint8_t addr[16]; /* IPv6, or IPv4-mapped */
@@ -67,6 +71,7 @@ struct st_view_state {
 	size_t nbuckets, nclients;
 	size_t paired, clients, servers, udp;
 	bool titled;
+	size_t queued; /* ends not printed yet */
 	struct st_end **open; /* by (file, pid, fd): ends whose close may come */
 	size_t nopen_buckets, nopen;
 };
@@ -341,6 +346,25 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
 }
 
+/* An end printed before its close leaves the index its close would find it by. */
+static void st_end_free(struct st_view_state *v, struct st_end *e)
+{
+	if (e->wants_close && !e->closed) {
+		struct st_end *open = st_open_find(v, e->copy.file, e->copy.pid, e->copy.fd);
+		if (open == e)
+			st_open_take(v, e->copy.file, e->copy.pid, e->copy.fd);
+	}
+	free(e);
+}
+
+/* Settled but for the close, which may never come. */
+static bool st_settled_but_close(const struct st_end *e, uint64_t now)
+{
+	if (!e->client)
+		return e->settled;
+	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
+}
+
 static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
 {
 	if (v->titled || d->json || d->view != ST_VIEW_CONNECTIONS)
@@ -362,8 +386,10 @@ static void st_advance(struct st_dump *d, struct st_view_state *v, uint64_t now,
 			v->waiting_tail = NULL;
 		st_pair_server(v, s);
 	}
-	while (v->head && (now == UINT64_MAX || st_settled(v->head, now))) {
+	while (v->head && (now == UINT64_MAX || st_settled(v->head, now) ||
+			   (v->queued > ST_WAITING_MAX && st_settled_but_close(v->head, now)))) {
 		struct st_end *e = v->head;
+		v->queued--;
 		v->head = e->next;
 		if (v->head == NULL)
 			v->tail = NULL;
@@ -372,16 +398,16 @@ static void st_advance(struct st_dump *d, struct st_view_state *v, uint64_t now,
 			st_title(d, v, out);
 			st_row(d, out, e, e->partner);
 			if (e->partner && e->partner->dequeued)
-				free(e->partner);
+				st_end_free(v, e->partner);
 			else if (e->partner)
 				e->partner->printed = true;
-			free(e);
+			st_end_free(v, e);
 		} else if (e->partner == NULL) {
 			st_title(d, v, out);
 			st_row(d, out, NULL, e);
-			free(e);
+			st_end_free(v, e);
 		} else if (e->printed) {
-			free(e); /* its client's row came first */
+			st_end_free(v, e); /* its client's row came first */
 		} else {
 			e->dequeued = true; /* freed with its client's row */
 		}
@@ -390,6 +416,7 @@ static void st_advance(struct st_dump *d, struct st_view_state *v, uint64_t now,
 
 static void st_queue(struct st_view_state *v, struct st_end *e)
 {
+	v->queued++;
 	if (v->tail)
 		v->tail->next = e;
 	else
