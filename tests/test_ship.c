@@ -131,7 +131,8 @@ Test(ship, otlp_export_is_valid_otlp_and_the_same_twice)
 		const char *id = strstr(l, want);
 		cr_assert(id && id < parent, "parent %.16s is not the client span", parent + 16);
 	}
-	cr_assert_eq(count(lines, "\"status\":{\"code\":2,\"message\":\"refused\"}"), 1, "%s", lines);
+	cr_assert_eq(count(lines, "\"status\":{\"code\":2,\"message\":\"ECONNREFUSED\"}"), 1, "%s",
+		     lines);
 }
 
 /* A trace whose program name and Unix path try to inject markup. */

@@ -39,6 +39,7 @@ struct st_conn_row {
 	const struct st_proc *client_proc, *server_proc;
 	const char *name;      /* the name the client dialled, or NULL */
 	const char *result;    /* "ok", "refused", ... */
+	int err;               /* the failed connect's errno, 0 otherwise */
 	const char *transport; /* "tcp", "unix", or NULL */
 	bool have_connect, have_duration, have_bytes;
 	uint64_t connect_ns, duration_ns, tx, rx;

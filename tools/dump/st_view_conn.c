@@ -701,6 +701,7 @@ static void st_row_of(struct st_dump *d, const struct st_end *c, const struct st
 		.client = c ? c->ev : NULL, .server = s ? s->ev : NULL,
 		.client_proc = c ? c->proc : NULL, .server_proc = s ? s->proc : NULL,
 		.name = c && c->name[0] ? c->name : NULL, .result = l->result,
+		.err = !c ? 0 : c->failed ? c->copy.err : c->have_result ? c->result_err : 0,
 		.transport = e->unix_stream ? "unix" : proto == ST_PROTO_TCP ? "tcp" : NULL,
 		.have_connect = l->have_connect, .have_duration = l->have_duration,
 		.have_bytes = l->have_bytes, .connect_ns = l->connect_ns,

@@ -150,12 +150,16 @@ static void st_span_open(FILE *out, const struct st_span *s, const char *name)
 		s->kind, (unsigned long long)s->start, (unsigned long long)s->end);
 }
 
+/* ERROR with the errno's name (ECONNREFUSED), or the result (abandoned). */
 static void st_span_close(FILE *out, const struct st_conn_row *r)
 {
 	bool failed = strcmp(r->result, "ok") != 0 && strcmp(r->result, "open") != 0;
 	if (failed) {
+		const char *why = r->err ? strerrorname_np(r->err) : NULL;
+		if (why == NULL)
+			why = r->result;
 		fprintf(out, "],\"status\":{\"code\":%d,\"message\":", ST_STATUS_ERROR);
-		st_json_string(out, r->result, strlen(r->result));
+		st_json_string(out, why, strlen(why));
 		fputs("}}", out);
 	} else {
 		fputs("],\"status\":{}}", out);
