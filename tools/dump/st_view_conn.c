@@ -619,6 +619,19 @@ static void st_life_json(FILE *out, const struct st_end *c, const struct st_end 
 	st_json_u64_or_null(out, "retrans", l->have_bytes, l->retrans);
 }
 
+/*
+ * When the client's connect began: the accept is shown relative to it, never
+ * "before" a connect that returned after the server had accepted.  A blocking
+ * connect returns after the handshake; its close says how long ago it began.
+ */
+static uint64_t st_connect_start(const struct st_end *c)
+{
+	if (c->copy.ret == 0 && c->closed && c->close.role == ST_ROLE_CLIENT &&
+	    c->close.ts_ns >= c->close.age_ns && c->close.ts_ns - c->close.age_ns <= c->ev->ts)
+		return c->close.ts_ns - c->close.age_ns;
+	return c->ev->ts; /* a pending connect returned at once */
+}
+
 static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
 {
 	const struct st_ev *first = c ? c->ev : s->ev;
@@ -628,7 +641,7 @@ static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, co
 	fputs(" -> ", out);
 	st_side_text(d, out, s, false);
 	if (c && s)
-		fprintf(out, " %+9.6fs", ((double)s->ev->ts - (double)c->ev->ts) / 1e9);
+		fprintf(out, " %+9.6fs", ((double)s->ev->ts - (double)st_connect_start(c)) / 1e9);
 	else
 		fprintf(out, " %10s", "-");
 	struct st_life_row l;
