@@ -386,3 +386,38 @@ Test(life, a_trace_of_accepts_only_lists_them)
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "0 client ends and 1 server ends"), "%s", r.err);
 }
+
+/* An untraced server is shown by the address dialled and the name it was
+ * dialled by, in the text table too. */
+Test(life, text_rows_show_the_address_and_name_dialled)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		cr_skip_test("no private mount namespace here");
+	char hosts[160];
+	snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+	FILE *f = fopen(hosts, "w");
+	fputs("127.0.0.1 localhost\n127.0.0.9 cache.socktrace.test\n", f);
+	fclose(f);
+	if (mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
+		cr_skip_test("cannot bind-mount /etc/hosts here");
+	/* the server is this test, untraced */
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000009)};
+	socklen_t len = sizeof in;
+	cr_assert(bind(l, (struct sockaddr *)&in, sizeof in) == 0 && listen(l, 4) == 0 &&
+		  getsockname(l, (struct sockaddr *)&in, &len) == 0);
+	char script[256];
+	snprintf(script, sizeof script,
+		 "import socket\nsocket.create_connection(('cache.socktrace.test', %u)).close()\n",
+		 ntohs(in.sin_port));
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	close(l);
+	const char *dc[] = {dump, "-n", "-c", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, dc, NULL, 30), 0, "%s", r.err);
+	char want[64];
+	snprintf(want, sizeof want, "127.0.0.9:%u", ntohs(in.sin_port));
+	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "cache.socktrace.test"), "%s", r.out);
+}

@@ -509,10 +509,27 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	st_queue(v, e);
 }
 
-static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, bool client)
+/* An end that was not traced is shown by what its partner saw of it: the
+ * address dialled (and the name it was dialled by), or the client's address. */
+static void st_untraced_text(FILE *out, const struct st_end *partner, bool client)
+{
+	char ep[256], who[160];
+	st_endpoint_ss_str(&partner->ev->peer, ep, sizeof ep);
+	if (!client && partner->name[0])
+		st_escape(who, sizeof who, partner->name, strlen(partner->name));
+	else
+		snprintf(who, sizeof who, "(not traced)");
+	if (client)
+		fprintf(out, "%-22s %-21s", who, ep);
+	else
+		fprintf(out, "%-21s %-22s", ep, who);
+}
+
+static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, bool client,
+			 const struct st_end *partner)
 {
 	if (e == NULL) {
-		fprintf(out, client ? "%-22s %-21s" : "%-21s %-22s", "(not traced)", "");
+		st_untraced_text(out, partner, client);
 		return;
 	}
 	char name[64], who[192], ep[256], host[96];
@@ -637,9 +654,9 @@ static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, co
 	const struct st_ev *first = c ? c->ev : s->ev;
 	st_print_time(out, first->ts);
 	fputc(' ', out);
-	st_side_text(d, out, c, true);
+	st_side_text(d, out, c, true, s);
 	fputs(" -> ", out);
-	st_side_text(d, out, s, false);
+	st_side_text(d, out, s, false, c);
 	if (c && s)
 		fprintf(out, " %+9.6fs", ((double)s->ev->ts - (double)st_connect_start(c)) / 1e9);
 	else
