@@ -47,7 +47,8 @@ uint8_t st_sock_flags(int fd)
 static uint8_t st_role_of(enum st_life_state state)
 {
 	return state == ST_LIFE_CLIENT ? ST_ROLE_CLIENT
-	       : state == ST_LIFE_SERVER ? ST_ROLE_SERVER : ST_ROLE_PENDING;
+	       : state == ST_LIFE_SERVER ? ST_ROLE_SERVER
+	       : state == ST_LIFE_INHERITED ? ST_ROLE_INHERITED : ST_ROLE_PENDING;
 }
 
 /* tcp_info just before the end; older kernels return a shorter struct,
@@ -77,13 +78,15 @@ static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_
 	uint64_t since;
 	bool known = take ? st_life_take(fd, &state, &flags, &since)
 			  : st_life_get(fd, &state, &flags, &since);
-	if (!known || state < ST_LIFE_PENDING || state > ST_LIFE_SERVER)
+	if (!known || state < ST_LIFE_PENDING ||
+	    (state > ST_LIFE_SERVER && state != ST_LIFE_INHERITED))
 		return false;
 	*c = (struct st_close){.fd = fd, .how = how, .role = st_role_of(state), .flags = flags,
 			       .shut_how = shut_how};
 	uint64_t now = st_now_ns();
 	c->age_ns = now > since ? now - since : 0;
 	if (st_tcpinfo_on && state != ST_LIFE_PENDING && ST_EV_PROTO(flags) == ST_PROTO_TCP)
+		/* an inherited socket's counts include what came before we knew it */
 		st_tcp_info(fd, c);
 	return true;
 }
@@ -147,4 +150,16 @@ void st_end_peer(int fd)
 	if (st_real_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred)
 		st_record_peer(fd, (uint32_t)cred.pid, cred.uid, cred.gid);
 	errno = saved;
+}
+
+/* A socket found connected that the shim never saw connected or accepted
+ * (inherited across exec, connected by a raw system call) is followed from
+ * now on, so that its end is recorded too. */
+void st_end_learned(int fd)
+{
+	enum st_life_state state;
+	uint8_t flags;
+	uint64_t since;
+	if (st_life_get(fd, &state, &flags, &since) && state == ST_LIFE_BORN)
+		st_life_set(fd, ST_LIFE_INHERITED, flags, st_now_ns());
 }

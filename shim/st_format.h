@@ -187,7 +187,10 @@ enum st_end_how {
 	ST_END_SHUTDOWN = 4,   /* shutdown(): the fd stays open */
 	ST_END_EXIT = 5,       /* still open when the process exited normally */
 };
-enum st_role { ST_ROLE_CLIENT = 1, ST_ROLE_SERVER = 2, ST_ROLE_PENDING = 3 };
+/* inherited: a connected socket the shim learned of (getsockname or
+ * getpeername) without seeing it connected or accepted, as inetd's fd 0; its
+ * age counts from then */
+enum st_role { ST_ROLE_CLIENT = 1, ST_ROLE_SERVER = 2, ST_ROLE_PENDING = 3, ST_ROLE_INHERITED = 4 };
 #define ST_CLOSE_TCPINFO 0x80 /* in flags: the tcp_info fields are valid */
 
 struct st_close {

@@ -214,6 +214,7 @@ enum st_life_state {
 	ST_LIFE_CLIENT = 3,  /* connected */
 	ST_LIFE_SERVER = 4,  /* accepted */
 	ST_LIFE_SHARED = 5,  /* duplicated: its end is not observed */
+	ST_LIFE_INHERITED = 6, /* found connected, not seen connected or accepted */
 };
 uint8_t st_life_flags_of(int domain, int type, int protocol);
 void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since_ns);
@@ -239,6 +240,7 @@ void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
 void st_end_result(int fd, int err, uint8_t learned);
 void st_end_at_exit(void);
 void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
+void st_end_learned(int fd); /* found connected: follow it to its end */
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

@@ -194,6 +194,8 @@ static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
 			   (op == ST_OP_GETSOCKNAME ? local.len : peer.len) == returned;
 		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
 			st_fdcache_store(fd, &local, &peer);
+		if (peer.len > 0)
+			st_end_learned(fd);
 	}
 	st_record_event(op, fd, -1, done, &local, &peer, flags, stack);
 }

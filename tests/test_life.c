@@ -421,3 +421,21 @@ Test(life, text_rows_show_the_address_and_name_dialled)
 	cr_assert_not_null(strstr(r.out, want), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "cache.socktrace.test"), "%s", r.out);
 }
+
+/* inetd-style: the accepted socket is fd 0 of an exec'd program, which the
+ * shim sees only through getpeername; its end is still recorded. */
+Test(life, an_inherited_socket_is_followed_to_its_end)
+{
+	char sockops[256];
+	h_path(sockops, sizeof sockops, "progs/sockops");
+	static struct h_run r;
+	const char *argv[] = {sockops, "inherited", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t inherited = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		inherited += t.closes[i].role == ST_ROLE_INHERITED && t.closes[i].fd == 0;
+	cr_assert_eq(inherited, 1, "%zu closes", t.ncloses);
+	st_trace_free(&t);
+}

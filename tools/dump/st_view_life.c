@@ -59,8 +59,8 @@ static const char *st_how_name(uint8_t how)
 
 static const char *st_role_name(uint8_t role)
 {
-	static const char *const names[] = {"?", "client", "server", "abandoned"};
-	return role < 4 ? names[role] : "?";
+	static const char *const names[] = {"?", "client", "server", "abandoned", "inherited"};
+	return role < 5 ? names[role] : "?";
 }
 
 static void st_put_ms(FILE *out, uint64_t ns)

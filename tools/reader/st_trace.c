@@ -165,7 +165,7 @@ int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *wh
 		return st_why(why, "close record of %u bytes, not %zu", len, sizeof *c);
 	memcpy(c, p, sizeof *c);
 	if (c->how < ST_END_CLOSE || c->how > ST_END_EXIT || c->role < ST_ROLE_CLIENT ||
-	    c->role > ST_ROLE_PENDING)
+	    c->role > ST_ROLE_INHERITED)
 		return st_why(why, "close record has impossible values (how %u, role %u)", c->how,
 			      c->role);
 	return 0;
