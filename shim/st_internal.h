@@ -213,7 +213,7 @@ enum st_life_state {
 	ST_LIFE_PENDING = 2, /* connect returned EINPROGRESS: result not learned yet */
 	ST_LIFE_CLIENT = 3,  /* connected */
 	ST_LIFE_SERVER = 4,  /* accepted */
-	ST_LIFE_SHARED = 5,  /* duplicated: its end is not observed */
+	ST_LIFE_SHARED = 5,  /* one of several fds naming a socket (st_conns) */
 	ST_LIFE_INHERITED = 6, /* found connected, not seen connected or accepted */
 };
 uint8_t st_life_flags_of(int domain, int type, int protocol);
@@ -222,6 +222,7 @@ bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *si
 bool st_life_settle(int fd, enum st_life_state state); /* from pending only */
 bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
 void st_life_forget(int fd);
+void st_life_share(int oldfd, int newfd); /* dup, dup2, dup3 */
 void st_life_new_process(void);
 int st_life_high(void); /* fds at or above this were never tracked */
 

@@ -31,6 +31,20 @@ struct st_lifeslot {
 static struct st_lifeslot *st_lifetab[ST_LIFE_PAGES];
 static uint32_t st_life_gen;
 
+/*
+ * A socket named by several fds (dup, dup2, dup3): its state lives here, with
+ * how many of our fds name it; the close of the last one ends it.  A shared
+ * fd's slot holds the index in since_ns.  Fixed size, no malloc: past it,
+ * a duplicated socket is simply not followed.
+ */
+#define ST_CONNS 1024u
+struct st_conn {
+	uint32_t refs; /* 0 = free */
+	uint8_t state, flags;
+	uint64_t since_ns;
+};
+static struct st_conn st_conns[ST_CONNS];
+
 static struct st_lifeslot *st_life_slot(int fd, bool make)
 {
 	if (fd < 0 || (unsigned)fd >= ST_LIFE_FDS)
@@ -90,6 +104,17 @@ void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since
 	__atomic_store_n(&s->word, st_life_word(state, flags), __ATOMIC_RELEASE);
 }
 
+/* A shared fd reads as the socket it shares. */
+static void st_life_resolve(enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
+{
+	if (*state != ST_LIFE_SHARED || *since_ns >= ST_CONNS)
+		return;
+	const struct st_conn *c = &st_conns[*since_ns];
+	*state = (enum st_life_state)__atomic_load_n(&c->state, __ATOMIC_RELAXED);
+	*flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
+	*since_ns = __atomic_load_n(&c->since_ns, __ATOMIC_RELAXED);
+}
+
 bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
 {
 	struct st_lifeslot *s = st_life_slot(fd, false);
@@ -99,7 +124,46 @@ bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *si
 	*state = (enum st_life_state)(w & 0xff);
 	*flags = (uint8_t)(w >> 8);
 	*since_ns = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
+	st_life_resolve(state, flags, since_ns);
 	return true;
+}
+
+/* newfd now names what oldfd names.  A socket being connected or
+ * connected gets a shared state (once), counted per fd. */
+void st_life_share(int oldfd, int newfd)
+{
+	struct st_lifeslot *s = st_life_slot(oldfd, false);
+	uint64_t w = s ? __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) : 0;
+	if (!st_life_mine(w))
+		return;
+	enum st_life_state state = (enum st_life_state)(w & 0xff);
+	uint8_t flags = (uint8_t)(w >> 8);
+	uint64_t index = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
+	if (state == ST_LIFE_SHARED) {
+		if (index >= ST_CONNS)
+			return;
+		__atomic_fetch_add(&st_conns[index].refs, 1, __ATOMIC_ACQ_REL);
+	} else if (state >= ST_LIFE_PENDING && state <= ST_LIFE_INHERITED) {
+		for (index = 0; index < ST_CONNS; index++) {
+			uint32_t free_refs = 0;
+			if (__atomic_compare_exchange_n(&st_conns[index].refs, &free_refs, 2, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				break;
+		}
+		if (index == ST_CONNS) {
+			st_life_forget(oldfd); /* no room: neither fd is followed */
+			return;
+		}
+		struct st_conn *c = &st_conns[index];
+		c->state = (uint8_t)state;
+		c->flags = flags;
+		c->since_ns = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
+		st_life_set(oldfd, ST_LIFE_SHARED, flags, index);
+	} else {
+		st_life_forget(newfd);
+		return;
+	}
+	st_life_set(newfd, ST_LIFE_SHARED, flags, index);
 }
 
 /* Moves a pending connect on to state, unless someone else did first. */
@@ -126,7 +190,13 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 	*state = (enum st_life_state)(w & 0xff);
 	*flags = (uint8_t)(w >> 8);
 	*since_ns = since;
-	return true;
+	if (*state != ST_LIFE_SHARED)
+		return true;
+	/* one fd fewer names the socket: only the last one ends it */
+	if (since >= ST_CONNS)
+		return false;
+	st_life_resolve(state, flags, since_ns);
+	return __atomic_fetch_sub(&st_conns[since].refs, 1, __ATOMIC_ACQ_REL) == 1;
 }
 
 void st_life_forget(int fd)

@@ -34,26 +34,13 @@ ST_EXPORT int close(int fd)
 	return ret;
 }
 
-/* Two fds now name one socket: closing either ends nothing, so neither is
- * followed further (libsocktrace(7)). */
-static void st_shared(int oldfd, int newfd)
-{
-	enum st_life_state state;
-	uint8_t flags;
-	uint64_t since;
-	if (st_life_get(oldfd, &state, &flags, &since)) {
-		st_life_set(oldfd, ST_LIFE_SHARED, flags, since);
-		st_life_set(newfd, ST_LIFE_SHARED, flags, since);
-	}
-}
-
 ST_EXPORT int dup(int fd)
 {
 	int ret = st_real_dup(fd);
 	st_fdcache_forget(ret);
 	if (ret >= 0) {
 		st_life_forget(ret);
-		st_shared(fd, ret);
+		st_life_share(fd, ret);
 	}
 	return ret;
 }
@@ -65,7 +52,7 @@ ST_EXPORT int dup2(int oldfd, int newfd)
 	int ret = ST_ENDING(newfd, ST_END_REPLACED, st_real_dup2(oldfd, newfd));
 	st_fdcache_forget(newfd);
 	if (ret >= 0)
-		st_shared(oldfd, newfd);
+		st_life_share(oldfd, newfd);
 	return ret;
 }
 
@@ -75,7 +62,7 @@ ST_EXPORT int dup3(int oldfd, int newfd, int flags)
 				 : ST_ENDING(newfd, ST_END_REPLACED, st_real_dup3(oldfd, newfd, flags));
 	st_fdcache_forget(newfd);
 	if (ret >= 0)
-		st_shared(oldfd, newfd);
+		st_life_share(oldfd, newfd);
 	return ret;
 }
 

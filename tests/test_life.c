@@ -439,3 +439,20 @@ Test(life, an_inherited_socket_is_followed_to_its_end)
 	cr_assert_eq(inherited, 1, "%zu closes", t.ncloses);
 	st_trace_free(&t);
 }
+
+/* dup2 and dup: the socket's end is the close of its last fd, once. */
+Test(life, a_duplicated_socket_ends_at_its_last_close)
+{
+	run_life("dup", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t clients = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		if (t.closes[i].role == ST_ROLE_CLIENT) {
+			clients++;
+			cr_assert_eq(t.closes[i].fd, 10, "ended by fd %d", t.closes[i].fd);
+			cr_assert_eq(t.closes[i].bytes_acked, 100 + 1, "100 bytes and the SYN");
+		}
+	cr_assert_eq(clients, 1, "%zu client closes", clients);
+	st_trace_free(&t);
+}

@@ -161,6 +161,27 @@ static int life_timeout(void)
 	return 0;
 }
 
+/* dup: the client socket moves to fd 10 (dup2, close of the original), sends
+ * 100 bytes there; only the last close ends the connection */
+static int life_dup(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = tcp_connect(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0 && dup2(fd, 10) == 10);
+	close(fd);
+	life_write_all(10, 100);
+	life_read_all(a, 100);
+	int extra = dup(10); /* a third name, closed first */
+	CHECK(extra >= 0);
+	close(extra);
+	close(10);
+	close(a);
+	printf("moved\n");
+	return 0;
+}
+
 /* badopt: getsockopt(SO_ERROR) where it cannot work, results printed */
 static int life_badopt(void)
 {
@@ -192,6 +213,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "reuse")) return life_reuse(argc > 2 ? atoi(argv[2]) : 100);
 	if (!strcmp(s, "badopt")) return life_badopt();
 	if (!strcmp(s, "timeout")) return life_timeout();
+	if (!strcmp(s, "dup")) return life_dup();
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
 }
