@@ -85,9 +85,14 @@ static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_
 			       .shut_how = shut_how};
 	uint64_t now = st_now_ns();
 	c->age_ns = now > since ? now - since : 0;
-	if (st_tcpinfo_on && state != ST_LIFE_PENDING && ST_EV_PROTO(flags) == ST_PROTO_TCP)
-		/* an inherited socket's counts include what came before we knew it */
+	/* an inherited socket's counts include what came before we knew it */
+	if (st_tcpinfo_on && ST_EV_PROTO(flags) == ST_PROTO_TCP)
 		st_tcp_info(fd, c);
+	/* A pending connect the program never asked about (it just used the
+	 * socket once writable) was connected if the peer acknowledged our SYN:
+	 * tcp_info says so at no extra cost, since it is read anyway. */
+	if (state == ST_LIFE_PENDING && (c->flags & ST_CLOSE_TCPINFO) && c->bytes_acked > 0)
+		c->role = ST_ROLE_CLIENT;
 	return true;
 }
 
@@ -114,7 +119,9 @@ void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno)
 	}
 }
 
-void st_end_result(int fd, int err, uint8_t learned)
+/* ts: when the call that told the program returned, so the result sorts
+ * with that call's own event, not after it. */
+void st_end_result(int fd, int err, uint8_t learned, uint64_t ts)
 {
 	enum st_life_state state;
 	uint8_t flags;
@@ -123,8 +130,7 @@ void st_end_result(int fd, int err, uint8_t learned)
 		return;
 	if (!st_life_settle(fd, err == 0 ? ST_LIFE_CLIENT : ST_LIFE_BORN))
 		return; /* another thread learned it first */
-	uint64_t now = st_now_ns();
-	st_record_result(fd, err, now > since ? now - since : 0, learned, flags);
+	st_record_result(fd, err, ts > since ? ts - since : 0, learned, flags, ts);
 }
 
 void st_end_at_exit(void)

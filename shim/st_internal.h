@@ -134,7 +134,8 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len);
-void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags);
+void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
+		       uint64_t ts);
 struct st_close;
 void st_record_close(struct st_close *c); /* fills word, ts, pid, tid */
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
@@ -238,7 +239,7 @@ uint8_t st_sock_flags(int fd); /* type and protocol for events; asks the kernel 
 void st_end_now(int fd, uint8_t how, int shut_how); /* records at once (range, shutdown, exit) */
 bool st_end_begin(int fd, uint8_t how, struct st_end_note *n);
 void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
-void st_end_result(int fd, int err, uint8_t learned);
+void st_end_result(int fd, int err, uint8_t learned, uint64_t ts);
 void st_end_at_exit(void);
 void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
 void st_end_learned(int fd); /* found connected: follow it to its end */

@@ -404,9 +404,10 @@ static void st_record_fixed(void *rec, uint32_t len, uint16_t type)
 	st_leave();
 }
 
-void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags)
+void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
+		       uint64_t ts)
 {
-	struct st_result r = {.ts_ns = st_now_ns(), .fd = fd, .err = err,
+	struct st_result r = {.ts_ns = ts, .fd = fd, .err = err,
 			      .latency_ns = latency_ns, .learned = learned, .flags = flags};
 	st_record_fixed(&r, sizeof r, ST_REC_RESULT);
 }

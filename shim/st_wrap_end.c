@@ -17,11 +17,12 @@ ST_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	int ret = st_real_getsockopt(fd, level, name, val, len);
 	if (ret == 0 && level == SOL_SOCKET && name == SO_ERROR && val != NULL && len != NULL &&
 	    *len >= (socklen_t)sizeof(int) && st_ready()) {
+		uint64_t ts = st_now_ns(); /* the result's time: this call's */
 		int saved = errno, err;
 		memcpy(&err, val, sizeof err);
 		/* still connecting: the program asked too early, nothing is known */
 		if (err != EINPROGRESS && err != EALREADY)
-			st_end_result(fd, err, ST_LEARNED_SO_ERROR);
+			st_end_result(fd, err, ST_LEARNED_SO_ERROR, ts);
 		errno = saved;
 	}
 	return ret;

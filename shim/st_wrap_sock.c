@@ -29,9 +29,9 @@ static uint8_t st_connect_life(int fd, const struct st_outcome *done, uint64_t s
 	uint64_t since;
 	if (st_life_get(fd, &state, &flags, &since) && state == ST_LIFE_PENDING) {
 		if (ret == 0 || err == EISCONN)
-			st_end_result(fd, 0, ST_LEARNED_CONNECT);
+			st_end_result(fd, 0, ST_LEARNED_CONNECT, done->ts_ns);
 		else if (err != EALREADY && err != EINPROGRESS && err != EAGAIN)
-			st_end_result(fd, err, ST_LEARNED_CONNECT);
+			st_end_result(fd, err, ST_LEARNED_CONNECT, done->ts_ns);
 		return flags | ST_EV_REPEAT;
 	}
 	flags = st_sock_flags(fd);
@@ -186,7 +186,7 @@ static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
 	local.len = peer.len = 0;
 	/* a pending connect's socket that has a peer is connected */
 	if (op == ST_OP_GETPEERNAME && done->ret == 0)
-		st_end_result(fd, 0, ST_LEARNED_GETPEERNAME);
+		st_end_result(fd, 0, ST_LEARNED_GETPEERNAME, done->ts_ns);
 	uint8_t flags = st_sock_flags(fd);
 	if (done->ret == 0) {
 		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;

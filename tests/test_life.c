@@ -456,3 +456,18 @@ Test(life, a_duplicated_socket_ends_at_its_last_close)
 	cr_assert_eq(clients, 1, "%zu client closes", clients);
 	st_trace_free(&t);
 }
+
+/* A pending connect the program used without asking is connected if its SYN
+ * was answered (tcp_info at the close says so); one closed before that is
+ * abandoned. */
+Test(life, a_pending_connect_ends_connected_or_abandoned)
+{
+	run_life("silent", NULL, NULL);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":5"), "%s", out);
+	unlink(trace);
+	run_life("abandon", NULL, NULL);
+	out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"result\":\"abandoned\""), "%s", out);
+}

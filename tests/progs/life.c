@@ -5,6 +5,7 @@
 #include "progs.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -182,6 +183,27 @@ static int life_dup(void)
 	return 0;
 }
 
+/* silent: a non-blocking connect used once writable, never asked about;
+ * abandon: one closed before its SYN was answered (the queue is full) */
+static int life_silent(bool abandon)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	if (abandon) {
+		CHECK(listen(l, 0) == 0);
+		tcp_connect(AF_INET, port); /* fills a queue of backlog 0 */
+	}
+	int fd = life_nonblocking(AF_INET, port);
+	if (!abandon) {
+		struct pollfd p = {fd, POLLOUT, 0};
+		CHECK(poll(&p, 1, 10000) == 1);
+		CHECK(write(fd, "hello", 5) == 5);
+	}
+	close(fd);
+	printf("%s\n", abandon ? "abandoned" : "used");
+	return 0;
+}
+
 /* badopt: getsockopt(SO_ERROR) where it cannot work, results printed */
 static int life_badopt(void)
 {
@@ -214,6 +236,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "badopt")) return life_badopt();
 	if (!strcmp(s, "timeout")) return life_timeout();
 	if (!strcmp(s, "dup")) return life_dup();
+	if (!strcmp(s, "silent")) return life_silent(false);
+	if (!strcmp(s, "abandon")) return life_silent(true);
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
 }
