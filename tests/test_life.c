@@ -471,3 +471,17 @@ Test(life, a_pending_connect_ends_connected_or_abandoned)
 	out = dump_c_json();
 	cr_assert_not_null(strstr(out, "\"result\":\"abandoned\""), "%s", out);
 }
+
+/* Found by the fuzzer: a server end whose client's row was printed first was
+ * read after its partner was freed.  Under valgrind, any invalid read fails. */
+Test(life, a_server_printed_after_its_client_reads_no_freed_memory)
+{
+	if (access("/usr/bin/valgrind", X_OK) != 0 || h_sanitized())
+		cr_skip_test("needs valgrind, without a sanitizer");
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/valgrind", "-q", "--error-exitcode=99", dump, "-c", "-n",
+			      "tests/data/fuzz-freed-partner.trace", NULL};
+	int rc = h_run(&r, NULL, argv, NULL, 60);
+	cr_assert_neq(rc, 99, "%s", r.err);
+	cr_assert(rc == 0 || rc == 1, "exit %d: %s", rc, r.err);
+}

@@ -337,6 +337,9 @@ static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const s
 /* Whether the end at the head of the queue will never change again. */
 static bool st_settled(const struct st_end *e, uint64_t now)
 {
+	/* a server whose client's row is out: its partner is freed already */
+	if (!e->client && e->printed)
+		return true;
 	if (e->wants_close && !e->closed)
 		return false; /* its duration and bytes are still to come */
 	if (e->partner && e->partner->wants_close && !e->partner->closed)
