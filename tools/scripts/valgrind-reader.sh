@@ -28,7 +28,7 @@ status=0
 for f in "$dir"/*.trace; do
 	want=1
 	case $(basename "$f") in good.trace | empty.trace) want=0 ;; esac
-	for mode in "" --json; do
+	for mode in "" --json -c --graph --otlp; do
 		rc=0
 		vg $mode "$f" || rc=$?
 		if [ $rc -ne $want ]; then
@@ -38,5 +38,5 @@ for f in "$dir"/*.trace; do
 		fi
 	done
 done
-[ $status -eq 0 ] && echo "valgrind-reader: 6 traces x 2 modes clean"
+[ $status -eq 0 ] && echo "valgrind-reader: 6 traces x 5 views clean"
 exit $status
