@@ -553,17 +553,24 @@ Test(edges, setuid_program_traces_only_where_root_said)
 		cr_skip_test("needs root, and a shim the loader takes in secure mode");
 	char upper[200], lib[4096], suid[200], evil[200], line[4200], where[200];
 	private_etc(upper, sizeof upper);
+	/* The loader opens the preloaded shim as the set-user-ID user: a copy in
+	 * this test's directory, wherever the checkout lives (a clone under a
+	 * 0700 directory is out of that user's reach). */
+	char shim[200];
 	h_path(lib, sizeof lib, "libsocktrace.so");
-	char *abs = realpath(lib, NULL);
-	snprintf(line, sizeof line, "%s\n", abs);
-	free(abs);
+	snprintf(shim, sizeof shim, "%s/libsocktrace.so", dir);
+	cr_assert(chmod(dir, 0777) == 0);
+	const char *cp_shim[] = {"/bin/cp", lib, shim, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, cp_shim, NULL, 30), 0, "%s", r.err);
+	cr_assert(chmod(shim, 0755) == 0);
+	snprintf(line, sizeof line, "%s\n", shim);
 	write_file("/etc/ld.so.preload", line, 0644);
 	/* a set-user-ID copy whose user can write the caller's directory */
 	snprintf(suid, sizeof suid, "%s/suid-edges", dir);
 	const char *cp[] = {"/bin/cp", edges, suid, NULL};
-	static struct h_run r;
 	cr_assert_eq(h_run(&r, NULL, cp, NULL, 30), 0);
-	cr_assert(chown(suid, 65534, 65534) == 0 && chmod(suid, 04755) == 0 && chmod(dir, 0777) == 0);
+	cr_assert(chown(suid, 65534, 65534) == 0 && chmod(suid, 04755) == 0);
 	snprintf(evil, sizeof evil, "SOCKTRACE_FILE=%s/evil.trace", dir);
 	const char *argv[] = {suid, "loop", "1", NULL};
 	const char *env[] = {evil, NULL};
