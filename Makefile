@@ -51,8 +51,9 @@ DUMP_SRC = $(wildcard tools/dump/*.c)
 $(DUMP): $(DUMP_SRC) $(wildcard tools/dump/*.h) $(READER_SRC) $(READER_HDR) | $(BUILD)
 	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
 
-$(LAUNCHER): tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_trace.h shim/st_format.h | $(BUILD)
-	$(CC) $(BASEFLAGS) -Itools/reader -o $@ tools/launcher/socktrace.c tools/reader/st_trace.c
+LAUNCHER_SRC = tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_stream.c
+$(LAUNCHER): $(LAUNCHER_SRC) $(READER_HDR) | $(BUILD)
+	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(LAUNCHER_SRC)
 
 $(DEMO): demo/socknames.c | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $<

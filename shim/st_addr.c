@@ -58,6 +58,21 @@ bool st_addr_is_shared_by_accepted(const struct st_addr *a)
 	return st_addr_is_specific_inet(a) || st_addr_unix_named(a);
 }
 
+/* Asks the kernel for the peer; true when the socket is connected. */
+bool st_kernel_peer(int fd, struct st_addr *peer)
+{
+	int saved = errno;
+	peer->len = sizeof peer->ss;
+	bool connected =
+		st_real_getpeername(fd, (struct sockaddr *)&peer->ss, &peer->len) == 0;
+	if (!connected)
+		peer->len = 0;
+	if (peer->len > ST_ADDR_MAX)
+		peer->len = ST_ADDR_MAX;
+	errno = saved;
+	return connected;
+}
+
 /* Asks the kernel for both ends; true when the socket is connected. */
 bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer)
 {
@@ -65,15 +80,8 @@ bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer)
 	local->len = sizeof local->ss;
 	if (st_real_getsockname(fd, (struct sockaddr *)&local->ss, &local->len) < 0)
 		local->len = 0;
-	peer->len = sizeof peer->ss;
-	bool connected =
-		st_real_getpeername(fd, (struct sockaddr *)&peer->ss, &peer->len) == 0;
-	if (!connected)
-		peer->len = 0;
 	if (local->len > ST_ADDR_MAX)
 		local->len = ST_ADDR_MAX;
-	if (peer->len > ST_ADDR_MAX)
-		peer->len = ST_ADDR_MAX;
 	errno = saved;
-	return connected && local->len > 0;
+	return st_kernel_peer(fd, peer) && local->len > 0;
 }

@@ -18,13 +18,17 @@
 
 bool st_tcpinfo_on = true;
 
-uint8_t st_sock_flags(int fd)
+uint8_t st_sock_life(int fd, bool ask_kernel, enum st_life_state *state)
 {
-	enum st_life_state state;
 	uint8_t flags;
 	uint64_t since;
-	if (st_life_get(fd, &state, &flags, &since))
+	if (st_life_get(fd, state, &flags, &since))
 		return flags;
+	*state = 0;
+	/* only for an fd a call just proved to be a socket: a program's calls on
+	 * other fds must not cost a getsockopt each */
+	if (!ask_kernel)
+		return 0;
 	int type = 0, proto = 0, domain = 0;
 	socklen_t len = sizeof type;
 	int saved = errno;
@@ -41,6 +45,7 @@ uint8_t st_sock_flags(int fd)
 	errno = saved;
 	flags = st_life_flags_of(domain, type, proto);
 	st_life_set(fd, ST_LIFE_BORN, flags, 0);
+	*state = ST_LIFE_BORN;
 	return flags;
 }
 
@@ -145,10 +150,8 @@ void st_end_at_exit(void)
 void st_end_peer(int fd)
 {
 	enum st_life_state state;
-	uint8_t flags;
-	uint64_t since;
-	if (!st_life_get(fd, &state, &flags, &since) || ST_EV_SOCK(flags) != ST_SOCK_STREAM ||
-	    ST_EV_PROTO(flags) != ST_PROTO_OTHER)
+	uint8_t flags = st_sock_life(fd, false, &state);
+	if (ST_EV_SOCK(flags) != ST_SOCK_STREAM || ST_EV_PROTO(flags) != ST_PROTO_OTHER)
 		return;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
@@ -161,11 +164,7 @@ void st_end_peer(int fd)
 /* A socket found connected that the shim never saw connected or accepted
  * (inherited across exec, connected by a raw system call) is followed from
  * now on, so that its end is recorded too. */
-void st_end_learned(int fd)
+void st_end_learned(int fd, uint8_t flags)
 {
-	enum st_life_state state;
-	uint8_t flags;
-	uint64_t since;
-	if (st_life_get(fd, &state, &flags, &since) && state == ST_LIFE_BORN)
-		st_life_set(fd, ST_LIFE_INHERITED, flags, st_now_ns());
+	st_life_set(fd, ST_LIFE_INHERITED, flags, st_now_ns());
 }

@@ -235,14 +235,16 @@ struct st_end_note {
 	bool active;
 	struct st_close rec;
 };
-uint8_t st_sock_flags(int fd); /* type and protocol for events; asks the kernel once */
+/* type and protocol for events, and the fd's state (0: unknown); asks the
+ * kernel once, when ask_kernel (the fd is known to be a socket) */
+uint8_t st_sock_life(int fd, bool ask_kernel, enum st_life_state *state);
 void st_end_now(int fd, uint8_t how, int shut_how); /* records at once (range, shutdown, exit) */
 bool st_end_begin(int fd, uint8_t how, struct st_end_note *n);
 void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
 void st_end_result(int fd, int err, uint8_t learned, uint64_t ts);
 void st_end_at_exit(void);
 void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
-void st_end_learned(int fd); /* found connected: follow it to its end */
+void st_end_learned(int fd, uint8_t flags); /* born elsewhere, found connected: follow it */
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);
@@ -250,5 +252,6 @@ bool st_addr_is_specific_inet(const struct st_addr *a);
 bool st_addr_is_settled(const struct st_addr *a);
 bool st_addr_is_shared_by_accepted(const struct st_addr *a);
 bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer);
+bool st_kernel_peer(int fd, struct st_addr *peer);
 
 #endif

@@ -275,6 +275,31 @@ static char *st_put_addr(char *p, const struct st_addr *a, uint16_t stored)
 	return p;
 }
 
+/*
+ * Room for a record that counts as an event (calls, results, closes,
+ * resolutions): NULL, and one more dropped, when there is none.  On success
+ * the caller is inside the recorder until st_record_done.
+ */
+static char *st_record_begin(uint32_t len)
+{
+	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
+		return NULL;
+	struct st_cursor *c = st_enter();
+	enum st_refusal why = ST_REFUSED_FULL;
+	char *p = c ? st_reserve(c, len, &why) : NULL;
+	if (p == NULL) {
+		st_count_dropped(why);
+		st_leave();
+	}
+	return p;
+}
+
+static void st_record_done(char *p, uint32_t len, uint16_t type)
+{
+	st_commit(p, len, type);
+	st_leave();
+}
+
 bool st_record_busy(void)
 {
 	return st_self.depth != 0;
@@ -293,15 +318,10 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	if (nframes)
 		st_modules_check(stack->ip, nframes, done->ts_ns);
 	uint32_t tid = st_tid();
-	struct st_cursor *c = st_enter();
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
-	enum st_refusal why = ST_REFUSED_FULL;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
-	if (p == NULL) {
-		st_count_dropped(why);
-		st_leave();
+	char *p = st_record_begin(len);
+	if (p == NULL)
 		return;
-	}
 	struct st_event *ev = (struct st_event *)p;
 	ev->ts_ns = done->ts_ns;
 	ev->pid = st_pid;
@@ -318,8 +338,7 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	char *q = st_put_addr(st_put_addr(p + sizeof *ev, local, llen), peer, plen);
 	if (nframes)
 		memcpy(q, stack->ip, 8u * nframes);
-	st_commit(p, len, ST_REC_EVENT);
-	st_leave();
+	st_record_done(p, len, ST_REC_EVENT);
 }
 
 /* s may be NULL when n is 0 (an object with no name). */
@@ -385,23 +404,15 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
  * here), or one more dropped event. */
 static void st_record_fixed(void *rec, uint32_t len, uint16_t type)
 {
-	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
-		return;
 	uint32_t tid = st_tid();
-	struct st_cursor *c = st_enter();
-	enum st_refusal why = ST_REFUSED_FULL;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
-	if (p == NULL) {
-		st_count_dropped(why);
-		st_leave();
+	char *p = st_record_begin(len);
+	if (p == NULL)
 		return;
-	}
 	/* pid and tid sit after word and ts in every fixed record */
 	memcpy(p + 8, (char *)rec + 8, len - 8);
 	memcpy(p + 16, &st_pid, 4);
 	memcpy(p + 20, &tid, 4);
-	st_commit(p, len, type);
-	st_leave();
+	st_record_done(p, len, type);
 }
 
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
@@ -422,8 +433,6 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
 		       unsigned naddrs)
 {
-	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
-		return;
 	if (name_len > 1024)
 		name_len = 1024;
 	if (serv_len > 256)
@@ -434,14 +443,9 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	uint32_t tid = st_tid();
 	uint32_t strings = ST_ALIGN8(name_len + serv_len);
 	uint32_t len = sizeof(struct st_resolve) + strings + naddrs * sizeof *addrs;
-	struct st_cursor *c = st_enter();
-	enum st_refusal why = ST_REFUSED_FULL;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
-	if (p == NULL) {
-		st_count_dropped(why);
-		st_leave();
+	char *p = st_record_begin(len);
+	if (p == NULL)
 		return;
-	}
 	struct st_resolve *r = (struct st_resolve *)p;
 	r->ts_ns = ts;
 	r->pid = st_pid;
@@ -451,13 +455,10 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	r->serv_len = (uint16_t)serv_len;
 	r->naddrs = (uint16_t)naddrs;
 	r->call = call;
-	char *q = st_put_bytes(p + sizeof *r, name, name_len);
-	q = st_put_bytes(q, serv, serv_len);
-	q = p + sizeof *r + strings;
+	st_put_bytes(st_put_bytes(p + sizeof *r, name, name_len), serv, serv_len);
 	if (naddrs)
-		memcpy(q, addrs, naddrs * sizeof *addrs);
-	st_commit(p, len, ST_REC_RESOLVE);
-	st_leave();
+		memcpy(p + sizeof *r + strings, addrs, naddrs * sizeof *addrs);
+	st_record_done(p, len, ST_REC_RESOLVE);
 }
 
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid)

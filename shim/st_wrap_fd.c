@@ -14,7 +14,8 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
-/* Ends what fd holds, by the real call close_fn makes. */
+/* The real call `call`, which ends what fd holds: its end is taken before
+ * (the number may be reused at once) and recorded after, unless EBADF. */
 #define ST_ENDING(fd, how, call)                                   \
 	({                                                         \
 		struct st_end_note note_;                          \

@@ -82,9 +82,10 @@ static void st_record_hostent(const char *name, const struct hostent *h, int her
 			  addrs, n);
 }
 
-ST_EXPORT struct hostent *gethostbyname(const char *name)
+/* After a gethostbyname{,2}: records, leaving errno and h_errno as the
+ * resolver left them. */
+static struct hostent *st_after_hostent(const char *name, struct hostent *h)
 {
-	struct hostent *h = st_real_gethostbyname(name);
 	int saved = errno, herr = h_errno;
 	if (name && st_ready())
 		st_record_hostent(name, h, herr);
@@ -93,36 +94,39 @@ ST_EXPORT struct hostent *gethostbyname(const char *name)
 	return h;
 }
 
+/* After a gethostbyname{,2}_r; ERANGE: the program retries with a bigger
+ * buffer, and that call is the one recorded. */
+static int st_after_hostent_r(const char *name, int rc, struct hostent **result, int *h_errnop)
+{
+	int saved = errno;
+	if (name && rc != ERANGE && st_ready())
+		st_record_hostent(name, result ? *result : NULL, h_errnop ? *h_errnop : 0);
+	errno = saved;
+	return rc;
+}
+
+ST_EXPORT struct hostent *gethostbyname(const char *name)
+{
+	return st_after_hostent(name, st_real_gethostbyname(name));
+}
+
 ST_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
-	struct hostent *h = st_real_gethostbyname2(name, af);
-	int saved = errno, herr = h_errno;
-	if (name && st_ready())
-		st_record_hostent(name, h, herr);
-	errno = saved;
-	h_errno = herr;
-	return h;
+	return st_after_hostent(name, st_real_gethostbyname2(name, af));
 }
 
 ST_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
 			      struct hostent **result, int *h_errnop)
 {
-	int rc = st_real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
-	int saved = errno;
-	/* ERANGE: the program retries with a bigger buffer; that call counts */
-	if (name && rc != ERANGE && st_ready())
-		st_record_hostent(name, result ? *result : NULL, h_errnop ? *h_errnop : 0);
-	errno = saved;
-	return rc;
+	return st_after_hostent_r(
+		name, st_real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop), result,
+		h_errnop);
 }
 
 ST_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
 			       size_t buflen, struct hostent **result, int *h_errnop)
 {
-	int rc = st_real_gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
-	int saved = errno;
-	if (name && rc != ERANGE && st_ready())
-		st_record_hostent(name, result ? *result : NULL, h_errnop ? *h_errnop : 0);
-	errno = saved;
-	return rc;
+	return st_after_hostent_r(
+		name, st_real_gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop),
+		result, h_errnop);
 }

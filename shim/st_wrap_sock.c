@@ -25,16 +25,14 @@ static uint8_t st_connect_life(int fd, const struct st_outcome *done, uint64_t s
 {
 	int ret = done->ret, err = done->err;
 	enum st_life_state state;
-	uint8_t flags;
-	uint64_t since;
-	if (st_life_get(fd, &state, &flags, &since) && state == ST_LIFE_PENDING) {
+	uint8_t flags = st_sock_life(fd, err != EBADF && err != ENOTSOCK, &state);
+	if (state == ST_LIFE_PENDING) {
 		if (ret == 0 || err == EISCONN)
 			st_end_result(fd, 0, ST_LEARNED_CONNECT, done->ts_ns);
 		else if (err != EALREADY && err != EINPROGRESS && err != EAGAIN)
 			st_end_result(fd, err, ST_LEARNED_CONNECT, done->ts_ns);
 		return flags | ST_EV_REPEAT;
 	}
-	flags = st_sock_flags(fd);
 	bool unix_family = peer->len >= sizeof(sa_family_t) && peer->ss.ss_family == AF_UNIX;
 	if (ret == 0)
 		st_life_set(fd, ST_LIFE_CLIENT, flags, start_ns);
@@ -76,7 +74,8 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 
 ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	uint64_t start_ns = st_now_ns(); /* a connection's age counts from here */
+	/* a connection's age counts from here; no clock read when not tracing */
+	uint64_t start_ns = st_ready() ? st_now_ns() : 0;
 	int ret = st_real_connect(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
@@ -110,7 +109,8 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 	struct st_addr local, kernel_peer;
 	local.len = 0;
 	/* the accepted socket is of its listener's type and protocol */
-	uint8_t flags = st_sock_flags(listen_fd);
+	enum st_life_state listener;
+	uint8_t flags = st_sock_life(listen_fd, ret >= 0 || done->err == EAGAIN, &listener);
 	if (ret >= 0) {
 		st_fdcache_forget(ret);
 		st_life_set(ret, ST_LIFE_SERVER, flags, done->ts_ns);
@@ -121,16 +121,9 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 			if (local.len > ST_ADDR_MAX)
 				local.len = ST_ADDR_MAX;
 		}
-		if (peer->len == 0 && local.len != 0) {
-			/* the local end came from the listener: only the peer is asked */
-			int saved = errno;
-			peer->len = sizeof peer->ss;
-			if (st_real_getpeername(ret, (struct sockaddr *)&peer->ss, &peer->len) < 0)
-				peer->len = 0;
-			if (peer->len > ST_ADDR_MAX)
-				peer->len = ST_ADDR_MAX;
-			errno = saved;
-		} else if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer)) {
+		if (peer->len == 0 && local.len != 0)
+			st_kernel_peer(ret, peer); /* the local end came from the listener */
+		else if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer)) {
 			*peer = kernel_peer;
 		}
 		st_fdcache_store(ret, &local, peer);
@@ -184,18 +177,19 @@ static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
 {
 	struct st_addr local, peer;
 	local.len = peer.len = 0;
+	enum st_life_state state;
+	uint8_t flags = st_sock_life(fd, done->ret == 0, &state);
 	/* a pending connect's socket that has a peer is connected */
-	if (op == ST_OP_GETPEERNAME && done->ret == 0)
+	if (op == ST_OP_GETPEERNAME && done->ret == 0 && state == ST_LIFE_PENDING)
 		st_end_result(fd, 0, ST_LEARNED_GETPEERNAME, done->ts_ns);
-	uint8_t flags = st_sock_flags(fd);
 	if (done->ret == 0) {
 		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;
 		bool hit = st_fdcache_load(fd, &local, &peer) &&
 			   (op == ST_OP_GETSOCKNAME ? local.len : peer.len) == returned;
 		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
 			st_fdcache_store(fd, &local, &peer);
-		if (peer.len > 0)
-			st_end_learned(fd);
+		if (peer.len > 0 && state == ST_LIFE_BORN)
+			st_end_learned(fd, flags);
 	}
 	st_record_event(op, fd, -1, done, &local, &peer, flags, stack);
 }

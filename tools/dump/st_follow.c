@@ -230,11 +230,6 @@ static bool st_read_chunk(struct st_dump *d, struct st_follower *f, size_t k, ui
 	return true;
 }
 
-static int st_ev_time_order(const void *a, const void *b)
-{
-	return st_ev_cmp(a, b);
-}
-
 /* Decodes the poll's events from the arena, sorts and prints them. */
 static size_t st_flush(struct st_dump *d, struct st_follower *f, FILE *out)
 {
@@ -254,7 +249,7 @@ static size_t st_flush(struct st_dump *d, struct st_follower *f, FILE *out)
 			n++;
 	}
 	if (n)
-		qsort(f->evs, n, sizeof *f->evs, st_ev_time_order);
+		qsort(f->evs, n, sizeof *f->evs, st_ev_cmp);
 	for (size_t i = 0; i < n; i++)
 		st_view_event(d, &f->evs[i], out);
 	if (n)

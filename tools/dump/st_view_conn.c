@@ -334,6 +334,14 @@ void st_conn_life(struct st_dump *d, const struct st_rec *r)
 
 static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s);
 
+/* Whether the end's pairing is final (its close may still be to come). */
+static bool st_paired_for_good(const struct st_end *e, uint64_t now)
+{
+	if (!e->client)
+		return e->settled;
+	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
+}
+
 /* Whether the end at the head of the queue will never change again. */
 static bool st_settled(const struct st_end *e, uint64_t now)
 {
@@ -344,9 +352,7 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 		return false; /* its duration and bytes are still to come */
 	if (e->partner && e->partner->wants_close && !e->partner->closed)
 		return false;
-	if (!e->client)
-		return e->settled;
-	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
+	return st_paired_for_good(e, now);
 }
 
 /* An end printed before its close leaves the index its close would find it by. */
@@ -358,14 +364,6 @@ static void st_end_free(struct st_view_state *v, struct st_end *e)
 			st_open_take(v, e->copy.file, e->copy.pid, e->copy.fd);
 	}
 	free(e);
-}
-
-/* Settled but for the close, which may never come. */
-static bool st_settled_but_close(const struct st_end *e, uint64_t now)
-{
-	if (!e->client)
-		return e->settled;
-	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
 }
 
 static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
@@ -390,7 +388,7 @@ static void st_advance(struct st_dump *d, struct st_view_state *v, uint64_t now,
 		st_pair_server(v, s);
 	}
 	while (v->head && (now == UINT64_MAX || st_settled(v->head, now) ||
-			   (v->queued > ST_WAITING_MAX && st_settled_but_close(v->head, now)))) {
+			   (v->queued > ST_WAITING_MAX && st_paired_for_good(v->head, now)))) {
 		struct st_end *e = v->head;
 		v->queued--;
 		v->head = e->next;

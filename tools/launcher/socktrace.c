@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "st_stream.h"
 #include "st_trace.h"
 
 struct st_launch {
@@ -253,29 +254,45 @@ static void st_set_env(const struct st_launch *l)
 
 static int st_pid_order(const void *a, const void *b)
 {
-	const struct st_proc *x = a, *y = b;
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
-/* Events and processes of one trace file, added to the totals. */
+/* Events and processes of one trace file, added to the totals; streamed, so
+ * a trace of any size costs what its process records take. */
 static bool st_sum_file(const char *path, size_t *events, size_t *procs, uint64_t *dropped,
 			char *error, size_t size)
 {
-	struct st_trace t;
-	if (st_trace_load(&t, path, 0) < 0 && t.nevs == 0 && t.nprocs == 0) {
-		snprintf(error, size, "%s", t.error);
-		st_trace_free(&t);
+	char *paths[1] = {(char *)path};
+	struct st_stream *s = st_stream_open(paths, 1, false);
+	if (s == NULL) {
+		snprintf(error, size, "out of memory");
 		return false;
 	}
-	/* a fork-per-connection server writes one process record per client */
-	if (t.nprocs)
-		qsort(t.procs, t.nprocs, sizeof *t.procs, st_pid_order);
-	for (size_t i = 0; i < t.nprocs; i++)
-		*procs += i == 0 || t.procs[i].pid != t.procs[i - 1].pid;
-	*events += t.nevs;
-	*dropped += t.dropped;
-	st_trace_free(&t);
-	return true;
+	uint32_t *pids = NULL;
+	size_t npids = 0, cap = 0, nevs = 0;
+	struct st_rec r;
+	while (st_stream_next(s, &r)) {
+		nevs += r.type == ST_REC_EVENT;
+		/* a fork-per-connection server writes one process record per client */
+		if (r.type == ST_REC_PROCESS) {
+			pids = st_grow(pids, &cap, npids + 1, sizeof *pids);
+			pids[npids++] = r.proc.pid;
+		}
+	}
+	const struct st_source_info *info = st_stream_info(s, 0);
+	bool read = nevs || npids || !info->error[0];
+	if (!read)
+		snprintf(error, size, "%s", info->error);
+	if (npids)
+		qsort(pids, npids, sizeof *pids, st_pid_order);
+	for (size_t i = 0; i < npids; i++)
+		*procs += i == 0 || pids[i] != pids[i - 1];
+	*events += nevs;
+	*dropped += info->dropped;
+	free(pids);
+	st_stream_close(s);
+	return read;
 }
 
 /* -o 'x.%p.trace': the files of this run are those the pattern matches that
