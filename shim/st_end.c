@@ -88,7 +88,10 @@ static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_
 		return false;
 	*c = (struct st_close){.fd = fd, .how = how, .role = st_role_of(state), .flags = flags,
 			       .shut_how = shut_how};
+	/* one clock read: the end is dated when the program asked for it,
+	 * just before the real close, and the age runs to then */
 	uint64_t now = st_now_ns();
+	c->ts_ns = now;
 	c->age_ns = now > since ? now - since : 0;
 	/* an inherited socket's counts include what came before we knew it */
 	if (st_tcpinfo_on && ST_EV_PROTO(flags) == ST_PROTO_TCP)

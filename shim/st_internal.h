@@ -30,6 +30,8 @@ int st_real_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 int st_real_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 int st_real_close(int fd);
 int st_real_dup(int fd);
+int st_real_fcntl(int fd, int cmd, unsigned long arg);
+int st_real_fcntl64(int fd, int cmd, unsigned long arg);
 int st_real_dup2(int oldfd, int newfd);
 int st_real_dup3(int oldfd, int newfd, int flags);
 int st_real_close_range(unsigned first, unsigned last, int flags);
@@ -137,7 +139,7 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
 		       uint64_t ts);
 struct st_close;
-void st_record_close(struct st_close *c); /* fills word, ts, pid, tid */
+void st_record_close(const struct st_close *c); /* fills word, pid, tid */
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
 struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,

@@ -44,6 +44,8 @@ static struct {
 	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
 				struct hostent **, int *);
 	int (*clone)(int (*)(void *), void *, int, void *, ...);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
 } st_fn;
 
 enum { ST_UNBOUND, ST_BINDING, ST_BOUND };
@@ -88,6 +90,8 @@ static bool st_bind(void)
 	ST_BIND(gethostbyname_r);
 	ST_BIND(gethostbyname2_r);
 	ST_BIND(clone);
+	ST_BIND(fcntl);
+	ST_BIND(fcntl64); /* glibc 2.28 and later: what -D_FILE_OFFSET_BITS=64 calls */
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
 }
@@ -140,6 +144,18 @@ int st_real_dup2(int oldfd, int newfd)
 int st_real_dup3(int oldfd, int newfd, int flags)
 {
 	return ST_CALL(dup3, SYS_dup3, oldfd, newfd, flags);
+}
+
+int st_real_fcntl(int fd, int cmd, unsigned long arg)
+{
+	return ST_CALL(fcntl, SYS_fcntl, fd, cmd, arg);
+}
+
+int st_real_fcntl64(int fd, int cmd, unsigned long arg)
+{
+	if (st_bind() && st_fn.fcntl64)
+		return st_fn.fcntl64(fd, cmd, arg);
+	return st_real_fcntl(fd, cmd, arg);
 }
 
 int st_real_close_range(unsigned first, unsigned last, int flags)

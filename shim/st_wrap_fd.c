@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <linux/close_range.h>
@@ -35,14 +37,56 @@ ST_EXPORT int close(int fd)
 	return ret;
 }
 
+/* newfd, just made by the kernel, names what fd names */
+static void st_duplicated(int fd, int newfd)
+{
+	st_fdcache_forget(newfd);
+	if (newfd >= 0) {
+		st_life_forget(newfd);
+		st_life_share(fd, newfd);
+	}
+}
+
 ST_EXPORT int dup(int fd)
 {
 	int ret = st_real_dup(fd);
-	st_fdcache_forget(ret);
-	if (ret >= 0) {
-		st_life_forget(ret);
-		st_life_share(fd, ret);
-	}
+	st_duplicated(fd, ret);
+	return ret;
+}
+
+/*
+ * fcntl's F_DUPFD and F_DUPFD_CLOEXEC are dup under another name (libuv and
+ * shells use them): without this, closing the original fd would end a
+ * connection its copy still carries.  Every command's third argument is read
+ * as one machine word, as glibc's own fcntl does: an argument the command does
+ * not take is never used.
+ */
+static bool st_is_dup_command(int cmd)
+{
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
+
+ST_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	int ret = st_real_fcntl(fd, cmd, arg);
+	if (st_is_dup_command(cmd))
+		st_duplicated(fd, ret);
+	return ret;
+}
+
+ST_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	int ret = st_real_fcntl64(fd, cmd, arg);
+	if (st_is_dup_command(cmd))
+		st_duplicated(fd, ret);
 	return ret;
 }
 

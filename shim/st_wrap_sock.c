@@ -2,10 +2,11 @@
  * The traced calls.  Each calls the real function first with the program's
  * own arguments, so results and errno are exactly libc's, then records.  The
  * program's buffers are read only where the kernel has just proven them
- * readable: connect's address unless it failed with EFAULT, and the length a
- * successful getsockname/getpeername wrote back.  Addresses the program
- * receives are never read back from its buffer (its size is unknown after the
- * call); they come from the fd cache or from the kernel into our own buffers.
+ * readable: connect's address unless it failed with EFAULT, the length a
+ * successful getsockname/getpeername wrote back, and accept's peer when the
+ * room offered for it was read safely (st_offered_len).  Other addresses the
+ * program receives come from the fd cache or from the kernel into our own
+ * buffers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -133,15 +134,50 @@ static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *
 		st_end_peer(ret);
 }
 
+/*
+ * The length the program offers for the peer's address, read before the call
+ * only where reading cannot fault: in the stack pages this call is running on
+ * (from its own locals up to its return address), where a caller's
+ * `socklen_t len = sizeof addr` almost always is.  Anywhere else the pointer
+ * may be bad, and the kernel's EFAULT must stay the program's answer, not a
+ * SIGSEGV of ours: -1, and the peer is asked of the kernel instead.
+ */
+static inline __attribute__((always_inline)) long st_offered_len(const socklen_t *len,
+								 const void *our_local,
+								 const void *our_return_slot)
+{
+	uintptr_t page = (uintptr_t)len & ~(uintptr_t)4095;
+	uintptr_t lo = (uintptr_t)our_local & ~(uintptr_t)4095;
+	uintptr_t hi = (uintptr_t)our_return_slot & ~(uintptr_t)4095;
+	if (len == NULL || page < lo || page > hi)
+		return -1;
+	return (long)*len;
+}
+
+/*
+ * The peer as the kernel just wrote it into the program's buffer: it wrote
+ * min(offered, returned) bytes, so the address is whole when it was offered
+ * room for all of it.  Saves the getpeername a connection otherwise costs.
+ */
+static void st_peer_from_program(struct st_addr *peer, const struct sockaddr *addr,
+				 const socklen_t *len, long offered)
+{
+	socklen_t returned = *len; /* written by the kernel: readable */
+	if (offered < 0 || returned == 0 || (long)returned > offered)
+		return;
+	st_addr_from(peer, addr, returned);
+}
+
 /* When the program does not want the peer address, the kernel writes it into
  * our buffer instead: the program sees no difference and we save a syscall. */
 static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
 							   struct sockaddr *addr, socklen_t *len,
-							   int flags)
+							   int flags, const void *return_slot)
 {
 	struct st_addr peer;
 	peer.len = 0;
 	bool ours = addr == NULL;
+	long offered = ours ? -1 : st_offered_len(len, &peer, return_slot);
 	socklen_t our_len = sizeof peer.ss;
 	struct sockaddr *use_addr = ours ? (struct sockaddr *)&peer.ss : addr;
 	socklen_t *use_len = ours ? &our_len : len;
@@ -154,20 +190,26 @@ static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
 		st_stack_take(&stack);
 		if (ours && ret >= 0)
 			peer.len = our_len > ST_ADDR_MAX ? ST_ADDR_MAX : our_len;
+		else if (ret >= 0)
+			st_peer_from_program(&peer, addr, len, offered);
 		st_after_accept(op, fd, &done, &peer, &stack);
 	}
 	errno = saved;
 	return ret;
 }
 
+/* __builtin_frame_address(0) + one word: where this call's return address is
+ * stored, the top of the stack span known to be mapped. */
+#define ST_RETURN_SLOT() ((const char *)__builtin_frame_address(0) + sizeof(void *))
+
 ST_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	return st_accept(ST_OP_ACCEPT, fd, addr, len, 0);
+	return st_accept(ST_OP_ACCEPT, fd, addr, len, 0, ST_RETURN_SLOT());
 }
 
 ST_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	return st_accept(ST_OP_ACCEPT4, fd, addr, len, flags);
+	return st_accept(ST_OP_ACCEPT4, fd, addr, len, flags, ST_RETURN_SLOT());
 }
 
 /* The cache entry is trusted only when it agrees with the length the call

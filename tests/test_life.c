@@ -457,6 +457,24 @@ Test(life, a_duplicated_socket_ends_at_its_last_close)
 	st_trace_free(&t);
 }
 
+/* fcntl(F_DUPFD...) copies count like dup's: the connection ends at the
+ * close of its last copy, with everything it carried. */
+Test(life, a_socket_copied_by_fcntl_ends_at_its_last_close)
+{
+	run_life("fdupfd", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t clients = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		if (t.closes[i].role == ST_ROLE_CLIENT) {
+			clients++;
+			cr_assert_geq(t.closes[i].fd, 30, "ended by fd %d", t.closes[i].fd);
+			cr_assert_eq(t.closes[i].bytes_acked, 100 + 1, "100 bytes and the SYN");
+		}
+	cr_assert_eq(clients, 1, "%zu client closes", clients);
+	st_trace_free(&t);
+}
+
 /* A pending connect the program used without asking is connected if its SYN
  * was answered (tcp_info at the close says so); one closed before that is
  * abandoned. */
@@ -484,4 +502,50 @@ Test(life, a_server_printed_after_its_client_reads_no_freed_memory)
 	int rc = h_run(&r, NULL, argv, NULL, 60);
 	cr_assert_neq(rc, 99, "%s", r.err);
 	cr_assert(rc == 0 || rc == 1, "exit %d: %s", rc, r.err);
+}
+
+/* The peer read back from the program's accept buffer where that is safe, and
+ * asked of the kernel where it is not: every accept names its client, and a
+ * bad pointer is the kernel's EFAULT, never a fault of the shim's. */
+Test(life, accept_peers_come_whole_from_any_buffer_shape)
+{
+	static struct h_run bare;
+	const char *argv[] = {life, "peerbuf", h_sanitized() ? "asan" : NULL, NULL};
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0, "%s", bare.err);
+	static struct h_run traced;
+	cr_assert_eq(h_run(&traced, trace, argv, NULL, 30), 0, "%s", traced.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	/* one accept event per case, in program order */
+	size_t k = 0, cases = 0;
+	char *save = NULL, *line = strtok_r(traced.out, "\n", &save);
+	const char *bare_line = bare.out;
+	for (; line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char name[16], ret[4];
+		int err;
+		unsigned got, client;
+		cr_assert_eq(sscanf(line, "%15s ret=%3s errno=%d got_port=%u client_port=%u", name, ret,
+				    &err, &got, &client), 5, "%s", line);
+		/* the program saw what it sees bare: same result and errno */
+		char expect[64];
+		snprintf(expect, sizeof expect, "%s ret=%s errno=%d ", name, ret, err);
+		cr_assert_not_null(strstr(bare_line, expect), "bare run differs for %s:\n%s", line,
+				   bare.out);
+		while (k < t.nevs && t.evs[k].op != ST_OP_ACCEPT && t.evs[k].op != ST_OP_ACCEPT4)
+			k++;
+		cr_assert_lt(k, t.nevs, "no accept event for %s", line);
+		const struct st_ev *e = &t.evs[k++];
+		cases++;
+		if (strcmp(ret, "-1") == 0) {
+			cr_expect_eq(e->err, err, "%s", line);
+			continue;
+		}
+		char ep[96], want[32];
+		h_ep(&e->peer, ep, sizeof ep);
+		snprintf(want, sizeof want, ":%u", client);
+		size_t n = strlen(ep), w = strlen(want);
+		cr_expect(n > w && strcmp(ep + n - w, want) == 0, "%s: traced peer %s", line, ep);
+	}
+	cr_assert_eq(cases, h_sanitized() ? 8u : 9u, "cases seen: %zu", cases);
+	st_trace_free(&t);
 }

@@ -183,6 +183,30 @@ static int life_dup(void)
 	return 0;
 }
 
+/* fdupfd: the same through fcntl(F_DUPFD_CLOEXEC), then fcntl64(F_DUPFD)
+ * (the symbol -D_FILE_OFFSET_BITS=64 programs call); the last copy ends it */
+extern int fcntl64(int fd, int cmd, ...);
+
+static int life_fdupfd(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = tcp_connect(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 20);
+	CHECK(a >= 0 && copy >= 20);
+	close(fd);
+	int last = fcntl64(copy, F_DUPFD, 30);
+	CHECK(last >= 30);
+	close(copy);
+	life_write_all(last, 100);
+	life_read_all(a, 100);
+	close(last);
+	close(a);
+	printf("last=%d\n", last);
+	return 0;
+}
+
 /* silent: a non-blocking connect used once writable, never asked about;
  * abandon: one closed before its SYN was answered (the queue is full) */
 static int life_silent(bool abandon)
@@ -225,6 +249,61 @@ static int life_badopt(void)
 	return 0;
 }
 
+/* One accept of a waiting client, the room for its address given as asked;
+ * prints what the program saw and the client's port, for the trace to match. */
+static void life_accept_case(const char *name, int l, unsigned port, int family,
+			     struct sockaddr_storage *ss, socklen_t *lenp, bool use4)
+{
+	int c = tcp_connect(family, port);
+	struct sockaddr_storage mine;
+	socklen_t mlen = sizeof mine;
+	CHECK(getsockname(c, (struct sockaddr *)&mine, &mlen) == 0);
+	unsigned client_port = ntohs(((struct sockaddr_in *)&mine)->sin_port);
+	if ((uintptr_t)ss > 4096) /* what a shim reading a short copy would take */
+		memset(ss, 0xab, sizeof *ss);
+	int a = use4 ? accept4(l, (struct sockaddr *)ss, lenp, SOCK_CLOEXEC)
+		     : accept(l, (struct sockaddr *)ss, lenp);
+	int err = a < 0 ? errno : 0;
+	unsigned got_port = a >= 0 && *lenp >= 4 ? ntohs(((struct sockaddr_in *)ss)->sin_port) : 0;
+	printf("%s ret=%s errno=%d got_port=%u client_port=%u\n", name, a < 0 ? "-1" : "fd", err,
+	       got_port, client_port);
+	if (a >= 0)
+		close(a);
+	close(c);
+}
+
+/* peerbuf: accept's address buffer in every shape: room read on the stack,
+ * in the heap, too short, exactly enough, a bad length or address pointer */
+static int life_peerbuf(bool sanitized)
+{
+	unsigned port, port6;
+	int l = tcp_listener(AF_INET, &port), l6 = tcp_listener(AF_INET6, &port6);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	life_accept_case("stack", l, port, AF_INET, &ss, &len, false);
+	len = sizeof ss;
+	life_accept_case("stack4", l, port, AF_INET, &ss, &len, true);
+	len = sizeof ss;
+	life_accept_case("stack6", l6, port6, AF_INET6, &ss, &len, false);
+	len = sizeof(struct sockaddr_in);
+	life_accept_case("exact", l, port, AF_INET, &ss, &len, false);
+	len = 2;
+	life_accept_case("short", l, port, AF_INET, &ss, &len, false);
+	socklen_t *heap = malloc(sizeof *heap);
+	CHECK(heap != NULL);
+	*heap = sizeof ss;
+	life_accept_case("heap", l, port, AF_INET, &ss, heap, false);
+	*heap = 3;
+	life_accept_case("heapshort", l, port, AF_INET, &ss, heap, false);
+	free(heap);
+	len = sizeof ss;
+	life_accept_case("badaddr", l, port, AF_INET, (struct sockaddr_storage *)8, &len, false);
+	/* ASan's own accept interceptor reads the length first, and faults */
+	if (!sanitized)
+		life_accept_case("badlen", l, port, AF_INET, &ss, (socklen_t *)8, false);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -238,6 +317,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "dup")) return life_dup();
 	if (!strcmp(s, "silent")) return life_silent(false);
 	if (!strcmp(s, "abandon")) return life_silent(true);
+	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
+	if (!strcmp(s, "fdupfd")) return life_fdupfd();
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
 }
