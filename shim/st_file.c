@@ -2,7 +2,7 @@
  * The trace file: created or joined at attach, its header page mapped
  * MAP_SHARED and its descriptor closed at once, so that a program closing or
  * dup2()ing over all its fds cannot break tracing and the shim never holds an
- * fd the program could have had.  Chunks are mapped a lease at a time by the
+ * fd the program could have had.  Chunks are mapped a window at a time by the
  * recorder (st_record.c), never the whole file: a program under a tight
  * RLIMIT_AS keeps its address space.
  *

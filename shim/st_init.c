@@ -17,7 +17,6 @@
 #include "st_internal.h"
 
 #define ST_DEFAULT_FILE "socktrace.trace"
-#define ST_DEFAULT_SIZE (64ull << 20)
 
 uint32_t st_pid;
 

@@ -19,32 +19,26 @@
 
 #define ST_DEPTHS 4
 /*
- * Chunks reserved and mapped at once by a cursor: one at first, twice as many
- * at each new lease, up to ST_LEASE_MAX_CHUNKS (4 MiB); their pages are
- * allocated ST_POPULATE_MAX_CHUNKS (256 KiB) at a time.  A short-lived thread
- * (thread per connection) leaves one chunk in the file; a busy one pays the
- * mremap and the munmaps once per 4 MiB and the madvise once per 256 KiB
- * instead of each per 16 KiB.  Measured on ext4 (Linux 6.18): allocating the
- * pages of a shared file mapping costs 8 us a page in a 256 KiB mapping, 4 us
- * in a 4 MiB one (page-cache readahead around each fault); in the names loop
- * 16 KiB leases cost 1.41x bare, 256 KiB 1.30x, 4 MiB 1.25x.  Unallocated
- * chunks of a lease stay holes in the file; at most 256 KiB of allocated
- * zeros per live cursor is left unwritten.  Populating in 256 KiB steps also
- * bounds the stall one call can see (about a millisecond).
+ * Chunks are reserved one at a time (a short-lived thread leaves one chunk in
+ * the file, and the capacity is never held by chunks nobody writes), but each
+ * cursor maps a window of the file around them, the next chunk it reserves
+ * usually falls inside, and only then is a new window mapped: twice as long
+ * as the last, up to ST_WINDOW_MAX.  What made a busy thread's events dear
+ * was the mapping, not the reservation: on ext4 (Linux 6.18) allocating the
+ * pages of a shared file mapping costs 8 us a page in a 16-256 KiB mapping
+ * and 4 us in a 4 MiB one (page-cache readahead around each fault); in the
+ * names loop of `make bench`, 16 KiB mappings cost 1.41x bare, 256 KiB 1.30x,
+ * 4 MiB 1.24x.  A window is address space only: its pages are allocated a
+ * chunk at a time, as the chunks are taken.
  */
-#ifndef ST_LEASE_MAX_CHUNKS
-#define ST_LEASE_MAX_CHUNKS 256u
-#endif
-#define ST_POPULATE_MAX_CHUNKS 16u
+#define ST_WINDOW_MAX ((uint64_t)4 << 20)
 
 struct st_cursor {
-	char *map;        /* this cursor's lease, mapped; NULL = none */
+	char *map;        /* this cursor's window of the file; NULL = none */
 	uint64_t map_off; /* file offset of map */
 	uint64_t map_len;
-	uint64_t ready_end; /* file offset up to which the lease's pages are allocated */
 	uint64_t pos;     /* file offset of the next record; 0 = no chunk */
 	uint64_t end;     /* end of the current chunk */
-	uint32_t lease_chunks; /* size of this cursor's next lease; 0 = 1 */
 };
 
 struct st_thread {
@@ -106,12 +100,11 @@ static void st_count_dropped(enum st_refusal why)
 }
 
 /*
- * Reserves up to a lease of chunks.  A compare-and-swap, not an add: a
- * refused request (sealed, full) must leave the shared counter alone, or the
- * header would announce chunks the file does not have.
+ * Reserves the next chunk.  A compare-and-swap, not an add: a refused request
+ * (sealed, full) must leave the shared counter alone, or the header would
+ * announce chunks the file does not have.
  */
-static bool st_lease_reserve(uint64_t wanted, uint64_t *off, uint64_t *len,
-			     enum st_refusal *why)
+static bool st_chunk_reserve(uint64_t *off, enum st_refusal *why)
 {
 	struct st_header *h = st_trace.hdr;
 	uint64_t cur = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
@@ -123,18 +116,14 @@ static bool st_lease_reserve(uint64_t wanted, uint64_t *off, uint64_t *len,
 			cur = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
 			continue;
 		}
-		uint64_t room = st_trace.capacity > ST_HEADER_SIZE + cur
-					? st_trace.capacity - ST_HEADER_SIZE - cur : 0;
-		uint64_t want = room < wanted ? room - room % ST_CHUNK_SIZE : wanted;
-		if (want == 0) {
+		if (st_trace.capacity < ST_HEADER_SIZE + cur + ST_CHUNK_SIZE) {
 			*why = ST_REFUSED_FULL;
 			__atomic_store_n(&st_full, true, __ATOMIC_RELAXED);
 			return false;
 		}
-		if (__atomic_compare_exchange_n(&h->next_chunk, &cur, cur + want, true,
+		if (__atomic_compare_exchange_n(&h->next_chunk, &cur, cur + ST_CHUNK_SIZE, true,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			*off = ST_HEADER_SIZE + cur;
-			*len = want;
 			return true;
 		}
 	}
@@ -144,10 +133,10 @@ static bool st_lease_reserve(uint64_t wanted, uint64_t *off, uint64_t *len,
  * Maps [off, off + len) of the trace without a file descriptor: mremap with
  * an old size of 0 makes a second mapping of a shared one, from the same file
  * offset, as long as asked; the part before off is unmapped at once.  The
- * source is this cursor's previous lease when it lies before (a short span),
+ * source is this cursor's previous window when it lies before (a short span),
  * else the header page.
  */
-static char *st_lease_map(const struct st_cursor *c, uint64_t off, uint64_t len)
+static char *st_window_map(const struct st_cursor *c, uint64_t off, uint64_t len)
 {
 	char *src = (char *)st_trace.hdr;
 	uint64_t src_off = 0;
@@ -164,48 +153,39 @@ static char *st_lease_map(const struct st_cursor *c, uint64_t off, uint64_t len)
 	return m + skip;
 }
 
-/* Allocates len bytes of pages now, where failure is an error code: a store
- * to a page the filesystem cannot allocate (disk full, quota) is a SIGBUS. */
-static bool st_pages_populate(char *p, uint64_t len)
+/* A new window for the chunk at off: twice the last one, within the maximum
+ * and the capacity; when the address space is short (RLIMIT_AS), the chunk
+ * alone.  False when not even that can be mapped. */
+static bool st_window_move(struct st_cursor *c, uint64_t off)
+{
+	uint64_t len = c->map_len ? c->map_len * 2 : ST_CHUNK_SIZE;
+	if (len > ST_WINDOW_MAX)
+		len = ST_WINDOW_MAX;
+	if (len > st_trace.capacity - off)
+		len = st_trace.capacity - off;
+	char *m = st_window_map(c, off, len);
+	if (m == NULL && len > ST_CHUNK_SIZE)
+		m = st_window_map(c, off, len = ST_CHUNK_SIZE);
+	if (m == NULL)
+		return false;
+	st_cursor_unmap(c);
+	*c = (struct st_cursor){.map = m, .map_off = off, .map_len = len};
+	return true;
+}
+
+/* Allocates the chunk's pages now, where failure is an error code: a store to
+ * a page the filesystem cannot allocate (disk full, quota) is a SIGBUS. */
+static bool st_chunk_populate(char *p)
 {
 	if (__atomic_load_n(&st_no_populate, __ATOMIC_RELAXED))
 		return true;
-	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
+	if (madvise(p, ST_CHUNK_SIZE, MADV_POPULATE_WRITE) == 0)
 		return true;
 	if (errno == EINVAL) {
 		__atomic_store_n(&st_no_populate, true, __ATOMIC_RELAXED);
 		return true;
 	}
 	return false;
-}
-
-/* Makes the chunk at start writable: the next chunks of the lease are
- * allocated with it in one call; when that fails (the disk is nearly full)
- * the chunk alone, so the last free blocks still hold events. */
-static bool st_chunk_ready(struct st_cursor *c, uint64_t start)
-{
-	if (start < c->ready_end)
-		return true;
-	char *p = c->map + (start - c->map_off);
-	uint64_t span = c->map_off + c->map_len - start;
-	if (span > (uint64_t)ST_POPULATE_MAX_CHUNKS * ST_CHUNK_SIZE)
-		span = (uint64_t)ST_POPULATE_MAX_CHUNKS * ST_CHUNK_SIZE;
-	if (span > ST_CHUNK_SIZE && st_pages_populate(p, span)) {
-		c->ready_end = start + span;
-		return true;
-	}
-	if (!st_pages_populate(p, ST_CHUNK_SIZE))
-		return false;
-	c->ready_end = start + ST_CHUNK_SIZE;
-	return true;
-}
-
-/* The next lease's size in bytes; each one doubles, up to the maximum. */
-static uint64_t st_lease_next(struct st_cursor *c)
-{
-	uint32_t n = c->lease_chunks ? c->lease_chunks : 1;
-	c->lease_chunks = n < ST_LEASE_MAX_CHUNKS ? n * 2 : n;
-	return (uint64_t)n * ST_CHUNK_SIZE;
 }
 
 static void st_thread_watch(void)
@@ -222,36 +202,25 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 	if (__atomic_load_n(&st_full, __ATOMIC_RELAXED))
 		return false;
 	int saved = errno;
-	uint64_t start = c->pos ? c->end : 0;
-	if (start == 0 || start >= c->map_off + c->map_len) {
-		uint64_t off, len;
-		if (!st_lease_reserve(st_lease_next(c), &off, &len, why))
-			goto refused;
-		char *m = st_lease_map(c, off, len);
-		if (m == NULL) {
-			/* no address space (RLIMIT_AS): the chunks stay holes, and
-			 * this cursor asks for one chunk at a time from now on */
-			c->lease_chunks = 1;
-			goto refused;
-		}
-		uint32_t grown = c->lease_chunks;
-		st_cursor_unmap(c);
-		*c = (struct st_cursor){.map = m, .map_off = off, .map_len = len,
-					.lease_chunks = grown};
-		start = off;
-		st_thread_watch();
+	uint64_t off;
+	bool ok = st_chunk_reserve(&off, why);
+	if (ok && (c->map == NULL || off < c->map_off ||
+		   off + ST_CHUNK_SIZE > c->map_off + c->map_len)) {
+		/* no address space: the chunk stays a hole */
+		ok = st_window_move(c, off);
+		if (ok)
+			st_thread_watch();
 	}
-	if (!st_chunk_ready(c, start)) {
+	if (ok && !st_chunk_populate(c->map + (off - c->map_off))) {
 		__atomic_store_n(&st_full, true, __ATOMIC_RELAXED);
-		goto refused;
+		ok = false;
 	}
-	c->pos = start;
-	c->end = start + ST_CHUNK_SIZE;
+	if (ok) {
+		c->pos = off;
+		c->end = off + ST_CHUNK_SIZE;
+	}
 	errno = saved;
-	return true;
-refused:
-	errno = saved;
-	return false;
+	return ok;
 }
 
 /* Returns room for len bytes in the calling depth's chunk, or NULL. */

@@ -598,3 +598,36 @@ Test(edges, setuid_program_traces_only_where_root_said)
 	cr_assert_eq(h_run(&r, NULL, argv, env, 30), 0, "%s", r.err);
 	cr_assert(access(where, F_OK) < 0, "a world-writable configuration was obeyed");
 }
+
+/* A busy thread maps the trace a window at a time, not a chunk at a time
+ * (the mappings were half the cost of an event), yet takes the file's room
+ * a chunk at a time: no chunk is held empty but the writer's last. */
+Test(edges, a_busy_thread_maps_few_windows_and_holds_no_empty_room)
+{
+	char preload[512], cmd[2048], log[200];
+	snprintf(log, sizeof log, "%s/st.log", dir);
+	snprintf(cmd, sizeof cmd,
+		 "strace -f -qq -e trace=mremap -o %s env LD_PRELOAD='%s' SOCKTRACE_FILE=%s "
+		 "%s loop 100000 >/dev/null && grep -c 'mremap(' %s",
+		 log, h_preload(preload, sizeof preload), trace, edges, log);
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 120), 0, "%s", r.err);
+	long maps = atol(r.out);
+	struct stat st;
+	cr_assert(stat(trace, &st) == 0);
+	long chunks = (long)((st.st_size - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
+	cr_log_info("%ld mappings for %ld chunks", maps, chunks);
+	cr_assert_geq(chunks, 300, "only %ld chunks", chunks);
+	cr_assert_leq(maps, 40, "%ld mappings for %ld chunks", maps, chunks);
+	int fd = open(trace, O_RDONLY);
+	cr_assert(fd >= 0);
+	long empty = 0;
+	for (long c = 0; c < chunks; c++) {
+		uint64_t word = 0;
+		cr_assert_eq(pread(fd, &word, sizeof word, ST_HEADER_SIZE + c * ST_CHUNK_SIZE), 8);
+		empty += word == 0;
+	}
+	close(fd);
+	cr_assert_leq(empty, 1, "%ld of %ld chunks empty", empty, chunks);
+}

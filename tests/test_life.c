@@ -151,6 +151,50 @@ Test(life, stats_count_outcomes_not_einprogress_as_failures)
 	cr_assert_null(strstr(r.out, "EINPROGRESS"), "%s", r.out);
 }
 
+static size_t count_in(const char *s, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* --stats per peer: connections, failures and exact bytes by address dialled
+ * and served; the slowest connects, blocking ones too (their start is their
+ * close's date minus their age), which -c rows show as well. */
+Test(life, stats_count_connections_and_bytes_per_peer_and_the_slowest_connects)
+{
+	run_life("bytes", NULL, NULL);   /* 1 MiB one way, 64 KiB back, non-blocking */
+	run_life("refused", NULL, NULL); /* a closed port */
+	run_life("reuse", "3", NULL);    /* three blocking connects, 1 to 3 bytes */
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	const char *peers = strstr(r.out, "\"peers\":[");
+	cr_assert_not_null(peers, "%s", r.out);
+	cr_assert_not_null(strstr(peers, "\"direction\":\"to\""), "%s", peers);
+	cr_assert_not_null(strstr(peers, "\"connections\":1,\"failed\":0,\"tx_bytes\":1048576,"
+					 "\"rx_bytes\":65536}"), "%s", peers);
+	cr_assert_not_null(strstr(peers, "\"direction\":\"at\""), "%s", peers);
+	cr_assert_not_null(strstr(peers, "\"connections\":1,\"failed\":1,\"tx_bytes\":null"), "%s", peers);
+	cr_assert_not_null(strstr(peers, "\"connections\":3,\"failed\":0,\"tx_bytes\":6,"
+					 "\"rx_bytes\":0}"), "1+2+3 bytes to one peer: %s", peers);
+	cr_assert_not_null(strstr(peers, "\"connections\":3,\"failed\":0,\"tx_bytes\":0,"
+					 "\"rx_bytes\":6}"), "and served at one: %s", peers);
+	const char *slow = strstr(r.out, "\"slowest_connects\":[");
+	cr_assert_not_null(slow, "%s", r.out);
+	cr_assert_eq(count_in(slow, "\"connect_ns\":"), 5, "%s", slow);
+	cr_assert_eq(count_in(slow, "\"result\":\"refused\""), 1, "%s", slow);
+	cr_assert_eq(count_in(slow, "\"program\":\"life\""), 5, "%s", slow);
+	const char *text_argv[] = {dump, "--stats", "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, text_argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\nPEER "), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\nSLOWEST CONNECTS "), "%s", r.out);
+	/* -c: every connect has its latency, the blocking ones' from their close */
+	const char *out = dump_c_json();
+	cr_assert_eq(count_in(out, "\"connect_ns\":null"), 0, "%s", out);
+}
+
 /* A name only a private /etc/hosts knows, resolved by the program with
  * getaddrinfo, names its connection in -c. */
 Test(life, connections_are_named_by_the_resolution_that_gave_the_address)

@@ -56,8 +56,9 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
  * Damage is reported after the output, as it does not stop it. */
 int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 {
-	/* counting needs no order: file order is the fastest */
-	struct st_stream *s = st_stream_open(paths, n, d->view != ST_VIEW_STATS);
+	/* every view takes records in time order: --stats too, whose peers need
+	 * a connect before its result and its close (the merge costs it little) */
+	struct st_stream *s = st_stream_open(paths, n, true);
 	if (s == NULL) {
 		perror("socktrace-dump");
 		exit(2);

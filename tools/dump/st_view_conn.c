@@ -568,6 +568,20 @@ static const char *st_end_result(const struct st_end *c)
 	return c->wants_close && !c->closed ? "open" : "ok";
 }
 
+/* A connect that connected before it returned has no result record: it
+ * began at its close's date minus its age, and ended when it returned. */
+static bool st_blocking_latency(const struct st_end *c, uint64_t *latency_ns)
+{
+	if (!c->closed || c->copy.op != ST_OP_CONNECT || c->copy.ret != 0 ||
+	    c->close.age_ns > c->close.ts_ns)
+		return false;
+	uint64_t start = c->close.ts_ns - c->close.age_ns;
+	if (c->copy.ts < start)
+		return false;
+	*latency_ns = c->copy.ts - start;
+	return true;
+}
+
 static void st_life_of(const struct st_end *c, const struct st_end *s, struct st_life_row *l)
 {
 	memset(l, 0, sizeof *l);
@@ -575,6 +589,8 @@ static void st_life_of(const struct st_end *c, const struct st_end *s, struct st
 	if (c && c->have_result) {
 		l->have_connect = true;
 		l->connect_ns = c->connect_ns;
+	} else if (c) {
+		l->have_connect = st_blocking_latency(c, &l->connect_ns);
 	}
 	/* the client's side where traced, else the server's, swapped */
 	const struct st_end *by = c && c->closed ? c : s && s->closed ? s : NULL;
@@ -640,14 +656,16 @@ static void st_life_json(FILE *out, const struct st_end *c, const struct st_end 
 /*
  * When the client's connect began: the accept is shown relative to it, never
  * "before" a connect that returned after the server had accepted.  A blocking
- * connect returns after the handshake; its close says how long ago it began.
+ * connect returns after the handshake, and on loopback a non-blocking one can
+ * too; the close says how long ago either began.
  */
 static uint64_t st_connect_start(const struct st_end *c)
 {
-	if (c->copy.ret == 0 && c->closed && c->close.role == ST_ROLE_CLIENT &&
-	    c->close.ts_ns >= c->close.age_ns && c->close.ts_ns - c->close.age_ns <= c->ev->ts)
+	bool client = c->close.role == ST_ROLE_CLIENT || c->close.role == ST_ROLE_PENDING;
+	if (c->closed && client && c->close.ts_ns >= c->close.age_ns &&
+	    c->close.ts_ns - c->close.age_ns <= c->ev->ts)
 		return c->close.ts_ns - c->close.age_ns;
-	return c->ev->ts; /* a pending connect returned at once */
+	return c->ev->ts; /* not closed in the trace: when the connect returned */
 }
 
 static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)

@@ -1,5 +1,6 @@
 /* --stats: events per call and per process, failures by errno, dropped
- * events, first and last time. */
+ * events, first and last time, outcomes and bytes; per peer and the slowest
+ * connects in st_stats_peers.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "st_dump.h"
 #include "st_endpoint.h"
+#include "st_stats_peers.h"
 
 #define ST_OPS 8
 
@@ -34,6 +36,7 @@ struct st_view_state {
 	struct st_ecount errs[256];
 	size_t nerrs;
 	uint64_t first, last;
+	struct st_peers *peers;
 };
 
 static void st_slots_grow(struct st_view_state *s)
@@ -92,13 +95,23 @@ static void st_count_err(struct st_view_state *s, int err)
 		s->errs[s->nerrs++] = (struct st_ecount){err, 1};
 }
 
+static struct st_view_state *st_stats_state(struct st_dump *d)
+{
+	if (d->state == NULL) {
+		d->state = calloc(1, sizeof *d->state);
+		if (d->state == NULL) {
+			perror("socktrace-dump: out of memory");
+			exit(2);
+		}
+		d->state->peers = st_peers_new();
+	}
+	return d->state;
+}
+
 void st_stats_add(struct st_dump *d, const struct st_ev *ev)
 {
-	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
-	struct st_view_state *s = d->state;
+	struct st_view_state *s = st_stats_state(d);
+	st_peers_event(s->peers, d, ev);
 	/* a connect still in progress, or asked again, has not failed (yet) */
 	bool pending = ev->op == ST_OP_CONNECT &&
 		       (ev->err == EINPROGRESS || ev->err == EALREADY || (ev->flags & ST_EV_REPEAT));
@@ -121,9 +134,8 @@ void st_stats_add(struct st_dump *d, const struct st_ev *ev)
 
 void st_stats_life(struct st_dump *d, const struct st_rec *r)
 {
-	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL)
-		exit(2);
-	struct st_view_state *s = d->state;
+	struct st_view_state *s = st_stats_state(d);
+	st_peers_life(s->peers, r);
 	if (r->type == ST_REC_RESULT) {
 		const char *n = st_result_name(r->result.err);
 		static const char *const kinds[] = {"ok", "refused", "timeout", "unreachable"};
@@ -204,6 +216,8 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 		for (size_t i = 0; i < s->nerrs; i++)
 			fprintf(out, "%-15s %6zu\n", st_errname(s->errs[i].err), s->errs[i].n);
 	}
+	if (s->peers)
+		st_peers_text(s->peers, d, out);
 }
 
 static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE *out)
@@ -231,7 +245,12 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 	fputs("],\"errors\":{", out);
 	for (size_t i = 0; i < s->nerrs; i++)
 		fprintf(out, "%s\"%s\":%zu", i ? "," : "", st_errname(s->errs[i].err), s->errs[i].n);
-	fputs("}}\n", out);
+	fputs("}", out);
+	if (s->peers)
+		st_peers_json(s->peers, d, out);
+	else
+		fputs(",\"peers\":[],\"slowest_connects\":[]", out);
+	fputs("}\n", out);
 }
 
 void st_stats_print(struct st_dump *d, FILE *out)
@@ -246,6 +265,7 @@ void st_stats_print(struct st_dump *d, FILE *out)
 		st_stats_text(d, s, out);
 	free(s->procs);
 	free(s->slot_of);
+	st_peers_free(s->peers);
 	if (d->state) {
 		free(d->state);
 		d->state = NULL;

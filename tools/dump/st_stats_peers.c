@@ -1,0 +1,484 @@
+/*
+ * --stats, per peer: how many connections went to each address dialled (by
+ * the name the program resolved it from, when the trace has it) or came in at
+ * each local address served, how many failed, the bytes they carried; and the
+ * slowest connects.  Records arrive in time order: a connect before its result
+ * and its close.  Memory is bounded by the peers (at most ST_PEERS_MAX rows,
+ * then one row for the rest) and by the connections open at once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "st_dump.h"
+#include "st_endpoint.h"
+#include "st_escape.h"
+#include "st_stats_peers.h"
+
+#define ST_PEERS_MAX 65536u
+#define ST_KEY_MAX 112u
+
+enum st_dir { ST_DIR_TO, ST_DIR_AT }; /* dialled by a traced program / served by one */
+
+struct st_peer_row {
+	uint8_t dir;
+	uint8_t key_len;
+	uint8_t key[ST_KEY_MAX]; /* the sockaddr, normalised (see st_key_of) */
+	char name[96];           /* the name the address was dialled by, or "" */
+	size_t conns, failed, with_bytes;
+	uint64_t tx, rx;
+};
+
+/* A connection open now: which row it counts in, and when its connect returned. */
+struct st_open {
+	uint32_t file, pid;
+	int32_t fd;
+	uint32_t row;     /* index + 1 into rows; 0 = free slot */
+	uint64_t done_ts; /* the connect's return (a blocking one: its end) */
+	bool blocking_ok; /* connected by the connect call itself */
+	bool has_result;
+};
+
+struct st_slow {
+	uint64_t latency_ns;
+	uint32_t row, pid, file;
+	uint64_t ts; /* when the connect returned or its result was learned */
+	int err;
+	char peer[160], name[96]; /* filled from the row before rows are sorted */
+};
+
+struct st_peers {
+	struct st_peer_row *rows;
+	size_t nrows, rows_cap;
+	uint32_t *row_slot; /* open addressing on the key: index + 1 */
+	size_t nrow_slots;
+	struct st_peer_row other; /* past ST_PEERS_MAX */
+	struct st_open *open;     /* open addressing on (file, pid, fd) */
+	size_t nopen, nopen_slots;
+	struct st_slow slow[ST_SLOWEST];
+	size_t nslow;
+};
+
+static void *st_zalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+	if (p == NULL) {
+		perror("socktrace-dump: out of memory");
+		exit(2);
+	}
+	return p;
+}
+
+struct st_peers *st_peers_new(void)
+{
+	return st_zalloc(1, sizeof(struct st_peers));
+}
+
+/* The address as a key: what the kernel would report back the same way.
+ * sin_zero and the IPv6 flow label are left out, a Unix path ends at its NUL
+ * (connect's length may count the whole sun_path). */
+static uint8_t st_key_of(const struct st_endpoint *ep, uint8_t *key)
+{
+	size_t len = ep->len < ST_KEY_MAX ? ep->len : ST_KEY_MAX;
+	if (ep->sa == NULL || len < sizeof(sa_family_t))
+		return 0;
+	memcpy(key, ep->sa, len);
+	sa_family_t family;
+	memcpy(&family, key, sizeof family);
+	if (family == AF_INET && len >= sizeof(struct sockaddr_in))
+		return (uint8_t)offsetof(struct sockaddr_in, sin_zero);
+	if (family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		memset(key + offsetof(struct sockaddr_in6, sin6_flowinfo), 0, sizeof(uint32_t));
+		return (uint8_t)sizeof(struct sockaddr_in6);
+	}
+	size_t path = offsetof(struct sockaddr_un, sun_path);
+	if (family == AF_UNIX && len > path && key[path] != 0) {
+		const uint8_t *nul = memchr(key + path, 0, len - path);
+		if (nul)
+			len = (size_t)(nul - key);
+	}
+	return (uint8_t)len;
+}
+
+static size_t st_key_hash(uint8_t dir, const uint8_t *key, uint8_t len)
+{
+	size_t h = 1469598103934665603u ^ dir;
+	for (uint8_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211u;
+	return h;
+}
+
+static void st_rows_rehash(struct st_peers *p)
+{
+	free(p->row_slot);
+	p->nrow_slots = p->nrow_slots ? p->nrow_slots * 2 : 256;
+	p->row_slot = st_zalloc(p->nrow_slots, sizeof *p->row_slot);
+	for (size_t k = 0; k < p->nrows; k++) {
+		const struct st_peer_row *r = &p->rows[k];
+		size_t i = st_key_hash(r->dir, r->key, r->key_len) & (p->nrow_slots - 1);
+		while (p->row_slot[i])
+			i = (i + 1) & (p->nrow_slots - 1);
+		p->row_slot[i] = (uint32_t)k + 1;
+	}
+}
+
+/* The row of (dir, endpoint), made when new: index + 1, or 0 for "other". */
+static uint32_t st_row_of(struct st_peers *p, uint8_t dir, const struct st_endpoint *ep)
+{
+	uint8_t key[ST_KEY_MAX];
+	uint8_t len = st_key_of(ep, key);
+	if (p->nrows * 2 >= p->nrow_slots)
+		st_rows_rehash(p);
+	size_t i = st_key_hash(dir, key, len) & (p->nrow_slots - 1);
+	for (uint32_t k; (k = p->row_slot[i]) != 0; i = (i + 1) & (p->nrow_slots - 1)) {
+		const struct st_peer_row *r = &p->rows[k - 1];
+		if (r->dir == dir && r->key_len == len && memcmp(r->key, key, len) == 0)
+			return k;
+	}
+	if (p->nrows >= ST_PEERS_MAX)
+		return 0;
+	if (p->nrows == p->rows_cap) {
+		p->rows_cap = p->rows_cap ? p->rows_cap * 2 : 64;
+		p->rows = realloc(p->rows, p->rows_cap * sizeof *p->rows);
+		if (p->rows == NULL) {
+			perror("socktrace-dump: out of memory");
+			exit(2);
+		}
+	}
+	struct st_peer_row *r = &p->rows[p->nrows];
+	memset(r, 0, sizeof *r);
+	r->dir = dir;
+	r->key_len = len;
+	memcpy(r->key, key, len);
+	p->row_slot[i] = (uint32_t)++p->nrows;
+	return (uint32_t)p->nrows;
+}
+
+static struct st_peer_row *st_row_at(struct st_peers *p, uint32_t row)
+{
+	return row ? &p->rows[row - 1] : &p->other;
+}
+
+static size_t st_open_hash(uint32_t file, uint32_t pid, int32_t fd)
+{
+	return ((size_t)pid * 0x9e3779b97f4a7c15u) ^ ((size_t)file << 40) ^ (uint32_t)fd;
+}
+
+static void st_open_rehash(struct st_peers *p)
+{
+	struct st_open *old = p->open;
+	size_t n = p->nopen_slots;
+	p->nopen_slots = n ? n * 2 : 256;
+	p->open = st_zalloc(p->nopen_slots, sizeof *p->open);
+	for (size_t k = 0; k < n; k++)
+		if (old[k].row) {
+			size_t i = st_open_hash(old[k].file, old[k].pid, old[k].fd) & (p->nopen_slots - 1);
+			while (p->open[i].row)
+				i = (i + 1) & (p->nopen_slots - 1);
+			p->open[i] = old[k];
+		}
+	free(old);
+}
+
+static struct st_open *st_open_find(struct st_peers *p, uint32_t file, uint32_t pid, int32_t fd)
+{
+	if (p->nopen_slots == 0)
+		return NULL;
+	size_t i = st_open_hash(file, pid, fd) & (p->nopen_slots - 1);
+	for (; p->open[i].row; i = (i + 1) & (p->nopen_slots - 1))
+		if (p->open[i].file == file && p->open[i].pid == pid && p->open[i].fd == fd)
+			return &p->open[i];
+	return NULL;
+}
+
+/* Backward-shift deletion keeps every probe chain whole without tombstones. */
+static void st_open_remove(struct st_peers *p, struct st_open *o)
+{
+	size_t mask = p->nopen_slots - 1, i = (size_t)(o - p->open), j = i;
+	for (;;) {
+		p->open[i].row = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (p->open[j].row == 0) {
+				p->nopen--;
+				return;
+			}
+			size_t home = st_open_hash(p->open[j].file, p->open[j].pid, p->open[j].fd) & mask;
+			/* j's entry may move to i when its home is not in (i, j] */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		p->open[i] = p->open[j];
+		i = j;
+	}
+}
+
+/* A connection the fd now carries: a new connect or accept on a reused
+ * number replaces what was there (its close was not traced). */
+static struct st_open *st_open_put(struct st_peers *p, uint32_t file, uint32_t pid, int32_t fd)
+{
+	struct st_open *o = st_open_find(p, file, pid, fd);
+	if (o)
+		return o;
+	if ((p->nopen + 1) * 2 > p->nopen_slots)
+		st_open_rehash(p);
+	size_t i = st_open_hash(file, pid, fd) & (p->nopen_slots - 1);
+	while (p->open[i].row)
+		i = (i + 1) & (p->nopen_slots - 1);
+	p->nopen++;
+	p->open[i] = (struct st_open){.file = file, .pid = pid, .fd = fd};
+	return &p->open[i];
+}
+
+/* Keeps the ST_SLOWEST longest connects, longest first. */
+static void st_slow_offer(struct st_peers *p, const struct st_slow *s)
+{
+	size_t n = p->nslow;
+	if (n == ST_SLOWEST && s->latency_ns <= p->slow[n - 1].latency_ns)
+		return;
+	size_t at = n < ST_SLOWEST ? n : n - 1;
+	while (at > 0 && p->slow[at - 1].latency_ns < s->latency_ns) {
+		p->slow[at] = p->slow[at - 1];
+		at--;
+	}
+	p->slow[at] = *s;
+	if (n < ST_SLOWEST)
+		p->nslow++;
+}
+
+void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
+{
+	/* UDP sockets do not connect anyone (and -c leaves them out) */
+	if (ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM)
+		return;
+	bool connect = ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT);
+	bool accepted = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
+	if (!connect && !accepted)
+		return;
+	uint32_t row = st_row_of(p, connect ? ST_DIR_TO : ST_DIR_AT, connect ? &ev->peer : &ev->local);
+	struct st_peer_row *r = st_row_at(p, row);
+	r->conns++;
+	bool pending = ev->err == EINPROGRESS || ev->err == EALREADY || ev->err == EAGAIN;
+	if (connect && ev->ret < 0 && !pending) {
+		r->failed++;
+		return;
+	}
+	if (connect && r->name[0] == '\0') {
+		const char *name = st_names_find(d, ev->pid, &ev->peer);
+		if (name)
+			snprintf(r->name, sizeof r->name, "%s", name);
+	}
+	struct st_open *o = st_open_put(p, ev->file, ev->pid, ev->fd);
+	o->row = row ? row : UINT32_MAX; /* "other": still a live slot */
+	o->done_ts = ev->ts;
+	o->blocking_ok = connect && ev->ret == 0;
+	o->has_result = false;
+}
+
+static uint32_t st_open_row(const struct st_open *o)
+{
+	return o->row == UINT32_MAX ? 0 : o->row;
+}
+
+void st_peers_life(struct st_peers *p, const struct st_rec *r)
+{
+	if (r->type == ST_REC_RESULT) {
+		struct st_open *o = st_open_find(p, r->file, r->result.pid, r->result.fd);
+		if (o == NULL || o->has_result)
+			return;
+		o->has_result = true;
+		if (r->result.err)
+			st_row_at(p, st_open_row(o))->failed++;
+		st_slow_offer(p, &(struct st_slow){.latency_ns = r->result.latency_ns,
+						   .row = st_open_row(o), .pid = r->result.pid,
+						   .file = r->file, .ts = r->ts, .err = r->result.err});
+		return;
+	}
+	if (r->type != ST_REC_CLOSE || r->close.how == ST_END_SHUTDOWN)
+		return;
+	struct st_open *o = st_open_find(p, r->file, r->close.pid, r->close.fd);
+	if (o == NULL)
+		return;
+	struct st_peer_row *row = st_row_at(p, st_open_row(o));
+	if (r->close.flags & ST_CLOSE_TCPINFO) {
+		uint64_t sent, received;
+		st_close_bytes(&r->close, &sent, &received);
+		row->tx += sent;
+		row->rx += received;
+		row->with_bytes++;
+	}
+	/* A blocking connect's start is its close's date minus its age. */
+	uint64_t start = r->close.ts_ns - r->close.age_ns;
+	if (o->blocking_ok && r->close.age_ns <= r->close.ts_ns && o->done_ts >= start)
+		st_slow_offer(p, &(struct st_slow){.latency_ns = o->done_ts - start,
+						   .row = st_open_row(o), .pid = r->close.pid,
+						   .file = r->file, .ts = o->done_ts});
+	st_open_remove(p, o);
+}
+
+static int st_row_order(const void *a, const void *b)
+{
+	const struct st_peer_row *x = a, *y = b;
+	if (x->conns != y->conns)
+		return x->conns > y->conns ? -1 : 1;
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
+	return memcmp(x->key, y->key, x->key_len);
+}
+
+/* "127.0.0.1:80", "[::1]:80", "unix:/path"; "other peers" for the rest. */
+static void st_row_endpoint(const struct st_peer_row *r, char *buf, size_t size)
+{
+	if (r->key_len == 0) {
+		snprintf(buf, size, "other peers");
+		return;
+	}
+	struct st_endpoint ep = {.sa = r->key, .len = r->key_len};
+	st_endpoint_ss_str(&ep, buf, size);
+}
+
+static const char *st_dir_name(uint8_t dir)
+{
+	return dir == ST_DIR_TO ? "to" : "at";
+}
+
+/* Ready to print: each slow connect takes its peer's text (row indexes end
+ * with the sort), then the rows go most connections first. */
+static void st_peers_finish(struct st_peers *p)
+{
+	for (size_t i = 0; i < p->nslow; i++) {
+		const struct st_peer_row *r = st_row_at(p, p->slow[i].row);
+		st_row_endpoint(r, p->slow[i].peer, sizeof p->slow[i].peer);
+		snprintf(p->slow[i].name, sizeof p->slow[i].name, "%s", r->name);
+	}
+	free(p->row_slot);
+	p->row_slot = NULL;
+	p->nrow_slots = 0;
+	if (p->nrows)
+		qsort(p->rows, p->nrows, sizeof *p->rows, st_row_order);
+}
+
+static size_t st_rows_printed(const struct st_peers *p)
+{
+	return p->nrows + (p->other.conns != 0);
+}
+
+static const struct st_peer_row *st_printed_row(const struct st_peers *p, size_t i)
+{
+	return i < p->nrows ? &p->rows[i] : &p->other;
+}
+
+static const char *st_slow_program(const struct st_dump *d, const struct st_slow *s, char *buf,
+				   size_t size, bool escaped)
+{
+	struct st_ev probe = {.pid = s->pid, .file = s->file, .ts = s->ts};
+	const struct st_proc *proc = st_proc_of(d, &probe);
+	if (escaped)
+		st_proc_label(proc, buf, size);
+	else
+		st_proc_name(proc, buf, size);
+	return buf;
+}
+
+/* "name (endpoint)" when the trace knows the name, else the endpoint. */
+static void st_who(char *buf, size_t size, const char *name, const char *ep)
+{
+	if (name[0] == '\0') {
+		snprintf(buf, size, "%s", ep);
+		return;
+	}
+	char escaped[128];
+	st_escape(escaped, sizeof escaped, name, strlen(name));
+	snprintf(buf, size, "%s (%s)", escaped, ep);
+}
+
+void st_peers_text(struct st_peers *p, const struct st_dump *d, FILE *out)
+{
+	st_peers_finish(p);
+	if (st_rows_printed(p) == 0)
+		return;
+	fputs("\nPEER                                         DIR  CONNS FAILED         TX B"
+	      "         RX B\n", out);
+	for (size_t i = 0; i < st_rows_printed(p); i++) {
+		const struct st_peer_row *r = st_printed_row(p, i);
+		char ep[160], who[300];
+		st_row_endpoint(r, ep, sizeof ep);
+		st_who(who, sizeof who, r->name, ep);
+		fprintf(out, "%-44s %-4s %6zu %6zu", who, r->key_len ? st_dir_name(r->dir) : "",
+			r->conns, r->failed);
+		/* no close with tcp_info (version 1, SOCKTRACE_TCPINFO=0): unknown */
+		if (r->with_bytes)
+			fprintf(out, " %12llu %12llu\n", (unsigned long long)r->tx,
+				(unsigned long long)r->rx);
+		else
+			fprintf(out, " %12s %12s\n", "-", "-");
+	}
+	if (p->nslow == 0)
+		return;
+	fputs("\nSLOWEST CONNECTS  PID      PROGRAM            RESULT      PEER\n", out);
+	for (size_t i = 0; i < p->nslow; i++) {
+		const struct st_slow *s = &p->slow[i];
+		char prog[64], who[300];
+		st_who(who, sizeof who, s->name, s->peer);
+		fprintf(out, "%13.3f ms  %-8u %-18s %-11s %s\n", (double)s->latency_ns / 1e6, s->pid,
+			st_slow_program(d, s, prog, sizeof prog, true), st_result_name(s->err), who);
+	}
+}
+
+static void st_json_name_or_null(FILE *out, const char *name)
+{
+	st_json_cstr(out, name[0] ? name : NULL);
+}
+
+void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out)
+{
+	st_peers_finish(p);
+	fputs(",\"peers\":[", out);
+	for (size_t i = 0; i < st_rows_printed(p); i++) {
+		const struct st_peer_row *r = st_printed_row(p, i);
+		char ep[160];
+		st_row_endpoint(r, ep, sizeof ep);
+		fprintf(out, "%s{\"direction\":", i ? "," : "");
+		st_json_cstr(out, r->key_len ? st_dir_name(r->dir) : NULL);
+		fputs(",\"endpoint\":", out);
+		st_json_cstr(out, r->key_len ? ep : NULL);
+		fputs(",\"name\":", out);
+		st_json_name_or_null(out, r->name);
+		fprintf(out, ",\"connections\":%zu,\"failed\":%zu,", r->conns, r->failed);
+		if (r->with_bytes)
+			fprintf(out, "\"tx_bytes\":%llu,\"rx_bytes\":%llu}", (unsigned long long)r->tx,
+				(unsigned long long)r->rx);
+		else
+			fputs("\"tx_bytes\":null,\"rx_bytes\":null}", out);
+	}
+	fputs("],\"slowest_connects\":[", out);
+	for (size_t i = 0; i < p->nslow; i++) {
+		const struct st_slow *s = &p->slow[i];
+		char prog[64];
+		fprintf(out, "%s{\"connect_ns\":%llu,\"ts\":%llu,\"pid\":%u,\"program\":", i ? "," : "",
+			(unsigned long long)s->latency_ns, (unsigned long long)s->ts, s->pid);
+		st_slow_program(d, s, prog, sizeof prog, false);
+		st_json_string(out, prog, strlen(prog));
+		fprintf(out, ",\"result\":\"%s\",\"endpoint\":", st_result_name(s->err));
+		st_json_cstr(out, s->peer);
+		fputs(",\"name\":", out);
+		st_json_name_or_null(out, s->name);
+		fputs("}", out);
+	}
+	fputs("]", out);
+}
+
+void st_peers_free(struct st_peers *p)
+{
+	if (p == NULL)
+		return;
+	free(p->rows);
+	free(p->row_slot);
+	free(p->open);
+	free(p);
+}
