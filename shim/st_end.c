@@ -79,15 +79,15 @@ static void st_tcp_info(int fd, struct st_close *c)
 static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_close *c)
 {
 	enum st_life_state state;
-	uint8_t flags;
+	uint8_t flags, close_flags = 0;
 	uint64_t since;
-	bool known = take ? st_life_take(fd, &state, &flags, &since)
+	bool known = take ? st_life_take(fd, &state, &flags, &since, &close_flags)
 			  : st_life_get(fd, &state, &flags, &since);
 	if (!known || state < ST_LIFE_PENDING ||
 	    (state > ST_LIFE_SERVER && state != ST_LIFE_INHERITED))
 		return false;
-	*c = (struct st_close){.fd = fd, .how = how, .role = st_role_of(state), .flags = flags,
-			       .shut_how = shut_how};
+	*c = (struct st_close){.fd = fd, .how = how, .role = st_role_of(state),
+			       .flags = flags | close_flags, .shut_how = shut_how};
 	/* one clock read: the end is dated when the program asked for it,
 	 * just before the real close, and the age runs to then */
 	uint64_t now = st_now_ns();

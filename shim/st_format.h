@@ -192,6 +192,14 @@ enum st_end_how {
  * age counts from then */
 enum st_role { ST_ROLE_CLIENT = 1, ST_ROLE_SERVER = 2, ST_ROLE_PENDING = 3, ST_ROLE_INHERITED = 4 };
 #define ST_CLOSE_TCPINFO 0x80 /* in flags: the tcp_info fields are valid */
+/* The socket existed when this process last forked: a child may still hold
+ * it, and the connection ends at the last close of all (the reader waits for
+ * its children's ST_CLOSE_FORKED closes). */
+#define ST_CLOSE_SHARED 0x01
+/* This process inherited the connection from its parent across fork; age_ns
+ * counts from the parent's start, so the close's date minus its age names
+ * the connection in both. */
+#define ST_CLOSE_FORKED 0x02
 
 struct st_close {
 	uint64_t word;

@@ -118,6 +118,12 @@ static bool st_attach_current(void)
 
 /* A new process that inherited this one's memory: fork's child, or a child
  * of clone() without CLONE_VM (st_wrap_clone.c). */
+/* The parent's side of a fork: its sockets open now may end in a child. */
+void st_parent_forked(void)
+{
+	st_life_forked(st_now_ns());
+}
+
 void st_child_started(void)
 {
 	uint32_t parent = st_pid;
@@ -180,7 +186,7 @@ static void st_init(bool from_constructor)
 	st_read_identity();
 	st_recording = st_attach_current();
 	if (st_recording) {
-		pthread_atfork(NULL, NULL, st_child_started);
+		pthread_atfork(NULL, st_parent_forked, st_child_started);
 		st_write_process((uint32_t)getppid());
 		const char *why = NULL;
 		if (!st_stack_init(st_conf.depth, &why))

@@ -81,6 +81,7 @@ extern uint32_t st_pid;
 bool st_ready(void); /* initialises on first use; true when recording */
 uint64_t st_now_ns(void);
 void st_child_started(void); /* in a new process that copied this one */
+void st_parent_forked(void); /* in the parent, after fork or clone made one */
 
 /* st_warn.c: messages on the original stderr, one trace's worth once. */
 void st_warn_init(const char *file_setting);
@@ -223,10 +224,13 @@ uint8_t st_life_flags_of(int domain, int type, int protocol);
 void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since_ns);
 bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
 bool st_life_settle(int fd, enum st_life_state state); /* from pending only */
-bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
+/* close_flags: ST_CLOSE_SHARED and ST_CLOSE_FORKED as they apply */
+bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns,
+		  uint8_t *close_flags);
 void st_life_forget(int fd);
 void st_life_share(int oldfd, int newfd); /* dup, dup2, dup3 */
 void st_life_new_process(void);
+void st_life_forked(uint64_t now_ns); /* in the parent, after a fork or clone */
 int st_life_high(void); /* fds at or above this were never tracked */
 
 /* st_end.c: the end of a connection, and the result of a pending connect. */

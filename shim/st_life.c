@@ -27,6 +27,9 @@ struct st_lifeslot {
 };
 
 #define ST_LIFE_VALID (1ull << 63)
+#define ST_LIFE_FROM_PARENT (1ull << 62) /* inherited across fork */
+
+static uint64_t st_life_forked_ns; /* this process's last fork, or 0 */
 
 static struct st_lifeslot *st_lifetab[ST_LIFE_PAGES];
 static uint32_t st_life_gen;
@@ -80,6 +83,40 @@ static bool st_life_mine(uint64_t w)
 	       ((w >> 16) & 0xffff) == (__atomic_load_n(&st_life_gen, __ATOMIC_RELAXED) & 0xffff);
 }
 
+/*
+ * The slot's word, made this process's own when it was a connection the
+ * parent had at fork: the child follows it from then on, flagged, so that its
+ * close is recorded as one of several (ST_CLOSE_FORKED) and never as the end
+ * of the parent's connection.  Sockets named by several fds (dup) stay the
+ * parent's: their shared counts are per process.
+ */
+static uint64_t st_life_load(struct st_lifeslot *s)
+{
+	uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+	if (!(w & ST_LIFE_VALID) || st_life_mine(w))
+		return w;
+	enum st_life_state state = (enum st_life_state)(w & 0xff);
+	if (state < ST_LIFE_PENDING || state > ST_LIFE_INHERITED)
+		return w;
+	uint64_t own = st_life_word(state, (uint8_t)(w >> 8)) | ST_LIFE_FROM_PARENT;
+	if (__atomic_compare_exchange_n(&s->word, &w, own, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return own;
+	return w; /* changed meanwhile: whatever it is now */
+}
+
+void st_life_forked(uint64_t now_ns)
+{
+	__atomic_store_n(&st_life_forked_ns, now_ns, __ATOMIC_RELAXED);
+}
+
+/* Whether a socket followed since since_ns was open at this process's last fork. */
+static bool st_life_was_forked(uint64_t since_ns)
+{
+	uint64_t forked = __atomic_load_n(&st_life_forked_ns, __ATOMIC_RELAXED);
+	return forked != 0 && since_ns <= forked;
+}
+
 uint8_t st_life_flags_of(int domain, int type, int protocol)
 {
 	int t = type & 0xf; /* without SOCK_NONBLOCK, SOCK_CLOEXEC */
@@ -118,7 +155,7 @@ static void st_life_resolve(enum st_life_state *state, uint8_t *flags, uint64_t 
 bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
 {
 	struct st_lifeslot *s = st_life_slot(fd, false);
-	uint64_t w = s ? __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) : 0;
+	uint64_t w = s ? st_life_load(s) : 0;
 	if (!st_life_mine(w))
 		return false;
 	*state = (enum st_life_state)(w & 0xff);
@@ -170,7 +207,7 @@ void st_life_share(int oldfd, int newfd)
 bool st_life_settle(int fd, enum st_life_state state)
 {
 	struct st_lifeslot *s = st_life_slot(fd, false);
-	uint64_t w = s ? __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) : 0;
+	uint64_t w = s ? st_life_load(s) : 0;
 	if (!st_life_mine(w) || (w & 0xff) != ST_LIFE_PENDING)
 		return false;
 	uint64_t next = (w & ~0xffull) | state;
@@ -178,7 +215,8 @@ bool st_life_settle(int fd, enum st_life_state state)
 					   __ATOMIC_RELAXED);
 }
 
-bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
+bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns,
+		  uint8_t *close_flags)
 {
 	struct st_lifeslot *s = st_life_slot(fd, false);
 	if (s == NULL)
@@ -187,6 +225,7 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 	 * that was never a followed socket */
 	if (__atomic_load_n(&s->word, __ATOMIC_RELAXED) == 0)
 		return false;
+	st_life_load(s);
 	uint64_t since = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
 	uint64_t w = __atomic_exchange_n(&s->word, 0, __ATOMIC_ACQ_REL);
 	if (!st_life_mine(w))
@@ -194,12 +233,18 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 	*state = (enum st_life_state)(w & 0xff);
 	*flags = (uint8_t)(w >> 8);
 	*since_ns = since;
-	if (*state != ST_LIFE_SHARED)
+	*close_flags = (w & ST_LIFE_FROM_PARENT) ? ST_CLOSE_FORKED : 0;
+	if (*state != ST_LIFE_SHARED) {
+		if (st_life_was_forked(since))
+			*close_flags |= ST_CLOSE_SHARED;
 		return true;
+	}
 	/* one fd fewer names the socket: only the last one ends it */
 	if (since >= ST_CONNS)
 		return false;
 	st_life_resolve(state, flags, since_ns);
+	if (st_life_was_forked(*since_ns))
+		*close_flags |= ST_CLOSE_SHARED;
 	return __atomic_fetch_sub(&st_conns[since].refs, 1, __ATOMIC_ACQ_REL) == 1;
 }
 
@@ -213,6 +258,7 @@ void st_life_forget(int fd)
 void st_life_new_process(void)
 {
 	__atomic_fetch_add(&st_life_gen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&st_life_forked_ns, 0, __ATOMIC_RELAXED); /* none of its own yet */
 }
 
 int st_life_high(void)

@@ -43,5 +43,8 @@ ST_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	if ((flags & CLONE_VM) || fn == NULL)
 		return st_real_clone(fn, stack, flags, arg, ptid, tls, ctid);
 	struct st_clone_start start = {fn, arg};
-	return st_real_clone(st_clone_child, stack, flags, &start, ptid, tls, ctid);
+	int ret = st_real_clone(st_clone_child, stack, flags, &start, ptid, tls, ctid);
+	if (ret > 0 && !(flags & CLONE_FILES))
+		st_parent_forked(); /* the child has copies of our fds */
+	return ret;
 }

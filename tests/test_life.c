@@ -70,10 +70,15 @@ Test(life, bytes_are_counted_exactly_on_both_ends)
 	run_life("bytes", NULL, NULL);
 	struct st_trace t;
 	h_load(&t, trace);
-	/* the client's close and the server's (in the child); the parent's copy
-	 * of the accepted socket ended nothing */
-	cr_assert_eq(t.ncloses, 2, "%zu closes", t.ncloses);
+	/* each socket closed in both processes (the parent forked with both
+	 * open), and the child's shutdown: the later close of each is its end */
+	cr_assert_eq(t.ncloses, 5, "%zu closes", t.ncloses);
 	st_trace_free(&t);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	/* the server's own count, exact too: no SYN in an accepted socket's */
+	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":65536,\"rx_bytes\":1048576}"), "%s", r.out);
 	const char *out = dump_c_json();
 	cr_assert_not_null(strstr(out, "\"paired\":true"), "%s", out);
 	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
@@ -517,6 +522,55 @@ Test(life, a_socket_copied_by_fcntl_ends_at_its_last_close)
 		}
 	cr_assert_eq(clients, 1, "%zu client closes", clients);
 	st_trace_free(&t);
+}
+
+/* A connection a forked child serves ends at the last close of all, in the
+ * child or in the parent: its duration and bytes are the whole of it. */
+static void prefork_case(const char *order, bool child_last)
+{
+	run_life("prefork", order, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t shared = 0, forked = 0;
+	for (size_t i = 0; i < t.ncloses; i++) {
+		shared += (t.closes[i].flags & ST_CLOSE_SHARED) != 0;
+		forked += (t.closes[i].flags & ST_CLOSE_FORKED) != 0;
+	}
+	cr_assert_eq(t.ncloses, 2, "%zu closes", t.ncloses);
+	cr_assert_eq(shared, 1, "the parent's close: a child may hold the socket");
+	cr_assert_eq(forked, 1, "the child's close: of an inherited connection");
+	st_trace_free(&t);
+	/* the client is not traced: the row has the server's view, swapped */
+	const char *out = dump_c_json();
+	cr_assert_eq(count(out, "\"client\":null"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"direction\":\"at\""), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), "%s", r.out);
+	/* and the duration is the longer life: to the later close */
+	struct st_trace t2;
+	h_load(&t2, trace);
+	const struct st_close *child = NULL, *parent = NULL;
+	for (size_t i = 0; i < t2.ncloses; i++)
+		*((t2.closes[i].flags & ST_CLOSE_FORKED) ? &child : &parent) = &t2.closes[i];
+	const struct st_close *last = child_last ? child : parent;
+	cr_assert((child->ts_ns > parent->ts_ns) == child_last);
+	char want[64];
+	snprintf(want, sizeof want, "\"duration_ns\":%llu,", (unsigned long long)last->age_ns);
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+	st_trace_free(&t2);
+}
+
+Test(life, a_connection_served_by_a_forked_child_ends_at_the_childs_close)
+{
+	prefork_case("parent-first", true);
+}
+
+Test(life, a_connection_a_child_let_go_first_ends_at_the_parents_close)
+{
+	prefork_case("child-first", false);
 }
 
 /* A pending connect the program used without asking is connected if its SYN

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static int life_nonblocking(int family, unsigned port)
@@ -207,6 +208,47 @@ static int life_fdupfd(void)
 	return 0;
 }
 
+/* prefork: a server that accepts, forks and lets the child serve, as
+ * postgres and inetd do; the client is not traced (raw system calls).  With
+ * "parent-first" the parent closes its copy at once; with "child-first" it
+ * closes it after the child is gone. */
+static int life_prefork(bool parent_first)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int c = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && syscall(SYS_connect, c, &in, sizeof in) == 0);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		life_read_all(a, 1000);
+		life_write_all(a, 2000);
+		life_read_all(a, 1); /* its ACK came with it: all 2000 acknowledged */
+		close(a);
+		_exit(0);
+	}
+	if (parent_first)
+		close(a);
+	static char buf[2000];
+	CHECK(syscall(SYS_write, c, buf, 1000) == 1000);
+	for (size_t got = 0; got < 2000;) {
+		long n = syscall(SYS_read, c, buf, sizeof buf);
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	CHECK(syscall(SYS_write, c, buf, 1) == 1);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	if (!parent_first)
+		close(a);
+	syscall(SYS_close, c);
+	printf("child=%d\n", pid);
+	return 0;
+}
+
 /* silent: a non-blocking connect used once writable, never asked about;
  * abandon: one closed before its SYN was answered (the queue is full) */
 static int life_silent(bool abandon)
@@ -319,6 +361,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "abandon")) return life_silent(true);
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
+	if (!strcmp(s, "prefork") && argc > 2) return life_prefork(!strcmp(argv[2], "parent-first"));
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
 }

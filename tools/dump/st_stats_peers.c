@@ -40,7 +40,24 @@ struct st_open {
 	uint64_t done_ts; /* the connect's return (a blocking one: its end) */
 	bool blocking_ok; /* connected by the connect call itself */
 	bool has_result;
+	bool have_child_close; /* a forked child closed its copy first */
+	struct st_close child_close;
 };
+
+/* A connection its process closed while a forked child may still hold it
+ * (ST_CLOSE_SHARED): it ends at the later of that close and the child's. */
+struct st_await {
+	struct st_await *next;
+	uint32_t file, pid;
+	int32_t fd;
+	uint64_t start;
+	uint32_t row;
+	bool blocking_ok;
+	uint64_t done_ts;
+	struct st_close close;
+};
+
+#define ST_AWAIT_BUCKETS 4096u
 
 struct st_slow {
 	uint64_t latency_ns;
@@ -60,6 +77,7 @@ struct st_peers {
 	size_t nopen, nopen_slots;
 	struct st_slow slow[ST_SLOWEST];
 	size_t nslow;
+	struct st_await *await[ST_AWAIT_BUCKETS];
 };
 
 static void *st_zalloc(size_t n, size_t size)
@@ -283,7 +301,98 @@ static uint32_t st_open_row(const struct st_open *o)
 	return o->row == UINT32_MAX ? 0 : o->row;
 }
 
-void st_peers_life(struct st_peers *p, const struct st_rec *r)
+/* The connection's end: its bytes to its row, and a blocking connect's
+ * latency (its start is the close's date minus its age) to the slowest. */
+static void st_ended(struct st_peers *p, uint32_t file, uint32_t pid, uint32_t row_index,
+		     bool blocking_ok, uint64_t done_ts, const struct st_close *c)
+{
+	struct st_peer_row *row = st_row_at(p, row_index);
+	if (c->flags & ST_CLOSE_TCPINFO) {
+		uint64_t sent, received;
+		st_close_bytes(c, &sent, &received);
+		row->tx += sent;
+		row->rx += received;
+		row->with_bytes++;
+	}
+	uint64_t start = c->ts_ns - c->age_ns;
+	if (blocking_ok && c->age_ns <= c->ts_ns && done_ts >= start)
+		st_slow_offer(p, &(struct st_slow){.latency_ns = done_ts - start, .row = row_index,
+						   .pid = pid, .file = file, .ts = done_ts});
+}
+
+static void st_keep_later(struct st_close *kept, const struct st_close *c)
+{
+	if (c->ts_ns > kept->ts_ns)
+		*kept = *c;
+}
+
+static uint64_t st_close_start(const struct st_close *c)
+{
+	return c->ts_ns >= c->age_ns ? c->ts_ns - c->age_ns : 0;
+}
+
+static size_t st_await_slot(uint32_t pid, int32_t fd, uint64_t start)
+{
+	uint64_t h = ((uint64_t)pid << 32 ^ (uint32_t)fd ^ start) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 40) % ST_AWAIT_BUCKETS;
+}
+
+static void st_await_put(struct st_peers *p, const struct st_open *o, const struct st_close *c)
+{
+	struct st_await *a = st_zalloc(1, sizeof *a);
+	*a = (struct st_await){.file = o->file, .pid = o->pid, .fd = o->fd,
+			       .start = st_close_start(c), .row = st_open_row(o),
+			       .blocking_ok = o->blocking_ok, .done_ts = o->done_ts, .close = *c};
+	size_t b = st_await_slot(a->pid, a->fd, a->start);
+	a->next = p->await[b];
+	p->await[b] = a;
+}
+
+/* A forked child closed a connection it inherited: the end of its parent's
+ * when the parent closed first, else kept for the parent's close. */
+static void st_child_closed(struct st_peers *p, const struct st_dump *d, const struct st_rec *r)
+{
+	struct st_ev probe = {.pid = r->close.pid, .file = r->file, .ts = r->ts};
+	const struct st_proc *child = st_proc_of(d, &probe);
+	if (child == NULL)
+		return;
+	uint64_t start = st_close_start(&r->close);
+	for (struct st_await **a = &p->await[st_await_slot(child->ppid, r->close.fd, start)]; *a;
+	     a = &(*a)->next) {
+		struct st_await *w = *a;
+		if (w->file == r->file && w->pid == child->ppid && w->fd == r->close.fd &&
+		    w->start == start) {
+			st_keep_later(&w->close, &r->close);
+			st_ended(p, w->file, w->pid, w->row, w->blocking_ok, w->done_ts, &w->close);
+			*a = w->next;
+			free(w);
+			return;
+		}
+	}
+	struct st_open *o = st_open_find(p, r->file, child->ppid, r->close.fd);
+	if (o == NULL || o->done_ts < start)
+		return;
+	if (!o->have_child_close)
+		o->child_close = r->close;
+	else
+		st_keep_later(&o->child_close, &r->close);
+	o->have_child_close = true;
+}
+
+/* At the end: connections whose children's closes never came end at their
+ * own process's close. */
+static void st_await_flush(struct st_peers *p)
+{
+	for (size_t b = 0; b < ST_AWAIT_BUCKETS; b++)
+		for (struct st_await *w = p->await[b], *next; w; w = next) {
+			next = w->next;
+			st_ended(p, w->file, w->pid, w->row, w->blocking_ok, w->done_ts, &w->close);
+			free(w);
+		}
+	memset(p->await, 0, sizeof p->await);
+}
+
+void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_rec *r)
 {
 	if (r->type == ST_REC_RESULT) {
 		struct st_open *o = st_open_find(p, r->file, r->result.pid, r->result.fd);
@@ -299,23 +408,22 @@ void st_peers_life(struct st_peers *p, const struct st_rec *r)
 	}
 	if (r->type != ST_REC_CLOSE || r->close.how == ST_END_SHUTDOWN)
 		return;
+	if (r->close.flags & ST_CLOSE_FORKED) {
+		st_child_closed(p, d, r);
+		return;
+	}
 	struct st_open *o = st_open_find(p, r->file, r->close.pid, r->close.fd);
 	if (o == NULL)
 		return;
-	struct st_peer_row *row = st_row_at(p, st_open_row(o));
-	if (r->close.flags & ST_CLOSE_TCPINFO) {
-		uint64_t sent, received;
-		st_close_bytes(&r->close, &sent, &received);
-		row->tx += sent;
-		row->rx += received;
-		row->with_bytes++;
+	struct st_close c = r->close;
+	if (o->have_child_close)
+		st_keep_later(&c, &o->child_close);
+	else if (c.flags & ST_CLOSE_SHARED) {
+		st_await_put(p, o, &c);
+		st_open_remove(p, o);
+		return;
 	}
-	/* A blocking connect's start is its close's date minus its age. */
-	uint64_t start = r->close.ts_ns - r->close.age_ns;
-	if (o->blocking_ok && r->close.age_ns <= r->close.ts_ns && o->done_ts >= start)
-		st_slow_offer(p, &(struct st_slow){.latency_ns = o->done_ts - start,
-						   .row = st_open_row(o), .pid = r->close.pid,
-						   .file = r->file, .ts = o->done_ts});
+	st_ended(p, o->file, o->pid, st_open_row(o), o->blocking_ok, o->done_ts, &c);
 	st_open_remove(p, o);
 }
 
@@ -351,6 +459,7 @@ static const char *st_dir_name(uint8_t dir)
  * with the sort), then the rows go most connections first. */
 static void st_peers_finish(struct st_peers *p)
 {
+	st_await_flush(p);
 	for (size_t i = 0; i < p->nslow; i++) {
 		const struct st_peer_row *r = st_row_at(p, p->slow[i].row);
 		st_row_endpoint(r, p->slow[i].peer, sizeof p->slow[i].peer);
@@ -477,6 +586,7 @@ void st_peers_free(struct st_peers *p)
 {
 	if (p == NULL)
 		return;
+	st_await_flush(p);
 	free(p->rows);
 	free(p->row_slot);
 	free(p->open);

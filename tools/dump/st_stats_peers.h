@@ -13,7 +13,7 @@ struct st_peers;
 struct st_peers *st_peers_new(void);
 /* Records in time order: a connect or accept, then its result and close. */
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev);
-void st_peers_life(struct st_peers *p, const struct st_rec *r);
+void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_rec *r);
 /* Sections after the summary (text), or keys of the summary object (JSON,
  * each written with its leading comma). */
 void st_peers_text(struct st_peers *p, const struct st_dump *d, FILE *out);

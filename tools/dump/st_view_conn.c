@@ -28,6 +28,8 @@
  * Past this, the oldest row is printed as it stands (open). */
 #define ST_WAITING_MAX 65536u
 
+#define ST_FORKED_BUCKETS 4096u
+
 struct st_key {
 	uint8_t addr[16]; /* IPv6, or IPv4-mapped */
 	uint16_t port;
@@ -58,6 +60,13 @@ struct st_end {
 	bool closed;
 	struct st_close close;
 	struct st_end *next_open; /* by (file, pid, fd), until its close */
+	/* A socket its process had when it forked ends at the last close of all:
+	 * closed here first, it awaits its children's closes; closed in a child
+	 * first, the child's close is kept until this one comes. */
+	bool awaiting_fork;
+	bool have_child_close;
+	struct st_close child_close;
+	struct st_end *next_forked; /* by (pid, fd, start), while awaiting */
 	char name[128]; /* the name the client dialled, from its process's resolutions */
 	bool unix_stream;  /* a Unix stream connection: keyed by path, paired by peer pid */
 	uint32_t peer_pid; /* SO_PEERCRED, 0 when not recorded */
@@ -74,6 +83,7 @@ struct st_view_state {
 	size_t queued; /* ends not printed yet */
 	struct st_end **open; /* by (file, pid, fd): ends whose close may come */
 	size_t nopen_buckets, nopen;
+	struct st_end *forked[ST_FORKED_BUCKETS]; /* closed, awaiting their children's */
 };
 
 static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
@@ -307,6 +317,79 @@ static struct st_end *st_open_find(struct st_view_state *v, uint32_t file, uint3
 	return NULL;
 }
 
+/* When a close's connection began: its date minus its age (the same in a
+ * parent and its forked children, whose age counts from the parent's start). */
+static uint64_t st_close_start(const struct st_close *c)
+{
+	return c->ts_ns >= c->age_ns ? c->ts_ns - c->age_ns : 0;
+}
+
+static size_t st_forked_slot(uint32_t pid, int32_t fd, uint64_t start)
+{
+	uint64_t h = ((uint64_t)pid << 32 ^ (uint32_t)fd ^ start) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 40) % ST_FORKED_BUCKETS;
+}
+
+static void st_forked_remove(struct st_view_state *v, struct st_end *e)
+{
+	struct st_end **p = &v->forked[st_forked_slot(e->copy.pid, e->copy.fd,
+						       st_close_start(&e->close))];
+	while (*p && *p != e)
+		p = &(*p)->next_forked;
+	if (*p)
+		*p = e->next_forked;
+	e->awaiting_fork = false;
+}
+
+/* The later of two closes of one connection is its end. */
+static void st_keep_later(struct st_close *kept, const struct st_close *c)
+{
+	if (c->ts_ns > kept->ts_ns)
+		*kept = *c;
+}
+
+static void st_closed(struct st_view_state *v, struct st_end *e, const struct st_close *c)
+{
+	e->closed = true;
+	e->close = *c;
+	if (e->have_child_close)
+		st_keep_later(&e->close, &e->child_close);
+	else if (c->flags & ST_CLOSE_SHARED) {
+		e->awaiting_fork = true;
+		size_t b = st_forked_slot(e->copy.pid, e->copy.fd, st_close_start(c));
+		e->next_forked = v->forked[b];
+		v->forked[b] = e;
+	}
+}
+
+/* A forked child closed a connection it inherited: the end of its parent's
+ * end when the parent closed first, else kept for when it does. */
+static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
+			    const struct st_rec *r)
+{
+	struct st_ev probe = {.pid = r->close.pid, .file = r->file, .ts = r->ts};
+	const struct st_proc *child = st_proc_of(d, &probe);
+	if (child == NULL)
+		return;
+	uint64_t start = st_close_start(&r->close);
+	for (struct st_end *e = v->forked[st_forked_slot(child->ppid, r->close.fd, start)]; e;
+	     e = e->next_forked)
+		if (e->copy.pid == child->ppid && e->copy.fd == r->close.fd &&
+		    e->copy.file == r->file && st_close_start(&e->close) == start) {
+			st_keep_later(&e->close, &r->close);
+			st_forked_remove(v, e);
+			return;
+		}
+	struct st_end *open = st_open_find(v, r->file, child->ppid, r->close.fd);
+	if (open == NULL || open->copy.ts < start)
+		return;
+	if (!open->have_child_close)
+		open->child_close = r->close;
+	else
+		st_keep_later(&open->child_close, &r->close);
+	open->have_child_close = true;
+}
+
 void st_conn_life(struct st_dump *d, const struct st_rec *r)
 {
 	struct st_view_state *v = d->state;
@@ -324,11 +407,11 @@ void st_conn_life(struct st_dump *d, const struct st_rec *r)
 			e->connect_ns = r->result.latency_ns;
 		}
 	} else if (r->close.how != ST_END_SHUTDOWN) {
+		if (r->close.flags & ST_CLOSE_FORKED)
+			st_child_closed(d, v, r);
 		struct st_end *e = st_open_take(v, r->file, r->close.pid, r->close.fd);
-		if (e) {
-			e->closed = true;
-			e->close = r->close;
-		}
+		if (e)
+			st_closed(v, e, &r->close);
 	}
 }
 
@@ -348,9 +431,10 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 	/* a server whose client's row is out: its partner is freed already */
 	if (!e->client && e->printed)
 		return true;
-	if (e->wants_close && !e->closed)
+	if (e->wants_close && (!e->closed || e->awaiting_fork))
 		return false; /* its duration and bytes are still to come */
-	if (e->partner && e->partner->wants_close && !e->partner->closed)
+	if (e->partner && e->partner->wants_close &&
+	    (!e->partner->closed || e->partner->awaiting_fork))
 		return false;
 	return st_paired_for_good(e, now);
 }
@@ -358,6 +442,8 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 /* An end printed before its close leaves the index its close would find it by. */
 static void st_end_free(struct st_view_state *v, struct st_end *e)
 {
+	if (e->awaiting_fork)
+		st_forked_remove(v, e);
 	if (e->wants_close && !e->closed) {
 		struct st_end *open = st_open_find(v, e->copy.file, e->copy.pid, e->copy.fd);
 		if (open == e)

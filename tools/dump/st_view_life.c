@@ -29,17 +29,26 @@ const char *st_result_name(int err)
 }
 
 /*
- * Data bytes from tcp_info's sequence counts: tcpi_bytes_acked counts our
- * SYN, and our FIN once acknowledged; tcpi_bytes_received counts the peer's
- * FIN once received.  The TCP state at the close says which were there.
+ * Data bytes from tcp_info's sequence counts.  tcpi_bytes_acked counts our
+ * FIN once acknowledged, and our SYN only on the side that connected: the
+ * kernel moves a passive socket past its SYN-ACK without counting it (seen
+ * on Linux 6.18: an accepted socket that sent 2000 bytes reports 2000, a
+ * connected one 2001).  An inherited socket is taken as accepted (inetd's).
+ * tcpi_bytes_received counts the peer's FIN once received.  The TCP state at
+ * the close says which FINs were there.
  */
 void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx)
 {
-	enum { EST = 1, FIN_WAIT2 = 5, TIME_WAIT = 6, CLOSE_WAIT = 8, LAST_ACK = 9, CLOSING = 11 };
-	uint64_t our_fin_acked = c->tcp_state == FIN_WAIT2 || c->tcp_state == TIME_WAIT;
+	enum { EST = 1, FIN_WAIT2 = 5, TIME_WAIT = 6, CLOSE = 7, CLOSE_WAIT = 8, LAST_ACK = 9,
+	       CLOSING = 11 };
+	/* CLOSE: a LAST_ACK whose FIN was just acknowledged, both FINs counted;
+	 * a reset would also end there, rarely at a close the program asked for */
+	bool closed = c->tcp_state == CLOSE && c->bytes_received > 0;
+	uint64_t our_fin_acked = c->tcp_state == FIN_WAIT2 || c->tcp_state == TIME_WAIT || closed;
 	uint64_t peer_fin = c->tcp_state == CLOSE_WAIT || c->tcp_state == LAST_ACK ||
-			    c->tcp_state == CLOSING || c->tcp_state == TIME_WAIT;
-	uint64_t syn = c->bytes_acked > 0;
+			    c->tcp_state == CLOSING || c->tcp_state == TIME_WAIT || closed;
+	bool connected_here = c->role == ST_ROLE_CLIENT || c->role == ST_ROLE_PENDING;
+	uint64_t syn = connected_here && c->bytes_acked > 0;
 	*tx = c->bytes_acked >= syn + our_fin_acked ? c->bytes_acked - syn - our_fin_acked : 0;
 	*rx = c->bytes_received >= peer_fin ? c->bytes_received - peer_fin : 0;
 }

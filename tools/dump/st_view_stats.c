@@ -135,7 +135,7 @@ void st_stats_add(struct st_dump *d, const struct st_ev *ev)
 void st_stats_life(struct st_dump *d, const struct st_rec *r)
 {
 	struct st_view_state *s = st_stats_state(d);
-	st_peers_life(s->peers, r);
+	st_peers_life(s->peers, d, r);
 	if (r->type == ST_REC_RESULT) {
 		const char *n = st_result_name(r->result.err);
 		static const char *const kinds[] = {"ok", "refused", "timeout", "unreachable"};
