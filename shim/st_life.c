@@ -84,17 +84,14 @@ static bool st_life_mine(uint64_t w)
 }
 
 /*
- * The slot's word, made this process's own when it was a connection the
- * parent had at fork: the child follows it from then on, flagged, so that its
- * close is recorded as one of several (ST_CLOSE_FORKED) and never as the end
- * of the parent's connection.  Sockets named by several fds (dup) stay the
- * parent's: their shared counts are per process.
+ * A connection the parent had at fork, made this process's own: the child
+ * follows it from then on, flagged, so that its close is recorded as one of
+ * several (ST_CLOSE_FORKED) and never as the end of the parent's connection.
+ * Sockets named by several fds (dup) stay the parent's: their shared counts
+ * are per process.  Out of line: it runs once per inherited socket.
  */
-static uint64_t st_life_load(struct st_lifeslot *s)
+static __attribute__((noinline)) uint64_t st_life_adopt(struct st_lifeslot *s, uint64_t w)
 {
-	uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
-	if (!(w & ST_LIFE_VALID) || st_life_mine(w))
-		return w;
 	enum st_life_state state = (enum st_life_state)(w & 0xff);
 	if (state < ST_LIFE_PENDING || state > ST_LIFE_INHERITED)
 		return w;
@@ -103,6 +100,15 @@ static uint64_t st_life_load(struct st_lifeslot *s)
 					__ATOMIC_ACQUIRE))
 		return own;
 	return w; /* changed meanwhile: whatever it is now */
+}
+
+/* The slot's word, adopted first when inherited across fork. */
+static inline uint64_t st_life_load(struct st_lifeslot *s)
+{
+	uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+	if (ST_LIKELY(!(w & ST_LIFE_VALID) || st_life_mine(w)))
+		return w;
+	return st_life_adopt(s, w);
 }
 
 void st_life_forked(uint64_t now_ns)

@@ -37,6 +37,7 @@ struct st_cursor {
 	char *map;        /* this cursor's window of the file; NULL = none */
 	uint64_t map_off; /* file offset of map */
 	uint64_t map_len;
+	uint64_t ready_end; /* file offset up to which the window's pages are allocated */
 	uint64_t pos;     /* file offset of the next record; 0 = no chunk */
 	uint64_t end;     /* end of the current chunk */
 };
@@ -173,19 +174,48 @@ static bool st_window_move(struct st_cursor *c, uint64_t off)
 	return true;
 }
 
-/* Allocates the chunk's pages now, where failure is an error code: a store to
- * a page the filesystem cannot allocate (disk full, quota) is a SIGBUS. */
-static bool st_chunk_populate(char *p)
+/* Allocates len bytes of pages now, where failure is an error code: a store
+ * to a page the filesystem cannot allocate (disk full, quota) is a SIGBUS. */
+static bool st_pages_populate(char *p, uint64_t len)
 {
 	if (__atomic_load_n(&st_no_populate, __ATOMIC_RELAXED))
 		return true;
-	if (madvise(p, ST_CHUNK_SIZE, MADV_POPULATE_WRITE) == 0)
+	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
 		return true;
 	if (errno == EINVAL) {
 		__atomic_store_n(&st_no_populate, true, __ATOMIC_RELAXED);
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Makes the chunk at off writable.  The window's next ST_POPULATE_AHEAD
+ * bytes are allocated with it in one call (one madvise per 256 KiB, not per
+ * chunk: in the names loop 1.25x bare against 1.235x); chunks there that
+ * another thread takes are simply ready for it, and what lies past the last
+ * chunk handed out is cut off when the file is shrunk.  When that fails (the
+ * disk is nearly full) the chunk alone, so the last free blocks still hold
+ * events.
+ */
+#define ST_POPULATE_AHEAD ((uint64_t)256 << 10)
+
+static bool st_chunk_ready(struct st_cursor *c, uint64_t off)
+{
+	if (off >= c->map_off && off + ST_CHUNK_SIZE <= c->ready_end)
+		return true;
+	char *p = c->map + (off - c->map_off);
+	uint64_t span = c->map_off + c->map_len - off;
+	if (span > ST_POPULATE_AHEAD)
+		span = ST_POPULATE_AHEAD;
+	if (span > ST_CHUNK_SIZE && st_pages_populate(p, span)) {
+		c->ready_end = off + span;
+		return true;
+	}
+	if (!st_pages_populate(p, ST_CHUNK_SIZE))
+		return false;
+	c->ready_end = off + ST_CHUNK_SIZE;
+	return true;
 }
 
 static void st_thread_watch(void)
@@ -211,7 +241,7 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 		if (ok)
 			st_thread_watch();
 	}
-	if (ok && !st_chunk_populate(c->map + (off - c->map_off))) {
+	if (ok && !st_chunk_ready(c, off)) {
 		__atomic_store_n(&st_full, true, __ATOMIC_RELAXED);
 		ok = false;
 	}
