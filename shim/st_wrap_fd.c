@@ -61,9 +61,13 @@ ST_EXPORT int dup(int fd)
  * as one machine word, as glibc's own fcntl does: an argument the command does
  * not take is never used.
  */
-static bool st_is_dup_command(int cmd)
+static int st_fcntl_with(int (*real)(int, int, unsigned long), int fd, int cmd,
+			 unsigned long arg)
 {
-	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+	int ret = real(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		st_duplicated(fd, ret);
+	return ret;
 }
 
 ST_EXPORT int fcntl(int fd, int cmd, ...)
@@ -72,10 +76,7 @@ ST_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	unsigned long arg = va_arg(ap, unsigned long);
 	va_end(ap);
-	int ret = st_real_fcntl(fd, cmd, arg);
-	if (st_is_dup_command(cmd))
-		st_duplicated(fd, ret);
-	return ret;
+	return st_fcntl_with(st_real_fcntl, fd, cmd, arg);
 }
 
 ST_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -84,10 +85,7 @@ ST_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	unsigned long arg = va_arg(ap, unsigned long);
 	va_end(ap);
-	int ret = st_real_fcntl64(fd, cmd, arg);
-	if (st_is_dup_command(cmd))
-		st_duplicated(fd, ret);
-	return ret;
+	return st_fcntl_with(st_real_fcntl64, fd, cmd, arg);
 }
 
 ST_EXPORT int dup2(int oldfd, int newfd)

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,14 @@ static void st_slow_offer(struct st_peers *p, const struct st_slow *s)
 		p->nslow++;
 }
 
+/* A name that is the address itself ("127.0.0.1" given to getaddrinfo)
+ * says nothing the address does not. */
+static bool st_is_numeric(const char *name)
+{
+	struct in6_addr a;
+	return inet_pton(AF_INET, name, &a) == 1 || inet_pton(AF_INET6, name, &a) == 1;
+}
+
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
 {
 	/* UDP sockets do not connect anyone (and -c leaves them out) */
@@ -286,7 +295,7 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 	}
 	if (connect && r->name[0] == '\0') {
 		const char *name = st_names_find(d, ev->pid, &ev->peer);
-		if (name)
+		if (name && !st_is_numeric(name))
 			snprintf(r->name, sizeof r->name, "%s", name);
 	}
 	struct st_open *o = st_open_put(p, ev->file, ev->pid, ev->fd);
