@@ -64,8 +64,7 @@ struct st_end {
 	 * closed here first, it awaits its children's closes; closed in a child
 	 * first, the child's close is kept until this one comes. */
 	bool awaiting_fork;
-	bool have_child_close;
-	struct st_close child_close;
+	struct st_close *child_close; /* rare: allocated when one comes */
 	struct st_end *next_forked; /* by (pid, fd, start), while awaiting */
 	char name[128]; /* the name the client dialled, from its process's resolutions */
 	bool unix_stream;  /* a Unix stream connection: keyed by path, paired by peer pid */
@@ -352,8 +351,8 @@ static void st_closed(struct st_view_state *v, struct st_end *e, const struct st
 {
 	e->closed = true;
 	e->close = *c;
-	if (e->have_child_close)
-		st_keep_later(&e->close, &e->child_close);
+	if (e->child_close)
+		st_keep_later(&e->close, e->child_close);
 	else if (c->flags & ST_CLOSE_SHARED) {
 		e->awaiting_fork = true;
 		size_t b = st_forked_slot(e->copy.pid, e->copy.fd, st_close_start(c));
@@ -383,11 +382,16 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 	struct st_end *open = st_open_find(v, r->file, child->ppid, r->close.fd);
 	if (open == NULL || open->copy.ts < start)
 		return;
-	if (!open->have_child_close)
-		open->child_close = r->close;
-	else
-		st_keep_later(&open->child_close, &r->close);
-	open->have_child_close = true;
+	if (open->child_close == NULL) {
+		open->child_close = malloc(sizeof *open->child_close);
+		if (open->child_close == NULL) {
+			perror("socktrace-dump: out of memory");
+			exit(2);
+		}
+		*open->child_close = r->close;
+	} else {
+		st_keep_later(open->child_close, &r->close);
+	}
 }
 
 void st_conn_life(struct st_dump *d, const struct st_rec *r)
@@ -444,6 +448,7 @@ static void st_end_free(struct st_view_state *v, struct st_end *e)
 {
 	if (e->awaiting_fork)
 		st_forked_remove(v, e);
+	free(e->child_close);
 	if (e->wants_close && !e->closed) {
 		struct st_end *open = st_open_find(v, e->copy.file, e->copy.pid, e->copy.fd);
 		if (open == e)
