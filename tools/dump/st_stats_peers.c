@@ -293,7 +293,7 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 		r->failed++;
 		return;
 	}
-	if (connect && r->name[0] == '\0') {
+	if (connect && row && r->name[0] == '\0') {
 		const char *name = st_names_find(d, ev->pid, &ev->peer);
 		if (name && !st_is_numeric(name))
 			snprintf(r->name, sizeof r->name, "%s", name);

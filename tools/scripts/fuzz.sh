@@ -24,6 +24,13 @@ if [ ! -s "$seeds/demo.trace" ]; then
 	make_seed errors.trace "$build/progs/sockops" errors
 	make_seed fork.trace SOCKTRACE_BACKTRACE=4 "$build/progs/sockops" fork
 fi
+# version 2's records: results, closes (forked children's too), resolutions
+if [ ! -s "$seeds/life.trace" ]; then
+	make_seed life.trace "$build/progs/life" bytes
+	make_seed prefork.trace "$build/progs/life" prefork parent-first
+	make_seed again.trace "$build/progs/life" again
+	make_seed refused.trace "$build/progs/life" refused
+fi
 if [ ! -s "$seeds/modules.trace" ]; then
 	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi
