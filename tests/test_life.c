@@ -613,10 +613,18 @@ Test(life, a_pending_connect_ends_connected_or_abandoned)
 	const char *out = dump_c_json();
 	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
 	cr_assert_not_null(strstr(out, "\"tx_bytes\":5"), "%s", out);
+	/* --stats counts it with the outcomes, as -c shows it */
+	static struct h_run r;
+	const char *stats[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, stats, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"connects_in_progress\":{\"count\":1,\"ok\":1,"), "%s", r.out);
 	unlink(trace);
 	run_life("abandon", NULL, NULL);
 	out = dump_c_json();
 	cr_assert_not_null(strstr(out, "\"result\":\"abandoned\""), "%s", out);
+	cr_assert_eq(h_run(&r, NULL, stats, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"ok\":0,\"refused\":0,\"timeout\":0,\"unreachable\":0,"
+					 "\"other\":0,\"abandoned\":1}"), "%s", r.out);
 }
 
 /* Found by the fuzzer: a server end whose client's row was printed first was

@@ -79,6 +79,7 @@ struct st_peers {
 	struct st_slow slow[ST_SLOWEST];
 	size_t nslow;
 	struct st_await *await[ST_AWAIT_BUCKETS];
+	size_t ok_unasked; /* pending connects the program used without asking: ok at close */
 };
 
 static void *st_zalloc(size_t n, size_t size)
@@ -424,6 +425,9 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 	struct st_open *o = st_open_find(p, r->file, r->close.pid, r->close.fd);
 	if (o == NULL)
 		return;
+	/* a pending connect with no result whose close found its SYN answered */
+	if (!o->blocking_ok && !o->has_result && r->close.role == ST_ROLE_CLIENT)
+		p->ok_unasked++;
 	struct st_close c = r->close;
 	if (o->have_child_close)
 		st_keep_later(&c, &o->child_close);
@@ -589,6 +593,11 @@ void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out)
 		fputs("}", out);
 	}
 	fputs("]", out);
+}
+
+size_t st_peers_ok_unasked(const struct st_peers *p)
+{
+	return p ? p->ok_unasked : 0;
 }
 
 void st_peers_free(struct st_peers *p)

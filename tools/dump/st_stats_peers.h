@@ -18,6 +18,9 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
  * each written with its leading comma). */
 void st_peers_text(struct st_peers *p, const struct st_dump *d, FILE *out);
 void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out);
+/* Connects that ended connected without the program asking how they went
+ * (it used the socket once writable): counted as ok with the results. */
+size_t st_peers_ok_unasked(const struct st_peers *p);
 void st_peers_free(struct st_peers *p);
 
 #endif

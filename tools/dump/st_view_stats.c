@@ -198,7 +198,8 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 		fprintf(out, "\nconnects in progress %zu: ok %zu, refused %zu, timed out %zu, "
 			     "unreachable %zu, other %zu, abandoned %zu; closes %zu, "
 			     "tx %llu B, rx %llu B",
-			s->in_progress, s->outcome[0], s->outcome[1], s->outcome[2], s->outcome[3],
+			s->in_progress, s->outcome[0] + st_peers_ok_unasked(s->peers), s->outcome[1],
+			s->outcome[2], s->outcome[3],
 			s->outcome[4], s->outcome[5], s->closes, (unsigned long long)s->tx_bytes,
 			(unsigned long long)s->rx_bytes);
 	fputs("\n\nCALL          EVENTS   FAILED\n", out);
@@ -245,7 +246,12 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 	fputs("],\"errors\":{", out);
 	for (size_t i = 0; i < s->nerrs; i++)
 		fprintf(out, "%s\"%s\":%zu", i ? "," : "", st_errname(s->errs[i].err), s->errs[i].n);
-	fputs("}", out);
+	fprintf(out, "},\"connects_in_progress\":{\"count\":%zu,\"ok\":%zu,\"refused\":%zu,"
+		     "\"timeout\":%zu,\"unreachable\":%zu,\"other\":%zu,\"abandoned\":%zu},"
+		     "\"closes\":%zu,\"tx_bytes\":%llu,\"rx_bytes\":%llu",
+		s->in_progress, s->outcome[0] + st_peers_ok_unasked(s->peers), s->outcome[1],
+		s->outcome[2], s->outcome[3], s->outcome[4], s->outcome[5], s->closes,
+		(unsigned long long)s->tx_bytes, (unsigned long long)s->rx_bytes);
 	if (s->peers)
 		st_peers_json(s->peers, d, out);
 	else
