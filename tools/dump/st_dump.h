@@ -133,6 +133,9 @@ void st_stats_life(struct st_dump *d, const struct st_rec *r);
 const char *st_result_name(int err); /* "ok", "refused", "timeout", ... */
 /* data bytes sent and received, from a close record's tcp_info counts */
 void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx);
+/* across fork: a close's connection's start, and the later of two closes */
+uint64_t st_close_start(const struct st_close *c);
+void st_close_keep_later(struct st_close *kept, const struct st_close *c);
 void st_stats_print(struct st_dump *d, FILE *out);
 int st_follow(struct st_dump *d, const char *path, FILE *out);
 /* st_run.c: a process or module record, for names and stacks */

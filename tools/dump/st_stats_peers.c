@@ -324,21 +324,10 @@ static void st_ended(struct st_peers *p, uint32_t file, uint32_t pid, uint32_t r
 		row->rx += received;
 		row->with_bytes++;
 	}
-	uint64_t start = c->ts_ns - c->age_ns;
+	uint64_t start = st_close_start(c);
 	if (blocking_ok && c->age_ns <= c->ts_ns && done_ts >= start)
 		st_slow_offer(p, &(struct st_slow){.latency_ns = done_ts - start, .row = row_index,
 						   .pid = pid, .file = file, .ts = done_ts});
-}
-
-static void st_keep_later(struct st_close *kept, const struct st_close *c)
-{
-	if (c->ts_ns > kept->ts_ns)
-		*kept = *c;
-}
-
-static uint64_t st_close_start(const struct st_close *c)
-{
-	return c->ts_ns >= c->age_ns ? c->ts_ns - c->age_ns : 0;
 }
 
 static size_t st_await_slot(uint32_t pid, int32_t fd, uint64_t start)
@@ -372,7 +361,7 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 		struct st_await *w = *a;
 		if (w->file == r->file && w->pid == child->ppid && w->fd == r->close.fd &&
 		    w->start == start) {
-			st_keep_later(&w->close, &r->close);
+			st_close_keep_later(&w->close, &r->close);
 			st_ended(p, w->file, w->pid, w->row, w->blocking_ok, w->done_ts, &w->close);
 			*a = w->next;
 			free(w);
@@ -385,7 +374,7 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 	if (!o->have_child_close)
 		o->child_close = r->close;
 	else
-		st_keep_later(&o->child_close, &r->close);
+		st_close_keep_later(&o->child_close, &r->close);
 	o->have_child_close = true;
 }
 
@@ -430,7 +419,7 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 		p->ok_unasked++;
 	struct st_close c = r->close;
 	if (o->have_child_close)
-		st_keep_later(&c, &o->child_close);
+		st_close_keep_later(&c, &o->child_close);
 	else if (c.flags & ST_CLOSE_SHARED) {
 		st_await_put(p, o, &c);
 		st_open_remove(p, o);

@@ -316,13 +316,6 @@ static struct st_end *st_open_find(struct st_view_state *v, uint32_t file, uint3
 	return NULL;
 }
 
-/* When a close's connection began: its date minus its age (the same in a
- * parent and its forked children, whose age counts from the parent's start). */
-static uint64_t st_close_start(const struct st_close *c)
-{
-	return c->ts_ns >= c->age_ns ? c->ts_ns - c->age_ns : 0;
-}
-
 static size_t st_forked_slot(uint32_t pid, int32_t fd, uint64_t start)
 {
 	uint64_t h = ((uint64_t)pid << 32 ^ (uint32_t)fd ^ start) * 0x9e3779b97f4a7c15ull;
@@ -340,19 +333,12 @@ static void st_forked_remove(struct st_view_state *v, struct st_end *e)
 	e->awaiting_fork = false;
 }
 
-/* The later of two closes of one connection is its end. */
-static void st_keep_later(struct st_close *kept, const struct st_close *c)
-{
-	if (c->ts_ns > kept->ts_ns)
-		*kept = *c;
-}
-
 static void st_closed(struct st_view_state *v, struct st_end *e, const struct st_close *c)
 {
 	e->closed = true;
 	e->close = *c;
 	if (e->child_close)
-		st_keep_later(&e->close, e->child_close);
+		st_close_keep_later(&e->close, e->child_close);
 	else if (c->flags & ST_CLOSE_SHARED) {
 		e->awaiting_fork = true;
 		size_t b = st_forked_slot(e->copy.pid, e->copy.fd, st_close_start(c));
@@ -375,7 +361,7 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 	     e = e->next_forked)
 		if (e->copy.pid == child->ppid && e->copy.fd == r->close.fd &&
 		    e->copy.file == r->file && st_close_start(&e->close) == start) {
-			st_keep_later(&e->close, &r->close);
+			st_close_keep_later(&e->close, &r->close);
 			st_forked_remove(v, e);
 			return;
 		}
@@ -390,7 +376,7 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 		}
 		*open->child_close = r->close;
 	} else {
-		st_keep_later(open->child_close, &r->close);
+		st_close_keep_later(open->child_close, &r->close);
 	}
 }
 
@@ -666,7 +652,7 @@ static bool st_blocking_latency(const struct st_end *c, uint64_t *latency_ns)
 	if (!c->closed || c->copy.op != ST_OP_CONNECT || c->copy.ret != 0 ||
 	    c->close.age_ns > c->close.ts_ns)
 		return false;
-	uint64_t start = c->close.ts_ns - c->close.age_ns;
+	uint64_t start = st_close_start(&c->close);
 	if (c->copy.ts < start)
 		return false;
 	*latency_ns = c->copy.ts - start;
@@ -754,8 +740,8 @@ static uint64_t st_connect_start(const struct st_end *c)
 {
 	bool client = c->close.role == ST_ROLE_CLIENT || c->close.role == ST_ROLE_PENDING;
 	if (c->closed && client && c->close.ts_ns >= c->close.age_ns &&
-	    c->close.ts_ns - c->close.age_ns <= c->ev->ts)
-		return c->close.ts_ns - c->close.age_ns;
+	    st_close_start(&c->close) <= c->ev->ts)
+		return st_close_start(&c->close);
 	return c->ev->ts; /* not closed in the trace: when the connect returned */
 }
 

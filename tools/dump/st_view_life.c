@@ -53,6 +53,21 @@ void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx)
 	*rx = c->bytes_received >= peer_fin ? c->bytes_received - peer_fin : 0;
 }
 
+/* When a close's connection began: its date minus its age (the same in a
+ * parent and its forked children, whose age counts from the parent's start). */
+uint64_t st_close_start(const struct st_close *c)
+{
+	return c->ts_ns >= c->age_ns ? c->ts_ns - c->age_ns : 0;
+}
+
+/* Of two closes of one connection (a parent's and a forked child's), the
+ * later is its end: kept keeps it. */
+void st_close_keep_later(struct st_close *kept, const struct st_close *c)
+{
+	if (c->ts_ns > kept->ts_ns)
+		*kept = *c;
+}
+
 static const char *st_learned_name(uint8_t how)
 {
 	static const char *const names[] = {"?", "SO_ERROR", "connect", "getpeername"};
