@@ -489,6 +489,24 @@ Test(life, an_inherited_socket_is_followed_to_its_end)
 	st_trace_free(&t);
 }
 
+/* A socket received over a Unix socket (SCM_RIGHTS) is followed like an
+ * inherited one, from the receiver's first getpeername to its close. */
+Test(life, a_socket_received_over_a_unix_socket_is_followed_to_its_end)
+{
+	run_life("scmrights", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t received = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		if (t.closes[i].role == ST_ROLE_INHERITED) {
+			received++;
+			cr_assert_eq(t.closes[i].bytes_acked, 100 + 1, "100 bytes and the SYN");
+			cr_assert_eq(t.closes[i].bytes_received, 1);
+		}
+	cr_assert_eq(received, 1, "%zu closes", t.ncloses);
+	st_trace_free(&t);
+}
+
 /* The one client close of a run of mode: by an fd of at least min_fd (the
  * last copy of the socket), with its 100 bytes and the SYN. */
 static void assert_ended_by_last_copy(const char *mode, int min_fd)

@@ -249,6 +249,76 @@ static int life_prefork(bool parent_first)
 	return 0;
 }
 
+/* scmrights: a connected socket passed to a child over a Unix socket
+ * (SCM_RIGHTS); the child names its peer, sends 100 bytes and closes it */
+static void life_send_fd(int over, int fd)
+{
+	char byte = 'f';
+	struct iovec iov = {&byte, 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			   .msg_controllen = sizeof u.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	CHECK(sendmsg(over, &m, 0) == 1);
+}
+
+static int life_recv_fd(int over)
+{
+	char byte;
+	struct iovec iov = {&byte, 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			   .msg_controllen = sizeof u.buf};
+	CHECK(recvmsg(over, &m, 0) == 1);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	CHECK(c != NULL && c->cmsg_type == SCM_RIGHTS);
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+static int life_scmrights(void)
+{
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	pid_t pid = fork(); /* before the connection: the child inherits nothing of it */
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = life_recv_fd(sp[1]);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		CHECK(getpeername(fd, (struct sockaddr *)&ss, &len) == 0);
+		life_write_all(fd, 100);
+		char c;
+		CHECK(read(fd, &c, 1) == 1); /* the server's byte: our 100 were acknowledged */
+		close(fd);
+		_exit(0);
+	}
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = tcp_connect(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	life_send_fd(sp[0], fd);
+	life_read_all(a, 100);
+	CHECK(write(a, "k", 1) == 1);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	close(fd);
+	close(a);
+	printf("child=%d\n", pid);
+	return 0;
+}
+
 /* silent: a non-blocking connect used once writable, never asked about;
  * abandon: one closed before its SYN was answered (the queue is full) */
 static int life_silent(bool abandon)
@@ -361,6 +431,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "abandon")) return life_silent(true);
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
+	if (!strcmp(s, "scmrights")) return life_scmrights();
 	if (!strcmp(s, "prefork") && argc > 2) return life_prefork(!strcmp(argv[2], "parent-first"));
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
