@@ -23,13 +23,14 @@
  * the file, and the capacity is never held by chunks nobody writes), but each
  * cursor maps a window of the file around them: the next chunk it reserves
  * usually falls inside, and only when it does not is a new window mapped,
- * twice as long as the last, up to ST_WINDOW_MAX.  What made a busy thread's events dear
- * was the mapping, not the reservation: on ext4 (Linux 6.18) allocating the
- * pages of a shared file mapping costs 8 us a page in a 16-256 KiB mapping
- * and 4 us in a 4 MiB one (page-cache readahead around each fault); in the
- * names loop of `make bench`, 16 KiB mappings cost 1.41x bare, 256 KiB 1.30x,
- * 4 MiB 1.24x.  A window is address space only: its pages are allocated
- * when chunks in it are taken, 256 KiB ahead (st_chunk_ready).
+ * twice as long as the last, up to ST_WINDOW_MAX.  What made a busy thread's
+ * events dear was the mapping, not the reservation: on ext4 (Linux 6.18)
+ * allocating the pages of a shared file mapping costs 8 us a page in a
+ * 16-256 KiB mapping and 4 us in a 4 MiB one (page-cache readahead around
+ * each fault); in the names loop of `make bench`, 16 KiB mappings cost 1.41x
+ * bare, 256 KiB 1.30x, 4 MiB 1.24x.  A window is address space only: its
+ * pages are allocated when chunks in it are taken, 256 KiB ahead
+ * (st_chunk_ready).
  */
 #define ST_WINDOW_MAX ((uint64_t)4 << 20)
 
