@@ -55,7 +55,8 @@ DUMP_SRC = $(wildcard tools/dump/*.c)
 $(DUMP): $(DUMP_SRC) $(wildcard tools/dump/*.h) $(READER_SRC) $(READER_HDR) | $(BUILD)
 	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
 
-LAUNCHER_SRC = tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_stream.c
+LAUNCHER_SRC = tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_stream.c \
+               tools/reader/st_xalloc.c
 $(LAUNCHER): $(LAUNCHER_SRC) $(READER_HDR) | $(BUILD)
 	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(LAUNCHER_SRC)
 

@@ -231,7 +231,7 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 	 * that was never a followed socket */
 	if (__atomic_load_n(&s->word, __ATOMIC_RELAXED) == 0)
 		return false;
-	st_life_load(s);
+	st_life_load(s); /* adopts a slot inherited across fork: its close is flagged FORKED */
 	uint64_t since = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
 	uint64_t w = __atomic_exchange_n(&s->word, 0, __ATOMIC_ACQ_REL);
 	if (!st_life_mine(w))

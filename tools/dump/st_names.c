@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 
 struct st_named_addr {
@@ -37,9 +38,7 @@ static void st_names_grow(struct st_names *t)
 	struct st_named_addr **old = t->bucket;
 	size_t old_n = t->nbuckets;
 	t->nbuckets = old_n ? old_n * 2 : 256;
-	t->bucket = calloc(t->nbuckets, sizeof *t->bucket);
-	if (t->bucket == NULL)
-		exit(2);
+	t->bucket = st_xcalloc(t->nbuckets, sizeof *t->bucket);
 	for (size_t i = 0; i < old_n; i++)
 		for (struct st_named_addr *a = old[i], *next; a; a = next) {
 			next = a->next;
@@ -52,8 +51,8 @@ static void st_names_grow(struct st_names *t)
 
 void st_names_add(struct st_dump *d, const struct st_res *r)
 {
-	if (d->names == NULL && (d->names = calloc(1, sizeof *d->names)) == NULL)
-		exit(2);
+	if (d->names == NULL)
+		d->names = st_xcalloc(1, sizeof *d->names);
 	struct st_names *t = d->names;
 	for (uint16_t i = 0; i < r->naddrs; i++) {
 		struct st_resolved a;
@@ -66,8 +65,7 @@ void st_names_add(struct st_dump *d, const struct st_res *r)
 			      memcmp(e->addr, a.addr, 16) == 0))
 			e = e->next;
 		if (e == NULL) {
-			if ((e = calloc(1, sizeof *e)) == NULL)
-				exit(2);
+			e = st_xcalloc(1, sizeof *e);
 			*e = (struct st_named_addr){.pid = r->pid, .family = a.family,
 						    .next = t->bucket[b]};
 			memcpy(e->addr, a.addr, 16);

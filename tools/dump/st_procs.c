@@ -4,16 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 #include "st_fmt.h"
 
 static struct st_proc *st_proc_copy(const struct st_proc *p)
 {
-	struct st_proc *c = malloc(sizeof *c + p->exe_len + p->cmd_len + p->host_len + 1);
-	if (c == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	struct st_proc *c = st_xmalloc(sizeof *c + p->exe_len + p->cmd_len + p->host_len + 1);
 	*c = *p;
 	char *s = (char *)(c + 1);
 	memcpy(s, p->exe, p->exe_len);
@@ -30,11 +27,7 @@ static void st_catalog_grow(struct st_catalog *c)
 	struct st_proc **old = c->slot;
 	size_t old_n = c->nslots;
 	c->nslots = old_n ? old_n * 2 : 256;
-	c->slot = calloc(c->nslots, sizeof *c->slot);
-	if (c->slot == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	c->slot = st_xcalloc(c->nslots, sizeof *c->slot);
 	for (size_t i = 0; i < old_n; i++) {
 		if (old[i] == NULL)
 			continue;
@@ -72,11 +65,7 @@ void st_catalog_add(struct st_catalog *c, const struct st_proc *p)
 	struct st_proc *copy = st_proc_copy(p);
 	if (c->nall == c->all_cap) {
 		c->all_cap = c->all_cap ? c->all_cap * 2 : 256;
-		c->all = realloc(c->all, c->all_cap * sizeof *c->all);
-		if (c->all == NULL) {
-			perror("socktrace-dump: out of memory");
-			exit(2);
-		}
+		c->all = st_xrealloc(c->all, c->all_cap, sizeof *c->all);
 	}
 	c->all[c->nall++] = copy;
 	st_catalog_hosts(c, copy);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 #include "st_endpoint.h"
 #include "st_escape.h"
@@ -82,19 +83,9 @@ struct st_peers {
 	size_t ok_unasked; /* pending connects the program used without asking: ok at close */
 };
 
-static void *st_zalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
-	if (p == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
-	return p;
-}
-
 struct st_peers *st_peers_new(void)
 {
-	return st_zalloc(1, sizeof(struct st_peers));
+	return st_xcalloc(1, sizeof(struct st_peers));
 }
 
 /* The address as a key: what the kernel would report back the same way.
@@ -135,7 +126,7 @@ static void st_rows_rehash(struct st_peers *p)
 {
 	free(p->row_slot);
 	p->nrow_slots = p->nrow_slots ? p->nrow_slots * 2 : 256;
-	p->row_slot = st_zalloc(p->nrow_slots, sizeof *p->row_slot);
+	p->row_slot = st_xcalloc(p->nrow_slots, sizeof *p->row_slot);
 	for (size_t k = 0; k < p->nrows; k++) {
 		const struct st_peer_row *r = &p->rows[k];
 		size_t i = st_key_hash(r->dir, r->key, r->key_len) & (p->nrow_slots - 1);
@@ -162,11 +153,7 @@ static uint32_t st_row_of(struct st_peers *p, uint8_t dir, const struct st_endpo
 		return 0;
 	if (p->nrows == p->rows_cap) {
 		p->rows_cap = p->rows_cap ? p->rows_cap * 2 : 64;
-		p->rows = realloc(p->rows, p->rows_cap * sizeof *p->rows);
-		if (p->rows == NULL) {
-			perror("socktrace-dump: out of memory");
-			exit(2);
-		}
+		p->rows = st_xrealloc(p->rows, p->rows_cap, sizeof *p->rows);
 	}
 	struct st_peer_row *r = &p->rows[p->nrows];
 	memset(r, 0, sizeof *r);
@@ -192,7 +179,7 @@ static void st_open_rehash(struct st_peers *p)
 	struct st_open *old = p->open;
 	size_t n = p->nopen_slots;
 	p->nopen_slots = n ? n * 2 : 256;
-	p->open = st_zalloc(p->nopen_slots, sizeof *p->open);
+	p->open = st_xcalloc(p->nopen_slots, sizeof *p->open);
 	for (size_t k = 0; k < n; k++)
 		if (old[k].row) {
 			size_t i = st_open_hash(old[k].file, old[k].pid, old[k].fd) & (p->nopen_slots - 1);
@@ -338,7 +325,7 @@ static size_t st_await_slot(uint32_t pid, int32_t fd, uint64_t start)
 
 static void st_await_put(struct st_peers *p, const struct st_open *o, const struct st_close *c)
 {
-	struct st_await *a = st_zalloc(1, sizeof *a);
+	struct st_await *a = st_xcalloc(1, sizeof *a);
 	*a = (struct st_await){.file = o->file, .pid = o->pid, .fd = o->fd,
 			       .start = st_close_start(c), .row = st_open_row(o),
 			       .blocking_ok = o->blocking_ok, .done_ts = o->done_ts, .close = *c};

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 #include "st_endpoint.h"
 
@@ -203,11 +204,7 @@ static void st_buckets_grow(struct st_view_state *v)
 	struct st_end **old = v->bucket;
 	size_t old_n = v->nbuckets;
 	v->nbuckets = old_n ? old_n * 2 : 1024;
-	v->bucket = calloc(v->nbuckets, sizeof *v->bucket);
-	if (v->bucket == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	v->bucket = st_xcalloc(v->nbuckets, sizeof *v->bucket);
 	v->nclients = 0;
 	for (size_t i = 0; i < old_n; i++)
 		for (struct st_end *c = old[i], *next; c; c = next) {
@@ -272,9 +269,7 @@ static void st_open_put(struct st_view_state *v, struct st_end *e)
 		struct st_end **old = v->open;
 		size_t old_n = v->nopen_buckets;
 		v->nopen_buckets = old_n ? old_n * 2 : 1024;
-		v->open = calloc(v->nopen_buckets, sizeof *v->open);
-		if (v->open == NULL)
-			exit(2);
+		v->open = st_xcalloc(v->nopen_buckets, sizeof *v->open);
 		v->nopen = 0;
 		for (size_t i = 0; i < old_n; i++)
 			for (struct st_end *o = old[i], *next; o; o = next) {
@@ -369,11 +364,7 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 	if (open == NULL || open->copy.ts < start)
 		return;
 	if (open->child_close == NULL) {
-		open->child_close = malloc(sizeof *open->child_close);
-		if (open->child_close == NULL) {
-			perror("socktrace-dump: out of memory");
-			exit(2);
-		}
+		open->child_close = st_xmalloc(sizeof *open->child_close);
 		*open->child_close = r->close;
 	} else {
 		st_close_keep_later(open->child_close, &r->close);
@@ -504,8 +495,8 @@ static void st_queue(struct st_view_state *v, struct st_end *e)
 
 void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 {
-	if (d->state == NULL && (d->state = calloc(1, sizeof *d->state)) == NULL)
-		exit(2);
+	if (d->state == NULL)
+		d->state = st_xcalloc(1, sizeof *d->state);
 	struct st_view_state *v = d->state;
 	st_advance(d, v, ev->ts, out);
 	/* every connect is a row, failed or not; asking again is the same one */
@@ -532,11 +523,7 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		/* a connect that failed at once has no local end: still a row */
 		return;
 	}
-	struct st_end *e = calloc(1, sizeof *e);
-	if (e == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	struct st_end *e = st_xcalloc(1, sizeof *e);
 	*e = (struct st_end){.copy = *ev, .proc = st_proc_of(d, ev), .local = local, .peer = peer,
 			     .client = is_client};
 	e->unix_stream = unix_stream;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 #include "st_endpoint.h"
 #include "st_graph.h"
@@ -99,8 +100,8 @@ static size_t st_edge(struct st_graph *g, size_t from, size_t to)
 
 struct st_graph *st_graph_of(struct st_dump *d)
 {
-	if (d->graph == NULL && (d->graph = calloc(1, sizeof *d->graph)) == NULL)
-		exit(2);
+	if (d->graph == NULL)
+		d->graph = st_xcalloc(1, sizeof *d->graph);
 	return d->graph;
 }
 

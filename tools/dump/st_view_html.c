@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 #include "st_endpoint.h"
 #include "st_graph.h"
@@ -68,8 +69,8 @@ static void st_who(const struct st_proc *p, const struct st_ev *ev, char *out, s
 
 void st_html_row(struct st_dump *d, const struct st_conn_row *r)
 {
-	if (d->html == NULL && (d->html = calloc(1, sizeof *d->html)) == NULL)
-		exit(2);
+	if (d->html == NULL)
+		d->html = st_xcalloc(1, sizeof *d->html);
 	struct st_html *h = d->html;
 	const struct st_ev *first = r->client ? r->client : r->server;
 	h->total++;
@@ -86,8 +87,8 @@ void st_html_row(struct st_dump *d, const struct st_conn_row *r)
 		h->more++;
 		return;
 	}
-	if (h->rows == NULL && (h->rows = calloc(ST_HTML_ROWS, sizeof *h->rows)) == NULL)
-		exit(2);
+	if (h->rows == NULL)
+		h->rows = st_xcalloc(ST_HTML_ROWS, sizeof *h->rows);
 	struct st_hrow *x = &h->rows[h->nrows++];
 	x->start = first->ts;
 	x->end = end;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_xalloc.h"
 #include "st_dump.h"
 #include "st_endpoint.h"
 #include "st_stats_peers.h"
@@ -43,11 +44,7 @@ static void st_slots_grow(struct st_view_state *s)
 {
 	free(s->slot_of);
 	s->nslots = s->nslots ? s->nslots * 2 : 256;
-	s->slot_of = calloc(s->nslots, sizeof *s->slot_of);
-	if (s->slot_of == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	s->slot_of = st_xcalloc(s->nslots, sizeof *s->slot_of);
 	for (size_t k = 0; k < s->nprocs; k++) {
 		const struct st_pcount *p = &s->procs[k];
 		size_t i = (((size_t)p->pid * 0x9e3779b97f4a7c15u) ^ p->file) & (s->nslots - 1);
@@ -67,11 +64,7 @@ static struct st_pcount *st_proc_slot(struct st_view_state *s, const struct st_e
 		if (s->slot_of[i] == 0) {
 			if (s->nprocs == s->procs_cap) {
 				s->procs_cap = s->procs_cap ? s->procs_cap * 2 : 256;
-				s->procs = realloc(s->procs, s->procs_cap * sizeof *s->procs);
-				if (s->procs == NULL) {
-					perror("socktrace-dump: out of memory");
-					exit(2);
-				}
+				s->procs = st_xrealloc(s->procs, s->procs_cap, sizeof *s->procs);
 			}
 			s->procs[s->nprocs] = (struct st_pcount){.file = ev->file, .pid = ev->pid,
 								 .first_ts = ev->ts};
@@ -98,11 +91,7 @@ static void st_count_err(struct st_view_state *s, int err)
 static struct st_view_state *st_stats_state(struct st_dump *d)
 {
 	if (d->state == NULL) {
-		d->state = calloc(1, sizeof *d->state);
-		if (d->state == NULL) {
-			perror("socktrace-dump: out of memory");
-			exit(2);
-		}
+		d->state = st_xcalloc(1, sizeof *d->state);
 		d->state->peers = st_peers_new();
 	}
 	return d->state;

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_xalloc.h"
 #include "st_symbols.h"
 
 /* libstdc++'s demangler: C++ names, and Rust's legacy ones (_ZN...17h<hash>E). */
@@ -281,11 +282,7 @@ static void st_cache_grow(struct st_symbolizer *s)
 	struct st_named *old = s->cache;
 	size_t old_cap = s->cache_cap;
 	s->cache_cap = old_cap ? old_cap * 2 : 1024;
-	s->cache = calloc(s->cache_cap, sizeof *s->cache);
-	if (s->cache == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	s->cache = st_xcalloc(s->cache_cap, sizeof *s->cache);
 	for (size_t i = 0; i < old_cap; i++)
 		if (old[i].obj)
 			s->cache[st_cache_slot(s, old[i].obj, old[i].addr)] = old[i];

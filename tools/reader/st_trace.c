@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_xalloc.h"
 #include "st_decode.h"
 #include "st_trace.h"
 
@@ -51,11 +52,7 @@ void *st_grow(void *array, size_t *cap, size_t need, size_t elem)
 	size_t n = *cap ? *cap * 2 : 256;
 	while (n < need)
 		n *= 2;
-	void *p = realloc(array, n * elem);
-	if (p == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	void *p = st_xrealloc(array, n, elem);
 	*cap = n;
 	return p;
 }
@@ -385,11 +382,7 @@ static int st_parse_owned(struct st_trace *t, uint8_t *data, size_t size, uint32
 int st_trace_parse(struct st_trace *t, const uint8_t *data, size_t size, uint32_t index)
 {
 	memset(t, 0, sizeof *t);
-	uint8_t *copy = malloc(size ? size : 1);
-	if (copy == NULL) {
-		perror("socktrace-dump: out of memory");
-		exit(2);
-	}
+	uint8_t *copy = st_xmalloc(size);
 	memcpy(copy, data, size);
 	return st_parse_owned(t, copy, size, index);
 }
