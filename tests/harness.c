@@ -344,3 +344,11 @@ unsigned h_http_fetch(const char *server_trace, const char *client_trace, bool l
 	h_http_stop(&srv);
 	return srv.port;
 }
+
+size_t h_occurrences(const char *s, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}

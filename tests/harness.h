@@ -41,6 +41,8 @@ const char *h_preload(char *buf, size_t size);
 void h_load(struct st_trace *t, const char *path);
 /* "addr:port", "[addr6]:port", "unix:path", "unix:@name", "unix:" or "none". */
 const char *h_ep(const struct st_endpoint *ep, char *buf, size_t size);
+/* How many times needle occurs in s (overlapping ones too). */
+size_t h_occurrences(const char *s, const char *needle);
 /* Counts events of op (0 = any) from pid (0 = any). */
 size_t h_count(const struct st_trace *t, int op, unsigned pid);
 /* Checks every "LABEL fd=N local=X peer=Y" line the program printed against

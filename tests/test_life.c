@@ -156,14 +156,6 @@ Test(life, stats_count_outcomes_not_einprogress_as_failures)
 	cr_assert_null(strstr(r.out, "EINPROGRESS"), "%s", r.out);
 }
 
-static size_t count_in(const char *s, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	return n;
-}
-
 /* --stats per peer: connections, failures and exact bytes by address dialled
  * and served; the slowest connects, blocking ones too (their start is their
  * close's date minus their age), which -c rows show as well. */
@@ -188,16 +180,16 @@ Test(life, stats_count_connections_and_bytes_per_peer_and_the_slowest_connects)
 					 "\"rx_bytes\":6}"), "and served at one: %s", peers);
 	const char *slow = strstr(r.out, "\"slowest_connects\":[");
 	cr_assert_not_null(slow, "%s", r.out);
-	cr_assert_eq(count_in(slow, "\"connect_ns\":"), 5, "%s", slow);
-	cr_assert_eq(count_in(slow, "\"result\":\"refused\""), 1, "%s", slow);
-	cr_assert_eq(count_in(slow, "\"program\":\"life\""), 5, "%s", slow);
+	cr_assert_eq(h_occurrences(slow, "\"connect_ns\":"), 5, "%s", slow);
+	cr_assert_eq(h_occurrences(slow, "\"result\":\"refused\""), 1, "%s", slow);
+	cr_assert_eq(h_occurrences(slow, "\"program\":\"life\""), 5, "%s", slow);
 	const char *text_argv[] = {dump, "--stats", "-n", trace, NULL};
 	cr_assert_eq(h_run(&r, NULL, text_argv, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "\nPEER "), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "\nSLOWEST CONNECTS "), "%s", r.out);
 	/* -c: every connect has its latency, the blocking ones' from their close */
 	const char *out = dump_c_json();
-	cr_assert_eq(count_in(out, "\"connect_ns\":null"), 0, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"connect_ns\":null"), 0, "%s", out);
 }
 
 /* A name only a private /etc/hosts knows, resolved by the program with
@@ -271,22 +263,14 @@ Test(life, the_reader_sends_no_packet_unless_asked)
 }
 
 /* Real programs: curl and ab against a traced python3 http.server. */
-static size_t count(const char *s, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
 Test(life, curl_and_http_server_rows_have_results_durations_and_bytes)
 {
 	h_http_fetch(trace, trace, false);
 	const char *out = dump_c_json();
-	cr_assert_eq(count(out, "\"paired\":true"), 5, "%s", out);
-	cr_assert_eq(count(out, "\"result\":\"ok\""), 5, "%s", out);
-	cr_assert_eq(count(out, "\"duration_ns\":null"), 0, "%s", out);
-	cr_assert_eq(count(out, "\"rx_bytes\":null"), 0, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"paired\":true"), 5, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"result\":\"ok\""), 5, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"duration_ns\":null"), 0, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"rx_bytes\":null"), 0, "%s", out);
 	/* each response is a directory listing: hundreds of bytes received; the
 	 * listing itself may change as other tests write files beside it */
 	size_t rows = 0;
@@ -311,7 +295,7 @@ Test(life, curl_to_a_closed_port_is_refused)
 	const char *argv[] = {"/usr/bin/curl", "-s", "-o", "/dev/null", url, NULL};
 	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 7, "curl: %s", r.err);
 	const char *out = dump_c_json();
-	cr_assert_eq(count(out, "\"result\":\"refused\""), 1, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"result\":\"refused\""), 1, "%s", out);
 }
 
 Test(life, ab_connections_are_one_row_each_none_unpaired)
@@ -375,7 +359,7 @@ Test(life, timed_out_connect_is_a_timeout_row)
 {
 	run_life("timeout", NULL, NULL);
 	const char *out = dump_c_json();
-	cr_assert_eq(count(out, "\"result\":\"timeout\""), 1, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"result\":\"timeout\""), 1, "%s", out);
 	const char *p = strstr(out, "\"result\":\"timeout\"");
 	const char *lat = strstr(p, "\"connect_ns\":");
 	cr_assert_not_null(lat);
@@ -406,8 +390,8 @@ Test(life, unix_stream_connections_pair_by_path_and_peer_process)
 	const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
 	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
 	const char *out = dump_c_json();
-	cr_assert_eq(count(out, "\"paired\":true"), 2, "%s", out);
-	cr_assert_eq(count(out, "\"transport\":\"unix\""), 2, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"paired\":true"), 2, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"transport\":\"unix\""), 2, "%s", out);
 	struct st_trace t;
 	h_load(&t, trace);
 	cr_assert_eq(t.npeers, 4, "SO_PEERCRED on 2 connects and 2 accepts: %zu", t.npeers);
@@ -556,7 +540,7 @@ static void prefork_case(const char *order, bool child_last)
 	st_trace_free(&t);
 	/* the client is not traced: the row has the server's view, swapped */
 	const char *out = dump_c_json();
-	cr_assert_eq(count(out, "\"client\":null"), 1, "%s", out);
+	cr_assert_eq(h_occurrences(out, "\"client\":null"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
 	static struct h_run r;
 	const char *argv[] = {dump, "--stats", "--json", trace, NULL};

@@ -32,14 +32,6 @@ static void teardown(void)
 
 TestSuite(ship, .init = setup, .fini = teardown, .timeout = 240);
 
-static size_t count(const char *s, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
 static void need(const char *path, const char *what)
 {
 	if (access(path, F_OK) != 0)
@@ -98,7 +90,7 @@ Test(ship, twenty_thousand_connections_are_one_edge)
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
 	snprintf(cmd, sizeof cmd, "%s --graph %s", dump, trace);
 	const char *dot = sh(cmd, 0);
-	cr_assert_eq(count(dot, " -> "), 1, "%s", dot);
+	cr_assert_eq(h_occurrences(dot, " -> "), 1, "%s", dot);
 	cr_assert_not_null(strstr(dot, "20000 connections"), "%s", dot);
 	snprintf(cmd, sizeof cmd, "%s --graph %s | dot -Tsvg | grep -c '<g id=\"node'", dump, trace);
 	cr_assert_str_eq(sh(cmd, 0), "1\n");
@@ -131,7 +123,7 @@ Test(ship, otlp_export_is_valid_otlp_and_the_same_twice)
 		const char *id = strstr(l, want);
 		cr_assert(id && id < parent, "parent %.16s is not the client span", parent + 16);
 	}
-	cr_assert_eq(count(lines, "\"status\":{\"code\":2,\"message\":\"ECONNREFUSED\"}"), 1, "%s",
+	cr_assert_eq(h_occurrences(lines, "\"status\":{\"code\":2,\"message\":\"ECONNREFUSED\"}"), 1, "%s",
 		     lines);
 }
 
@@ -179,7 +171,7 @@ Test(ship, the_report_escapes_what_the_trace_holds)
 	snprintf(shot, sizeof shot, "%s/evil.png", dir);
 	snprintf(cmd, sizeof cmd, "%s --html %s %s && cat %s", dump, report, trace, report);
 	const char *html = sh(cmd, 0);
-	cr_assert_eq(count(html, "<script>"), 1, "only the report's own script: %s", html);
+	cr_assert_eq(h_occurrences(html, "<script>"), 1, "only the report's own script: %s", html);
 	cr_assert_not_null(strstr(html, "&lt;img src=x onerror=alert(&quot;name&quot;)&gt;"), "%s",
 			   html);
 	cr_assert_null(strstr(html, "<img"), "%s", html);

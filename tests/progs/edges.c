@@ -189,19 +189,24 @@ static int edges_storm(const char *counters, int procs, int threads)
 	return 0;
 }
 
+/* A child makes one call and leaves with _exit (no destructor); waited for. */
+static void edges_child_call(void)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		edges_call();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, NULL, 0) == pid);
+}
+
 /* children N: N children make one call each and _exit (no destructor) */
 static int edges_children(long n)
 {
 	edges_pair();
-	for (long i = 0; i < n; i++) {
-		pid_t pid = fork();
-		CHECK(pid >= 0);
-		if (pid == 0) {
-			edges_call();
-			_exit(0);
-		}
-		CHECK(waitpid(pid, NULL, 0) == pid);
-	}
+	for (long i = 0; i < n; i++)
+		edges_child_call();
 	printf("children=%ld\n", n);
 	return 0;
 }
@@ -234,13 +239,7 @@ static int edges_daemon(const char *dir, const char *data)
 	close(2);
 	CHECK(open(data, O_WRONLY | O_CREAT | O_APPEND, 0600) == 0);
 	CHECK(dup(0) == 1 && dup(0) == 2);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		edges_call();
-		_exit(0);
-	}
-	CHECK(waitpid(pid, NULL, 0) == pid);
+	edges_child_call();
 	CHECK(write(1, "data\n", 5) == 5);
 	return 0;
 }

@@ -251,36 +251,44 @@ static int life_prefork(bool parent_first)
 
 /* scmrights: a connected socket passed to a child over a Unix socket
  * (SCM_RIGHTS); the child names its peer, sends 100 bytes and closes it */
-static void life_send_fd(int over, int fd)
-{
-	char byte = 'f';
-	struct iovec iov = {&byte, 1};
+/* One byte of data with room for one fd of control data. */
+struct life_fd_msg {
+	char byte;
+	struct iovec iov;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			   .msg_controllen = sizeof u.buf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct msghdr m;
+};
+
+static struct msghdr *life_fd_msg_init(struct life_fd_msg *x)
+{
+	x->byte = 'f';
+	x->iov = (struct iovec){&x->byte, 1};
+	x->m = (struct msghdr){.msg_iov = &x->iov, .msg_iovlen = 1, .msg_control = x->u.buf,
+			       .msg_controllen = sizeof x->u.buf};
+	return &x->m;
+}
+
+static void life_send_fd(int over, int fd)
+{
+	struct life_fd_msg x;
+	struct msghdr *m = life_fd_msg_init(&x);
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	CHECK(sendmsg(over, &m, 0) == 1);
+	CHECK(sendmsg(over, m, 0) == 1);
 }
 
 static int life_recv_fd(int over)
 {
-	char byte;
-	struct iovec iov = {&byte, 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			   .msg_controllen = sizeof u.buf};
-	CHECK(recvmsg(over, &m, 0) == 1);
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct life_fd_msg x;
+	struct msghdr *m = life_fd_msg_init(&x);
+	CHECK(recvmsg(over, m, 0) == 1);
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
 	CHECK(c != NULL && c->cmsg_type == SCM_RIGHTS);
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof fd);
