@@ -15,7 +15,7 @@ SHIM_OPT   = -O3 -flto=auto
 SHIM_FLAGS = $(BASEFLAGS) $(SHIM_OPT) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
                   iproute2 procps curl python3 socat apache2-utils time graphviz \
-                  chromium
+                  chromium nodejs
 
 SHIM_SRC  = $(wildcard shim/*.c)
 # The recorder without the wrappers or constructor (format tests, gentrace).

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "st_internal.h"
 
@@ -13,6 +15,26 @@ void st_addr_from(struct st_addr *a, const void *sa, socklen_t len)
 	a->len = len;
 	if (len)
 		memcpy(&a->ss, sa, len);
+}
+
+/*
+ * The same, for an address the kernel may never have read (a connect that
+ * failed with EBADF, or was refused by a seccomp filter before the call ran):
+ * copied with process_vm_readv on this process, which fails with EFAULT
+ * instead of faulting.  Only on failed calls, so its cost is rare.
+ */
+void st_addr_copy(struct st_addr *a, const void *sa, socklen_t len)
+{
+	if (len > ST_ADDR_MAX)
+		len = ST_ADDR_MAX;
+	a->len = 0;
+	if (len == 0 || sa == NULL)
+		return;
+	struct iovec local = {&a->ss, len}, remote = {(void *)sa, len};
+	long pid = st_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	if (st_raw_syscall(SYS_process_vm_readv, pid, (long)&local, 1, (long)&remote, 1, 0) ==
+	    (long)len)
+		a->len = len;
 }
 
 /* True for an inet address the kernel will report back unchanged as the peer

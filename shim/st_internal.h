@@ -2,6 +2,7 @@
 #ifndef ST_INTERNAL_H
 #define ST_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,7 +75,25 @@ static inline long st_raw_syscall(long n, long a1, long a2, long a3, long a4, lo
 			 : "rcx", "r11", "memory");
 	return ret;
 }
+#else
+#error "libsocktrace: st_raw_syscall is written for x86-64 only"
 #endif
+
+/* A system call as glibc's syscall() makes it (-1 and errno on failure), for
+ * the shim's own use: it must never reach the exported syscall(), which
+ * records (a raw close during binding would recurse). */
+static inline long st_sys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	long ret = st_raw_syscall(n, a1, a2, a3, a4, a5, a6);
+	if (ret < 0 && ret > -4096) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+#define ST_SYS(...) ST_SYS_(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+#define ST_SYS_(n, a, b, c, d, e, f, ...) \
+	st_sys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
 /* st_init.c: process-wide state. */
 extern uint32_t st_pid;
@@ -252,8 +271,20 @@ void st_end_at_exit(void);
 void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
 void st_end_learned(int fd, uint8_t flags); /* born elsewhere, found connected: follow it */
 
+/* The named wrappers' bodies on the raw system call, for syscall()
+ * (st_wrap_syscall.c): each returns as glibc's syscall() would. */
+int st_sys_connect(int fd, const struct sockaddr *addr, socklen_t len);
+int st_sys_accept4(bool four, int fd, struct sockaddr *addr, socklen_t *len, int flags,
+		   const void *return_slot);
+int st_sys_name(bool peer, int fd, struct sockaddr *addr, socklen_t *len);
+int st_sys_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int st_sys_shutdown(int fd, int how);
+long st_sys_fd(long number, long a1, long a2, long a3);
+bool st_pipe_check(long number, long a1, long a2, const void *ret_addr, long *raw_ret);
+
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);
+void st_addr_copy(struct st_addr *a, const void *sa, socklen_t len); /* never faults */
 bool st_addr_is_specific_inet(const struct st_addr *a);
 bool st_addr_is_settled(const struct st_addr *a);
 bool st_addr_is_shared_by_accepted(const struct st_addr *a);

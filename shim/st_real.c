@@ -99,7 +99,7 @@ static bool st_bind(void)
 /* Calls the bound function, or the system call while binding is not done. */
 #define ST_CALL(name, sysno, ...) \
 	((st_bind() && st_fn.name) ? st_fn.name(__VA_ARGS__) \
-				   : (int)syscall(sysno, __VA_ARGS__))
+				   : (int)ST_SYS(sysno, __VA_ARGS__))
 
 int st_real_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -170,7 +170,7 @@ void st_real_closefrom(int lowfd)
 		return;
 	}
 	int saved = errno;
-	syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
+	ST_SYS(SYS_close_range, (unsigned)lowfd, ~0u, 0);
 	errno = saved;
 }
 
@@ -220,7 +220,7 @@ int st_real_pipe(int fds[2])
 {
 	if (st_bind() && st_fn.pipe)
 		return st_fn.pipe(fds);
-	return (int)syscall(SYS_pipe2, fds, 0);
+	return (int)ST_SYS(SYS_pipe2, fds, 0);
 }
 
 int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,

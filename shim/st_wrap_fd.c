@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/close_range.h>
 
@@ -119,13 +120,19 @@ static void st_end_range(unsigned first, unsigned last)
 		st_end_now((int)fd, ST_END_RANGE, -1);
 }
 
-ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
+static int st_close_range_via(bool raw, unsigned first, unsigned last, int flags)
 {
 	if (!(flags & CLOSE_RANGE_CLOEXEC)) /* that one only marks them */
 		st_end_range(first, last);
-	int ret = st_real_close_range(first, last, flags);
+	int ret = raw ? (int)ST_SYS(SYS_close_range, first, last, flags)
+		      : st_real_close_range(first, last, flags);
 	st_fdcache_forget_range(first, last);
 	return ret;
+}
+
+ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	return st_close_range_via(false, first, last, flags);
 }
 
 ST_EXPORT void closefrom(int lowfd)
@@ -145,12 +152,17 @@ ST_EXPORT int fclose(FILE *stream)
 	return ret;
 }
 
+static void st_socket_born(int fd, int domain, int type, int protocol)
+{
+	st_fdcache_forget(fd);
+	if (fd >= 0)
+		st_life_set(fd, ST_LIFE_BORN, st_life_flags_of(domain, type, protocol), 0);
+}
+
 ST_EXPORT int socket(int domain, int type, int protocol)
 {
 	int ret = st_real_socket(domain, type, protocol);
-	st_fdcache_forget(ret);
-	if (ret >= 0)
-		st_life_set(ret, ST_LIFE_BORN, st_life_flags_of(domain, type, protocol), 0);
+	st_socket_born(ret, domain, type, protocol);
 	return ret;
 }
 
@@ -179,4 +191,47 @@ ST_EXPORT int listen(int fd, int backlog)
 	int ret = st_real_listen(fd, backlog);
 	st_fdcache_forget(fd);
 	return ret;
+}
+
+/*
+ * The same calls made with syscall() (libuv closes every socket that way):
+ * the raw system call's result and errno, and the same bookkeeping.  fcntl
+ * is followed for its dup commands only; the others never reach here.
+ */
+long st_sys_fd(long number, long a1, long a2, long a3)
+{
+	int fd = (int)a1, other = (int)a2;
+	long ret;
+	switch (number) {
+	case SYS_close:
+		ret = ST_ENDING(fd, ST_END_CLOSE, (int)ST_SYS(SYS_close, fd));
+		st_fdcache_forget(fd);
+		return ret;
+	case SYS_dup:
+		ret = ST_SYS(SYS_dup, fd);
+		st_duplicated(fd, (int)ret);
+		return ret;
+	case SYS_fcntl:
+		ret = ST_SYS(SYS_fcntl, fd, a2, a3);
+		if (other == F_DUPFD || other == F_DUPFD_CLOEXEC)
+			st_duplicated(fd, (int)ret);
+		return ret;
+	case SYS_dup2:
+	case SYS_dup3:
+		if (fd == other)
+			return ST_SYS(number, fd, other, a3);
+		ret = ST_ENDING(other, ST_END_REPLACED, (int)ST_SYS(number, fd, other, a3));
+		st_fdcache_forget(other);
+		if (ret >= 0)
+			st_life_share(fd, other);
+		return ret;
+	case SYS_close_range:
+		return st_close_range_via(true, (unsigned)a1, (unsigned)a2, (int)a3);
+	case SYS_socket:
+		ret = ST_SYS(SYS_socket, a1, a2, a3);
+		st_socket_born((int)ret, (int)a1, (int)a2, (int)a3);
+		return ret;
+	default:
+		return ST_SYS(number, a1, a2, a3);
+	}
 }

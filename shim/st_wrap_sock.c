@@ -2,7 +2,8 @@
  * The traced calls.  Each calls the real function first with the program's
  * own arguments, so results and errno are exactly libc's, then records.  The
  * program's buffers are read only where the kernel has just proven them
- * readable: connect's address unless it failed with EFAULT, the length a
+ * readable: connect's address when the connect succeeded or is under way
+ * (otherwise copied without faulting), the length a
  * successful getsockname/getpeername wrote back, and accept's peer when the
  * room offered for it was read safely (st_offered_len).  Other addresses the
  * program receives come from the fd cache or from the kernel into our own
@@ -11,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "st_internal.h"
 
@@ -50,8 +52,16 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 	struct st_addr local, peer;
 	local.len = peer.len = 0; /* no initialiser: zeroing 2 x 132 bytes shows in the names loop */
 	st_fdcache_forget(fd);
-	if (err != EFAULT && addr != NULL && len <= sizeof peer.ss)
-		st_addr_from(&peer, addr, len);
+	/* Read directly only when the kernel has just read it: a connect that
+	 * succeeded or is under way.  A failed one may never have looked
+	 * (EBADF is checked first; connect(-1, (void *)8, 16) is EBADF bare). */
+	bool kernel_read = ret == 0 || err == EINPROGRESS || err == EALREADY || err == EISCONN;
+	if (addr != NULL && len <= sizeof peer.ss) {
+		if (ST_LIKELY(kernel_read))
+			st_addr_from(&peer, addr, len);
+		else if (err != EFAULT)
+			st_addr_copy(&peer, addr, len);
+	}
 	if (ret == 0 || err == EINPROGRESS) {
 		struct st_addr kernel_peer;
 		if (ret == 0 && st_addr_is_specific_inet(&peer)) {
@@ -73,11 +83,15 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 		st_end_peer(fd);
 }
 
-ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+/* raw: the program made the call with syscall(), which must stay the raw
+ * system call's (no cancellation point, no libc behaviour of its own). */
+static inline __attribute__((always_inline)) int st_connect(bool raw, int fd,
+							    const struct sockaddr *addr,
+							    socklen_t len)
 {
 	/* a connection's age counts from here; no clock read when not tracing */
 	uint64_t start_ns = st_ready() ? st_now_ns() : 0;
-	int ret = st_real_connect(fd, addr, len);
+	int ret = raw ? (int)ST_SYS(SYS_connect, fd, addr, len) : st_real_connect(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
 		struct st_outcome done = st_outcome_of(ret, saved);
@@ -87,6 +101,16 @@ ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	}
 	errno = saved;
 	return ret;
+}
+
+ST_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return st_connect(false, fd, addr, len);
+}
+
+int st_sys_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return st_connect(true, fd, addr, len);
 }
 
 /* The accepted socket's local end is the listener's when that is a specific
@@ -170,7 +194,7 @@ static void st_peer_from_program(struct st_addr *peer, const struct sockaddr *ad
 
 /* When the program does not want the peer address, the kernel writes it into
  * our buffer instead: the program sees no difference and we save a syscall. */
-static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
+static inline __attribute__((always_inline)) int st_accept(bool raw, uint8_t op, int fd,
 							   struct sockaddr *addr, socklen_t *len,
 							   int flags, const void *return_slot)
 {
@@ -181,8 +205,11 @@ static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
 	socklen_t our_len = sizeof peer.ss;
 	struct sockaddr *use_addr = ours ? (struct sockaddr *)&peer.ss : addr;
 	socklen_t *use_len = ours ? &our_len : len;
-	int ret = op == ST_OP_ACCEPT4 ? st_real_accept4(fd, use_addr, use_len, flags)
-				      : st_real_accept(fd, use_addr, use_len);
+	int ret = raw ? (int)(op == ST_OP_ACCEPT4
+				      ? ST_SYS(SYS_accept4, fd, use_addr, use_len, flags)
+				      : ST_SYS(SYS_accept, fd, use_addr, use_len))
+	      : op == ST_OP_ACCEPT4 ? st_real_accept4(fd, use_addr, use_len, flags)
+				    : st_real_accept(fd, use_addr, use_len);
 	int saved = errno;
 	if (st_ready()) {
 		struct st_outcome done = st_outcome_of(ret, saved);
@@ -204,12 +231,20 @@ static inline __attribute__((always_inline)) int st_accept(uint8_t op, int fd,
 
 ST_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	return st_accept(ST_OP_ACCEPT, fd, addr, len, 0, ST_RETURN_SLOT());
+	return st_accept(false, ST_OP_ACCEPT, fd, addr, len, 0, ST_RETURN_SLOT());
 }
 
 ST_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	return st_accept(ST_OP_ACCEPT4, fd, addr, len, flags, ST_RETURN_SLOT());
+	return st_accept(false, ST_OP_ACCEPT4, fd, addr, len, flags, ST_RETURN_SLOT());
+}
+
+/* return_slot: the exported syscall()'s own, as ST_RETURN_SLOT() there gives */
+int st_sys_accept4(bool four, int fd, struct sockaddr *addr, socklen_t *len, int flags,
+		   const void *return_slot)
+{
+	return st_accept(true, four ? ST_OP_ACCEPT4 : ST_OP_ACCEPT, fd, addr, len, flags,
+			 return_slot);
 }
 
 /* The cache entry is trusted only when it agrees with the length the call
@@ -236,30 +271,38 @@ static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
 	st_record_event(op, fd, -1, done, &local, &peer, flags, stack);
 }
 
-ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+static inline __attribute__((always_inline)) int st_name(bool raw, uint8_t op, int fd,
+							  struct sockaddr *addr, socklen_t *len)
 {
-	int ret = st_real_getsockname(fd, addr, len);
+	int ret;
+	if (raw)
+		ret = (int)ST_SYS(op == ST_OP_GETSOCKNAME ? SYS_getsockname : SYS_getpeername, fd,
+				  addr, len);
+	else
+		ret = op == ST_OP_GETSOCKNAME ? st_real_getsockname(fd, addr, len)
+					      : st_real_getpeername(fd, addr, len);
 	int saved = errno;
 	if (st_ready()) {
 		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
-		st_after_name(ST_OP_GETSOCKNAME, fd, &done, len, &stack);
+		st_after_name(op, fd, &done, len, &stack);
 	}
 	errno = saved;
 	return ret;
 }
 
+ST_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return st_name(false, ST_OP_GETSOCKNAME, fd, addr, len);
+}
+
 ST_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	int ret = st_real_getpeername(fd, addr, len);
-	int saved = errno;
-	if (st_ready()) {
-		struct st_outcome done = st_outcome_of(ret, saved);
-		struct st_stack stack;
-		st_stack_take(&stack);
-		st_after_name(ST_OP_GETPEERNAME, fd, &done, len, &stack);
-	}
-	errno = saved;
-	return ret;
+	return st_name(false, ST_OP_GETPEERNAME, fd, addr, len);
+}
+
+int st_sys_name(bool peer, int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return st_name(true, peer ? ST_OP_GETPEERNAME : ST_OP_GETSOCKNAME, fd, addr, len);
 }

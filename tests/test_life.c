@@ -688,3 +688,58 @@ Test(life, accept_peers_come_whole_from_any_buffer_shape)
 	cr_assert_eq(cases, h_sanitized() ? 8u : 9u, "cases seen: %zu", cases);
 	st_trace_free(&t);
 }
+
+/* Calls made through libc's syscall() (libuv closes every socket so) are
+ * followed like the named ones, with the raw call's results and errnos. */
+Test(life, calls_through_syscall_are_followed_with_the_raw_results)
+{
+	static struct h_run bare, traced;
+	const char *argv[] = {life, "syscall", NULL};
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0, "%s", bare.err);
+	cr_assert_eq(h_run(&traced, trace, argv, NULL, 30), 0, "%s", traced.err);
+	cr_assert_str_eq(traced.out, bare.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t replaced = 0, closed = 0, shut = 0;
+	for (size_t i = 0; i < t.ncloses; i++) {
+		const struct st_close *c = &t.closes[i];
+		cr_assert_neq(c->how, ST_END_EXIT, "fd %d left open at exit", c->fd);
+		replaced += c->how == ST_END_REPLACED && c->fd == 100 && c->role == ST_ROLE_SERVER;
+		closed += c->how == ST_END_CLOSE && c->fd == 4 && c->role == ST_ROLE_CLIENT;
+		shut += c->how == ST_END_SHUTDOWN && c->fd == 4;
+	}
+	cr_assert_eq(replaced, 1, "the fcntl copy's end, by dup2");
+	cr_assert_eq(closed, 1);
+	cr_assert_eq(shut, 1);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_eq(h_occurrences(out, "\"paired\":true"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1000,\"rx_bytes\":500"), "%s", out);
+}
+
+/* node (libuv) closes its sockets with syscall(SYS_close): each connection
+ * ends at its close, with its bytes, never "open at exit". */
+Test(life, node_connections_end_at_their_close)
+{
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/node", "tests/scripts/node_http.js", "5", "1000", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 60), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "requests=5 bytes=5000"), "%s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t tcp_closes = 0;
+	for (size_t i = 0; i < t.ncloses; i++) {
+		if (ST_EV_PROTO(t.closes[i].flags) != ST_PROTO_TCP ||
+		    t.closes[i].how == ST_END_SHUTDOWN)
+			continue;
+		tcp_closes++;
+		cr_assert_neq(t.closes[i].how, ST_END_EXIT, "fd %d open at exit", t.closes[i].fd);
+	}
+	cr_assert_eq(tcp_closes, 10, "5 client and 5 server ends: %zu", tcp_closes);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_eq(h_occurrences(out, "\"paired\":true"), 5, "%s", out);
+	/* the client's RX is the 1000-byte body and the response's headers */
+	for (const char *p = out; (p = strstr(p, "\"rx_bytes\":")) != NULL; p++)
+		cr_assert_gt(atol(p + strlen("\"rx_bytes\":")), 1000, "%s", out);
+}

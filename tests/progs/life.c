@@ -218,8 +218,9 @@ static int life_prefork(bool parent_first)
 	int l = tcp_listener(AF_INET, &port);
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int c = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-	CHECK(c >= 0 && syscall(SYS_connect, c, &in, sizeof in) == 0);
+	/* the client is never seen: inline system calls */
+	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
 	int a = accept(l, NULL, NULL);
 	CHECK(a >= 0);
 	pid_t pid = fork();
@@ -234,17 +235,17 @@ static int life_prefork(bool parent_first)
 	if (parent_first)
 		close(a);
 	static char buf[2000];
-	CHECK(syscall(SYS_write, c, buf, 1000) == 1000);
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
 	for (size_t got = 0; got < 2000;) {
-		long n = syscall(SYS_read, c, buf, sizeof buf);
+		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
 		CHECK(n > 0);
 		got += (size_t)n;
 	}
-	CHECK(syscall(SYS_write, c, buf, 1) == 1);
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	if (!parent_first)
 		close(a);
-	syscall(SYS_close, c);
+	inline_syscall(SYS_close, c, 0, 0);
 	printf("child=%d\n", pid);
 	return 0;
 }
@@ -424,11 +425,62 @@ static int life_peerbuf(bool sanitized)
 	return 0;
 }
 
+/* syscall: one connection made, used and ended only through libc's
+ * syscall() (as libuv closes), then calls the kernel refuses, whose results
+ * and errnos the program prints for the test to hold against a bare run */
+static int life_syscall(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	CHECK(syscall(SYS_connect, fd, &in, sizeof in) == 0);
+	int a = (int)syscall(SYS_accept4, l, NULL, NULL, 0);
+	CHECK(a >= 0);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	CHECK(syscall(SYS_getpeername, a, &ss, &len) == 0);
+	int copy = (int)syscall(SYS_fcntl, a, F_DUPFD, 100);
+	CHECK(copy >= 100);
+	CHECK(syscall(SYS_close, a) == 0); /* the copy still carries the connection */
+	life_write_all(fd, 1000);
+	life_read_all(copy, 1000);
+	life_write_all(copy, 500);
+	life_read_all(fd, 500);
+	CHECK(syscall(SYS_shutdown, fd, SHUT_WR) == 0);
+	char c;
+	CHECK(read(copy, &c, 1) == 0);
+	CHECK(syscall(SYS_dup2, l, copy) == copy); /* ends the server's end */
+	CHECK(syscall(SYS_close, fd) == 0);
+	int err = 0;
+	len = sizeof err;
+	printf("copy=%d fd=%d\n", copy, fd);
+	/* refused calls: the raw answers, bare and traced alike */
+	long r[8];
+	int e[8];
+#define LIFE_RAW(i, ...) (errno = 0, r[i] = syscall(__VA_ARGS__), e[i] = errno)
+	LIFE_RAW(0, SYS_close, -1);
+	LIFE_RAW(1, SYS_connect, -1, (void *)8, 16);
+	LIFE_RAW(2, SYS_dup2, 999, 998);
+	LIFE_RAW(3, SYS_getsockopt, -1, SOL_SOCKET, SO_ERROR, &err, &len);
+	CHECK(fcntl(l, F_SETFL, O_NONBLOCK) == 0); /* EAGAIN, never a wait */
+	LIFE_RAW(4, SYS_accept4, l, (void *)8, (void *)8, 0);
+	LIFE_RAW(5, SYS_getsockname, 0x7fffff00, &ss, &len);
+	LIFE_RAW(6, SYS_fcntl, -1, F_DUPFD, 0);
+	LIFE_RAW(7, SYS_close_range, 5, 3, 0);
+	for (int i = 0; i < 8; i++)
+		printf("raw%d=%ld errno=%d\n", i, r[i], e[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	const char *s = argc > 1 ? argv[1] : "";
 	if (!strcmp(s, "refused")) return life_refused();
+	if (!strcmp(s, "syscall")) return life_syscall();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();
 	if (!strcmp(s, "reuse")) return life_reuse(argc > 2 ? atoi(argv[2]) : 100);

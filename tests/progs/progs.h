@@ -23,6 +23,17 @@
 		}                                                                 \
 	} while (0)
 
+/* A system call made by the syscall instruction itself, as Go's runtime and
+ * static libraries make them: no libc function is called, so the shim cannot
+ * see it (-errno on failure). */
+static inline long inline_syscall(long n, long a1, long a2, long a3)
+{
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a1), "S"(a2), "d"(a3)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 /* A loopback TCP listener on a kernel-chosen port; *port receives it. */
 static inline int tcp_listener(int family, unsigned *port)
 {
