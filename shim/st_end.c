@@ -56,24 +56,98 @@ static uint8_t st_role_of(enum st_life_state state)
 	       : state == ST_LIFE_INHERITED ? ST_ROLE_INHERITED : ST_ROLE_PENDING;
 }
 
-/* tcp_info just before the end; older kernels return a shorter struct,
- * so each field is used only when the length returned covers it. */
+/* A field of tcp_info is valid when the length the kernel returned covers
+ * it: older kernels return a shorter struct. */
+#define ST_TI_HAS(len, field) \
+	((len) >= offsetof(struct tcp_info, field) + sizeof(((struct tcp_info *)0)->field))
+
+/*
+ * What the program handed to TCP: sent once (retransmissions taken out) plus
+ * what is still queued unsent.  A FIN queued behind unsent data counts one
+ * in write_seq (tcp_send_fin), never in the data: it is taken out.
+ */
+static uint64_t st_tcp_handed(const struct tcp_info *ti)
+{
+	enum { FIN_WAIT1 = 4, LAST_ACK = 9, CLOSING = 11 };
+	uint64_t unsent = ti->tcpi_notsent_bytes;
+	bool our_fin_sent_or_queued = ti->tcpi_state == FIN_WAIT1 || ti->tcpi_state == LAST_ACK ||
+				      ti->tcpi_state == CLOSING;
+	if (our_fin_sent_or_queued && unsent > 0)
+		unsent--;
+	uint64_t once = ti->tcpi_bytes_sent >= ti->tcpi_bytes_retrans
+				? ti->tcpi_bytes_sent - ti->tcpi_bytes_retrans : 0;
+	return once + unsent;
+}
+
+/*
+ * The kernel loads tcpi_state before it locks the socket for the counters: a
+ * FIN that arrives in between (on loopback, often while shutdown() or close()
+ * is answered) is in tcpi_bytes_received under a state that does not show it,
+ * and the reader would count it as a byte.  In the states a FIN can still
+ * change, a second read settles it: when the count did not move between the
+ * two, the second state (loaded after the first count) matches that count.
+ */
+static bool st_tcp_info_read(int fd, struct tcp_info *ti, socklen_t *len)
+{
+	enum { ESTABLISHED = 1, FIN_WAIT1 = 4, FIN_WAIT2 = 5 };
+	*len = sizeof *ti;
+	memset(ti, 0, sizeof *ti);
+	if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, len) != 0 ||
+	    !ST_TI_HAS(*len, tcpi_bytes_received))
+		return false;
+	for (int tries = 0; tries < 3; tries++) {
+		if (ti->tcpi_state != ESTABLISHED && ti->tcpi_state != FIN_WAIT1 &&
+		    ti->tcpi_state != FIN_WAIT2)
+			return true;
+		struct tcp_info again;
+		socklen_t again_len = sizeof again;
+		memset(&again, 0, sizeof again);
+		if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &again, &again_len) != 0 ||
+		    again_len != *len)
+			return true;
+		bool settled = again.tcpi_bytes_received == ti->tcpi_bytes_received;
+		*ti = again;
+		if (settled)
+			return true;
+	}
+	return true;
+}
+
+/* tcp_info just before the end. */
 static void st_tcp_info(int fd, struct st_close *c)
 {
 	struct tcp_info ti;
-	socklen_t len = sizeof ti;
+	socklen_t len;
 	int saved = errno;
-	memset(&ti, 0, sizeof ti);
-	if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) {
+	if (st_tcp_info_read(fd, &ti, &len)) {
 		c->flags |= ST_CLOSE_TCPINFO;
 		c->tcp_state = ti.tcpi_state;
 		c->rtt_us = ti.tcpi_rtt;
 		c->retrans = ti.tcpi_total_retrans;
 		c->bytes_acked = ti.tcpi_bytes_acked;
 		c->bytes_received = ti.tcpi_bytes_received;
+		if (ST_TI_HAS(len, tcpi_bytes_retrans)) {
+			c->flags |= ST_CLOSE_SENT;
+			c->bytes_sent = st_tcp_handed(&ti);
+		}
 	}
 	errno = saved;
+}
+
+/* SYN to SYN-ACK, when the kernel's smoothed RTT is still its first sample:
+ * no data sent yet, so no ACK of data has been sampled (0: unknown). */
+static uint32_t st_tcp_handshake_us(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	int saved = errno;
+	uint32_t us = 0;
+	memset(&ti, 0, sizeof ti);
+	if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ST_TI_HAS(len, tcpi_data_segs_out) && ti.tcpi_data_segs_out == 0)
+		us = ti.tcpi_rtt;
+	errno = saved;
+	return us;
 }
 
 static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_close *c)
@@ -138,7 +212,18 @@ void st_end_result(int fd, int err, uint8_t learned, uint64_t ts)
 		return;
 	if (!st_life_settle(fd, err == 0 ? ST_LIFE_CLIENT : ST_LIFE_BORN))
 		return; /* another thread learned it first */
-	st_record_result(fd, err, ts > since ? ts - since : 0, learned, flags, ts);
+	uint32_t handshake_us = 0;
+	if (err == 0 && st_tcpinfo_on && ST_EV_PROTO(flags) == ST_PROTO_TCP)
+		handshake_us = st_tcp_handshake_us(fd);
+	st_record_result(fd, err, ts > since ? ts - since : 0, learned, flags, ts, handshake_us);
+}
+
+/* A blocking connect that failed (refused, timed out): its result is its
+ * return, recorded so that the reader knows when it began. */
+void st_end_failed(int fd, int err, uint64_t start_ns, uint64_t ts, uint8_t flags)
+{
+	st_record_result(fd, err, ts > start_ns ? ts - start_ns : 0, ST_LEARNED_RETURNED, flags, ts,
+			 0);
 }
 
 void st_end_at_exit(void)

@@ -1,5 +1,5 @@
 /*
- * socktrace trace format, version 2: the one definition shared by the shim
+ * socktrace trace format, version 3: the one definition shared by the shim
  * (writer) and socktrace-dump (reader).  docs/FORMAT.md explains it in prose.
  *
  * A file is a header of ST_HEADER_SIZE bytes followed by chunks of
@@ -17,7 +17,7 @@
 
 #define ST_MAGIC "SOCKTRC\x1a"
 #define ST_MAGIC_LEN 8
-#define ST_VERSION 2
+#define ST_VERSION 3
 #define ST_VERSION_OLDEST 1 /* readers read every version from this one */
 #define ST_HEADER_SIZE 4096u
 #define ST_CHUNK_SIZE 16384u
@@ -160,7 +160,10 @@ struct st_module {
  * a Unix socket) finished, as the program itself learned it: err 0 when
  * connected, else the error; latency_ns since the connect began.
  */
-enum st_learned { ST_LEARNED_SO_ERROR = 1, ST_LEARNED_CONNECT = 2, ST_LEARNED_GETPEERNAME = 3 };
+/* ST_LEARNED_RETURNED (version 3): a blocking connect that failed; its
+ * latency is the call's duration, so a timed-out connect shows its start. */
+enum st_learned { ST_LEARNED_SO_ERROR = 1, ST_LEARNED_CONNECT = 2, ST_LEARNED_GETPEERNAME = 3,
+		  ST_LEARNED_RETURNED = 4 };
 
 struct st_result {
 	uint64_t word;
@@ -172,7 +175,10 @@ struct st_result {
 	uint64_t latency_ns;
 	uint8_t learned; /* enum st_learned */
 	uint8_t flags;   /* socket type and protocol, as in events */
-	uint8_t pad[6];
+	uint8_t pad[2];
+	/* version 3: SYN to SYN-ACK in us, the kernel's first RTT sample, read
+	 * when the result was learned before any data was sent; 0 = unknown */
+	uint32_t handshake_us;
 };
 
 /*
@@ -200,6 +206,8 @@ enum st_role { ST_ROLE_CLIENT = 1, ST_ROLE_SERVER = 2, ST_ROLE_PENDING = 3, ST_R
  * counts from the parent's start, so the close's date minus its age names
  * the connection in both. */
 #define ST_CLOSE_FORKED 0x02
+/* Version 3: bytes_sent is valid. */
+#define ST_CLOSE_SENT 0x40
 
 struct st_close {
 	uint64_t word;
@@ -218,7 +226,14 @@ struct st_close {
 	uint32_t retrans;        /* total retransmissions (tcpi_total_retrans) */
 	int32_t shut_how;        /* shutdown(): SHUT_RD, SHUT_WR or SHUT_RDWR; else -1 */
 	uint32_t pad;
+	/* Version 3: data bytes the program handed to TCP, sent or not:
+	 * tcpi_bytes_sent - tcpi_bytes_retrans + tcpi_notsent_bytes (without a
+	 * FIN still queued).  Unlike bytes_acked it counts what was still in
+	 * flight or queued at the close.  Version-2 close records end before it
+	 * (72 bytes). */
+	uint64_t bytes_sent;
 };
+#define ST_CLOSE_V2_SIZE 72u
 
 /*
  * Resolve record (version 2): getaddrinfo or gethostbyname*, one record per

@@ -157,7 +157,7 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len);
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
-		       uint64_t ts);
+		       uint64_t ts, uint32_t handshake_us);
 struct st_close;
 void st_record_close(const struct st_close *c); /* fills word, pid, tid */
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
@@ -267,6 +267,7 @@ void st_end_now(int fd, uint8_t how, int shut_how); /* records at once (range, s
 bool st_end_begin(int fd, uint8_t how, struct st_end_note *n);
 void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
 void st_end_result(int fd, int err, uint8_t learned, uint64_t ts);
+void st_end_failed(int fd, int err, uint64_t start_ns, uint64_t ts, uint8_t flags);
 void st_end_at_exit(void);
 void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
 void st_end_learned(int fd, uint8_t flags); /* born elsewhere, found connected: follow it */

@@ -467,10 +467,11 @@ static void st_record_fixed(const void *rec, uint32_t len, uint16_t type)
 }
 
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
-		       uint64_t ts)
+		       uint64_t ts, uint32_t handshake_us)
 {
 	struct st_result r = {.ts_ns = ts, .fd = fd, .err = err,
-			      .latency_ns = latency_ns, .learned = learned, .flags = flags};
+			      .latency_ns = latency_ns, .learned = learned, .flags = flags,
+			      .handshake_us = handshake_us};
 	st_record_fixed(&r, sizeof r, ST_REC_RESULT);
 }
 

@@ -18,6 +18,14 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
+/* A connect that failed after trying (not one the kernel refused to start):
+ * its attempt has a duration worth a result record. */
+static bool st_connect_failed_on_the_wire(int err)
+{
+	return err == ECONNREFUSED || err == ETIMEDOUT || err == EHOSTUNREACH ||
+	       err == ENETUNREACH || err == ECONNRESET || err == ECONNABORTED;
+}
+
 /*
  * Where this connect leaves the socket's connection.  A connect on a socket
  * whose connect was pending is the program asking how it went (ab, hiredis):
@@ -37,9 +45,11 @@ static uint8_t st_connect_life(int fd, const struct st_outcome *done, uint64_t s
 		return flags | ST_EV_REPEAT;
 	}
 	bool unix_family = peer->len >= sizeof(sa_family_t) && peer->ss.ss_family == AF_UNIX;
+	/* EINTR: a blocking connect interrupted by a signal goes on in the
+	 * background, as a non-blocking one does (POSIX; Linux alike) */
 	if (ret == 0)
 		st_life_set(fd, ST_LIFE_CLIENT, flags, start_ns);
-	else if (err == EINPROGRESS || (err == EAGAIN && unix_family))
+	else if (err == EINPROGRESS || err == EINTR || (err == EAGAIN && unix_family))
 		st_life_set(fd, ST_LIFE_PENDING, flags, start_ns);
 	return flags;
 }
@@ -79,6 +89,9 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 	uint8_t flags = st_connect_life(fd, done, start_ns, &peer);
 	st_record_event(ST_OP_CONNECT, fd, -1, done, &local, &peer,
 			flags | (peer.len ? ST_EV_PEER_REQUESTED : 0), stack);
+	/* after its event, which the reader must have seen first */
+	if (ret < 0 && st_connect_failed_on_the_wire(err) && !(flags & ST_EV_REPEAT))
+		st_end_failed(fd, err, start_ns, done->ts_ns, flags);
 	if (ret == 0 && peer.len >= sizeof(sa_family_t) && peer.ss.ss_family == AF_UNIX)
 		st_end_peer(fd);
 }

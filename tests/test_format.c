@@ -361,3 +361,40 @@ Test(format, directory_and_fifo_are_refused)
 	cr_expect_not_null(strstr(t.error, "FIFO"), "%s", t.error);
 	st_trace_free(&t);
 }
+
+/* docs/FORMAT.md names each record's struct and size: they must be the
+ * header's (a doc that said 48 for a 56-byte module record misled readers). */
+Test(format, the_documented_sizes_are_the_headers)
+{
+	static const struct {
+		const char *name;
+		size_t size;
+	} structs[] = {
+		{"st_event", sizeof(struct st_event)},     {"st_process", sizeof(struct st_process)},
+		{"st_module", sizeof(struct st_module)},   {"st_result", sizeof(struct st_result)},
+		{"st_close", sizeof(struct st_close)},     {"st_resolve", sizeof(struct st_resolve)},
+		{"st_resolved", sizeof(struct st_resolved)}, {"st_peer", sizeof(struct st_peer)},
+	};
+	FILE *f = fopen("docs/FORMAT.md", "r");
+	cr_assert_not_null(f, "docs/FORMAT.md: %s", strerror(errno));
+	static char doc[1 << 16];
+	size_t n = fread(doc, 1, sizeof doc - 1, f);
+	fclose(f);
+	doc[n] = '\0';
+	for (size_t i = 0; i < sizeof structs / sizeof structs[0]; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "`struct %s`", structs[i].name);
+		const char *p = strstr(doc, want);
+		cr_assert_not_null(p, "FORMAT.md does not name %s", want);
+		p += strlen(want);
+		while (*p && (*p < '0' || *p > '9'))
+			p++;
+		cr_assert_eq(strtoul(p, NULL, 10), structs[i].size, "%s: the doc says %lu, sizeof %zu",
+			     structs[i].name, strtoul(p, NULL, 10), structs[i].size);
+	}
+	char version[64];
+	snprintf(version, sizeof version, "# socktrace trace format, version %d\n", ST_VERSION);
+	cr_assert(strncmp(doc, version, strlen(version)) == 0, "the title names version %d",
+		  ST_VERSION);
+	cr_assert_eq(ST_CLOSE_V2_SIZE, offsetof(struct st_close, bytes_sent));
+}

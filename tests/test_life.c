@@ -13,6 +13,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/mount.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../shim/st_internal.h"
@@ -742,4 +743,127 @@ Test(life, node_connections_end_at_their_close)
 	/* the client's RX is the 1000-byte body and the response's headers */
 	for (const char *p = out; (p = strstr(p, "\"rx_bytes\":")) != NULL; p++)
 		cr_assert_gt(atol(p + strlen("\"rx_bytes\":")), 1000, "%s", out);
+}
+
+/* TX is what the program handed to TCP: a sender that closes right after a
+ * large write to a reader that has not read yet still shows all of it
+ * (tcpi_bytes_acked showed only what was acknowledged by the close). */
+Test(life, tx_counts_bytes_still_in_flight_at_the_close)
+{
+	static struct h_run r;
+	const char *argv[] = {life, "unacked", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *w = strstr(r.out, "wrote="), *got = strstr(r.out, "received=");
+	cr_assert(w && got, "%s", r.out);
+	long wrote = atol(w + strlen("wrote=")), received = atol(got + strlen("received="));
+	cr_assert_gt(wrote, 0, "%s", r.out);
+	cr_assert_eq(wrote, received, "%s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	bool client_seen = false;
+	for (size_t i = 0; i < t.ncloses; i++) {
+		const struct st_close *c = &t.closes[i];
+		if (c->role != ST_ROLE_CLIENT)
+			continue;
+		client_seen = true;
+		cr_assert(c->flags & ST_CLOSE_SENT);
+		cr_assert_eq(c->bytes_sent, (uint64_t)wrote, "client handed %llu, wrote %ld",
+			     (unsigned long long)c->bytes_sent, wrote);
+		cr_assert_lt(c->bytes_acked, (uint64_t)wrote,
+			     "the case must leave bytes unacknowledged at the close");
+	}
+	cr_assert(client_seen);
+	st_trace_free(&t);
+	char want[64];
+	snprintf(want, sizeof want, "\"tx_bytes\":%ld,\"rx_bytes\":0,", wrote);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+}
+
+/* A connect's latency is until the program learned its result; the
+ * handshake (SYN to SYN-ACK) is the kernel's first RTT sample, read when the
+ * result is learned before any data: both in -c. */
+Test(life, connects_have_their_handshake_time_beside_their_latency)
+{
+	run_life("bytes", NULL, NULL); /* non-blocking, learned by SO_ERROR */
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nresults, 1);
+	cr_assert_gt(t.results[0].handshake_us, 0, "no handshake sample");
+	cr_assert_leq((uint64_t)t.results[0].handshake_us * 1000, t.results[0].latency_ns);
+	char want[64];
+	snprintf(want, sizeof want, "\"handshake_ns\":%llu,",
+		 (unsigned long long)t.results[0].handshake_us * 1000);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+}
+
+/* A blocking connect refused (or timed out) shows when it began and how
+ * long it took, like one that connected. */
+Test(life, a_failed_blocking_connect_has_its_start_and_latency)
+{
+	run_life("refusedblock", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nresults, 1);
+	cr_assert_eq(t.results[0].learned, ST_LEARNED_RETURNED);
+	cr_assert_eq(t.results[0].err, ECONNREFUSED);
+	const struct st_ev *connect_ev = NULL;
+	for (size_t i = 0; i < t.nevs; i++)
+		if (t.evs[i].op == ST_OP_CONNECT)
+			connect_ev = &t.evs[i];
+	cr_assert_not_null(connect_ev);
+	uint64_t start = connect_ev->ts - t.results[0].latency_ns;
+	char want[96];
+	snprintf(want, sizeof want, "\"connect_ns\":%llu,",
+		 (unsigned long long)t.results[0].latency_ns);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"result\":\"refused\""), "%s", out);
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+	static struct h_run r;
+	const char *argv[] = {dump, "-c", "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	char when[32];
+	time_t secs = (time_t)(start / 1000000000u);
+	struct tm tm;
+	localtime_r(&secs, &tm);
+	snprintf(when, sizeof when, "\n%02d:%02d:%02d.%06llu ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned long long)(start % 1000000000u / 1000));
+	cr_assert_not_null(strstr(r.out, when), "the row begins at the connect's start %s: %s",
+			   when, r.out);
+}
+
+/* --errors shows failed outcomes, not connects under way; --port and --addr
+ * keep the outcome and close lines of the connections they select. */
+Test(life, filters_keep_outcomes_and_errors_are_failed_outcomes)
+{
+	run_life("bytes", NULL, NULL); /* EINPROGRESS, then ok */
+	static struct h_run r;
+	const char *errs[] = {dump, "-n", "--errors", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, errs, NULL, 30), 0, "%s", r.err);
+	cr_assert_str_empty(r.out, "a connect that succeeded is no error: %s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	unsigned port = 0;
+	for (size_t i = 0; i < t.nevs; i++)
+		if (t.evs[i].op == ST_OP_CONNECT && t.evs[i].peer.len >= 4)
+			port = ntohs(*(const uint16_t *)(t.evs[i].peer.sa + 2));
+	st_trace_free(&t);
+	cr_assert_neq(port, 0);
+	char port_s[16];
+	snprintf(port_s, sizeof port_s, "%u", port);
+	const char *by_port[] = {dump, "-n", "--port", port_s, trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, by_port, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_occurrences(r.out, " connected("), 1, "%s", r.out);
+	cr_assert_eq(h_occurrences(r.out, " close("), 4, "two ends, each closed in two processes: %s",
+		     r.out);
+	const char *by_addr[] = {dump, "-n", "--addr", "127.0.0.1", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, by_addr, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_occurrences(r.out, " connected("), 1, "%s", r.out);
+	run_life("refused", NULL, NULL);
+	cr_assert_eq(h_run(&r, NULL, errs, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_occurrences(r.out, "\n"), 1, "only the refused outcome: %s", r.out);
+	cr_assert_not_null(strstr(r.out, "= refused"), "%s", r.out);
 }

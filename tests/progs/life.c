@@ -475,12 +475,70 @@ static int life_syscall(void)
 	return 0;
 }
 
+/* unacked: a sender that closes right after a large write its reader has
+ * not read yet: most of it is queued or in flight at the close.  The reader
+ * (a forked child) starts reading only after the close, and prints what it
+ * got; the sender prints what it handed to TCP. */
+static int life_unacked(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int go[2];
+	CHECK(pipe(go) == 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int a = accept(l, NULL, NULL);
+		CHECK(a >= 0);
+		char c;
+		CHECK(read(go[0], &c, 1) == 1); /* the sender has closed */
+		static char buf[65536];
+		long got = 0, n;
+		while ((n = read(a, buf, sizeof buf)) > 0)
+			got += n;
+		printf("received=%ld\n", got);
+		close(a);
+		_exit(0);
+	}
+	int fd = tcp_connect(AF_INET, port);
+	int big = 4 << 20;
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big) == 0);
+	CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0);
+	static char buf[65536];
+	long wrote = 0, n;
+	while (wrote < (8 << 20) && (n = write(fd, buf, sizeof buf)) > 0)
+		wrote += n;
+	CHECK(wrote > 0);
+	close(fd);
+	CHECK(write(go[1], "x", 1) == 1);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	printf("wrote=%ld\n", wrote);
+	return 0;
+}
+
+/* refusedblock: a blocking connect to a port nobody listens on */
+static int life_refused_blocking(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	close(l);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	CHECK(connect(fd, (struct sockaddr *)&in, sizeof in) < 0 && errno == ECONNREFUSED);
+	printf("refused fd=%d\n", fd);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	const char *s = argc > 1 ? argv[1] : "";
 	if (!strcmp(s, "refused")) return life_refused();
 	if (!strcmp(s, "syscall")) return life_syscall();
+	if (!strcmp(s, "unacked")) return life_unacked();
+	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();
 	if (!strcmp(s, "reuse")) return life_reuse(argc > 2 ? atoi(argv[2]) : 100);

@@ -22,6 +22,7 @@ struct st_filter {
 	bool errors;       /* failed calls only */
 	uint64_t since, until; /* ns; 0 = open */
 	const char *since_text, *until_text; /* resolved once the traces are loaded */
+	struct st_keep *kept; /* connections --port, --addr, --op selected */
 };
 
 enum st_view {
@@ -97,11 +98,25 @@ void st_names_free(struct st_dump *d);
 void st_filter_init(struct st_filter *f);
 int st_filter_option(struct st_filter *f, int opt, const char *arg); /* 0, or -1 with a message */
 int st_filter_resolve_times(struct st_filter *f, uint64_t first_ts); /* 0: now */
-bool st_filter_match(const struct st_filter *f, const struct st_ev *ev);
-/* Result and close records: they have no endpoints or call, so filters on
- * those leave them out; pid, fd and time apply. */
-bool st_filter_match_life(const struct st_filter *f, uint32_t pid, int32_t fd, uint64_t ts,
-			  bool failed);
+/* Events; a connect or accept that --port, --addr or --op selects is kept,
+ * so that its result and close are shown too. */
+bool st_filter_match(struct st_filter *f, const struct st_ev *ev);
+/* Result and close records (ends: a close that ends the fd): they have no
+ * endpoints or call, so --port, --addr and --op keep those of the
+ * connections they selected; pid, fd and time apply. */
+bool st_filter_match_life(struct st_filter *f, uint32_t file, uint32_t pid, int32_t fd,
+			  uint64_t ts, bool failed, bool ends);
+/* Whether an event is a failed outcome (--errors): not a connect under way
+ * (EINPROGRESS, EALREADY, EINTR), not a non-blocking accept with none. */
+bool st_filter_is_error(const struct st_ev *ev);
+void st_filter_free(struct st_filter *f);
+
+/* st_filter_keep.c: (file, pid, fd) of the connections a filter selected. */
+struct st_keep;
+struct st_keep *st_keep_new(void);
+void st_keep_add(struct st_keep *k, uint32_t file, uint32_t pid, int32_t fd);
+bool st_keep_has(struct st_keep *k, uint32_t file, uint32_t pid, int32_t fd, bool ends);
+void st_keep_free(struct st_keep *k);
 
 /* st_procs.c: the catalog of process records. */
 void st_catalog_add(struct st_catalog *c, const struct st_proc *p);

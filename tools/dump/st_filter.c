@@ -1,6 +1,7 @@
 /* Event filters of socktrace-dump; all given filters must match. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,24 @@ static bool st_ep_addr_is(const struct st_endpoint *ep, const struct sockaddr_st
 	       memcmp(ep->sa + 8, &((const struct sockaddr_in6 *)want)->sin6_addr, 16) == 0;
 }
 
-bool st_filter_match(const struct st_filter *f, const struct st_ev *ev)
+bool st_filter_is_error(const struct st_ev *ev)
+{
+	if (ev->ret >= 0)
+		return false;
+	if (ev->op == ST_OP_CONNECT)
+		return ev->err != EINPROGRESS && ev->err != EALREADY && ev->err != EINTR &&
+		       ev->err != EAGAIN && !(ev->err == EISCONN && (ev->flags & ST_EV_REPEAT));
+	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4)
+		return ev->err != EAGAIN;
+	return true;
+}
+
+static bool st_filter_by_event_only(const struct st_filter *f)
+{
+	return f->ops || f->port >= 0 || f->have_addr;
+}
+
+bool st_filter_match(struct st_filter *f, const struct st_ev *ev)
 {
 	if (f->pid >= 0 && ev->pid != (uint32_t)f->pid)
 		return false;
@@ -163,7 +181,7 @@ bool st_filter_match(const struct st_filter *f, const struct st_ev *ev)
 		return false;
 	if (f->fd >= 0 && ev->fd != f->fd && ev->listen_fd != f->fd)
 		return false;
-	if (f->errors && ev->ret >= 0)
+	if (f->errors && !st_filter_is_error(ev))
 		return false;
 	if (f->since && ev->ts < f->since)
 		return false;
@@ -173,13 +191,21 @@ bool st_filter_match(const struct st_filter *f, const struct st_ev *ev)
 		return false;
 	if (f->have_addr && !st_ep_addr_is(&ev->local, &f->addr) && !st_ep_addr_is(&ev->peer, &f->addr))
 		return false;
+	bool opens = (ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT)) ||
+		     ((ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0);
+	if (st_filter_by_event_only(f) && opens) {
+		if (f->kept == NULL)
+			f->kept = st_keep_new();
+		st_keep_add(f->kept, ev->file, ev->pid, ev->fd);
+	}
 	return true;
 }
 
-bool st_filter_match_life(const struct st_filter *f, uint32_t pid, int32_t fd, uint64_t ts,
-			  bool failed)
+bool st_filter_match_life(struct st_filter *f, uint32_t file, uint32_t pid, int32_t fd,
+			  uint64_t ts, bool failed, bool ends)
 {
-	if (f->ops || f->port >= 0 || f->have_addr)
+	if (st_filter_by_event_only(f) &&
+	    (fd < 0 || f->kept == NULL || !st_keep_has(f->kept, file, pid, fd, ends)))
 		return false;
 	if (f->pid >= 0 && pid != (uint32_t)f->pid)
 		return false;
@@ -192,4 +218,10 @@ bool st_filter_match_life(const struct st_filter *f, uint32_t pid, int32_t fd, u
 	if (f->until && ts > f->until)
 		return false;
 	return true;
+}
+
+void st_filter_free(struct st_filter *f)
+{
+	st_keep_free(f->kept);
+	f->kept = NULL;
 }

@@ -35,12 +35,31 @@ static void st_dispatch(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	}
 }
 
+/* A forked child's close of a connection its parent had: kept when the
+ * parent's connection was (--port, --addr, --op select by events). */
+static bool st_forked_close_kept(struct st_dump *d, const struct st_rec *r)
+{
+	if (r->type != ST_REC_CLOSE || !(r->close.flags & ST_CLOSE_FORKED) || d->filter.kept == NULL)
+		return false;
+	struct st_ev child = {.file = r->file, .pid = r->close.pid};
+	const struct st_proc *p = st_proc_of(d, &child);
+	struct st_filter parent_only = d->filter;
+	parent_only.pid = -1;
+	return p && st_filter_match_life(&parent_only, r->file, p->ppid, r->close.fd, r->ts, false,
+					 false) &&
+	       (d->filter.pid < 0 || r->close.pid == (uint32_t)d->filter.pid);
+}
+
 static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *out)
 {
 	bool result = r->type == ST_REC_RESULT, peer = r->type == ST_REC_PEER;
 	uint32_t pid = peer ? r->peer.pid : result ? r->result.pid : r->close.pid;
 	int32_t fd = peer ? r->peer.fd : result ? r->result.fd : r->close.fd;
 	bool failed = peer ? false : result ? r->result.err != 0 : r->close.role == ST_ROLE_PENDING;
+	/* a close of a socket a forked child may hold leaves it selected, for
+	 * the child's close */
+	bool ends = r->type == ST_REC_CLOSE && r->close.how != ST_END_SHUTDOWN &&
+		    !(r->close.flags & ST_CLOSE_SHARED);
 	/* -c and --stats take them all: filters apply to the connections' events */
 	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)
 		st_conn_life(d, r);
@@ -48,7 +67,8 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 		if (!peer)
 			st_stats_life(d, r);
 	}
-	else if (st_filter_match_life(&d->filter, pid, fd, r->ts, failed))
+	else if (st_filter_match_life(&d->filter, r->file, pid, fd, r->ts, failed, ends) ||
+		 st_forked_close_kept(d, r))
 		st_view_life(d, r, out);
 }
 
@@ -79,8 +99,8 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		} else if (r.type == ST_REC_RESOLVE) {
 			st_names_add(d, &r.resolve);
 			if (d->view == ST_VIEW_EVENTS &&
-			    st_filter_match_life(&d->filter, r.resolve.pid, -1, r.ts,
-						 r.resolve.result != 0))
+			    st_filter_match_life(&d->filter, r.file, r.resolve.pid, -1, r.ts,
+						 r.resolve.result != 0, false))
 				st_view_resolve(d, &r.resolve, out);
 		} else {
 			st_dump_record(d, &r);
@@ -114,6 +134,7 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 	}
 	d->stream = NULL;
 	st_stream_close(s);
+	st_filter_free(&d->filter);
 	return status;
 }
 

@@ -56,8 +56,10 @@ struct st_end {
 	bool wants_close;       /* its file records closes: wait for this one */
 	bool failed;            /* a connect that failed at once */
 	bool have_result;       /* a pending connect's result */
+	bool wants_result;      /* a blocking connect that failed: its duration comes next */
 	int32_t result_err;
 	uint64_t connect_ns;
+	uint32_t handshake_us;  /* SYN to SYN-ACK, from the result; 0 = unknown */
 	bool closed;
 	struct st_close close;
 	struct st_end *next_open; /* by (file, pid, fd), until its close */
@@ -380,12 +382,22 @@ void st_conn_life(struct st_dump *d, const struct st_rec *r)
 		struct st_end *e = st_open_find(v, r->file, r->peer.pid, r->peer.fd);
 		if (e && e->unix_stream)
 			e->peer_pid = r->peer.peer_pid;
+	} else if (r->type == ST_REC_RESULT && r->result.learned == ST_LEARNED_RETURNED) {
+		struct st_end *e = st_open_find(v, r->file, r->result.pid, r->result.fd);
+		if (e && e->wants_result) {
+			st_open_take(v, r->file, r->result.pid, r->result.fd);
+			e->wants_result = false;
+			e->have_result = true;
+			e->result_err = r->result.err;
+			e->connect_ns = r->result.latency_ns;
+		}
 	} else if (r->type == ST_REC_RESULT) {
 		struct st_end *e = st_open_find(v, r->file, r->result.pid, r->result.fd);
 		if (e && e->client && !e->have_result) {
 			e->have_result = true;
 			e->result_err = r->result.err;
 			e->connect_ns = r->result.latency_ns;
+			e->handshake_us = r->result.handshake_us;
 		}
 	} else if (r->close.how != ST_END_SHUTDOWN) {
 		if (r->close.flags & ST_CLOSE_FORKED)
@@ -414,6 +426,8 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 		return true;
 	if (e->wants_close && (!e->closed || e->awaiting_fork))
 		return false; /* its duration and bytes are still to come */
+	if (e->wants_result)
+		return false; /* a failed blocking connect's duration comes next */
 	if (e->partner && e->partner->wants_close &&
 	    (!e->partner->closed || e->partner->awaiting_fork))
 		return false;
@@ -426,7 +440,7 @@ static void st_end_free(struct st_view_state *v, struct st_end *e)
 	if (e->awaiting_fork)
 		st_forked_remove(v, e);
 	free(e->child_close);
-	if (e->wants_close && !e->closed) {
+	if ((e->wants_close && !e->closed) || e->wants_result) {
 		struct st_end *open = st_open_find(v, e->copy.file, e->copy.pid, e->copy.fd);
 		if (open == e)
 			st_open_take(v, e->copy.file, e->copy.pid, e->copy.fd);
@@ -439,9 +453,9 @@ static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
 	if (v->titled || d->json || d->view != ST_VIEW_CONNECTIONS)
 		return;
 	v->titled = true;
-	fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %-11s %10s %10s %9s %9s  %s\n",
+	fprintf(out, "%-15s %-22s %-21s    %-21s %-22s %10s  %-11s %10s %10s %10s %9s %9s  %s\n",
 		"CONNECT", "CLIENT", "CLIENT END", "SERVER END", "SERVER", "ACCEPTED", "RESULT",
-		"CONNECT", "DURATION", "TX", "RX", "CLIENT / SERVER CODE");
+		"LEARNED", "HANDSHAKE", "DURATION", "TX", "RX", "CLIENT / SERVER CODE");
 }
 
 /* Pairs the accepts a window old, then prints the rows that are settled:
@@ -554,7 +568,13 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	struct st_end *old = st_open_take(v, ev->file, ev->pid, ev->fd);
 	if (old) /* its fd was reused without a close we saw: its end is unknown */
 		old->wants_close = false;
-	if (e->wants_close)
+	/* version 3: a blocking connect that failed on the wire (refused, timed
+	 * out) has a result record right after it, with its duration */
+	e->wants_result = e->failed && d->stream && st_stream_version(d->stream, ev->file) >= 3 &&
+			  (ev->err == ECONNREFUSED || ev->err == ETIMEDOUT ||
+			   ev->err == EHOSTUNREACH || ev->err == ENETUNREACH ||
+			   ev->err == ECONNRESET || ev->err == ECONNABORTED);
+	if (e->wants_close || e->wants_result)
 		st_open_put(v, e);
 	if (e->failed) {
 		v->clients++;
@@ -614,8 +634,8 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 /* What the row says of the connection's life, from whichever end knows. */
 struct st_life_row {
 	const char *result;
-	bool have_connect, have_duration, have_bytes;
-	uint64_t connect_ns, duration_ns, tx, rx;
+	bool have_connect, have_handshake, have_duration, have_bytes;
+	uint64_t connect_ns, handshake_ns, duration_ns, tx, rx;
 	uint32_t rtt_us, retrans;
 };
 
@@ -653,8 +673,15 @@ static void st_life_of(const struct st_end *c, const struct st_end *s, struct st
 	if (c && c->have_result) {
 		l->have_connect = true;
 		l->connect_ns = c->connect_ns;
+		/* SYN to SYN-ACK as the kernel sampled it, when it still could */
+		l->have_handshake = c->handshake_us != 0;
+		l->handshake_ns = (uint64_t)c->handshake_us * 1000;
 	} else if (c) {
+		/* a blocking connect returns when the SYN-ACK comes: its duration is
+		 * its handshake */
 		l->have_connect = st_blocking_latency(c, &l->connect_ns);
+		l->have_handshake = l->have_connect;
+		l->handshake_ns = l->connect_ns;
 	}
 	/* the client's side where traced, else the server's, swapped */
 	const struct st_end *by = c && c->closed ? c : s && s->closed ? s : NULL;
@@ -679,6 +706,10 @@ static void st_life_text(FILE *out, const struct st_life_row *l)
 	fprintf(out, "  %-11s", l->result);
 	if (l->have_connect)
 		fprintf(out, " %8.3fms", (double)l->connect_ns / 1e6);
+	else
+		fprintf(out, " %10s", "-");
+	if (l->have_handshake)
+		fprintf(out, " %8.3fms", (double)l->handshake_ns / 1e6);
 	else
 		fprintf(out, " %10s", "-");
 	if (l->have_duration)
@@ -710,6 +741,7 @@ static void st_life_json(FILE *out, const struct st_end *c, const struct st_end 
 		l->result);
 	st_json_cstr(out, c && c->name[0] ? c->name : NULL);
 	st_json_u64_or_null(out, "connect_ns", l->have_connect, l->connect_ns);
+	st_json_u64_or_null(out, "handshake_ns", l->have_handshake, l->handshake_ns);
 	st_json_u64_or_null(out, "duration_ns", l->have_duration, l->duration_ns);
 	st_json_u64_or_null(out, "tx_bytes", l->have_bytes, l->tx);
 	st_json_u64_or_null(out, "rx_bytes", l->have_bytes, l->rx);
@@ -729,13 +761,14 @@ static uint64_t st_connect_start(const struct st_end *c)
 	if (c->closed && client && c->close.ts_ns >= c->close.age_ns &&
 	    st_close_start(&c->close) <= c->ev->ts)
 		return st_close_start(&c->close);
+	if (c->failed && c->have_result && c->connect_ns <= c->ev->ts)
+		return c->ev->ts - c->connect_ns; /* a failed blocking connect began then */
 	return c->ev->ts; /* not closed in the trace: when the connect returned */
 }
 
 static void st_row_text(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)
 {
-	const struct st_ev *first = c ? c->ev : s->ev;
-	st_print_time(out, first->ts);
+	st_print_time(out, c ? st_connect_start(c) : s->ev->ts);
 	fputc(' ', out);
 	st_side_text(d, out, c, true, s);
 	fputs(" -> ", out);

@@ -50,6 +50,10 @@ void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx)
 	bool connected_here = c->role == ST_ROLE_CLIENT || c->role == ST_ROLE_PENDING;
 	uint64_t syn = connected_here && c->bytes_acked > 0;
 	*tx = c->bytes_acked >= syn + our_fin_acked ? c->bytes_acked - syn - our_fin_acked : 0;
+	/* version 3: what the program handed to TCP, acknowledged or not (what
+	 * was still in flight or queued at the close counts too) */
+	if (c->flags & ST_CLOSE_SENT)
+		*tx = c->bytes_sent;
 	*rx = c->bytes_received >= peer_fin ? c->bytes_received - peer_fin : 0;
 }
 
@@ -70,8 +74,8 @@ void st_close_keep_later(struct st_close *kept, const struct st_close *c)
 
 static const char *st_learned_name(uint8_t how)
 {
-	static const char *const names[] = {"?", "SO_ERROR", "connect", "getpeername"};
-	return how < 4 ? names[how] : "?";
+	static const char *const names[] = {"?", "SO_ERROR", "connect", "getpeername", "returned"};
+	return how < 5 ? names[how] : "?";
 }
 
 static const char *st_how_name(uint8_t how)
@@ -102,7 +106,10 @@ static void st_result_text(FILE *out, const struct st_rec *r)
 	fprintf(out, " %u/%u connected(%d) = %s", x->pid, x->tid, x->fd, st_result_name(x->err));
 	fputs(" after ", out);
 	st_put_ms(out, x->latency_ns);
-	fprintf(out, " (%s)\n", st_learned_name(x->learned));
+	fprintf(out, " (%s)", st_learned_name(x->learned));
+	if (x->handshake_us)
+		fprintf(out, ", handshake %u us", x->handshake_us);
+	fputc('\n', out);
 }
 
 static void st_close_text(FILE *out, const struct st_rec *r)
@@ -125,9 +132,13 @@ static void st_result_json(FILE *out, const struct st_rec *r)
 {
 	const struct st_result *x = &r->result;
 	fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"connected\",\"fd\":%d,"
-		     "\"result\":\"%s\",\"connect_ns\":%llu,\"learned\":\"%s\"}\n",
+		     "\"result\":\"%s\",\"connect_ns\":%llu,\"learned\":\"%s\"",
 		(unsigned long long)r->ts, x->pid, x->tid, x->fd, st_result_name(x->err),
 		(unsigned long long)x->latency_ns, st_learned_name(x->learned));
+	if (x->handshake_us)
+		fprintf(out, ",\"handshake_ns\":%llu}\n", (unsigned long long)x->handshake_us * 1000);
+	else
+		fputs(",\"handshake_ns\":null}\n", out);
 }
 
 static void st_close_json(FILE *out, const struct st_rec *r)

@@ -151,16 +151,20 @@ int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *
 	if (len != sizeof *r)
 		return st_why(why, "result record of %u bytes, not %zu", len, sizeof *r);
 	memcpy(r, p, sizeof *r);
-	if (r->learned < ST_LEARNED_SO_ERROR || r->learned > ST_LEARNED_GETPEERNAME)
+	if (r->learned < ST_LEARNED_SO_ERROR || r->learned > ST_LEARNED_RETURNED)
 		return st_why(why, "result record learned in an unknown way (%u)", r->learned);
 	return 0;
 }
 
 int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *why)
 {
-	if (len != sizeof *c)
+	/* version 2's close records end before bytes_sent */
+	if (len != sizeof *c && len != ST_CLOSE_V2_SIZE)
 		return st_why(why, "close record of %u bytes, not %zu", len, sizeof *c);
-	memcpy(c, p, sizeof *c);
+	memset(c, 0, sizeof *c);
+	memcpy(c, p, len);
+	if (len == ST_CLOSE_V2_SIZE)
+		c->flags &= (uint8_t)~ST_CLOSE_SENT;
 	if (c->how < ST_END_CLOSE || c->how > ST_END_EXIT || c->role < ST_ROLE_CLIENT ||
 	    c->role > ST_ROLE_INHERITED)
 		return st_why(why, "close record has impossible values (how %u, role %u)", c->how,
