@@ -4,7 +4,7 @@
  *
  * A file is a header of ST_HEADER_SIZE bytes followed by chunks of
  * hdr.chunk_size bytes.  A writer thread owns one chunk at a time, reserved
- * (a few at once) by a compare-and-swap on hdr.next_chunk, and appends
+ * one at a time by a compare-and-swap on hdr.next_chunk, and appends
  * records to it.  A record
  * starts with an 8-byte commit word stored last, with release semantics: a
  * word of 0 means "nothing more in this chunk (yet)".  All fields are
@@ -36,13 +36,16 @@ struct st_header {
 	uint64_t capacity;     /* largest file size, header included */
 	uint64_t created_ns;   /* CLOCK_REALTIME */
 	uint64_t next_chunk;   /* bytes of chunks handed out after the header (| ST_SEALED) */
-	uint64_t dropped;      /* events lost because the file was full */
+	uint64_t dropped;      /* call events lost because the file was full */
 	uint64_t sealed_end;   /* next_chunk value at sealing */
 	uint32_t live_overflow;/* processes that found no live slot: never shrink */
 	uint32_t exit_dropped; /* events of threads still running after their process
 				  sealed the trace at exit (not counted in dropped);
 				  0 in files written before this field existed */
 	uint32_t live_pid[ST_LIVE_SLOTS]; /* attached processes, 0 = free slot */
+	/* version 3: results, closes, resolutions and peers lost because the
+	 * file was full (dropped counts call events only); 0 before */
+	uint64_t dropped_records;
 };
 
 /* Commit word: len (bytes, header included) | type << 32 | ST_REC_MARK << 48 */

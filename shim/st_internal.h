@@ -167,7 +167,6 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 		       unsigned naddrs);
 void st_record_init(void);
 void st_record_reset_thread(void);
-void st_record_stop(void);
 
 /* st_stack.c: return addresses with libunwind, when asked for. */
 extern unsigned st_stack_depth; /* 0 = off */

@@ -53,7 +53,6 @@ struct st_thread {
 static __thread struct st_thread st_self ST_TLS;
 static bool st_full;       /* capacity reached or no space left: stop trying */
 static bool st_no_populate; /* kernel before 5.14: no MADV_POPULATE_WRITE */
-static bool st_stopped;
 static pthread_key_t st_thread_key;
 static bool st_key_ok;
 
@@ -86,19 +85,18 @@ void st_record_reset_thread(void)
 	memset(&st_self, 0, sizeof st_self);
 }
 
-void st_record_stop(void)
-{
-	__atomic_store_n(&st_stopped, true, __ATOMIC_RELEASE);
-}
-
 enum st_refusal { ST_REFUSED_FULL, ST_REFUSED_AT_EXIT };
 
-static void st_count_dropped(enum st_refusal why)
+/* dropped counts call events only; the records that follow them (results,
+ * closes, resolutions) are counted apart, so "N events, M dropped" adds up */
+static void st_count_dropped(enum st_refusal why, bool event)
 {
 	if (why == ST_REFUSED_AT_EXIT)
 		__atomic_fetch_add(&st_trace.hdr->exit_dropped, 1, __ATOMIC_RELAXED);
-	else
+	else if (event)
 		__atomic_fetch_add(&st_trace.hdr->dropped, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&st_trace.hdr->dropped_records, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -327,19 +325,17 @@ static char *st_put_addr(char *p, const struct st_addr *a, uint16_t stored)
 }
 
 /*
- * Room for a record that counts as an event (calls, results, closes,
- * resolutions): NULL, and one more dropped, when there is none.  On success
- * the caller is inside the recorder until st_record_done.
+ * Room for a record that counts as dropped when lost (calls, results,
+ * closes, resolutions): NULL, and one more dropped, when there is none.  On
+ * success the caller is inside the recorder until st_record_done.
  */
-static char *st_record_begin(uint32_t len)
+static char *st_record_begin(uint32_t len, bool event)
 {
-	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
-		return NULL;
 	struct st_cursor *c = st_enter();
 	enum st_refusal why = ST_REFUSED_FULL;
 	char *p = c ? st_reserve(c, len, &why) : NULL;
 	if (p == NULL) {
-		st_count_dropped(why);
+		st_count_dropped(why, event);
 		st_leave();
 	}
 	return p;
@@ -360,8 +356,6 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 		     const struct st_addr *local, const struct st_addr *peer, uint8_t flags,
 		     const struct st_stack *stack)
 {
-	if (__atomic_load_n(&st_stopped, __ATOMIC_ACQUIRE))
-		return;
 	uint16_t llen = st_stored_len(local), plen = st_stored_len(peer);
 	unsigned nframes = stack ? stack->n : 0;
 	if (stack && stack->skipped)
@@ -370,7 +364,7 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 		st_modules_check(stack->ip, nframes, done->ts_ns);
 	uint32_t tid = st_tid();
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
-	char *p = st_record_begin(len);
+	char *p = st_record_begin(len, true);
 	if (p == NULL)
 		return;
 	struct st_event *ev = (struct st_event *)p;
@@ -456,7 +450,7 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 static void st_record_fixed(const void *rec, uint32_t len, uint16_t type)
 {
 	uint32_t tid = st_tid();
-	char *p = st_record_begin(len);
+	char *p = st_record_begin(len, false);
 	if (p == NULL)
 		return;
 	/* pid and tid sit after word and ts in every fixed record */
@@ -494,7 +488,7 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	uint32_t tid = st_tid();
 	uint32_t strings = ST_ALIGN8(name_len + serv_len);
 	uint32_t len = sizeof(struct st_resolve) + strings + naddrs * sizeof *addrs;
-	char *p = st_record_begin(len);
+	char *p = st_record_begin(len, false);
 	if (p == NULL)
 		return;
 	struct st_resolve *r = (struct st_resolve *)p;

@@ -61,7 +61,7 @@ Test(matrix, launcher_passes_status_and_sums_up)
 	const char *argv[] = {launcher, "-o", trace, sockops, "names4", NULL};
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0);
 	char want[256];
-	snprintf(want, sizeof want, "socktrace: 7 events from 1 process, 0 dropped; trace in %s\n", trace);
+	snprintf(want, sizeof want, "socktrace: 7 events, 2 closes from 1 process, 0 dropped; trace in %s\n", trace);
 	cr_assert_str_eq(r.err, want);
 	const char *code[] = {launcher, "-q", "-o", trace, "/bin/sh", "-c", "exit 3", NULL};
 	cr_assert_eq(h_run(&r, NULL, code, NULL, 30), 3);

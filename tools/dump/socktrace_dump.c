@@ -32,6 +32,30 @@ static void st_usage(FILE *out)
 	      out);
 }
 
+/* What was shown, by kind, and what was lost: "14 events, 5 closes, ..." */
+static void st_summary(const struct st_dump *d, FILE *err)
+{
+	static const struct {
+		int type;
+		const char *one, *many;
+	} kinds[] = {
+		{ST_REC_RESULT, "outcome", "outcomes"}, {ST_REC_CLOSE, "close", "closes"},
+		{ST_REC_RESOLVE, "resolution", "resolutions"}, {ST_REC_PEER, "peer", "peers"},
+	};
+	fprintf(err, "socktrace-dump: %zu event%s", d->nevs, d->nevs == 1 ? "" : "s");
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		size_t n = d->shown[kinds[i].type];
+		if (n)
+			fprintf(err, ", %zu %s", n, n == 1 ? kinds[i].one : kinds[i].many);
+	}
+	fprintf(err, " shown; %llu event%s dropped", (unsigned long long)d->dropped,
+		d->dropped == 1 ? "" : "s");
+	if (d->dropped_records)
+		fprintf(err, ", %llu other record%s dropped", (unsigned long long)d->dropped_records,
+			d->dropped_records == 1 ? "" : "s");
+	fputc('\n', err);
+}
+
 static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 {
 	static const struct option longopts[] = {
@@ -97,8 +121,7 @@ int main(int argc, char **argv)
 	}
 	int status = st_run(&d, argv + first, (size_t)(argc - first), stdout, stderr);
 	if (d.view == ST_VIEW_EVENTS && !d.json)
-		fprintf(stderr, "socktrace-dump: %zu events, %llu dropped\n", d.nevs,
-			(unsigned long long)d.dropped);
+		st_summary(&d, stderr);
 	st_sym_free(d.symbols);
 	st_catalog_free(&d.procs);
 	st_names_free(&d);

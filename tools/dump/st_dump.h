@@ -78,7 +78,9 @@ struct st_dump {
 	struct st_catalog procs;
 	struct st_symbolizer *symbols;
 	size_t nevs; /* events that passed the filters */
+	size_t shown[8]; /* records the events view printed, by type */
 	uint64_t dropped;
+	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
 	uint64_t exit_dropped; /* not recorded: their process had left the trace */
 	bool many_hosts; /* the traces come from more than one host name */
 	struct st_view_state *state;

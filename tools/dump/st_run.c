@@ -68,8 +68,10 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 			st_stats_life(d, r);
 	}
 	else if (st_filter_match_life(&d->filter, r->file, pid, fd, r->ts, failed, ends) ||
-		 st_forked_close_kept(d, r))
+		 st_forked_close_kept(d, r)) {
 		st_view_life(d, r, out);
+		d->shown[r->type]++;
+	}
 }
 
 /* Streams every file through the view; 1 when a file was not read whole.
@@ -100,8 +102,10 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 			st_names_add(d, &r.resolve);
 			if (d->view == ST_VIEW_EVENTS &&
 			    st_filter_match_life(&d->filter, r.file, r.resolve.pid, -1, r.ts,
-						 r.resolve.result != 0, false))
+						 r.resolve.result != 0, false)) {
 				st_view_resolve(d, &r.resolve, out);
+				d->shown[ST_REC_RESOLVE]++;
+			}
 		} else {
 			st_dump_record(d, &r);
 		}
@@ -111,6 +115,7 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		const struct st_source_info *info = st_stream_info(s, i);
 		d->dropped += info->dropped;
 		d->exit_dropped += info->exit_dropped;
+		d->dropped_records += info->dropped_records;
 	}
 	d->many_hosts = d->procs.many_hosts;
 	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)

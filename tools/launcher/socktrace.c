@@ -258,10 +258,39 @@ static int st_pid_order(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Events and processes of one trace file, added to the totals; streamed, so
- * a trace of any size costs what its process records take. */
-static bool st_sum_file(const char *path, size_t *events, size_t *procs, uint64_t *dropped,
-			char *error, size_t size)
+/* What a run's traces hold, for the summary line. */
+struct st_totals {
+	size_t events, outcomes, closes, resolutions;
+	size_t procs, procs_with_sockets;
+	uint64_t dropped, dropped_records;
+};
+
+/* Distinct pids of a sorted array. */
+static size_t st_distinct(uint32_t *pids, size_t n)
+{
+	size_t count = 0;
+	if (n)
+		qsort(pids, n, sizeof *pids, st_pid_order);
+	for (size_t i = 0; i < n; i++)
+		count += i == 0 || pids[i] != pids[i - 1];
+	return count;
+}
+
+static uint32_t st_rec_pid(const struct st_rec *r)
+{
+	switch (r->type) {
+	case ST_REC_EVENT: return r->ev.pid;
+	case ST_REC_RESULT: return r->result.pid;
+	case ST_REC_CLOSE: return r->close.pid;
+	case ST_REC_RESOLVE: return r->resolve.pid;
+	case ST_REC_PEER: return r->peer.pid;
+	default: return 0;
+	}
+}
+
+/* One trace file's records, added to the totals; streamed, so a trace of any
+ * size costs what its pids take. */
+static bool st_sum_file(const char *path, struct st_totals *t, char *error, size_t size)
 {
 	char *paths[1] = {(char *)path};
 	struct st_stream *s = st_stream_open(paths, 1, false);
@@ -269,30 +298,52 @@ static bool st_sum_file(const char *path, size_t *events, size_t *procs, uint64_
 		snprintf(error, size, "out of memory");
 		return false;
 	}
-	uint32_t *pids = NULL;
-	size_t npids = 0, cap = 0, nevs = 0;
+	uint32_t *pids = NULL, *socket_pids = NULL;
+	size_t npids = 0, cap = 0, nsocket = 0, socket_cap = 0, records = 0;
 	struct st_rec r;
 	while (st_stream_next(s, &r)) {
-		nevs += r.type == ST_REC_EVENT;
+		t->events += r.type == ST_REC_EVENT;
+		t->outcomes += r.type == ST_REC_RESULT;
+		t->closes += r.type == ST_REC_CLOSE;
+		t->resolutions += r.type == ST_REC_RESOLVE;
+		records++;
 		/* a fork-per-connection server writes one process record per client */
 		if (r.type == ST_REC_PROCESS) {
 			pids = st_grow(pids, &cap, npids + 1, sizeof *pids);
 			pids[npids++] = r.proc.pid;
+		} else if (st_rec_pid(&r) && (nsocket == 0 || socket_pids[nsocket - 1] != st_rec_pid(&r))) {
+			socket_pids = st_grow(socket_pids, &socket_cap, nsocket + 1, sizeof *socket_pids);
+			socket_pids[nsocket++] = st_rec_pid(&r);
 		}
 	}
 	const struct st_source_info *info = st_stream_info(s, 0);
-	bool read = nevs || npids || !info->error[0];
+	bool read = records || !info->error[0];
 	if (!read)
 		snprintf(error, size, "%s", info->error);
-	if (npids)
-		qsort(pids, npids, sizeof *pids, st_pid_order);
-	for (size_t i = 0; i < npids; i++)
-		*procs += i == 0 || pids[i] != pids[i - 1];
-	*events += nevs;
-	*dropped += info->dropped;
+	t->procs += st_distinct(pids, npids);
+	t->procs_with_sockets += st_distinct(socket_pids, nsocket);
+	t->dropped += info->dropped;
+	t->dropped_records += info->dropped_records;
 	free(pids);
+	free(socket_pids);
 	st_stream_close(s);
 	return read;
+}
+
+/* "8 events, 2 closes, 5 resolutions from 3 processes (2 with sockets), 0 dropped" */
+static void st_totals_print(const struct st_totals *t)
+{
+	fprintf(stderr, "socktrace: %zu event%s", t->events, t->events == 1 ? "" : "s");
+	if (t->outcomes)
+		fprintf(stderr, ", %zu outcome%s", t->outcomes, t->outcomes == 1 ? "" : "s");
+	if (t->closes)
+		fprintf(stderr, ", %zu close%s", t->closes, t->closes == 1 ? "" : "s");
+	if (t->resolutions)
+		fprintf(stderr, ", %zu resolution%s", t->resolutions, t->resolutions == 1 ? "" : "s");
+	fprintf(stderr, " from %zu process%s", t->procs, t->procs == 1 ? "" : "es");
+	if (t->procs_with_sockets != t->procs)
+		fprintf(stderr, " (%zu with sockets)", t->procs_with_sockets);
+	fprintf(stderr, ", %llu dropped", (unsigned long long)(t->dropped + t->dropped_records));
 }
 
 /* -o 'x.%p.trace': the files of this run are those the pattern matches that
@@ -300,8 +351,8 @@ static bool st_sum_file(const char *path, size_t *events, size_t *procs, uint64_
 static void st_summary_per_process(const struct st_launch *l, time_t started)
 {
 	char pattern[PATH_MAX + 16], error[512] = "";
-	size_t events = 0, procs = 0, files = 0;
-	uint64_t dropped = 0;
+	struct st_totals t = {0};
+	size_t files = 0;
 	size_t o = 0;
 	for (const char *p = l->trace; *p && o + 2 < sizeof pattern; p++) {
 		if (p[0] == '%' && p[1] == 'p') {
@@ -323,7 +374,7 @@ static void st_summary_per_process(const struct st_launch *l, time_t started)
 		for (size_t i = 0; i < g.gl_pathc; i++) {
 			struct stat st;
 			if (stat(g.gl_pathv[i], &st) == 0 && st.st_mtime >= started &&
-			    st_sum_file(g.gl_pathv[i], &events, &procs, &dropped, error, sizeof error))
+			    st_sum_file(g.gl_pathv[i], &t, error, sizeof error))
 				files++;
 		}
 		globfree(&g);
@@ -333,10 +384,8 @@ static void st_summary_per_process(const struct st_launch *l, time_t started)
 			error[0] ? error : "no file matches the -o pattern");
 		return;
 	}
-	fprintf(stderr, "socktrace: %zu events from %zu process%s, %llu dropped; traces in %s "
-			"(%zu file%s)\n",
-		events, procs, procs == 1 ? "" : "es", (unsigned long long)dropped, pattern, files,
-		files == 1 ? "" : "s");
+	st_totals_print(&t);
+	fprintf(stderr, "; traces in %s (%zu file%s)\n", pattern, files, files == 1 ? "" : "s");
 }
 
 static void st_summary(const struct st_launch *l, time_t started)
@@ -346,14 +395,13 @@ static void st_summary(const struct st_launch *l, time_t started)
 		return;
 	}
 	char error[512];
-	size_t events = 0, procs = 0;
-	uint64_t dropped = 0;
-	if (!st_sum_file(l->trace, &events, &procs, &dropped, error, sizeof error)) {
+	struct st_totals t = {0};
+	if (!st_sum_file(l->trace, &t, error, sizeof error)) {
 		fprintf(stderr, "socktrace: no trace written (%s)\n", error);
 		return;
 	}
-	fprintf(stderr, "socktrace: %zu events from %zu process%s, %llu dropped; trace in %s\n",
-		events, procs, procs == 1 ? "" : "es", (unsigned long long)dropped, l->trace);
+	st_totals_print(&t);
+	fprintf(stderr, "; trace in %s\n", l->trace);
 }
 
 static int st_parse(int argc, char **argv, struct st_launch *l)

@@ -31,6 +31,7 @@ int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, 
 struct st_header_info {
 	uint64_t content_end; /* end of the chunks handed out, or of the file */
 	uint64_t dropped, exit_dropped;
+	uint64_t dropped_records; /* version 3: results, closes, resolutions lost */
 	uint32_t version;
 	bool unwritten;       /* empty or zero: its writer died before writing it */
 };

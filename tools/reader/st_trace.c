@@ -269,6 +269,7 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 		info->content_end = h.capacity;
 	info->dropped = h.dropped;
 	info->exit_dropped = h.exit_dropped;
+	info->dropped_records = h.version >= 3 ? h.dropped_records : 0;
 	info->version = h.version;
 	return 0;
 }
@@ -359,6 +360,7 @@ static int st_parse_header(struct st_trace *t, uint64_t *content_end)
 	*content_end = info.content_end;
 	t->dropped = info.dropped;
 	t->exit_dropped = info.exit_dropped;
+	t->dropped_records = info.dropped_records;
 	return 0;
 }
 

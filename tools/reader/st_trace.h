@@ -62,6 +62,7 @@ struct st_trace {
 	size_t size;
 	uint64_t dropped;
 	uint64_t exit_dropped; /* events of threads still running after their process left */
+	uint64_t dropped_records; /* results, closes, resolutions lost (version 3) */
 	bool unwritten;        /* empty or all-zero header: its writer died before writing it */
 	struct st_ev *evs;
 	size_t nevs, evs_cap;
