@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -634,4 +635,71 @@ Test(edges, a_busy_thread_maps_few_windows_and_holds_no_empty_room)
 	}
 	close(fd);
 	cr_assert_leq(empty, 1, "%ld of %ld chunks empty", empty, chunks);
+}
+
+/* `kill <launcher>` (a supervisor, timeout, kill %1) reaches the program,
+ * which the launcher waits for, sums up and passes the status of: the
+ * program is never left running without it. */
+static void launcher_passes_on(int sig)
+{
+	char launcher[256];
+	h_path(launcher, sizeof launcher, "socktrace");
+	int out[2], err[2];
+	cr_assert(pipe(out) == 0 && pipe(err) == 0);
+	const char *script = "import signal, sys, os, time\n"
+			     "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+			     "signal.signal(signal.SIGHUP, lambda *a: sys.exit(8))\n"
+			     "signal.signal(signal.SIGINT, lambda *a: sys.exit(9))\n"
+			     "print(os.getpid(), flush=True)\n"
+			     "time.sleep(30)\n";
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execl(launcher, launcher, "-o", trace, "/usr/bin/python3", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	char line[64] = {0};
+	cr_assert_gt(read(out[0], line, sizeof line - 1), 0, "the program never started");
+	pid_t program = (pid_t)atol(line);
+	cr_assert_gt(program, 0);
+	cr_assert_eq(kill(pid, sig), 0);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the launcher died of signal %d", WTERMSIG(status));
+	int want = sig == SIGTERM ? 7 : sig == SIGHUP ? 8 : 9;
+	cr_assert_eq(WEXITSTATUS(status), want, "the program's status, passed on");
+	cr_assert(kill(program, 0) < 0 && errno == ESRCH, "the program was left running");
+	char msg[1024] = {0};
+	cr_assert_gt(read(err[0], msg, sizeof msg - 1), 0);
+	cr_assert_not_null(strstr(msg, "socktrace: "), "no summary: %s", msg);
+	close(out[0]);
+	close(err[0]);
+}
+
+Test(edges, launcher_passes_sigterm_sighup_and_sigint_on_to_the_program)
+{
+	launcher_passes_on(SIGTERM);
+	launcher_passes_on(SIGHUP);
+	launcher_passes_on(SIGINT);
+}
+
+/* A missing -o directory is refused before the run; a file that is not
+ * executable is 126, as a shell says. */
+Test(edges, launcher_refuses_a_missing_directory_and_says_126_for_no_permission)
+{
+	static struct h_run r;
+	char missing[256], noexec[256];
+	snprintf(missing, sizeof missing, "%s/nodir/x.trace", dir);
+	cr_assert_eq(launch(&r, (const char *[]){"-o", missing, "/bin/true", NULL}), 2, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "its directory does not exist"), "%s", r.err);
+	snprintf(noexec, sizeof noexec, "%s/noexec", dir);
+	int fd = open(noexec, O_WRONLY | O_CREAT, 0644);
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(launch(&r, (const char *[]){noexec, NULL}), 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "Permission denied"), "%s", r.err);
 }

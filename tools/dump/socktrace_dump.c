@@ -56,8 +56,22 @@ static void st_summary(const struct st_dump *d, FILE *err)
 	fputc('\n', err);
 }
 
+/* One view per run: a second one is refused, never silently the last. */
+static void st_choose_view(struct st_dump *d, enum st_view view, const char *option,
+			   const char **chosen)
+{
+	if (*chosen && d->view != view) {
+		fprintf(stderr, "socktrace-dump: %s and %s are two views: choose one\n", *chosen,
+			option);
+		exit(2);
+	}
+	d->view = view;
+	*chosen = option;
+}
+
 static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 {
+	const char *view = NULL;
 	static const struct option longopts[] = {
 		{"numeric", no_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
 		{"resolve", no_argument, NULL, 'r'},
@@ -77,11 +91,14 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 		case 'n': d->numeric = true; break;
 		case 'r': st_endpoint_allow_dns(true); break;
 		case 'j': d->json = true; break;
-		case 'c': d->view = ST_VIEW_CONNECTIONS; break;
-		case 's': d->view = ST_VIEW_STATS; break;
-		case 'G': d->view = ST_VIEW_GRAPH; break;
-		case 'O': d->view = ST_VIEW_OTLP; break;
-		case 'H': d->view = ST_VIEW_HTML; d->html_path = optarg; break;
+		case 'c': st_choose_view(d, ST_VIEW_CONNECTIONS, "-c", &view); break;
+		case 's': st_choose_view(d, ST_VIEW_STATS, "--stats", &view); break;
+		case 'G': st_choose_view(d, ST_VIEW_GRAPH, "--graph", &view); break;
+		case 'O': st_choose_view(d, ST_VIEW_OTLP, "--otlp", &view); break;
+		case 'H':
+			st_choose_view(d, ST_VIEW_HTML, "--html", &view);
+			d->html_path = optarg;
+			break;
 		case 'f': d->follow = true; break;
 		case 'h': st_usage(stdout); exit(0);
 		case '?': st_usage(stderr); exit(2);

@@ -50,23 +50,44 @@ static void st_die(int status, const char *what, const char *why)
 	exit(status);
 }
 
-/* COMMAND as execvp would find it. */
-static bool st_find_command(const char *name, char *out, size_t size)
+/* COMMAND as execvp would find it: 0, or the shell's status for it (127
+ * not found, 126 found but not executable) with *why set. */
+static int st_find_command(const char *name, char *out, size_t size, const char **why)
 {
+	struct stat st;
 	if (strchr(name, '/')) {
 		snprintf(out, size, "%s", name);
-		return access(out, X_OK) == 0;
+		if (stat(out, &st) < 0) {
+			*why = strerror(errno);
+			return errno == ENOENT || errno == ENOTDIR ? 127 : 126;
+		}
+		if (S_ISDIR(st.st_mode) || access(out, X_OK) != 0) {
+			*why = S_ISDIR(st.st_mode) ? "Is a directory" : strerror(EACCES);
+			return 126;
+		}
+		return 0;
 	}
 	const char *path = getenv("PATH");
 	char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin"), *save = NULL;
-	bool found = false;
-	for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+	int status = 127;
+	char denied[PATH_MAX] = "";
+	for (char *dir = strtok_r(copy, ":", &save); dir && status; dir = strtok_r(NULL, ":", &save)) {
 		snprintf(out, size, "%s/%s", *dir ? dir : ".", name);
-		struct stat st;
-		found = stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0;
+		if (stat(out, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (access(out, X_OK) == 0)
+			status = 0;
+		else if (!denied[0])
+			snprintf(denied, sizeof denied, "%s", out);
 	}
 	free(copy);
-	return found;
+	if (status && denied[0]) { /* as bash: found, but not executable */
+		snprintf(out, size, "%s", denied);
+		*why = strerror(EACCES);
+		return 126;
+	}
+	*why = "command not found";
+	return status;
 }
 
 struct st_elf_facts {
@@ -139,7 +160,8 @@ static bool st_script_interpreter(const char *path, char *out, size_t size)
 		char *prog = strtok_r(NULL, " \t", &save);
 		while (prog && prog[0] == '-')
 			prog = strtok_r(NULL, " \t", &save);
-		return prog && st_find_command(prog, out, size);
+		const char *why;
+		return prog && st_find_command(prog, out, size, &why) == 0;
 	}
 	snprintf(out, size, "%s", interp);
 	return true;
@@ -173,6 +195,26 @@ static void st_check_traceable(const char *path)
 				"through C libraries (cgo) are recorded\n", binary);
 }
 
+/* -o nodir/x.trace: refused before the run, as the shim would run the
+ * program untraced. */
+static void st_check_output_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		st_die(2, path, errno == ENOENT ? "its directory does not exist" : strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		st_die(2, path, "its directory is not a directory");
+	if (access(dir, W_OK | X_OK) != 0)
+		st_die(2, path, "its directory is not writable");
+}
+
 /*
  * -o replaces only what socktrace itself could have written: a trace or an
  * empty file.  `-o main.c` or `-o /etc/passwd-copy` is refused, as the shim
@@ -184,6 +226,7 @@ static void st_prepare_output(const char *path)
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
 			st_die(2, path, strerror(errno));
+		st_check_output_dir(path);
 		return;
 	}
 	if (S_ISLNK(st.st_mode))
@@ -192,6 +235,8 @@ static void st_prepare_output(const char *path)
 		st_die(2, path, "is not a regular file; not replacing it (choose another -o)");
 	char magic[ST_MAGIC_LEN];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 && st.st_size != 0) /* another user's trace: say so, not "not a trace" */
+		st_die(2, path, strerror(errno));
 	bool trace = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
 		     memcmp(magic, ST_MAGIC, ST_MAGIC_LEN) == 0;
 	if (fd >= 0)
@@ -431,31 +476,67 @@ static int st_parse(int argc, char **argv, struct st_launch *l)
 	return optind;
 }
 
+/*
+ * The launcher stands for the program: a supervisor's SIGTERM, `kill %1`, a
+ * hangup reach the program, which is waited for, summed up and its status
+ * passed on (as `timeout --foreground` and `env` users expect), never left
+ * running, orphaned.  A Ctrl-C or Ctrl-\\ from the terminal already reached
+ * the program through its process group: only one sent by a process
+ * (SI_USER) is passed on, so the program gets each signal once.
+ */
+static pid_t st_child;
+static const int st_forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+static void st_forward(int sig, siginfo_t *info, void *ctx)
+{
+	(void)ctx;
+	pid_t child = __atomic_load_n(&st_child, __ATOMIC_ACQUIRE);
+	bool from_tty = (sig == SIGINT || sig == SIGQUIT) && info->si_code == SI_KERNEL;
+	if (child > 0 && !from_tty)
+		kill(child, sig);
+}
+
+static void st_forward_signals(void)
+{
+	struct sigaction sa = {.sa_sigaction = st_forward, .sa_flags = SA_SIGINFO | SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof st_forwarded / sizeof st_forwarded[0]; i++)
+		sigaction(st_forwarded[i], &sa, NULL);
+}
+
+static void st_default_signals(void)
+{
+	for (size_t i = 0; i < sizeof st_forwarded / sizeof st_forwarded[0]; i++)
+		signal(st_forwarded[i], SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
 	struct st_launch l = {.output = "socktrace.trace"};
 	int first = st_parse(argc, argv, &l);
-	if (!st_find_command(argv[first], l.command, sizeof l.command))
-		st_die(127, argv[first], "command not found");
+	const char *why = NULL;
+	int not_found = st_find_command(argv[first], l.command, sizeof l.command, &why);
+	if (not_found)
+		st_die(not_found, not_found == 126 ? l.command : argv[first], why);
 	st_check_traceable(l.command);
 	st_find_lib(l.lib, sizeof l.lib);
 	st_absolute(l.output, l.trace, sizeof l.trace);
 	if (strstr(l.trace, "%p") == NULL)
 		st_prepare_output(l.trace);
+	else
+		st_check_output_dir(l.trace);
 	time_t started = time(NULL);
-	/* like a shell: Ctrl-C goes to the command, we stay to sum up */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	st_forward_signals();
 	pid_t pid = fork();
 	if (pid < 0)
 		st_die(1, "fork", strerror(errno));
 	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
+		st_default_signals();
 		st_set_env(&l);
 		execv(l.command, argv + first);
 		st_die(126, l.command, strerror(errno));
 	}
+	__atomic_store_n(&st_child, pid, __ATOMIC_RELEASE);
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
