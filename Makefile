@@ -83,6 +83,7 @@ $(BUILD)/progs/sockops-hardened: tests/progs/sockops.c tests/progs/progs.h
 
 # A fast trace writer on the shim's own recorder, for the reader at scale.
 $(BUILD)/progs/gentrace: tests/progs/gentrace.c $(SHIM_CORE) $(SHIM_HDR)
+	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ tests/progs/gentrace.c $(SHIM_CORE) -lpthread -ldl
 
 # C++ frames, to be shown demangled.

@@ -51,10 +51,13 @@ static const char *st_errdesc(int err)
 }
 
 /* "%p" becomes the pid, "%%" a percent sign; async-signal-safe. */
-static void st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t size)
+/* false when the expanded path does not fit: a cut path would name
+ * another file, silently */
+static bool st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t size)
 {
 	size_t o = 0;
-	for (const char *s = tmpl; *s && o + 12 < size; s++) {
+	const char *s = tmpl;
+	for (; *s && o + 12 < size; s++) {
 		if (s[0] == '%' && s[1] == 'p') {
 			char digits[12];
 			int n = 0;
@@ -71,6 +74,7 @@ static void st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t siz
 		}
 	}
 	out[o] = '\0';
+	return *s == '\0';
 }
 
 static size_t st_read_file(const char *path, char *buf, size_t size)
@@ -105,7 +109,11 @@ static bool st_attach_current(void)
 {
 	char path[4096];
 	const char *why = NULL;
-	st_expand_path(st_conf.file_template, st_pid, path, sizeof path);
+	if (!st_expand_path(st_conf.file_template, st_pid, path, sizeof path)) {
+		st_say((const char *const[]){"SOCKTRACE_FILE is longer than 4083 bytes once %p is "
+					      "expanded; the program runs untraced", NULL});
+		return false;
+	}
 	int rc = st_file_attach(path, st_conf.size, &why);
 	if (rc == 0 && st_note_capped)
 		st_say((const char *const[]){"trace ", path, " capped at RLIMIT_FSIZE (ulimit -f): "

@@ -703,3 +703,18 @@ Test(edges, launcher_refuses_a_missing_directory_and_says_126_for_no_permission)
 	cr_assert_eq(launch(&r, (const char *[]){noexec, NULL}), 126, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "Permission denied"), "%s", r.err);
 }
+
+/* A SOCKTRACE_FILE that only becomes too long once %p is expanded is
+ * refused with a message, never cut to name another file. */
+Test(edges, a_file_path_too_long_after_pid_expansion_is_refused_aloud)
+{
+	static char path[4200];
+	int n = snprintf(path, sizeof path, "%s/", dir);
+	memset(path + n, 'a', 4085 - (size_t)n);
+	strcpy(path + 4085, "%p");
+	static struct h_run r;
+	const char *argv[] = {edges, "loop", "1", NULL};
+	cr_assert_eq(h_run(&r, path, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "SOCKTRACE_FILE is longer than 4083 bytes once %p is "
+					 "expanded"), "%s", r.err);
+}

@@ -545,8 +545,12 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		memcpy(e->path_sa, path->sa, path->len);
 		e->copy.local.len = e->copy.peer.len = 0; /* the row shows the path */
 	} else {
-		memcpy(e->local_sa, ev->local.sa, ev->local.len);
-		memcpy(e->peer_sa, ev->peer.sa, ev->peer.len);
+		/* a connect that failed at once has no local end: NULL, length 0,
+		 * which memcpy may not be given */
+		if (ev->local.len)
+			memcpy(e->local_sa, ev->local.sa, ev->local.len);
+		if (ev->peer.len)
+			memcpy(e->peer_sa, ev->peer.sa, ev->peer.len);
 	}
 	if (ev->nframes)
 		memcpy(&e->frame0, ev->frames, sizeof e->frame0);

@@ -181,8 +181,10 @@ static void st_html_timeline(const struct st_html *h, FILE *out)
 	struct st_hrow *lanes = malloc((h->nrows ? h->nrows : 1) * sizeof *lanes);
 	if (lanes == NULL)
 		return;
-	memcpy(lanes, h->rows, h->nrows * sizeof *lanes);
-	qsort(lanes, h->nrows, sizeof *lanes, st_hrow_order);
+	if (h->nrows) { /* no rows: h->rows is NULL, which memcpy may not be given */
+		memcpy(lanes, h->rows, h->nrows * sizeof *lanes);
+		qsort(lanes, h->nrows, sizeof *lanes, st_hrow_order);
+	}
 	size_t processes = 0;
 	for (size_t i = 0; i < h->nrows; i++)
 		processes += i == 0 || strcmp(lanes[i].client, lanes[i - 1].client) != 0;

@@ -31,6 +31,16 @@ if [ ! -s "$seeds/life.trace" ]; then
 	make_seed again.trace "$build/progs/life" again
 	make_seed refused.trace "$build/progs/life" refused
 fi
+# version 3's: resolutions, failed blocking connects' results, handshakes,
+# bytes handed to TCP, calls made through syscall()
+if [ ! -s "$seeds/v3-resolve.trace" ]; then
+	make_seed v3-resolve.trace /usr/bin/python3 -c \
+		"import socket; socket.getaddrinfo('localhost', 80); socket.gethostbyname('localhost')"
+	make_seed v3-refusedblock.trace "$build/progs/life" refusedblock
+	make_seed v3-unacked.trace "$build/progs/life" unacked
+	make_seed v3-syscall.trace "$build/progs/life" syscall
+	make_seed v3-bytes.trace "$build/progs/life" bytes
+fi
 if [ ! -s "$seeds/modules.trace" ]; then
 	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi
