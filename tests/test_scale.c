@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "../shim/st_internal.h"
@@ -338,4 +339,70 @@ Test(scale, follow_reads_what_is_added_follows_a_replaced_file_and_idles)
 	long hz = sysconf(_SC_CLK_TCK);
 	cr_log_info("follow: %ld ms of CPU in 5 s idle", idle * 1000 / hz);
 	cr_assert_lt(idle * 1000 / hz, 50, "%ld ms of CPU in 5 s idle", idle * 1000 / hz);
+}
+
+/* A follower started before the trace exists, with extra arguments. */
+static pid_t follow_start(int *out_fd, const char *const *args)
+{
+	int po[2];
+	cr_assert(pipe(po) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+		dup2(po[1], 1);
+		closefrom(3);
+		const char *argv[8] = {dump, "--follow"};
+		size_t n = 2;
+		for (; args[n - 2] && n < 6; n++)
+			argv[n] = args[n - 2];
+		argv[n++] = trace;
+		argv[n] = NULL;
+		execv(dump, (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	*out_fd = po[0];
+	return pid;
+}
+
+static void follow_stop(pid_t pid, int fd)
+{
+	kill(pid, SIGINT);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(fd);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* -f shows every record the text view shows (outcomes, closes, shutdowns),
+ * -f -c a row per connection once it has ended, -f --otlp its spans. */
+Test(scale, follow_shows_outcomes_closes_and_rows_as_connections_end)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	int events_fd, rows_fd, spans_fd;
+	pid_t events = follow_start(&events_fd, (const char *[]){"-n", NULL});
+	pid_t rows = follow_start(&rows_fd, (const char *[]){"-c", "--json", NULL});
+	pid_t spans = follow_start(&spans_fd, (const char *[]){"--otlp", NULL});
+	static struct h_run r;
+	const char *argv[] = {life, "bytes", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	/* getsockname, connect, its outcome, accept, 5 closes and a shutdown */
+	static char out[1 << 16];
+	size_t len = 0;
+	read_lines(events_fd, out, sizeof out, &len, 10, 20);
+	cr_assert_eq(h_occurrences(out, " connected("), 1, "%s", out);
+	cr_assert_eq(h_occurrences(out, " close("), 4, "%s", out);
+	cr_assert_eq(h_occurrences(out, " shutdown("), 1, "%s", out);
+	static char row[1 << 14];
+	len = 0;
+	cr_assert_eq(read_lines(rows_fd, row, sizeof row, &len, 1, 20), 1, "no row while following");
+	cr_assert_not_null(strstr(row, "\"tx_bytes\":1048576,\"rx_bytes\":65536"), "%s", row);
+	static char span[1 << 14];
+	len = 0;
+	cr_assert_eq(read_lines(spans_fd, span, sizeof span, &len, 1, 20), 1, "no span while following");
+	cr_assert_not_null(strstr(span, "\"resourceSpans\""), "%s", span);
+	follow_stop(events, events_fd);
+	follow_stop(rows, rows_fd);
+	follow_stop(spans, spans_fd);
 }

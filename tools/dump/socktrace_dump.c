@@ -15,7 +15,9 @@ static void st_usage(FILE *out)
 	      "Views (default: one line per event, all files merged in time order):\n"
 	      "  -c, --connections  pair client and server ends of each TCP connection\n"
 	      "  -s, --stats        events per call and per process, failures, dropped\n"
-	      "  -f, --follow       keep printing events as they are written (one FILE)\n"
+	      "  -f, --follow       keep printing records as they are written (one FILE);\n"
+	      "                     with -c a row per connection as it ends, with --otlp\n"
+	      "                     its spans\n"
 	      "  --graph            the service map as Graphviz DOT (dot -Tsvg renders it)\n"
 	      "  --html REPORT      a self-contained HTML report: map, timeline, table\n"
 	      "  --otlp             OpenTelemetry traces, OTLP JSON Lines (otlpjsonfile)\n"
@@ -30,30 +32,6 @@ static void st_usage(FILE *out)
 	      "                                or HH:MM:SS[.frac] on the trace's first day)\n"
 	      "  -h, --help\n",
 	      out);
-}
-
-/* What was shown, by kind, and what was lost: "14 events, 5 closes, ..." */
-static void st_summary(const struct st_dump *d, FILE *err)
-{
-	static const struct {
-		int type;
-		const char *one, *many;
-	} kinds[] = {
-		{ST_REC_RESULT, "outcome", "outcomes"}, {ST_REC_CLOSE, "close", "closes"},
-		{ST_REC_RESOLVE, "resolution", "resolutions"}, {ST_REC_PEER, "peer", "peers"},
-	};
-	fprintf(err, "socktrace-dump: %zu event%s", d->nevs, d->nevs == 1 ? "" : "s");
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		size_t n = d->shown[kinds[i].type];
-		if (n)
-			fprintf(err, ", %zu %s", n, n == 1 ? kinds[i].one : kinds[i].many);
-	}
-	fprintf(err, " shown; %llu event%s dropped", (unsigned long long)d->dropped,
-		d->dropped == 1 ? "" : "s");
-	if (d->dropped_records)
-		fprintf(err, ", %llu other record%s dropped", (unsigned long long)d->dropped_records,
-			d->dropped_records == 1 ? "" : "s");
-	fputc('\n', err);
 }
 
 /* One view per run: a second one is refused, never silently the last. */
@@ -112,8 +90,11 @@ static void st_parse_args(int argc, char **argv, struct st_dump *d, int *first)
 		st_usage(stderr);
 		exit(2);
 	}
-	if (d->follow && (argc - optind != 1 || d->view != ST_VIEW_EVENTS)) {
-		fputs("socktrace-dump: --follow takes one FILE and the events view\n", stderr);
+	if (d->follow && (argc - optind != 1 ||
+			  (d->view != ST_VIEW_EVENTS && d->view != ST_VIEW_CONNECTIONS &&
+			   d->view != ST_VIEW_OTLP))) {
+		fputs("socktrace-dump: --follow takes one FILE and the events view, -c or --otlp\n",
+		      stderr);
 		exit(2);
 	}
 	*first = optind;
@@ -138,7 +119,7 @@ int main(int argc, char **argv)
 	}
 	int status = st_run(&d, argv + first, (size_t)(argc - first), stdout, stderr);
 	if (d.view == ST_VIEW_EVENTS && !d.json)
-		st_summary(&d, stderr);
+		st_dump_summary(&d, stderr);
 	st_sym_free(d.symbols);
 	st_catalog_free(&d.procs);
 	st_names_free(&d);

@@ -79,6 +79,7 @@ struct st_dump {
 	struct st_symbolizer *symbols;
 	size_t nevs; /* events that passed the filters */
 	size_t shown[8]; /* records the events view printed, by type */
+	uint32_t follow_version; /* -f: the format version of the followed file */
 	uint64_t dropped;
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
 	uint64_t exit_dropped; /* not recorded: their process had left the trace */
@@ -159,5 +160,14 @@ int st_follow(struct st_dump *d, const char *path, FILE *out);
 void st_dump_record(struct st_dump *d, const struct st_rec *r);
 /* Streams the files through d's view; 1 when one was not read whole. */
 int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err);
+/* The format version of a file being read (st_run's stream, or the file
+ * -f follows); 0 when unknown. */
+uint32_t st_dump_version(const struct st_dump *d, uint32_t file);
+/* "14 events, 5 closes shown; 0 events dropped" on err */
+void st_dump_summary(const struct st_dump *d, FILE *err);
+/* One record of any kind through the filters and the view (st_run, -f). */
+void st_run_record(struct st_dump *d, const struct st_rec *r, FILE *out);
+/* -f -c / --otlp: rows settled by now (wall clock, ns) are printed. */
+void st_conn_tick(struct st_dump *d, uint64_t now, FILE *out);
 
 #endif

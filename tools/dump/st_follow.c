@@ -1,5 +1,9 @@
 /*
- * --follow: print events as they are written to a live trace, like tail -f.
+ * --follow: print records as they are written to a live trace, like tail -f:
+ * events and every record the text view shows (outcomes, closes, shutdowns,
+ * resolutions, peers), in the events view, -c (a row per connection once it
+ * has ended, like tcplife) or --otlp (spans as connections end, flushed, for
+ * a collector's otlpjsonfile receiver following the output).
  * What the file holds when following starts is printed by the streaming
  * reader, which also says where each chunk's records ended; from then on
  * only what was added is read: the header's count of chunks handed out, and
@@ -43,7 +47,7 @@ struct st_follower {
 	enum st_state said;
 	uint64_t *next; /* per chunk: offset of its next record; UINT64_MAX = done */
 	size_t nchunks;
-	/* events of one poll, sorted before printing: their bytes in the arena */
+	/* records of one poll, sorted before printing: their bytes in the arena */
 	uint8_t *arena;
 	size_t arena_len, arena_cap;
 	struct st_kept {
@@ -51,8 +55,8 @@ struct st_follower {
 		size_t at;    /* in the arena */
 		uint32_t len;
 	} *kept;
-	struct st_ev *evs;
-	size_t nevs, evs_cap;
+	struct st_rec *recs;
+	size_t nrecs, recs_cap;
 	size_t printed;
 };
 
@@ -101,14 +105,10 @@ static void st_initial(struct st_dump *d, struct st_follower *f, FILE *out)
 	if (s == NULL)
 		return;
 	struct st_rec r;
-	while (st_stream_next(s, &r)) {
-		if (r.type != ST_REC_EVENT)
-			st_dump_record(d, &r);
-		else if (st_filter_match(&d->filter, &r.ev)) {
-			st_view_event(d, &r.ev, out);
-			f->printed++;
-		}
-	}
+	d->stream = s;
+	while (st_stream_next(s, &r))
+		st_run_record(d, &r, out);
+	d->stream = NULL;
 	for (size_t i = 0; i < st_stream_chunks(s); i++) {
 		uint32_t file;
 		uint64_t off, stop;
@@ -156,6 +156,7 @@ static bool st_attach(struct st_dump *d, struct st_follower *f, FILE *out)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	d->follow_version = h.version;
 	if (replaced || f->said != ST_NONE)
 		fprintf(stderr, "socktrace-dump: %s: %s; following it from its start\n", f->path,
 			replaced ? "replaced by a new file" : "is a trace now");
@@ -164,7 +165,7 @@ static bool st_attach(struct st_dump *d, struct st_follower *f, FILE *out)
 	return true;
 }
 
-static void st_keep_event(struct st_follower *f, const uint8_t *rec, uint32_t len, uint64_t off)
+static void st_keep_record(struct st_follower *f, const uint8_t *rec, uint32_t len, uint64_t off)
 {
 	if (f->arena_len + len > f->arena_cap) {
 		size_t n = f->arena_cap ? f->arena_cap * 2 : 1 << 16;
@@ -176,21 +177,21 @@ static void st_keep_event(struct st_follower *f, const uint8_t *rec, uint32_t le
 		f->arena = a;
 		f->arena_cap = n;
 	}
-	if (f->nevs == f->evs_cap) {
-		size_t n = f->evs_cap ? f->evs_cap * 2 : 1024;
-		struct st_ev *e = realloc(f->evs, n * sizeof *e);
+	if (f->nrecs == f->recs_cap) {
+		size_t n = f->recs_cap ? f->recs_cap * 2 : 1024;
+		struct st_rec *e = realloc(f->recs, n * sizeof *e);
 		struct st_kept *k = e ? realloc(f->kept, n * sizeof *k) : NULL;
 		if (k == NULL) {
-			f->evs = e ? e : f->evs;
+			f->recs = e ? e : f->recs;
 			return;
 		}
-		f->evs = e;
+		f->recs = e;
 		f->kept = k;
-		f->evs_cap = n;
+		f->recs_cap = n;
 	}
 	memcpy(f->arena + f->arena_len, rec, len);
 	/* decoded once the arena stops moving */
-	f->kept[f->nevs++] = (struct st_kept){off, f->arena_len, len};
+	f->kept[f->nrecs++] = (struct st_kept){off, f->arena_len, len};
 	f->arena_len += len;
 }
 
@@ -209,16 +210,13 @@ static bool st_read_chunk(struct st_dump *d, struct st_follower *f, size_t k, ui
 		if (rc > 0 && pread(f->fd, rec, len, (off_t)off) != (ssize_t)len)
 			return true; /* shrank meanwhile: read again next poll */
 		struct st_rec r = {.type = ST_REC_TYPE(w)};
-		if (rc > 0 && r.type == ST_REC_EVENT) {
-			st_keep_event(f, rec, len, off);
-		} else if (rc > 0 && r.type == ST_REC_PROCESS) {
-			rc = st_decode_process(rec, len, &r.proc, why) == 0 ? 1 : -1;
+		/* processes and modules at once: the records that follow need them */
+		if (rc > 0 && (r.type == ST_REC_PROCESS || r.type == ST_REC_MODULE)) {
+			rc = st_rec_decode(rec, len, 0, off, &r, why) == 0 ? 1 : -1;
 			if (rc > 0)
 				st_dump_record(d, &r);
-		} else if (rc > 0 && r.type == ST_REC_MODULE) {
-			rc = st_decode_module(rec, len, &r.mod, why) == 0 ? 1 : -1;
-			if (rc > 0)
-				st_dump_record(d, &r);
+		} else if (rc > 0) {
+			st_keep_record(f, rec, len, off);
 		}
 		if (rc < 0) {
 			fprintf(stderr, "socktrace-dump: %s: offset %llu: %s\n", f->path,
@@ -230,31 +228,46 @@ static bool st_read_chunk(struct st_dump *d, struct st_follower *f, size_t k, ui
 	return true;
 }
 
-/* Decodes the poll's events from the arena, sorts and prints them. */
+static int st_rec_order(const void *a, const void *b)
+{
+	const struct st_rec *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static uint64_t st_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Decodes the poll's records from the arena, sorts them by time and passes
+ * them through the view; then -c and --otlp print what has settled. */
 static size_t st_flush(struct st_dump *d, struct st_follower *f, FILE *out)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < f->nevs; i++) {
+	for (size_t i = 0; i < f->nrecs; i++) {
 		uint64_t off = f->kept[i].off;
 		const uint8_t *rec = f->arena + f->kept[i].at;
 		uint32_t len = f->kept[i].len;
 		char why[ST_WHY];
-		if (st_decode_event(rec, len, &f->evs[n], why) < 0) {
+		int rc = st_rec_decode(rec, len, 0, off, &f->recs[n], why);
+		if (rc < 0)
 			fprintf(stderr, "socktrace-dump: %s: offset %llu: %s\n", f->path,
 				(unsigned long long)off, why);
-			continue;
-		}
-		f->evs[n].offset = off;
-		if (st_filter_match(&d->filter, &f->evs[n]))
+		else if (rc == 0)
 			n++;
 	}
 	if (n)
-		qsort(f->evs, n, sizeof *f->evs, st_ev_cmp);
+		qsort(f->recs, n, sizeof *f->recs, st_rec_order);
 	for (size_t i = 0; i < n; i++)
-		st_view_event(d, &f->evs[i], out);
-	if (n)
-		fflush(out);
-	f->nevs = 0;
+		st_run_record(d, &f->recs[i], out);
+	if (d->view != ST_VIEW_EVENTS)
+		st_conn_tick(d, st_wall_ns(), out);
+	fflush(out);
+	f->nrecs = 0;
 	f->arena_len = 0;
 	f->printed += n;
 	return n;
@@ -303,9 +316,13 @@ int st_follow(struct st_dump *d, const char *path, FILE *out)
 	}
 	st_forget_file(&f);
 	free(f.arena);
-	free(f.evs);
+	free(f.recs);
 	free(f.kept);
-	if (!d->json)
-		fprintf(stderr, "socktrace-dump: %zu events\n", f.printed);
+	if (d->view != ST_VIEW_EVENTS)
+		st_conn_print(d, out); /* the rows still open when following stopped */
+	fflush(out);
+	if (!d->json && d->view == ST_VIEW_EVENTS)
+		st_dump_summary(d, stderr);
+	st_filter_free(&d->filter);
 	return 0;
 }

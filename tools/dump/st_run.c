@@ -74,6 +74,59 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 	}
 }
 
+/* What was shown, by kind, and what was lost: "14 events, 5 closes, ..." */
+void st_dump_summary(const struct st_dump *d, FILE *err)
+{
+	static const struct {
+		int type;
+		const char *one, *many;
+	} kinds[] = {
+		{ST_REC_RESULT, "outcome", "outcomes"}, {ST_REC_CLOSE, "close", "closes"},
+		{ST_REC_RESOLVE, "resolution", "resolutions"}, {ST_REC_PEER, "peer", "peers"},
+	};
+	fprintf(err, "socktrace-dump: %zu event%s", d->nevs, d->nevs == 1 ? "" : "s");
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		size_t n = d->shown[kinds[i].type];
+		if (n)
+			fprintf(err, ", %zu %s", n, n == 1 ? kinds[i].one : kinds[i].many);
+	}
+	fprintf(err, " shown; %llu event%s dropped", (unsigned long long)d->dropped,
+		d->dropped == 1 ? "" : "s");
+	if (d->dropped_records)
+		fprintf(err, ", %llu other record%s dropped", (unsigned long long)d->dropped_records,
+			d->dropped_records == 1 ? "" : "s");
+	fputc('\n', err);
+}
+
+uint32_t st_dump_version(const struct st_dump *d, uint32_t file)
+{
+	if (d->stream)
+		return st_stream_version(d->stream, file);
+	return d->follow ? d->follow_version : 0;
+}
+
+void st_run_record(struct st_dump *d, const struct st_rec *r, FILE *out)
+{
+	if (r->type == ST_REC_EVENT) {
+		if (st_filter_match(&d->filter, &r->ev)) {
+			d->nevs++;
+			st_dispatch(d, &r->ev, out);
+		}
+	} else if (r->type == ST_REC_RESULT || r->type == ST_REC_CLOSE || r->type == ST_REC_PEER) {
+		st_dispatch_life(d, r, out);
+	} else if (r->type == ST_REC_RESOLVE) {
+		st_names_add(d, &r->resolve);
+		if (d->view == ST_VIEW_EVENTS &&
+		    st_filter_match_life(&d->filter, r->file, r->resolve.pid, -1, r->ts,
+					 r->resolve.result != 0, false)) {
+			st_view_resolve(d, &r->resolve, out);
+			d->shown[ST_REC_RESOLVE]++;
+		}
+	} else {
+		st_dump_record(d, r);
+	}
+}
+
 /* Streams every file through the view; 1 when a file was not read whole.
  * Damage is reported after the output, as it does not stop it. */
 int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
@@ -89,27 +142,8 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		exit(2);
 	d->stream = s;
 	struct st_rec r;
-	while (st_stream_next(s, &r)) {
-		if (r.type == ST_REC_EVENT) {
-			if (st_filter_match(&d->filter, &r.ev)) {
-				d->nevs++;
-				st_dispatch(d, &r.ev, out);
-			}
-		} else if (r.type == ST_REC_RESULT || r.type == ST_REC_CLOSE ||
-			   r.type == ST_REC_PEER) {
-			st_dispatch_life(d, &r, out);
-		} else if (r.type == ST_REC_RESOLVE) {
-			st_names_add(d, &r.resolve);
-			if (d->view == ST_VIEW_EVENTS &&
-			    st_filter_match_life(&d->filter, r.file, r.resolve.pid, -1, r.ts,
-						 r.resolve.result != 0, false)) {
-				st_view_resolve(d, &r.resolve, out);
-				d->shown[ST_REC_RESOLVE]++;
-			}
-		} else {
-			st_dump_record(d, &r);
-		}
-	}
+	while (st_stream_next(s, &r))
+		st_run_record(d, &r, out);
 	int status = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct st_source_info *info = st_stream_info(s, i);

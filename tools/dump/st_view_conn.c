@@ -23,7 +23,14 @@
 #include "st_dump.h"
 #include "st_endpoint.h"
 
+/* How far apart a connect and its accept may be: traces from several hosts
+ * carry their clocks' differences.  A followed file is written on one host,
+ * whose one clock dates both ends: there a second is plenty, and rows come
+ * out a second after their connection ended, not twenty. */
 #define ST_PAIR_WINDOW_NS (10ull * 1000000000u)
+#define ST_PAIR_WINDOW_ONE_HOST_NS (1ull * 1000000000u)
+#define ST_PAIR_WINDOW (st_pair_window_ns)
+static uint64_t st_pair_window_ns = ST_PAIR_WINDOW_NS;
 /* Rows waiting for their closes, at most: a trace whose closes were never
  * recorded (a killed program, sockets it dup'ed) must not hold the whole file.
  * Past this, the oldest row is printed as it stands (open). */
@@ -244,7 +251,7 @@ static void st_pair_server(struct st_view_state *v, struct st_end *s)
 		    c->peer_pid != s->copy.pid && s->peer_pid != c->copy.pid)
 			continue;
 		uint64_t gap = st_gap(c->ev->ts, s->ev->ts);
-		if (gap <= ST_PAIR_WINDOW_NS &&
+		if (gap <= ST_PAIR_WINDOW &&
 		    (best == NULL || gap < st_gap(best->ev->ts, s->ev->ts) ||
 		     (gap == st_gap(best->ev->ts, s->ev->ts) && c->ev->ts < best->ev->ts)))
 			best = c;
@@ -415,7 +422,7 @@ static bool st_paired_for_good(const struct st_end *e, uint64_t now)
 {
 	if (!e->client)
 		return e->settled;
-	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW_NS;
+	return e->failed || e->partner || now >= e->ev->ts + 2 * ST_PAIR_WINDOW;
 }
 
 /* Whether the end at the head of the queue will never change again. */
@@ -462,7 +469,7 @@ static void st_title(struct st_dump *d, struct st_view_state *v, FILE *out)
  * clients (paired or not) and servers whose client was not traced. */
 static void st_advance(struct st_dump *d, struct st_view_state *v, uint64_t now, FILE *out)
 {
-	while (v->waiting && (now == UINT64_MAX || now >= v->waiting->ev->ts + ST_PAIR_WINDOW_NS)) {
+	while (v->waiting && (now == UINT64_MAX || now >= v->waiting->ev->ts + ST_PAIR_WINDOW)) {
 		struct st_end *s = v->waiting;
 		v->waiting = s->next_waiting;
 		if (v->waiting == NULL)
@@ -507,8 +514,16 @@ static void st_queue(struct st_view_state *v, struct st_end *e)
 	v->tail = e;
 }
 
+void st_conn_tick(struct st_dump *d, uint64_t now, FILE *out)
+{
+	if (d->state)
+		st_advance(d, d->state, now, out);
+}
+
 void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 {
+	if (d->follow)
+		st_pair_window_ns = ST_PAIR_WINDOW_ONE_HOST_NS;
 	if (d->state == NULL)
 		d->state = st_xcalloc(1, sizeof *d->state);
 	struct st_view_state *v = d->state;
@@ -568,13 +583,13 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	const char *dialled = is_client ? st_names_find(d, ev->pid, &ev->peer) : NULL;
 	if (dialled)
 		snprintf(e->name, sizeof e->name, "%s", dialled);
-	e->wants_close = !e->failed && d->stream && st_stream_version(d->stream, ev->file) >= 2;
+	e->wants_close = !e->failed && st_dump_version(d, ev->file) >= 2;
 	struct st_end *old = st_open_take(v, ev->file, ev->pid, ev->fd);
 	if (old) /* its fd was reused without a close we saw: its end is unknown */
 		old->wants_close = false;
 	/* version 3: a blocking connect that failed on the wire (refused, timed
 	 * out) has a result record right after it, with its duration */
-	e->wants_result = e->failed && d->stream && st_stream_version(d->stream, ev->file) >= 3 &&
+	e->wants_result = e->failed && st_dump_version(d, ev->file) >= 3 &&
 			  (ev->err == ECONNREFUSED || ev->err == ETIMEDOUT ||
 			   ev->err == EHOSTUNREACH || ev->err == ENETUNREACH ||
 			   ev->err == ECONNRESET || ev->err == ECONNABORTED);

@@ -295,51 +295,60 @@ static void st_open_due(struct st_stream *s)
 	}
 }
 
+int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, struct st_rec *r,
+		  char *why)
+{
+	uint16_t type = ST_REC_TYPE(st_get_u64(p));
+	int rc;
+	r->type = type;
+	r->ts = len >= 16 ? st_get_u64(p + 8) : 0;
+	r->file = file;
+	r->offset = off;
+	switch (type) {
+	case ST_REC_EVENT:
+		rc = st_decode_event(p, len, &r->ev, why);
+		r->ev.file = file;
+		r->ev.offset = off;
+		break;
+	case ST_REC_PROCESS:
+		rc = st_decode_process(p, len, &r->proc, why);
+		r->proc.file = file;
+		break;
+	case ST_REC_MODULE:
+		rc = st_decode_module(p, len, &r->mod, why);
+		r->mod.file = file;
+		break;
+	case ST_REC_RESULT:
+		rc = st_decode_result(p, len, &r->result, why);
+		break;
+	case ST_REC_CLOSE:
+		rc = st_decode_close(p, len, &r->close, why);
+		break;
+	case ST_REC_RESOLVE:
+		rc = st_decode_resolve(p, len, &r->resolve, why);
+		break;
+	case ST_REC_PEER:
+		rc = st_decode_peer(p, len, &r->peer, why);
+		break;
+	default:
+		snprintf(why, ST_WHY, "unknown record type %u (%u bytes) skipped", type, len);
+		return 1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 /* Decodes the record under c; false when it is damaged or of an unknown type. */
 static bool st_decode_at(struct st_stream *s, const struct st_cursor *c, struct st_rec *r)
 {
 	struct st_source *src = &s->src[c->file];
 	const uint8_t *p = c->buf + (c->off - c->start);
-	uint16_t type = ST_REC_TYPE(st_get_u64(p));
 	char why[ST_WHY];
-	int rc;
-	r->type = type;
+	int rc = st_rec_decode(p, c->len, c->file, c->off, r, why);
 	r->ts = c->ts;
-	r->file = c->file;
-	r->offset = c->off;
-	switch (type) {
-	case ST_REC_EVENT:
-		rc = st_decode_event(p, c->len, &r->ev, why);
-		r->ev.file = c->file;
-		r->ev.offset = c->off;
-		break;
-	case ST_REC_PROCESS:
-		rc = st_decode_process(p, c->len, &r->proc, why);
-		r->proc.file = c->file;
-		break;
-	case ST_REC_MODULE:
-		rc = st_decode_module(p, c->len, &r->mod, why);
-		r->mod.file = c->file;
-		break;
-	case ST_REC_RESULT:
-		rc = st_decode_result(p, c->len, &r->result, why);
-		break;
-	case ST_REC_CLOSE:
-		rc = st_decode_close(p, c->len, &r->close, why);
-		break;
-	case ST_REC_RESOLVE:
-		rc = st_decode_resolve(p, c->len, &r->resolve, why);
-		break;
-	case ST_REC_PEER:
-		rc = st_decode_peer(p, c->len, &r->peer, why);
-		break;
-	default:
-		snprintf(src->info.warning, sizeof src->info.warning,
-			 "offset %llu: unknown record type %u (%u bytes) skipped",
-			 (unsigned long long)c->off, type, c->len);
-		return false;
-	}
-	if (rc < 0)
+	if (rc > 0)
+		snprintf(src->info.warning, sizeof src->info.warning, "offset %llu: %s",
+			 (unsigned long long)c->off, why);
+	else if (rc < 0)
 		st_src_error(src, c->off, why);
 	return rc == 0;
 }

@@ -62,6 +62,10 @@ uint32_t st_stream_version(const struct st_stream *s, uint32_t file);
 size_t st_stream_chunks(const struct st_stream *s);
 void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64_t *off,
 		     uint64_t *stop);
+/* One record of len bytes at p, from file at offset off: 0, -1 when damaged,
+ * 1 for a type this reader does not know (why says which). */
+int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, struct st_rec *r,
+		  char *why);
 const struct st_source_info *st_stream_info(const struct st_stream *s, size_t file);
 void st_stream_close(struct st_stream *s);
 
