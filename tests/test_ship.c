@@ -203,3 +203,49 @@ Test(ship, the_report_renders_in_a_browser_without_a_request)
 	}
 	cr_assert_eq(access(shot, F_OK), 0, "no screenshot");
 }
+
+/* A node is a service: two python3 programs are two nodes, each labelled
+ * with its command line since they share a name, the same command run twice
+ * is one node with two pids; no self-loop. */
+Test(ship, the_map_has_a_node_per_service_not_per_name)
+{
+	struct h_server s;
+	h_http_start(&s, trace, false);
+	char url[128];
+	snprintf(url, sizeof url, "import urllib.request; urllib.request.urlopen("
+				  "'http://127.0.0.1:%u/').read()", s.port);
+	static struct h_run r;
+	for (int i = 0; i < 2; i++) {
+		const char *argv[] = {"/usr/bin/python3", "-c", url, NULL};
+		cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	}
+	h_http_stop(&s);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "%s --graph %s", dump, trace);
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_occurrences(r.out, "[label=\"python3\\n"), 2, "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "-m http.server"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "urllib.request"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\\npids "), "two runs, one service: %s", r.out);
+	cr_assert_null(strstr(r.out, "n0 -> n0"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "n1 -> n1"), "%s", r.out);
+}
+
+/* A median is shown from five samples on, with its count. */
+Test(ship, the_map_shows_a_median_only_with_enough_samples)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	static struct h_run r;
+	const char *three[] = {life, "reuse", "3", NULL};
+	cr_assert_eq(h_run(&r, trace, three, NULL, 30), 0, "%s", r.err);
+	const char *graph[] = {dump, "--graph", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, graph, NULL, 30), 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "p50"), "3 samples: %s", r.out);
+	unlink(trace);
+	const char *six[] = {life, "reuse", "6", NULL};
+	cr_assert_eq(h_run(&r, trace, six, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_run(&r, NULL, graph, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, " ms (6 of 6)"), "%s", r.out);
+}

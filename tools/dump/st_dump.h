@@ -126,6 +126,9 @@ void st_catalog_add(struct st_catalog *c, const struct st_proc *p);
 void st_catalog_free(struct st_catalog *c);
 /* The process record in force for an event (NULL when none). */
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev);
+/* The first process of p's service: p's ancestors that forked it without an
+ * exec are the same service (p itself when none). */
+const struct st_proc *st_service_of(const struct st_dump *d, const struct st_proc *p);
 /* The program's name as ps shows it (argv[0]'s last part), raw bytes. */
 void st_proc_name(const struct st_proc *p, char *buf, size_t size);
 /* The same, control bytes escaped: for text output. */

@@ -77,6 +77,28 @@ void st_catalog_add(struct st_catalog *c, const struct st_proc *p)
 		*slot = copy;
 }
 
+static bool st_same_program(const struct st_proc *a, const struct st_proc *b)
+{
+	return a->exe_len == b->exe_len && a->cmd_len == b->cmd_len &&
+	       memcmp(a->exe, b->exe, a->exe_len) == 0 && memcmp(a->cmd, b->cmd, a->cmd_len) == 0;
+}
+
+/* The process that started p's service: up its ancestry while each parent
+ * runs the same program (a fork without exec: nginx's master and workers,
+ * a prefork server's children).  Bounded, and a loop of pids ends it. */
+const struct st_proc *st_service_of(const struct st_dump *d, const struct st_proc *p)
+{
+	for (int i = 0; p && i < 64; i++) {
+		struct st_ev parent_ev = {.pid = p->ppid};
+		const struct st_proc *parent = p->ppid ? st_proc_of(d, &parent_ev) : NULL;
+		if (parent == NULL || parent == p || parent->file != p->file ||
+		    !st_same_program(p, parent))
+			return p;
+		p = parent;
+	}
+	return p;
+}
+
 void st_catalog_free(struct st_catalog *c)
 {
 	for (size_t i = 0; i < c->nall; i++)

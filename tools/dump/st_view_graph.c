@@ -18,8 +18,9 @@
 #include "st_graph.h"
 
 #define ST_LATENCIES_MAX 1024
+#define ST_MEDIAN_MIN 5
 
-static size_t st_node(struct st_graph *g, const char *key, bool traced)
+static size_t st_node_named(struct st_graph *g, const char *key, const char *name, bool traced)
 {
 	for (size_t i = 0; i < g->nnodes; i++)
 		if (strcmp(g->nodes[i].key, key) == 0)
@@ -27,9 +28,15 @@ static size_t st_node(struct st_graph *g, const char *key, bool traced)
 	g->nodes = st_grow(g->nodes, &g->nodes_cap, g->nnodes + 1, sizeof *g->nodes);
 	struct st_gnode *n = &g->nodes[g->nnodes];
 	memset(n, 0, sizeof *n);
-	n->key = strdup(key);
+	n->key = st_xstrdup(key);
+	n->name = st_xstrdup(name);
 	n->traced = traced;
 	return g->nnodes++;
+}
+
+static size_t st_node(struct st_graph *g, const char *key, bool traced)
+{
+	return st_node_named(g, key, key, traced);
 }
 
 static void st_node_pid(struct st_gnode *n, uint32_t pid)
@@ -71,17 +78,46 @@ static void st_ep_label(const struct st_endpoint *ep, bool with_port, char *out,
 		*colon = '\0';
 }
 
+/* A command line as shown: its NUL-separated arguments joined by spaces. */
+static void st_cmdline(const struct st_proc *p, char *out, size_t size)
+{
+	size_t len = p && p->cmd_len < size - 1 ? p->cmd_len : p ? size - 1 : 0;
+	if (len)
+		memcpy(out, p->cmd, len);
+	for (size_t k = 0; k < len; k++)
+		if (out[k] == '\0')
+			out[k] = ' ';
+	while (len && out[len - 1] == ' ')
+		len--;
+	out[len] = '\0';
+}
+
+/*
+ * One node per service: a program as started (an exec) with the children it
+ * forked without exec (nginx's master and workers, a prefork server), keyed
+ * by that start's command line, so that two python3 programs are two nodes
+ * and the same command run again is one service with more pids.
+ */
 static size_t st_program_node(struct st_dump *d, struct st_graph *g, const struct st_proc *p,
 			      uint32_t pid)
 {
-	char name[128], key[256];
+	char name[128], shown[256], cmd[1024], key[1400];
+	const struct st_proc *service = p ? st_service_of(d, p) : NULL;
 	st_proc_name(p, name, sizeof name);
 	if (d->many_hosts && p && p->host_len)
-		snprintf(key, sizeof key, "%s@%.*s", name, (int)p->host_len, p->host);
+		snprintf(shown, sizeof shown, "%s@%.*s", name, (int)p->host_len, p->host);
 	else
-		snprintf(key, sizeof key, "%s", name);
-	size_t i = st_node(g, key, true);
-	st_node_pid(&g->nodes[i], pid);
+		snprintf(shown, sizeof shown, "%s", name);
+	st_cmdline(service, cmd, sizeof cmd);
+	snprintf(key, sizeof key, "%s\n%s", shown, cmd);
+	size_t i = st_node_named(g, key, shown, true);
+	struct st_gnode *n = &g->nodes[i];
+	if (n->cmd == NULL && cmd[0]) {
+		if (strlen(cmd) > 100)
+			strcpy(cmd + 97, "...");
+		n->cmd = st_xstrdup(cmd);
+	}
+	st_node_pid(n, pid);
 	return i;
 }
 
@@ -139,6 +175,7 @@ void st_graph_row(struct st_dump *d, const struct st_conn_row *r)
 		snprintf(e->last_failure, sizeof e->last_failure, "%s", r->result);
 	}
 	if (r->have_connect) {
+		e->nlat_seen++;
 		/* every k-th latency once the sample is full: a spread, not the first */
 		if (e->nlat < ST_LATENCIES_MAX) {
 			e->lat = st_grow(e->lat, &e->lat_cap, e->nlat + 1, sizeof *e->lat);
@@ -200,15 +237,26 @@ static void st_dot_text(FILE *out, const char *s)
 	}
 }
 
-void st_graph_node_label(const struct st_gnode *n, char *out, size_t size)
+bool st_graph_name_shared(const struct st_graph *g, size_t i)
 {
-	size_t o = (size_t)snprintf(out, size, "%s", n->key);
-	if (n->traced && n->npids && o < size) {
+	for (size_t k = 0; k < g->nnodes; k++)
+		if (k != i && g->nodes[k].traced && strcmp(g->nodes[k].name, g->nodes[i].name) == 0)
+			return true;
+	return false;
+}
+
+void st_graph_node_label(const struct st_gnode *n, bool ambiguous, char *out, size_t size)
+{
+	size_t o = (size_t)snprintf(out, size, "%s", n->name);
+	if (ambiguous && n->cmd && o < size)
+		o += (size_t)snprintf(out + o, size - o, "\n%s", n->cmd);
+	size_t pids = n->npids + n->more_pids;
+	if (n->traced && pids > 3 && o < size) {
+		o += (size_t)snprintf(out + o, size - o, "\n%zu processes", pids);
+	} else if (n->traced && n->npids && o < size) {
 		o += (size_t)snprintf(out + o, size - o, "\npid%s", n->npids > 1 ? "s" : "");
 		for (size_t i = 0; i < n->npids && o < size; i++)
 			o += (size_t)snprintf(out + o, size - o, " %u", n->pids[i]);
-		if (n->more_pids && o < size)
-			o += (size_t)snprintf(out + o, size - o, " +%zu", n->more_pids);
 	}
 	if (n->nports && o < size) {
 		o += (size_t)snprintf(out + o, size - o, "\nlistens");
@@ -222,9 +270,11 @@ void st_graph_edge_label(struct st_gedge *e, char *out, size_t size)
 	size_t o = (size_t)snprintf(out, size, "%zu connection%s", e->count, e->count == 1 ? "" : "s");
 	if (e->failed && o < size)
 		o += (size_t)snprintf(out + o, size - o, "\n%zu failed (%s)", e->failed, e->last_failure);
-	if (e->nlat && o < size)
-		o += (size_t)snprintf(out + o, size - o, "\nconnect p50 %.3f ms",
-				      (double)st_graph_median(e) / 1e6);
+	/* a median of a few samples means nothing (redis-benchmark: 1 of 201
+	 * connects had its latency): shown from ST_MEDIAN_MIN, with its count */
+	if (e->nlat >= ST_MEDIAN_MIN && o < size)
+		o += (size_t)snprintf(out + o, size - o, "\nconnect p50 %.3f ms (%zu of %zu)",
+				      (double)st_graph_median(e) / 1e6, e->nlat_seen, e->count);
 	if (e->have_bytes && o < size) {
 		char tx[32], rx[32];
 		st_graph_bytes(tx, sizeof tx, e->tx);
@@ -244,7 +294,7 @@ void st_graph_dot(struct st_dump *d, FILE *out)
 	      out);
 	char label[1024];
 	for (size_t i = 0; i < g->nnodes; i++) {
-		st_graph_node_label(&g->nodes[i], label, sizeof label);
+		st_graph_node_label(&g->nodes[i], st_graph_name_shared(g, i), label, sizeof label);
 		fprintf(out, "\tn%zu [label=\"", i);
 		st_dot_text(out, label);
 		fputs(g->nodes[i].traced ? "\"];\n" : "\", style=\"rounded,dashed\"];\n", out);
@@ -275,8 +325,11 @@ void st_graph_free(struct st_dump *d)
 	struct st_graph *g = d->graph;
 	if (g == NULL)
 		return;
-	for (size_t i = 0; i < g->nnodes; i++)
+	for (size_t i = 0; i < g->nnodes; i++) {
 		free(g->nodes[i].key);
+		free(g->nodes[i].name);
+		free(g->nodes[i].cmd);
+	}
 	for (size_t i = 0; i < g->nedges; i++)
 		free(g->edges[i].lat);
 	free(g->nodes);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "st_xalloc.h"
 
@@ -33,4 +34,9 @@ void *st_xrealloc(void *p, size_t n, size_t size)
 	if (__builtin_mul_overflow(n, size, &bytes))
 		return st_xcheck(NULL);
 	return st_xcheck(realloc(p, bytes ? bytes : 1));
+}
+
+char *st_xstrdup(const char *s)
+{
+	return st_xcheck(strdup(s));
 }

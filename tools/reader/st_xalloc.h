@@ -8,5 +8,6 @@
 void *st_xmalloc(size_t size);
 void *st_xcalloc(size_t n, size_t size);
 void *st_xrealloc(void *p, size_t n, size_t size);
+char *st_xstrdup(const char *s);
 
 #endif
