@@ -867,3 +867,29 @@ Test(life, filters_keep_outcomes_and_errors_are_failed_outcomes)
 	cr_assert_eq(h_occurrences(r.out, "\n"), 1, "only the refused outcome: %s", r.out);
 	cr_assert_not_null(strstr(r.out, "= refused"), "%s", r.out);
 }
+
+/* --stats names a slow connect by its own process's resolution, as -c does:
+ * a child's lookup of localhost never names its parent's numeric connect. */
+Test(life, stats_name_a_connect_by_its_own_processs_resolution)
+{
+	const char *script =
+		"import socket, os\n"
+		"l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(8)\n"
+		"port = l.getsockname()[1]\n"
+		"pid = os.fork()\n"
+		"if pid == 0:\n"
+		"    a = socket.getaddrinfo('localhost', port, socket.AF_INET, socket.SOCK_STREAM)\n"
+		"    c = socket.socket(); c.connect(a[0][4]); c.close(); os._exit(0)\n"
+		"os.waitpid(pid, 0)\n"
+		"c = socket.socket(); c.connect(('127.0.0.1', port)); c.close()\n";
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *stats[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, stats, NULL, 30), 0, "%s", r.err);
+	const char *slow = strstr(r.out, "\"slowest_connects\":[");
+	cr_assert_not_null(slow, "%s", r.out);
+	cr_assert_eq(h_occurrences(slow, "\"connect_ns\":"), 2, "%s", slow);
+	cr_assert_eq(h_occurrences(slow, "\"name\":\"localhost\""), 1, "%s", slow);
+	cr_assert_eq(h_occurrences(slow, "\"name\":null"), 1, "%s", slow);
+}

@@ -446,13 +446,18 @@ static const char *st_dir_name(uint8_t dir)
 
 /* Ready to print: each slow connect takes its peer's text (row indexes end
  * with the sort), then the rows go most connections first. */
-static void st_peers_finish(struct st_peers *p)
+static void st_peers_finish(struct st_peers *p, const struct st_dump *d)
 {
 	st_await_flush(p);
 	for (size_t i = 0; i < p->nslow; i++) {
 		const struct st_peer_row *r = st_row_at(p, p->slow[i].row);
 		st_row_endpoint(r, p->slow[i].peer, sizeof p->slow[i].peer);
-		snprintf(p->slow[i].name, sizeof p->slow[i].name, "%s", r->name);
+		/* named by its own process's resolution, as -c names it: never by
+		 * another program's lookup of the same address */
+		struct st_endpoint ep = {r->key, r->key_len};
+		const char *name = r->key_len ? st_names_find(d, p->slow[i].pid, &ep) : NULL;
+		snprintf(p->slow[i].name, sizeof p->slow[i].name, "%s",
+			 name && !st_is_numeric(name) ? name : "");
 	}
 	free(p->row_slot);
 	p->row_slot = NULL;
@@ -497,7 +502,7 @@ static void st_who(char *buf, size_t size, const char *name, const char *ep)
 
 void st_peers_text(struct st_peers *p, const struct st_dump *d, FILE *out)
 {
-	st_peers_finish(p);
+	st_peers_finish(p, d);
 	if (st_rows_printed(p) == 0)
 		return;
 	fputs("\nPEER                                         DIR  CONNS FAILED         TX B"
@@ -535,7 +540,7 @@ static void st_json_name_or_null(FILE *out, const char *name)
 
 void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out)
 {
-	st_peers_finish(p);
+	st_peers_finish(p, d);
 	fputs(",\"peers\":[", out);
 	for (size_t i = 0; i < st_rows_printed(p); i++) {
 		const struct st_peer_row *r = st_printed_row(p, i);
