@@ -15,7 +15,7 @@ SHIM_OPT   = -O3 -flto=auto
 SHIM_FLAGS = $(BASEFLAGS) $(SHIM_OPT) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
                   iproute2 procps curl python3 socat apache2-utils time graphviz \
-                  chromium nodejs
+                  chromium nodejs golang-go
 
 SHIM_SRC  = $(wildcard shim/*.c)
 # The recorder without the wrappers or constructor (format tests, gentrace).
@@ -37,7 +37,7 @@ TESTS = $(BUILD)/tests/run-tests
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
         $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static \
-        $(BUILD)/progs/gentrace $(BUILD)/progs/cxxprog
+        $(BUILD)/progs/gentrace $(BUILD)/progs/cxxprog $(BUILD)/progs/godial
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
@@ -85,6 +85,12 @@ $(BUILD)/progs/sockops-hardened: tests/progs/sockops.c tests/progs/progs.h
 $(BUILD)/progs/gentrace: tests/progs/gentrace.c $(SHIM_CORE) $(SHIM_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ tests/progs/gentrace.c $(SHIM_CORE) -lpthread -ldl
+
+# A Go program: its runtime makes its own socket calls (the shim says so).
+$(BUILD)/progs/godial: tests/progs/go/dial.go
+	@mkdir -p $(dir $@)
+	cd tests/progs/go && GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=-mod=mod \
+		go build -o $(abspath $@) dial.go
 
 # C++ frames, to be shown demangled.
 $(BUILD)/progs/cxxprog: tests/progs/cxxprog.cc

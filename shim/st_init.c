@@ -92,7 +92,7 @@ static size_t st_read_file(const char *path, char *buf, size_t size)
 
 static void st_read_identity(void)
 {
-	ssize_t n = readlink("/proc/self/exe", st_conf.exe, sizeof st_conf.exe);
+	ssize_t n = readlink("/proc/self/exe", st_conf.exe, sizeof st_conf.exe - 1); /* NUL kept */
 	st_conf.exe_len = n > 0 ? (size_t)n : 0;
 	st_conf.cmd_len = st_read_file("/proc/self/cmdline", st_conf.cmd, sizeof st_conf.cmd);
 	if (gethostname(st_conf.host, sizeof st_conf.host) == 0)
@@ -196,6 +196,7 @@ static void st_init(bool from_constructor)
 	if (st_recording) {
 		pthread_atfork(NULL, st_parent_forked, st_child_started);
 		st_write_process((uint32_t)getppid());
+		st_golang_check(st_conf.exe);
 		const char *why = NULL;
 		if (!st_stack_init(st_conf.depth, &why))
 			st_say((const char *const[]){"no call stacks: ", why, NULL});

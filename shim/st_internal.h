@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include "st_format.h"
@@ -101,6 +102,9 @@ bool st_ready(void); /* initialises on first use; true when recording */
 uint64_t st_now_ns(void);
 void st_child_started(void); /* in a new process that copied this one */
 void st_parent_forked(void); /* in the parent, after fork or clone made one */
+
+/* st_golang.c: says once when the program is Go (its sockets bypass libc). */
+void st_golang_check(const char *exe);
 
 /* st_warn.c: messages on the original stderr, one trace's worth once. */
 void st_warn_init(const char *file_setting);

@@ -721,3 +721,18 @@ Test(edges, a_file_path_too_long_after_pid_expansion_is_refused_aloud)
 	cr_assert_not_null(strstr(r.err, "SOCKTRACE_FILE is longer than 4083 bytes once %p is "
 					 "expanded"), "%s", r.err);
 }
+
+/* A real Go program under plain LD_PRELOAD: the shim says once that its
+ * sockets bypass libc, instead of a silent empty trace. */
+Test(edges, a_go_program_under_the_shim_is_told_once)
+{
+	if (h_sanitized())
+		cr_skip_test("Go's runtime is not built for the sanitizer runtime");
+	char godial[256];
+	h_path(godial, sizeof godial, "progs/godial");
+	static struct h_run r;
+	const char *argv[] = {godial, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "dialled 127.0.0.1:"), "%s", r.out);
+	cr_assert_eq(h_occurrences(r.err, "is a Go program"), 1, "%s", r.err);
+}

@@ -350,6 +350,8 @@ static pid_t follow_start(int *out_fd, const char *const *args)
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
 		dup2(po[1], 1);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
 		closefrom(3);
 		const char *argv[8] = {dump, "--follow"};
 		size_t n = 2;

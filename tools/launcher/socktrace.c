@@ -189,10 +189,7 @@ static void st_check_traceable(const char *path)
 		st_die(126, binary, binary == path ? "statically linked: LD_PRELOAD cannot trace it"
 						   : "the script's interpreter is statically linked: "
 						     "LD_PRELOAD cannot trace it");
-	if (f.go)
-		fprintf(stderr, "socktrace: warning: %s is a Go program: Go's runtime makes its socket "
-				"system calls itself, which LD_PRELOAD cannot see; only calls made "
-				"through C libraries (cgo) are recorded\n", binary);
+	/* a dynamically linked Go program: the shim itself says so, once */
 }
 
 /* -o nodir/x.trace: refused before the run, as the shim would run the
