@@ -178,3 +178,58 @@ Test(dump, only_wrapped_symbols_are_exported)
 				"gethostbyname_r getpeername getsockname getsockopt listen pipe pipe2 shutdown "
 				"socket socketpair syscall ");
 }
+
+/* Every --option of a program's --help is in its man page, and the reverse:
+ * the two cannot drift apart. */
+static void options_of(const char *text, bool roff, char found[][32], size_t *n)
+{
+	*n = 0;
+	const char *dash = roff ? "\\-\\-" : "--";
+	for (const char *p = strstr(text, dash); p && *n < 64; p = strstr(p + 1, dash)) {
+		const char *q = p + strlen(dash);
+		size_t len = strspn(q, "abcdefghijklmnopqrstuvwxyz-");
+		if (len == 0 || len >= 30)
+			continue;
+		bool seen = false;
+		for (size_t i = 0; i < *n; i++)
+			seen |= strlen(found[i]) == len && strncmp(found[i], q, len) == 0;
+		if (!seen)
+			snprintf(found[(*n)++], 32, "%.*s", (int)len, q);
+	}
+}
+
+static void help_matches_man(const char *program, const char *man)
+{
+	char path[256];
+	h_path(path, sizeof path, program);
+	static struct h_run r;
+	const char *argv[] = {path, "--help", NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	static char page[1 << 16];
+	FILE *f = fopen(man, "r");
+	cr_assert_not_null(f, "%s", man);
+	page[fread(page, 1, sizeof page - 1, f)] = '\0';
+	fclose(f);
+	static char in_help[64][32], in_man[64][32];
+	size_t nh, nm;
+	options_of(r.out, false, in_help, &nh);
+	options_of(page, true, in_man, &nm);
+	for (size_t i = 0; i < nh; i++) {
+		char want[40];
+		snprintf(want, sizeof want, "\\-\\-%s", in_help[i]);
+		cr_expect_not_null(strstr(page, want), "%s --%s is not in %s", program, in_help[i], man);
+	}
+	for (size_t i = 0; i < nm; i++) {
+		char want[40];
+		snprintf(want, sizeof want, "--%s", in_man[i]);
+		cr_expect_not_null(strstr(r.out, want), "%s names --%s, which %s --help does not", man,
+				   in_man[i], program);
+	}
+	cr_assert_gt(nh, 2);
+}
+
+Test(dump, every_option_in_help_is_in_the_man_page_and_back)
+{
+	help_matches_man("socktrace-dump", "man/socktrace-dump.1");
+	help_matches_man("socktrace", "man/socktrace.1");
+}
