@@ -229,8 +229,50 @@ static bool st_ready_from(bool from_constructor)
 	return st_recording;
 }
 
+/*
+ * A vfork child that calls exit() runs its parent's exit machinery in the
+ * parent's memory: glibc's _dl_fini marks every object finalized there, so
+ * the parent's own exit would never run our destructor (no open-at-exit
+ * closes, the file left unsealed at full size).  The child's pass through
+ * the destructor says so; the parent's wait for it (st_wrap_wait.c), or its
+ * next traced call, registers the same work as a destructor of its thread,
+ * which exit() still runs.
+ */
+static bool st_fini_consumed;
+
+static void st_finish(void);
+
+/* glibc's: a thread-exit destructor, run by exit() before the atexit list.
+ * The child's exit() also closed that list to new entries (__exit_funcs_done),
+ * so atexit() would fail; this one is per thread and still taken. */
+extern int __cxa_thread_atexit_impl(void (*fn)(void *), void *arg, void *dso);
+extern void *__dso_handle;
+
+static void st_finish_at_thread_exit(void *unused)
+{
+	(void)unused;
+	st_finish();
+}
+
+static __attribute__((noinline)) void st_rearm_finish(void)
+{
+	if (!__atomic_exchange_n(&st_fini_consumed, false, __ATOMIC_ACQ_REL))
+		return;
+	if ((uint32_t)getpid() == st_pid)
+		__cxa_thread_atexit_impl(st_finish_at_thread_exit, NULL, &__dso_handle);
+	else
+		__atomic_store_n(&st_fini_consumed, true, __ATOMIC_RELEASE); /* still the child */
+}
+
+void st_exit_work_check(void)
+{
+	if (ST_UNLIKELY(__atomic_load_n(&st_fini_consumed, __ATOMIC_RELAXED)))
+		st_rearm_finish();
+}
+
 bool st_ready(void)
 {
+	st_exit_work_check();
 	return st_ready_from(false);
 }
 
@@ -239,13 +281,23 @@ __attribute__((constructor)) static void st_constructor(void)
 	(void)st_ready_from(true);
 }
 
+static void st_finish(void)
+{
+	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording &&
+	    (uint32_t)getpid() == st_pid) {
+		st_recording = false; /* once, whichever path comes first */
+		st_end_at_exit(); /* connections still open: "open at exit" */
+		st_file_detach();
+	}
+}
+
 /* A vfork child calling exit() runs this in its parent's memory: only the
  * process that attached may leave (st_pid is still the parent's there). */
 __attribute__((destructor)) static void st_destructor(void)
 {
-	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording &&
-	    (uint32_t)getpid() == st_pid) {
-		st_end_at_exit(); /* connections still open: "open at exit" */
-		st_file_detach();
+	if ((uint32_t)getpid() != st_pid) {
+		__atomic_store_n(&st_fini_consumed, true, __ATOMIC_RELEASE);
+		return;
 	}
+	st_finish();
 }

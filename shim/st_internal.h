@@ -102,6 +102,7 @@ bool st_ready(void); /* initialises on first use; true when recording */
 uint64_t st_now_ns(void);
 void st_child_started(void); /* in a new process that copied this one */
 void st_parent_forked(void); /* in the parent, after fork or clone made one */
+void st_exit_work_check(void); /* after a vfork child's exit(): re-arms ours */
 
 /* st_golang.c: says once when the program is Go (its sockets bypass libc). */
 void st_golang_check(const char *exe);

@@ -176,7 +176,7 @@ Test(dump, only_wrapped_symbols_are_exported)
 	cr_assert_str_eq(r.out, "accept accept4 bind clone close close_range closefrom connect dlclose dup dup2 "
 				"dup3 fclose fcntl fcntl64 getaddrinfo gethostbyname gethostbyname2 gethostbyname2_r "
 				"gethostbyname_r getpeername getsockname getsockopt listen pipe pipe2 shutdown "
-				"socket socketpair syscall ");
+				"socket socketpair syscall wait wait4 waitid waitpid ");
 }
 
 /* Every --option of a program's --help is in its man page, and the reverse:

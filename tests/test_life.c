@@ -893,3 +893,20 @@ Test(life, stats_name_a_connect_by_its_own_processs_resolution)
 	cr_assert_eq(h_occurrences(slow, "\"name\":\"localhost\""), 1, "%s", slow);
 	cr_assert_eq(h_occurrences(slow, "\"name\":null"), 1, "%s", slow);
 }
+
+/* A vfork child that leaves with exit() after a failed exec runs its
+ * parent's exit machinery in the parent's memory: the parent still records
+ * its open-at-exit ends and seals (shrinks) its file. */
+Test(life, a_vfork_child_that_calls_exit_leaves_its_parents_end_intact)
+{
+	run_life("vforkexit", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t at_exit = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		at_exit += t.closes[i].how == ST_END_EXIT;
+	cr_assert_eq(at_exit, 2, "the parent's two ends open at its exit: %zu", at_exit);
+	cr_assert_lt(t.size, 1u << 20, "the file was left at full size (%zu bytes): never sealed",
+		     t.size);
+	st_trace_free(&t);
+}

@@ -531,6 +531,26 @@ static int life_refused_blocking(void)
 	return 0;
 }
 
+/* vforkexit: a connection open, a vfork child whose exec fails and that
+ * leaves with exit() (its parent's exit machinery, in its parent's memory),
+ * then the parent waits and returns from main with the connection open */
+static int life_vfork_exit(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = tcp_connect(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		execl("/nonexistent/program", "x", (char *)NULL);
+		exit(3);
+	}
+	CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
+	printf("fd=%d accepted=%d\n", fd, a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -538,6 +558,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "refused")) return life_refused();
 	if (!strcmp(s, "syscall")) return life_syscall();
 	if (!strcmp(s, "unacked")) return life_unacked();
+	if (!strcmp(s, "vforkexit")) return life_vfork_exit();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();
