@@ -249,3 +249,36 @@ Test(ship, the_map_shows_a_median_only_with_enough_samples)
 	cr_assert_eq(h_run(&r, NULL, graph, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, " ms (6 of 6)"), "%s", r.out);
 }
+
+/* The timeline at the size of a real run: a time axis, a strip of
+ * connections started, one lane per client -> server pair (not per
+ * connection), tooltips that say when, how long, how it ended and what it
+ * carried; client and server code apart; an empty trace says so. */
+Test(ship, the_timeline_has_an_axis_lanes_per_pair_and_telling_tooltips)
+{
+	char life[256], report[160], cmd[1024];
+	h_path(life, sizeof life, "progs/life");
+	static struct h_run r;
+	const char *argv[] = {life, "reuse", "40", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	snprintf(report, sizeof report, "%s/t.html", dir);
+	snprintf(cmd, sizeof cmd, "%s --html %s %s && cat %s", dump, report, trace, report);
+	const char *html = sh(cmd, 0);
+	cr_assert_eq(h_occurrences(html, "class=\"tick\""), 6, "an axis of six times: %s", html);
+	cr_assert_eq(h_occurrences(html, "class=\"lane\""), 1, "40 connections, one pair: %s", html);
+	cr_assert_not_null(strstr(html, "life \u2192 life (40)"), "%s", html);
+	cr_assert_eq(h_occurrences(html, "class=\"bar\""), 40, "%s", html);
+	cr_assert_not_null(strstr(html, "connections started (40)"), "%s", html);
+	cr_assert_eq(h_occurrences(html, "\nstart "), 40, "a start in every tooltip");
+	cr_assert_not_null(strstr(html, " ms, ok\ntx 1 B, rx 0 B</title>"), "%s", html);
+	cr_assert_not_null(strstr(html, "<th>client code</th><th>server code</th>"), "%s", html);
+	/* an empty trace */
+	char empty[160];
+	snprintf(empty, sizeof empty, "%s/empty.trace", dir);
+	const char *bare[] = {"/bin/true", NULL};
+	cr_assert_eq(h_run(&r, empty, bare, NULL, 30), 0, "%s", r.err);
+	snprintf(cmd, sizeof cmd, "%s --html %s %s && cat %s", dump, report, empty, report);
+	html = sh(cmd, 0);
+	cr_assert_not_null(strstr(html, "Nothing recorded"), "%s", html);
+	cr_assert_null(strstr(html, "<h2>Timeline</h2>"), "no empty sections: %s", html);
+}
