@@ -233,3 +233,48 @@ Test(dump, every_option_in_help_is_in_the_man_page_and_back)
 	help_matches_man("socktrace-dump", "man/socktrace-dump.1");
 	help_matches_man("socktrace", "man/socktrace.1");
 }
+
+/* The README's demo lines are what `make demo` prints, numbers aside
+ * (times, pids, ports, RTTs differ from run to run). */
+static void digits_masked(char *s)
+{
+	char *o = s;
+	for (const char *p = s; *p; p++) {
+		bool digit = *p >= '0' && *p <= '9';
+		if (!digit)
+			*o++ = *p;
+		else if (o == s || o[-1] != '#') /* a run of digits is one '#' */
+			*o++ = '#';
+	}
+	*o = '\0';
+}
+
+Test(dump, the_readmes_demo_lines_are_what_make_demo_prints)
+{
+	if (h_sanitized())
+		cr_skip_test("make demo runs the plain build");
+	static struct h_run r;
+	const char *argv[] = {"/bin/sh", "tools/scripts/demo.sh", h_build(), NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	static char out[sizeof r.out + sizeof r.err + 1];
+	snprintf(out, sizeof out, "%s%s", r.out, r.err);
+	digits_masked(out);
+	FILE *f = fopen("README.md", "r");
+	cr_assert_not_null(f);
+	static char line[1024];
+	bool in_demo = false;
+	int checked = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "## ", 3) == 0)
+			in_demo = strstr(line, "What `make demo` shows") != NULL;
+		if (!in_demo || strncmp(line, "    ", 4) != 0 || strcmp(line, "    ...\n") == 0)
+			continue;
+		char want[1024];
+		snprintf(want, sizeof want, "%s", line + 4);
+		digits_masked(want);
+		cr_expect_not_null(strstr(out, want), "README: %s is not in make demo's output", line);
+		checked++;
+	}
+	fclose(f);
+	cr_assert_geq(checked, 8, "the README's demo lines were not found");
+}
