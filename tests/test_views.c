@@ -278,3 +278,15 @@ Test(views, version_2_traces_stay_readable)
 		cr_assert_neq(r.out[0], '\0', "%s printed nothing", views[i][0]);
 	}
 }
+
+/* Two views at once are refused, never silently the last one. */
+Test(views, two_views_at_once_are_refused)
+{
+	static struct h_run r;
+	const char *cs[] = {"-c", "-s", trace, NULL};
+	run_dump(&r, cs, 2);
+	cr_assert_not_null(strstr(r.err, "-c and --stats are two views: choose one"), "%s", r.err);
+	const char *go[] = {"--graph", "--otlp", trace, NULL};
+	run_dump(&r, go, 2);
+	cr_assert_not_null(strstr(r.err, "--graph and --otlp are two views"), "%s", r.err);
+}
