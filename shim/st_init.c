@@ -124,14 +124,14 @@ static bool st_attach_current(void)
 	return false;
 }
 
-/* A new process that inherited this one's memory: fork's child, or a child
- * of clone() without CLONE_VM (st_wrap_clone.c). */
 /* The parent's side of a fork: its sockets open now may end in a child. */
 void st_parent_forked(void)
 {
 	st_life_forked(st_now_ns());
 }
 
+/* A new process that inherited this one's memory: fork's child, or a child
+ * of clone() without CLONE_VM (st_wrap_clone.c). */
 void st_child_started(void)
 {
 	uint32_t parent = st_pid;

@@ -1,6 +1,7 @@
 /*
- * Record writing.  Each thread appends to a chunk it reserved with one atomic
- * add on the shared header; a record becomes visible when its commit word is
+ * Record writing.  Each thread appends to a chunk it reserved with a
+ * compare-and-swap on the shared header (never an add: a refused request must
+ * leave the counter alone); a record becomes visible when its commit word is
  * stored with release semantics, so readers never see a torn record and a
  * SIGKILL loses only calls that had not returned.  A signal handler that
  * interrupts a record in progress uses the next depth's chunk: each depth is

@@ -120,9 +120,17 @@ static void st_end_range(unsigned first, unsigned last)
 		st_end_now((int)fd, ST_END_RANGE, -1);
 }
 
+/* Arguments the kernel refuses before closing anything (EINVAL): no end
+ * is recorded for a call that closes nothing. */
+static bool st_close_range_closes(unsigned first, unsigned last, int flags)
+{
+	return first <= last && !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) &&
+	       !(flags & CLOSE_RANGE_CLOEXEC); /* that one only marks them */
+}
+
 static int st_close_range_via(bool raw, unsigned first, unsigned last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC)) /* that one only marks them */
+	if (st_close_range_closes(first, last, flags))
 		st_end_range(first, last);
 	int ret = raw ? (int)ST_SYS(SYS_close_range, first, last, flags)
 		      : st_real_close_range(first, last, flags);

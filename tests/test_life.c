@@ -910,3 +910,17 @@ Test(life, a_vfork_child_that_calls_exit_leaves_its_parents_end_intact)
 		     t.size);
 	st_trace_free(&t);
 }
+
+/* A close_range the kernel refuses closes nothing: no end is recorded for
+ * it, and the connection ends at its real close. */
+Test(life, a_refused_close_range_records_no_end)
+{
+	run_life("badrange", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.ncloses, 2, "%zu closes", t.ncloses);
+	for (size_t i = 0; i < t.ncloses; i++)
+		cr_assert_eq(t.closes[i].how, ST_END_CLOSE, "fd %d ended by a refused close_range",
+			     t.closes[i].fd);
+	st_trace_free(&t);
+}

@@ -551,6 +551,24 @@ static int life_vfork_exit(void)
 	return 0;
 }
 
+/* badrange: close_range calls the kernel refuses (first above last, an
+ * unknown flag) on a range holding a connection, then its real closes */
+static int life_bad_range(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = tcp_connect(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	unsigned lo = (unsigned)(fd < a ? fd : a), hi = (unsigned)(fd < a ? a : fd);
+	CHECK(close_range(hi, lo, 0) < 0 && errno == EINVAL);
+	CHECK(close_range(lo, hi, 0x40000000) < 0 && errno == EINVAL);
+	close(fd);
+	close(a);
+	printf("fd=%d accepted=%d\n", fd, a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -559,6 +577,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "syscall")) return life_syscall();
 	if (!strcmp(s, "unacked")) return life_unacked();
 	if (!strcmp(s, "vforkexit")) return life_vfork_exit();
+	if (!strcmp(s, "badrange")) return life_bad_range();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();

@@ -141,7 +141,7 @@ const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);
 
 /* the views: each takes the events that passed the filters, in time order
- * (stats: in file order), then prints what it gathered at the end */
+ * (stats too), then prints what it gathered at the end */
 void st_view_event(struct st_dump *d, const struct st_ev *ev, FILE *out);
 void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out);
 void st_conn_print(struct st_dump *d, FILE *out);

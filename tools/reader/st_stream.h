@@ -18,7 +18,7 @@
 #include "st_trace.h"
 
 struct st_rec {
-	uint16_t type; /* ST_REC_EVENT, ST_REC_PROCESS or ST_REC_MODULE */
+	uint16_t type; /* enum st_rec_type: which member of the union is set */
 	uint64_t ts;
 	uint32_t file;
 	uint64_t offset;
