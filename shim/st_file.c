@@ -430,6 +430,15 @@ void st_file_detach(void)
 }
 
 /* A child that must not write to its parent's file (%p) lets go of it. */
+/* In a forked child: the parent's slot and its overflow are the parent's to
+ * give back; a child that kept the flag would decrement live_overflow a
+ * second time (it could wrap, and the file would never shrink again). */
+void st_file_new_process(void)
+{
+	st_overflowed = false;
+	st_leaving = false;
+}
+
 void st_file_forget(void)
 {
 	if (st_trace.hdr != NULL)

@@ -138,11 +138,13 @@ void st_child_started(void)
 	st_pid = (uint32_t)getpid();
 	st_record_reset_thread();
 	st_life_new_process(); /* the parent's connections end in the parent */
+	st_file_new_process();
 	if (!st_recording)
 		return;
 	if (strstr(st_conf.file_template, "%p") != NULL) {
 		/* One file per process was asked for: leave the parent's file alone. */
 		st_file_forget();
+		st_record_new_file();
 		st_recording = st_attach_current();
 		if (!st_recording)
 			return;

@@ -135,6 +135,7 @@ void st_file_detach(void);
 bool st_file_unseal(void);
 void st_file_register_pid(uint32_t pid);
 void st_file_forget(void);
+void st_file_new_process(void); /* a forked child: the parent's slot is not its own */
 uint64_t st_file_size_limit(void); /* RLIMIT_FSIZE in whole chunks */
 extern bool st_note_capped; /* attach lowered the capacity to RLIMIT_FSIZE */
 
@@ -172,6 +173,7 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 		       unsigned naddrs);
 void st_record_init(void);
 void st_record_reset_thread(void);
+void st_record_new_file(void); /* %p child: its own file is not full */
 
 /* st_stack.c: return addresses with libunwind, when asked for. */
 extern unsigned st_stack_depth; /* 0 = off */

@@ -79,6 +79,13 @@ void st_record_init(void)
 
 /* In a new process (fork, clone) that inherited this thread's state: the
  * leases are the parent's to fill, and the mappings are let go. */
+/* A process that starts a file of its own (%p) starts with room in it: the
+ * parent's "full" was about the parent's file. */
+void st_record_new_file(void)
+{
+	__atomic_store_n(&st_full, false, __ATOMIC_RELAXED);
+}
+
 void st_record_reset_thread(void)
 {
 	for (unsigned i = 0; i < ST_DEPTHS; i++)

@@ -924,3 +924,24 @@ Test(life, a_refused_close_range_records_no_end)
 			     t.closes[i].fd);
 	st_trace_free(&t);
 }
+
+/* A child with a file of its own (%p) does not inherit its parent's "trace
+ * full": its fresh file records its calls, none dropped. */
+Test(life, a_child_with_its_own_file_does_not_inherit_a_full_trace)
+{
+	char pattern[160];
+	snprintf(pattern, sizeof pattern, "%s/x.%%p.trace", dir);
+	static struct h_run r;
+	const char *argv[] = {life, "fullfork", NULL};
+	const char *env[] = {"SOCKTRACE_SIZE=20K", NULL};
+	cr_assert_eq(h_run(&r, pattern, argv, env, 30), 0, "%s", r.err);
+	long child = atol(strstr(r.out, "child=") + strlen("child="));
+	char path[200];
+	snprintf(path, sizeof path, "%s/x.%ld.trace", dir, child);
+	struct st_trace t;
+	h_load(&t, path);
+	cr_assert_eq(h_count(&t, ST_OP_GETSOCKNAME, 0), 10, "%zu events, %llu dropped", t.nevs,
+		     (unsigned long long)t.dropped);
+	cr_assert_eq(t.dropped, 0);
+	st_trace_free(&t);
+}

@@ -569,6 +569,31 @@ static int life_bad_range(void)
 	return 0;
 }
 
+/* fullfork: 2000 calls fill a small trace, then a forked child makes 10 of
+ * its own (into a file of its own with %p) */
+static int life_full_fork(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_storage ss;
+	for (int i = 0; i < 2000; i++) {
+		socklen_t len = sizeof ss;
+		CHECK(getsockname(l, (struct sockaddr *)&ss, &len) == 0);
+	}
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 10; i++) {
+			socklen_t len = sizeof ss;
+			CHECK(getsockname(l, (struct sockaddr *)&ss, &len) == 0);
+		}
+		_exit(0);
+	}
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	printf("child=%d\n", pid);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -578,6 +603,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "unacked")) return life_unacked();
 	if (!strcmp(s, "vforkexit")) return life_vfork_exit();
 	if (!strcmp(s, "badrange")) return life_bad_range();
+	if (!strcmp(s, "fullfork")) return life_full_fork();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();
