@@ -44,6 +44,7 @@ static uint32_t st_life_gen;
 struct st_conn {
 	uint32_t refs; /* 0 = free */
 	uint8_t state, flags;
+	uint8_t from_parent; /* inherited across fork: its end is a ST_CLOSE_FORKED one */
 	uint64_t since_ns;
 };
 static struct st_conn st_conns[ST_CONNS];
@@ -87,14 +88,19 @@ static bool st_life_mine(uint64_t w)
  * A connection the parent had at fork, made this process's own: the child
  * follows it from then on, flagged, so that its close is recorded as one of
  * several (ST_CLOSE_FORKED) and never as the end of the parent's connection.
- * Sockets named by several fds (dup) stay the parent's: their shared counts
- * are per process.  Out of line: it runs once per inherited socket.
+ * A socket named by several fds (dup) is adopted too: its shared entry was
+ * copied with this process's memory, with a count of the fds this process
+ * holds (fork copied them all), and is marked inherited.  Out of line: it
+ * runs once per inherited socket.
  */
 static __attribute__((noinline)) uint64_t st_life_adopt(struct st_lifeslot *s, uint64_t w)
 {
 	enum st_life_state state = (enum st_life_state)(w & 0xff);
 	if (state < ST_LIFE_PENDING || state > ST_LIFE_INHERITED)
 		return w;
+	uint64_t index = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
+	if (state == ST_LIFE_SHARED && index < ST_CONNS)
+		__atomic_store_n(&st_conns[index].from_parent, 1, __ATOMIC_RELAXED);
 	uint64_t own = st_life_word(state, (uint8_t)(w >> 8)) | ST_LIFE_FROM_PARENT;
 	if (__atomic_compare_exchange_n(&s->word, &w, own, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE))
@@ -176,7 +182,9 @@ bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *si
 void st_life_share(int oldfd, int newfd)
 {
 	struct st_lifeslot *s = st_life_slot(oldfd, false);
-	uint64_t w = s ? __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) : 0;
+	/* loaded, so adopted when inherited across fork: the inetd and forking
+	 * server pattern, dup2(s, 0) then close(s), in the child */
+	uint64_t w = s ? st_life_load(s) : 0;
 	if (!st_life_mine(w))
 		return;
 	enum st_life_state state = (enum st_life_state)(w & 0xff);
@@ -200,6 +208,7 @@ void st_life_share(int oldfd, int newfd)
 		struct st_conn *c = &st_conns[index];
 		c->state = (uint8_t)state;
 		c->flags = flags;
+		c->from_parent = (w & ST_LIFE_FROM_PARENT) != 0;
 		c->since_ns = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
 		st_life_set(oldfd, ST_LIFE_SHARED, flags, index);
 	} else {
@@ -251,6 +260,8 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 	st_life_resolve(state, flags, since_ns);
 	if (st_life_was_forked(*since_ns))
 		*close_flags |= ST_CLOSE_SHARED;
+	if (__atomic_load_n(&st_conns[since].from_parent, __ATOMIC_RELAXED))
+		*close_flags |= ST_CLOSE_FORKED;
 	return __atomic_fetch_sub(&st_conns[since].refs, 1, __ATOMIC_ACQ_REL) == 1;
 }
 

@@ -945,3 +945,30 @@ Test(life, a_child_with_its_own_file_does_not_inherit_a_full_trace)
 	cr_assert_eq(t.dropped, 0);
 	st_trace_free(&t);
 }
+
+/* fork, then dup2(s, 0) and close(s) in the child (inetd, forking servers):
+ * the connection is followed on fd 0 to the child's close, with its bytes. */
+Test(life, a_socket_moved_to_fd_0_in_a_forked_child_ends_at_its_close)
+{
+	run_life("forkdup", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	const struct st_close *child = NULL, *parent = NULL;
+	for (size_t i = 0; i < t.ncloses; i++) {
+		if (t.closes[i].flags & ST_CLOSE_FORKED)
+			child = &t.closes[i];
+		else
+			parent = &t.closes[i];
+	}
+	cr_assert_not_null(child, "the child's close of fd 0 was not recorded (%zu closes)",
+			   t.ncloses);
+	cr_assert_not_null(parent);
+	cr_assert_eq(child->fd, 0, "ended by fd %d", child->fd);
+	cr_assert_gt(child->ts_ns, parent->ts_ns);
+	char want[64];
+	snprintf(want, sizeof want, "\"duration_ns\":%llu,", (unsigned long long)child->age_ns);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+}

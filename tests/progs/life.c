@@ -594,6 +594,45 @@ static int life_full_fork(void)
 	return 0;
 }
 
+/* forkdup: the inetd and forking-server pattern: the child moves the
+ * accepted socket to fd 0 (dup2, close) and serves there; the parent closes
+ * its copy at once.  The client makes inline system calls: never seen. */
+static int life_fork_dup(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		CHECK(dup2(a, 0) == 0);
+		close(a);
+		life_read_all(0, 1000);
+		life_write_all(0, 2000);
+		life_read_all(0, 1); /* its ACK came with it: all 2000 acknowledged */
+		close(0);
+		_exit(0);
+	}
+	close(a);
+	static char buf[2000];
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
+	for (size_t got = 0; got < 2000;) {
+		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	inline_syscall(SYS_close, c, 0, 0);
+	printf("child=%d\n", pid);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -604,6 +643,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "vforkexit")) return life_vfork_exit();
 	if (!strcmp(s, "badrange")) return life_bad_range();
 	if (!strcmp(s, "fullfork")) return life_full_fork();
+	if (!strcmp(s, "forkdup")) return life_fork_dup();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();

@@ -320,16 +320,17 @@ static struct st_end *st_open_find(struct st_view_state *v, uint32_t file, uint3
 	return NULL;
 }
 
-static size_t st_forked_slot(uint32_t pid, int32_t fd, uint64_t start)
+/* Keyed by the parent's pid and the connection's start, not the fd: a child
+ * may carry it on another number (inetd's dup2(s, 0)). */
+static size_t st_forked_slot(uint32_t pid, uint64_t start)
 {
-	uint64_t h = ((uint64_t)pid << 32 ^ (uint32_t)fd ^ start) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = ((uint64_t)pid << 32 ^ start) * 0x9e3779b97f4a7c15ull;
 	return (size_t)(h >> 40) % ST_FORKED_BUCKETS;
 }
 
 static void st_forked_remove(struct st_view_state *v, struct st_end *e)
 {
-	struct st_end **p = &v->forked[st_forked_slot(e->copy.pid, e->copy.fd,
-						       st_close_start(&e->close))];
+	struct st_end **p = &v->forked[st_forked_slot(e->copy.pid, st_close_start(&e->close))];
 	while (*p && *p != e)
 		p = &(*p)->next_forked;
 	if (*p)
@@ -345,10 +346,23 @@ static void st_closed(struct st_view_state *v, struct st_end *e, const struct st
 		st_close_keep_later(&e->close, e->child_close);
 	else if (c->flags & ST_CLOSE_SHARED) {
 		e->awaiting_fork = true;
-		size_t b = st_forked_slot(e->copy.pid, e->copy.fd, st_close_start(c));
+		size_t b = st_forked_slot(e->copy.pid, st_close_start(c));
 		e->next_forked = v->forked[b];
 		v->forked[b] = e;
 	}
+}
+
+/* The parent's end still open that began at start (an accept returned then):
+ * for a child that carries it on another fd.  A walk of the ends not printed
+ * yet, made only when the fd did not find it. */
+static struct st_end *st_open_started(struct st_view_state *v, uint32_t file, uint32_t pid,
+				      uint64_t start)
+{
+	for (struct st_end *e = v->head; e; e = e->next)
+		if (e->copy.pid == pid && e->copy.file == file && !e->client && e->wants_close &&
+		    !e->closed && e->copy.ts == start)
+			return e;
+	return NULL;
 }
 
 /* A forked child closed a connection it inherited: the end of its parent's
@@ -361,16 +375,18 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 	if (child == NULL)
 		return;
 	uint64_t start = st_close_start(&r->close);
-	for (struct st_end *e = v->forked[st_forked_slot(child->ppid, r->close.fd, start)]; e;
+	for (struct st_end *e = v->forked[st_forked_slot(child->ppid, start)]; e;
 	     e = e->next_forked)
-		if (e->copy.pid == child->ppid && e->copy.fd == r->close.fd &&
-		    e->copy.file == r->file && st_close_start(&e->close) == start) {
+		if (e->copy.pid == child->ppid && e->copy.file == r->file &&
+		    st_close_start(&e->close) == start) {
 			st_close_keep_later(&e->close, &r->close);
 			st_forked_remove(v, e);
 			return;
 		}
 	struct st_end *open = st_open_find(v, r->file, child->ppid, r->close.fd);
 	if (open == NULL || open->copy.ts < start)
+		open = st_open_started(v, r->file, child->ppid, start);
+	if (open == NULL)
 		return;
 	if (open->child_close == NULL) {
 		open->child_close = st_xmalloc(sizeof *open->child_close);
