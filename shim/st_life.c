@@ -49,6 +49,17 @@ struct st_conn {
 };
 static struct st_conn st_conns[ST_CONNS];
 
+/*
+ * A vfork child (or any CLONE_VM child the shim was not told of) runs in its
+ * parent's memory: its close or dup2 before exec would end the parent's
+ * connections in the parent's table.  Checked only where a followed socket
+ * is about to change, so other fds' calls pay nothing; one getpid then.
+ */
+static bool st_life_owner(void)
+{
+	return (uint32_t)st_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) == st_pid;
+}
+
 static struct st_lifeslot *st_life_slot(int fd, bool make)
 {
 	if (fd < 0 || (unsigned)fd >= ST_LIFE_FDS)
@@ -185,7 +196,7 @@ void st_life_share(int oldfd, int newfd)
 	/* loaded, so adopted when inherited across fork: the inetd and forking
 	 * server pattern, dup2(s, 0) then close(s), in the child */
 	uint64_t w = s ? st_life_load(s) : 0;
-	if (!st_life_mine(w))
+	if (!st_life_mine(w) || !st_life_owner())
 		return;
 	enum st_life_state state = (enum st_life_state)(w & 0xff);
 	uint8_t flags = (uint8_t)(w >> 8);
@@ -238,7 +249,7 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 		return false;
 	/* every close of every fd comes here: no locked exchange for an fd
 	 * that was never a followed socket */
-	if (__atomic_load_n(&s->word, __ATOMIC_RELAXED) == 0)
+	if (__atomic_load_n(&s->word, __ATOMIC_RELAXED) == 0 || !st_life_owner())
 		return false;
 	st_life_load(s); /* adopts a slot inherited across fork: its close is flagged FORKED */
 	uint64_t since = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
@@ -268,7 +279,7 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 void st_life_forget(int fd)
 {
 	struct st_lifeslot *s = st_life_slot(fd, false);
-	if (s)
+	if (s && __atomic_load_n(&s->word, __ATOMIC_RELAXED) != 0 && st_life_owner())
 		__atomic_store_n(&s->word, 0, __ATOMIC_RELEASE);
 }
 

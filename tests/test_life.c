@@ -972,3 +972,20 @@ Test(life, a_socket_moved_to_fd_0_in_a_forked_child_ends_at_its_close)
 	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
 	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
 }
+
+/* A vfork child's close and dup2 before exec run in its parent's memory:
+ * they must not end the parent's connections, whose real closes come later
+ * with their bytes. */
+Test(life, a_vfork_childs_close_leaves_its_parents_connections_alone)
+{
+	run_life("vforkclose", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.ncloses, 2, "%zu closes", t.ncloses);
+	for (size_t i = 0; i < t.ncloses; i++)
+		cr_assert_eq(t.closes[i].how, ST_END_CLOSE, "fd %d ended by the vfork child",
+			     t.closes[i].fd);
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":100,\"rx_bytes\":100"), "%s", out);
+}

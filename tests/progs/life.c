@@ -633,6 +633,34 @@ static int life_fork_dup(void)
 	return 0;
 }
 
+/* vforkclose: a vfork child closes the parent's client socket and dup2s
+ * over the accepted one before its (failed) exec, as a spawner closing fds
+ * does; the parent then sends 100 bytes each way and closes both itself */
+static int life_vfork_close(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int fd = tcp_connect(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		close(fd);
+		dup2(l, a);
+		execl("/nonexistent/program", "x", (char *)NULL);
+		_exit(3);
+	}
+	CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
+	life_write_all(fd, 100);
+	life_read_all(a, 100);
+	life_write_all(a, 100);
+	life_read_all(fd, 100);
+	close(fd);
+	close(a);
+	printf("fd=%d accepted=%d\n", fd, a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -644,6 +672,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "badrange")) return life_bad_range();
 	if (!strcmp(s, "fullfork")) return life_full_fork();
 	if (!strcmp(s, "forkdup")) return life_fork_dup();
+	if (!strcmp(s, "vforkclose")) return life_vfork_close();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();
