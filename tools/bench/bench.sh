@@ -98,6 +98,21 @@ else
 	echo "(ab not installed: no http row; make deps installs apache2-utils)"
 fi
 
+# Following an idle trace: CPU time of socktrace-dump -f over 5 s in which
+# nothing is written (it polls once a second when idle).  Timed here, not in
+# the tests, where a loaded machine would make it flaky.
+rm -f "$dir/f.trace"
+SOCKTRACE_FILE="$dir/f.trace" LD_PRELOAD="$lib" "$build/bench/names_loop" 100 >/dev/null
+"$build/socktrace-dump" -f "$dir/f.trace" >/dev/null 2>&1 &
+fpid=$!
+sleep 1
+t0=$(awk '{print $14 + $15}' "/proc/$fpid/stat")
+sleep 5
+t1=$(awk '{print $14 + $15}' "/proc/$fpid/stat")
+kill -INT $fpid; wait $fpid 2>/dev/null || true
+echo
+echo "follow, idle: $(( (t1 - t0) * 1000 / $(getconf CLK_TCK) )) ms of CPU in 5 s"
+
 # The reader at scale: a trace of BENCH_READER_EVENTS events (4 threads of a
 # server at 4,000 connections a second, written by gentrace with the shim's
 # own recorder), each view to /dev/null; events per second and peak RSS.

@@ -181,12 +181,19 @@ struct st_stream *st_stream_open(char *const *paths, size_t n, bool ordered)
 	s->src = calloc(n ? n : 1, sizeof *s->src);
 	s->heap_cap = 64; /* grown as chunks open */
 	s->heap = calloc(s->heap_cap, sizeof *s->heap);
+	if (s->src == NULL || s->heap == NULL) { /* nothing to close yet: nsrc is 0 */
+		free(s->src);
+		free(s->heap);
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
 	s->nsrc = n;
-	for (size_t i = 0; i < n && s->src; i++)
+	for (size_t i = 0; i < n; i++)
 		s->src[i].fd = -1;
 	s->ordered = ordered;
 	size_t cap = 0;
-	for (size_t i = 0; i < n && s->src && s->heap; i++)
+	for (size_t i = 0; i < n; i++)
 		st_open_source(s, (uint32_t)i, paths[i], &cap);
 	if (ordered && s->nchunks)
 		qsort(s->chunks, s->nchunks, sizeof *s->chunks, st_chunk_order);
