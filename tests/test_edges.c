@@ -736,3 +736,21 @@ Test(edges, a_go_program_under_the_shim_is_told_once)
 	cr_assert_not_null(strstr(r.out, "dialled 127.0.0.1:"), "%s", r.out);
 	cr_assert_eq(h_occurrences(r.err, "is a Go program"), 1, "%s", r.err);
 }
+
+/* The fault matrix (tests/progs/faults.c): every wrapped call with bad fds,
+ * NULL, unmapped and read-only pointers, zero, short, huge and unmapped
+ * lengths, through libc and through syscall(): the same results and errnos
+ * as bare, and no signal (connect(-1, (void *)8, 16) died with SIGSEGV). */
+Test(edges, garbage_arguments_get_the_bare_answers)
+{
+	if (h_sanitized())
+		cr_skip_test("the sanitizer runtime's own interceptors fault on some of these");
+	char faults[256];
+	h_path(faults, sizeof faults, "progs/faults");
+	static struct h_run bare, traced;
+	const char *argv[] = {faults, NULL};
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0, "%s", bare.err);
+	cr_assert_eq(h_run(&traced, trace, argv, NULL, 30), 0, "under the shim: %s", traced.err);
+	cr_assert_gt(h_occurrences(bare.out, "\n"), 1000, "%s", bare.out);
+	cr_assert_str_eq(traced.out, bare.out);
+}
