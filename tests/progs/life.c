@@ -65,6 +65,16 @@ static void life_read_all(int fd, size_t n)
 	}
 }
 
+/* A loopback listener, a client connected to it and the accepted end. */
+static void life_connected(int *listener, int *client, int *accepted)
+{
+	unsigned port;
+	*listener = tcp_listener(AF_INET, &port);
+	*client = tcp_connect(AF_INET, port);
+	*accepted = accept(*listener, NULL, NULL);
+	CHECK(*accepted >= 0);
+}
+
 /* bytes: a non-blocking connect learned by SO_ERROR, 1 MiB one way and
  * 64 KiB back, then both ends closed (the server in a child) */
 static int life_bytes(void)
@@ -313,11 +323,8 @@ static int life_scmrights(void)
 		close(fd);
 		_exit(0);
 	}
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	int fd = tcp_connect(AF_INET, port);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, fd, a;
+	life_connected(&l, &fd, &a);
 	life_send_fd(sp[0], fd);
 	life_read_all(a, 100);
 	CHECK(write(a, "k", 1) == 1);
@@ -536,11 +543,8 @@ static int life_refused_blocking(void)
  * then the parent waits and returns from main with the connection open */
 static int life_vfork_exit(void)
 {
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	int fd = tcp_connect(AF_INET, port);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, fd, a;
+	life_connected(&l, &fd, &a);
 	pid_t pid = vfork();
 	if (pid == 0) {
 		execl("/nonexistent/program", "x", (char *)NULL);
@@ -555,11 +559,8 @@ static int life_vfork_exit(void)
  * unknown flag) on a range holding a connection, then its real closes */
 static int life_bad_range(void)
 {
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	int fd = tcp_connect(AF_INET, port);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, fd, a;
+	life_connected(&l, &fd, &a);
 	unsigned lo = (unsigned)(fd < a ? fd : a), hi = (unsigned)(fd < a ? a : fd);
 	CHECK(close_range(hi, lo, 0) < 0 && errno == EINVAL);
 	CHECK(close_range(lo, hi, 0x40000000) < 0 && errno == EINVAL);
@@ -638,11 +639,8 @@ static int life_fork_dup(void)
  * does; the parent then sends 100 bytes each way and closes both itself */
 static int life_vfork_close(void)
 {
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	int fd = tcp_connect(AF_INET, port);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, fd, a;
+	life_connected(&l, &fd, &a);
 	pid_t pid = vfork();
 	if (pid == 0) {
 		close(fd);
