@@ -57,7 +57,7 @@ $(DUMP): $(DUMP_SRC) $(wildcard tools/dump/*.h) $(READER_SRC) $(READER_HDR) | $(
 
 LAUNCHER_SRC = tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_stream.c \
                tools/reader/st_xalloc.c
-$(LAUNCHER): $(LAUNCHER_SRC) $(READER_HDR) | $(BUILD)
+$(LAUNCHER): $(LAUNCHER_SRC) $(READER_HDR) shim/st_elf.h | $(BUILD)
 	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(LAUNCHER_SRC)
 
 $(DEMO): demo/socknames.c | $(BUILD)

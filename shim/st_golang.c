@@ -6,42 +6,10 @@
  * ELF section headers of /proc/self/exe with pread: no stdio, no malloc.
  */
 #define _GNU_SOURCE
-#include <elf.h>
 #include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "st_elf.h"
 #include "st_internal.h"
-
-#define ST_ELF_SECTIONS_MAX 4096u
-
-static bool st_read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	return pread(fd, buf, len, (off_t)off) == (ssize_t)len;
-}
-
-static bool st_elf_has_section(int fd, const char *want)
-{
-	Elf64_Ehdr eh;
-	Elf64_Shdr names;
-	if (!st_read_at(fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof names ||
-	    eh.e_shstrndx >= eh.e_shnum ||
-	    !st_read_at(fd, &names, sizeof names, eh.e_shoff + eh.e_shstrndx * sizeof names))
-		return false;
-	size_t want_len = strlen(want) + 1;
-	for (unsigned i = 0; i < eh.e_shnum && i < ST_ELF_SECTIONS_MAX; i++) {
-		Elf64_Shdr sh;
-		char name[32];
-		if (!st_read_at(fd, &sh, sizeof sh, eh.e_shoff + i * sizeof sh))
-			return false;
-		if (sh.sh_name + want_len <= names.sh_size &&
-		    st_read_at(fd, name, want_len, names.sh_offset + sh.sh_name) &&
-		    memcmp(name, want, want_len) == 0)
-			return true;
-	}
-	return false;
-}
 
 void st_golang_check(const char *exe)
 {

@@ -236,9 +236,9 @@ static bool st_ready_from(bool from_constructor)
  * parent's memory: glibc's _dl_fini marks every object finalized there, so
  * the parent's own exit would never run our destructor (no open-at-exit
  * closes, the file left unsealed at full size).  The child's pass through
- * the destructor says so; the parent's wait for it (st_wrap_wait.c), or its
- * next traced call, registers the same work as a destructor of its thread,
- * which exit() still runs.
+ * the destructor says so; the parent's wait for it (st_wrap_wait.c), and
+ * only that (no wrapper's hot path pays for it), registers the same work as a
+ * destructor of its thread, which exit() still runs.
  */
 static bool st_fini_consumed;
 
@@ -274,7 +274,6 @@ void st_exit_work_check(void)
 
 bool st_ready(void)
 {
-	st_exit_work_check();
 	return st_ready_from(false);
 }
 

@@ -83,14 +83,18 @@ static inline long st_raw_syscall(long n, long a1, long a2, long a3, long a4, lo
 /* A system call as glibc's syscall() makes it (-1 and errno on failure), for
  * the shim's own use: it must never reach the exported syscall(), which
  * records (a raw close during binding would recurse). */
-static inline long st_sys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+static inline long st_sys_result(long raw) /* -1 and errno for -4095..-1 */
 {
-	long ret = st_raw_syscall(n, a1, a2, a3, a4, a5, a6);
-	if (ret < 0 && ret > -4096) {
-		errno = (int)-ret;
+	if (raw < 0 && raw > -4096) {
+		errno = (int)-raw;
 		return -1;
 	}
-	return ret;
+	return raw;
+}
+
+static inline long st_sys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	return st_sys_result(st_raw_syscall(n, a1, a2, a3, a4, a5, a6));
 }
 #define ST_SYS(...) ST_SYS_(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 #define ST_SYS_(n, a, b, c, d, e, f, ...) \

@@ -16,16 +16,6 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
-/* What syscall() returns for a raw result: -1 and errno for -4095..-1. */
-static long st_sys_result(long raw)
-{
-	if (raw < 0 && raw > -4096) {
-		errno = (int)-raw;
-		return -1;
-	}
-	return raw;
-}
-
 static long st_sys_followed(long n, long a1, long a2, long a3, long a4, long a5,
 			    const void *return_slot)
 {
@@ -67,6 +57,6 @@ ST_EXPORT long syscall(long number, ...)
 		return st_sys_followed(number, a1, a2, a3, a4, a5,
 				       (const char *)__builtin_frame_address(0) + sizeof(void *));
 	default:
-		return st_sys_result(st_raw_syscall(number, a1, a2, a3, a4, a5, a6));
+		return st_sys(number, a1, a2, a3, a4, a5, a6);
 	}
 }

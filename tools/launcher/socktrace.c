@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../../shim/st_elf.h"
 #include "st_stream.h"
 #include "st_trace.h"
 
@@ -94,27 +95,6 @@ struct st_elf_facts {
 	bool elf, is_static, go;
 };
 
-/* The section names of an ELF file: ".go.buildinfo" marks a Go program. */
-static bool st_elf_has_section(int fd, const Elf64_Ehdr *eh, const char *want)
-{
-	Elf64_Shdr strs;
-	if (eh->e_shentsize != sizeof strs || eh->e_shstrndx >= eh->e_shnum ||
-	    pread(fd, &strs, sizeof strs, (off_t)(eh->e_shoff + eh->e_shstrndx * sizeof strs)) !=
-		    (ssize_t)sizeof strs)
-		return false;
-	for (unsigned i = 0; i < eh->e_shnum && i < 4096; i++) {
-		Elf64_Shdr sh;
-		char name[32] = {0};
-		if (pread(fd, &sh, sizeof sh, (off_t)(eh->e_shoff + i * sizeof sh)) != (ssize_t)sizeof sh)
-			return false;
-		if (sh.sh_name < strs.sh_size &&
-		    pread(fd, name, sizeof name - 1, (off_t)(strs.sh_offset + sh.sh_name)) > 0 &&
-		    strcmp(name, want) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* An ELF without PT_INTERP is static: the loader never sees LD_PRELOAD. */
 static struct st_elf_facts st_elf_facts(const char *path)
 {
@@ -134,7 +114,7 @@ static struct st_elf_facts st_elf_facts(const char *path)
 			if (ph.p_type == PT_INTERP)
 				f.is_static = false;
 		}
-		f.go = st_elf_has_section(fd, &eh, ".go.buildinfo");
+		f.go = st_elf_has_section(fd, ".go.buildinfo");
 	}
 	close(fd);
 	return f;
