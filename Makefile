@@ -15,11 +15,17 @@ SHIM_OPT   = -O3 -flto=auto
 SHIM_FLAGS = $(BASEFLAGS) $(SHIM_OPT) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
                   iproute2 procps curl python3 socat apache2-utils time graphviz \
-                  chromium nodejs golang-go
+                  chromium nodejs golang-go libfaketime
+
+# The shim makes raw x86-64 system calls and binds libunwind's x86-64
+# symbols: say so at once rather than fail deep in a compile.
+ifeq ($(filter x86_64-%,$(shell $(CC) -dumpmachine)),)
+$(error socktrace is written for x86-64 Linux; $(CC) targets $(shell $(CC) -dumpmachine))
+endif
 
 SHIM_SRC  = $(wildcard shim/*.c)
 # The recorder without the wrappers or constructor (format tests, gentrace).
-SHIM_CORE = shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
+SHIM_CORE = shim/st_clock.c shim/st_fdpages.c shim/st_record.c shim/st_file.c shim/st_fdcache.c shim/st_addr.c shim/st_real.c \
             shim/st_stack.c shim/st_modules.c shim/st_loader_lock.c shim/st_life.c
 SHIM_HDR  = $(wildcard shim/*.h)
 READER_SRC = $(wildcard tools/reader/*.c)

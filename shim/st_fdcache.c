@@ -8,9 +8,8 @@
  * Entries are seqlocks: a reader that races a writer or a forget gets a miss
  * (and asks the kernel), never a mixed or stale entry.
  *
- * The table is made of pages mapped when an fd in their range is first
- * stored: a program using 50 fds costs one 30 KiB page, not the 15 MiB a
- * table for every possible fd would reserve against its RLIMIT_AS.
+ * The table's pages (st_fdpages.c) hold 128 entries, 30 KiB: a program using
+ * 50 fds costs one, not the 15 MiB a table of every possible fd would.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -18,9 +17,7 @@
 
 #include "st_internal.h"
 
-#define ST_FDCACHE_FDS 65536u
 #define ST_FDCACHE_PAGE 128u /* entries per page */
-#define ST_FDCACHE_PAGES (ST_FDCACHE_FDS / ST_FDCACHE_PAGE)
 
 struct st_fdentry {
 	uint32_t seq; /* odd while written; bumped by 2 on forget */
@@ -30,7 +27,7 @@ struct st_fdentry {
 	uint8_t peer[ST_ADDR_MAX];
 };
 
-static struct st_fdentry *st_fdtab[ST_FDCACHE_PAGES];
+static void *st_fdtab[ST_FDPAGES_FDS / ST_FDCACHE_PAGE];
 
 /* Both sides hold ST_ADDR_MAX bytes: a fixed 32-byte copy covers inet and inet6
  * inline, where a variable memcpy would be a call into libc. */
@@ -44,31 +41,9 @@ static void st_copy_addr(void *dst, const void *src, size_t len)
 static uint32_t st_fd_high; /* highest fd ever stored + 1 */
 
 
-/* Maps the page holding fd; async-signal-safe (mmap and a compare-and-swap). */
-static struct st_fdentry *st_page_make(unsigned page)
-{
-	struct st_fdentry *p = mmap(NULL, ST_FDCACHE_PAGE * sizeof(struct st_fdentry),
-				    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	struct st_fdentry *none = NULL;
-	if (!__atomic_compare_exchange_n(&st_fdtab[page], &none, p, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
-		munmap(p, ST_FDCACHE_PAGE * sizeof(struct st_fdentry));
-		return none;
-	}
-	return p;
-}
-
 static struct st_fdentry *st_entry(int fd, bool make)
 {
-	if (fd < 0 || (unsigned)fd >= ST_FDCACHE_FDS)
-		return NULL;
-	unsigned page = (unsigned)fd / ST_FDCACHE_PAGE;
-	struct st_fdentry *tab = __atomic_load_n(&st_fdtab[page], __ATOMIC_ACQUIRE);
-	if (tab == NULL && make)
-		tab = st_page_make(page);
-	return tab ? &tab[(unsigned)fd % ST_FDCACHE_PAGE] : NULL;
+	return st_fdpages_entry(st_fdtab, ST_FDCACHE_PAGE, sizeof(struct st_fdentry), fd, make);
 }
 
 static bool st_fits(const struct st_addr *a)

@@ -138,7 +138,7 @@ static int st_header_write(int fd, uint64_t capacity)
 	u.h.header_size = ST_HEADER_SIZE;
 	u.h.chunk_size = ST_CHUNK_SIZE;
 	u.h.capacity = capacity;
-	u.h.created_ns = st_now_ns();
+	st_clock_stamp(&u.h);
 	ssize_t n = pwrite(fd, u.page, sizeof u.page, 0);
 	if (n == (ssize_t)sizeof u.page)
 		return 0;
@@ -270,6 +270,7 @@ int st_file_attach(const char *path, uint64_t capacity, const char **why)
 		return rc;
 	}
 	st_trace.hdr = map;
+	st_clock_adopt(map);
 	st_trace.capacity = capacity;
 	st_trace.dev = st.st_dev;
 	st_trace.ino = st.st_ino;

@@ -34,7 +34,7 @@ struct st_header {
 	uint32_t chunk_size;
 	uint32_t flags;
 	uint64_t capacity;     /* largest file size, header included */
-	uint64_t created_ns;   /* CLOCK_REALTIME */
+	uint64_t created_ns;   /* wall time, on the trace's clock (below) */
 	uint64_t next_chunk;   /* bytes of chunks handed out after the header (| ST_SEALED) */
 	uint64_t dropped;      /* call events lost because the file was full */
 	uint64_t sealed_end;   /* next_chunk value at sealing */
@@ -46,7 +46,22 @@ struct st_header {
 	/* version 3: results, closes, resolutions and peers lost because the
 	 * file was full (dropped counts call events only); 0 before */
 	uint64_t dropped_records;
+	/* flags & ST_HDR_MONOTONIC (version 3, since its clock change): every
+	 * ts_ns is CLOCK_MONOTONIC + clock_offset_ns of the boot named by
+	 * boot_id (/proc/sys/kernel/random/boot_id), so differences are
+	 * intervals that a step of the wall clock does not change.  Without the
+	 * flag ts_ns is CLOCK_REALTIME. */
+	uint64_t clock_offset_ns;
+	char boot_id[40];
+	/* version 3, since its clock change: connections the shim could not
+	 * follow to their end (an fd at or above 65,536, or more than 1,024
+	 * sockets named by several fds at once): their events are recorded,
+	 * their closes are not.  0 before. */
+	uint32_t unfollowed;
+	uint32_t pad;
 };
+#define ST_HDR_MONOTONIC 0x1u
+#define ST_BOOT_ID_LEN 40
 
 /* Commit word: len (bytes, header included) | type << 32 | ST_REC_MARK << 48 */
 #define ST_REC_MARK 0x5354u

@@ -37,13 +37,6 @@ static struct {
 	size_t host_len;
 } st_conf;
 
-uint64_t st_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static const char *st_errdesc(int err)
 {
 	const char *desc = strerrordesc_np(err);
@@ -75,19 +68,6 @@ static bool st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t siz
 	}
 	out[o] = '\0';
 	return *s == '\0';
-}
-
-static size_t st_read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	size_t total = 0;
-	ssize_t n;
-	while (total < size && (n = read(fd, buf + total, size - total)) > 0)
-		total += (size_t)n;
-	st_real_close(fd);
-	return total;
 }
 
 static void st_read_identity(void)
@@ -177,6 +157,7 @@ static bool st_choose_file(const char **file)
 static void st_init(bool from_constructor)
 {
 	st_pid = (uint32_t)getpid();
+	st_clock_init();
 	st_record_init();
 	const char *file;
 	if (!st_choose_file(&file))

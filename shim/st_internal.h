@@ -103,7 +103,34 @@ static inline long st_sys(long n, long a1, long a2, long a3, long a4, long a5, l
 /* st_init.c: process-wide state. */
 extern uint32_t st_pid;
 bool st_ready(void); /* initialises on first use; true when recording */
+/* st_real.c: a small file of /proc, read whole; 0 when unreadable */
+size_t st_read_file(const char *path, char *buf, size_t size);
+
+/* st_fdpages.c: a per-fd table of lazily mapped pages, for fds below
+ * ST_FDPAGES_FDS; pages has ST_FDPAGES_FDS / per_page slots.  Inline with
+ * constant per_page and entry_size: the wrappers' hot path divides by a
+ * constant (a shift), never by a loaded value. */
+#define ST_FDPAGES_FDS 65536u
+void *st_fdpages_make(void **pages, unsigned page, size_t bytes);
+int st_fdpages_high(void *const *pages, unsigned per_page); /* fds at or above: never kept */
+
+static inline void *st_fdpages_entry(void **pages, unsigned per_page, size_t entry_size, int fd,
+				     bool make)
+{
+	if (fd < 0 || (unsigned)fd >= ST_FDPAGES_FDS)
+		return NULL;
+	unsigned page = (unsigned)fd / per_page;
+	char *tab = (char *)__atomic_load_n(&pages[page], __ATOMIC_ACQUIRE);
+	if (tab == NULL && make)
+		tab = (char *)st_fdpages_make(pages, page, (size_t)per_page * entry_size);
+	return tab ? tab + (size_t)((unsigned)fd % per_page) * entry_size : NULL;
+}
+
+/* st_clock.c: the trace's clock, monotonic with an offset to wall time. */
+void st_clock_init(void);
 uint64_t st_now_ns(void);
+void st_clock_stamp(struct st_header *h);
+void st_clock_adopt(const struct st_header *h);
 void st_child_started(void); /* in a new process that copied this one */
 void st_parent_forked(void); /* in the parent, after fork or clone made one */
 void st_exit_work_check(void); /* after a vfork child's exit(): re-arms ours */
@@ -175,6 +202,7 @@ struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
 		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
 		       unsigned naddrs);
+void st_record_unfollowed(void); /* counts a connection not followed to its end */
 void st_record_init(void);
 void st_record_reset_thread(void);
 void st_record_new_file(void); /* %p child: its own file is not full */

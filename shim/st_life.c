@@ -3,7 +3,7 @@
  * known), connect pending, connected, accepted; and since when.  One atomic
  * word per fd, so a close in one thread and a getsockopt in another never
  * tear it: the closer takes the word with an exchange, and only the taker
- * records the end.  The table is paged like the fd cache (st_fdcache.c).
+ * records the end.  The table is paged (st_fdpages.c) like the fd cache.
  *
  * A forked child inherits its parent's sockets but not their connections'
  * ends: the parent's later close does that.  Each word carries the
@@ -17,9 +17,7 @@
 
 #include "st_internal.h"
 
-#define ST_LIFE_FDS 65536u
 #define ST_LIFE_PAGE 512u
-#define ST_LIFE_PAGES (ST_LIFE_FDS / ST_LIFE_PAGE)
 
 struct st_lifeslot {
 	uint64_t word;     /* state | flags << 8 | gen << 16 | 1 << 63 (valid); 0 = unknown */
@@ -31,14 +29,14 @@ struct st_lifeslot {
 
 static uint64_t st_life_forked_ns; /* this process's last fork, or 0 */
 
-static struct st_lifeslot *st_lifetab[ST_LIFE_PAGES];
+static void *st_lifetab[ST_FDPAGES_FDS / ST_LIFE_PAGE];
 static uint32_t st_life_gen;
 
 /*
  * A socket named by several fds (dup, dup2, dup3): its state lives here, with
  * how many of our fds name it; the close of the last one ends it.  A shared
  * fd's slot holds the index in since_ns.  Fixed size, no malloc: past it,
- * a duplicated socket is simply not followed.
+ * a duplicated socket is not followed, and counted in the header.
  */
 #define ST_CONNS 1024u
 struct st_conn {
@@ -62,25 +60,7 @@ static bool st_life_owner(void)
 
 static struct st_lifeslot *st_life_slot(int fd, bool make)
 {
-	if (fd < 0 || (unsigned)fd >= ST_LIFE_FDS)
-		return NULL;
-	unsigned page = (unsigned)fd / ST_LIFE_PAGE;
-	struct st_lifeslot *tab = __atomic_load_n(&st_lifetab[page], __ATOMIC_ACQUIRE);
-	if (tab == NULL && make) {
-		struct st_lifeslot *p = mmap(NULL, ST_LIFE_PAGE * sizeof *p, PROT_READ | PROT_WRITE,
-					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return NULL;
-		struct st_lifeslot *none = NULL;
-		if (__atomic_compare_exchange_n(&st_lifetab[page], &none, p, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			tab = p;
-		else {
-			munmap(p, ST_LIFE_PAGE * sizeof *p);
-			tab = none;
-		}
-	}
-	return tab ? &tab[(unsigned)fd % ST_LIFE_PAGE] : NULL;
+	return st_fdpages_entry(st_lifetab, ST_LIFE_PAGE, sizeof(struct st_lifeslot), fd, make);
 }
 
 static uint64_t st_life_word(enum st_life_state state, uint8_t flags)
@@ -158,8 +138,11 @@ uint8_t st_life_flags_of(int domain, int type, int protocol)
 void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since_ns)
 {
 	struct st_lifeslot *s = st_life_slot(fd, true);
-	if (s == NULL)
+	if (s == NULL) {
+		if (state != ST_LIFE_BORN && fd >= 0)
+			st_record_unfollowed(); /* fd past the table (or no memory) */
 		return;
+	}
 	__atomic_store_n(&s->since_ns, since_ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->word, st_life_word(state, flags), __ATOMIC_RELEASE);
 }
@@ -214,6 +197,7 @@ void st_life_share(int oldfd, int newfd)
 		}
 		if (index == ST_CONNS) {
 			st_life_forget(oldfd); /* no room: neither fd is followed */
+			st_record_unfollowed();
 			return;
 		}
 		struct st_conn *c = &st_conns[index];
@@ -291,8 +275,5 @@ void st_life_new_process(void)
 
 int st_life_high(void)
 {
-	for (int page = ST_LIFE_PAGES - 1; page >= 0; page--)
-		if (__atomic_load_n(&st_lifetab[page], __ATOMIC_ACQUIRE))
-			return (page + 1) * (int)ST_LIFE_PAGE;
-	return 0;
+	return st_fdpages_high(st_lifetab, ST_LIFE_PAGE);
 }

@@ -137,7 +137,7 @@ static void st_scan(uint64_t mapped_ts)
 	for (unsigned i = 0; i < n; i++) {
 		if (st_mods[i].live && !st_mods[i].seen) {
 			st_mods[i].live = false;
-			st_emit(st_now_ns(), &st_mods[i], "", 0, NULL, 0, ST_MOD_UNLOADED);
+			st_emit(mapped_ts, &st_mods[i], "", 0, NULL, 0, ST_MOD_UNLOADED);
 		}
 	}
 	__atomic_store_n(&st_scanning, 0, __ATOMIC_RELEASE);

@@ -107,6 +107,13 @@ static void st_count_dropped(enum st_refusal why, bool event)
 		__atomic_fetch_add(&st_trace.hdr->dropped_records, 1, __ATOMIC_RELAXED);
 }
 
+/* A connection whose end will not be recorded: said, not silently lost. */
+void st_record_unfollowed(void)
+{
+	if (st_trace.hdr != NULL)
+		__atomic_fetch_add(&st_trace.hdr->unfollowed, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Reserves the next chunk.  A compare-and-swap, not an add: a refused request
  * (sealed, full) must leave the shared counter alone, or the header would

@@ -15,6 +15,12 @@
 
 #include "st_internal.h"
 
+#ifndef __x86_64__
+/* libunwind's local address space and caching policy are looked up by their
+ * x86-64 names (_ULx86_64_...). */
+#error "libsocktrace: st_stack.c is written for x86-64 only"
+#endif
+
 unsigned st_stack_depth;
 int (*st_unw_backtrace)(void **, int);
 uintptr_t st_self_lo, st_self_hi;

@@ -18,6 +18,11 @@
 
 #include "st_internal.h"
 
+#ifndef __x86_64__
+/* SYS_pipe and the fake fd numbers' use by libunwind are x86-64's. */
+#error "libsocktrace: st_wrap_pipe.c is written for x86-64 only"
+#endif
+
 #define ST_EXPORT __attribute__((visibility("default")))
 /* Above any fd limit the kernel allows (fs.nr_open is at most 2^30). */
 #define ST_FAKE_PIPE_RD 0x7ffffffc

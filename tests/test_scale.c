@@ -315,14 +315,18 @@ Test(scale, follow_reads_what_is_added_follows_a_replaced_file_and_idles)
 	cr_assert_not_null(strstr(err, "replaced by a new file"), "%s", err);
 }
 
-/* A follower started before the trace exists, with extra arguments. */
-static pid_t follow_start(int *out_fd, const char *const *args)
+/* A follower started before the trace exists, with extra arguments; its
+ * address space capped at as_limit bytes when not 0. */
+static pid_t follow_start_limited(int *out_fd, const char *const *args, rlim_t as_limit)
 {
 	int po[2];
 	cr_assert(pipe(po) == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+		struct rlimit rl = {as_limit, as_limit};
+		if (as_limit && setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(126);
 		dup2(po[1], 1);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 2);
@@ -339,6 +343,11 @@ static pid_t follow_start(int *out_fd, const char *const *args)
 	close(po[1]);
 	*out_fd = po[0];
 	return pid;
+}
+
+static pid_t follow_start(int *out_fd, const char *const *args)
+{
+	return follow_start_limited(out_fd, args, 0);
 }
 
 static void follow_stop(pid_t pid, int fd)
@@ -381,4 +390,48 @@ Test(scale, follow_shows_outcomes_closes_and_rows_as_connections_end)
 	follow_stop(events, events_fd);
 	follow_stop(rows, rows_fd);
 	follow_stop(spans, spans_fd);
+}
+
+/* A trace that claims a terabyte of chunks in a sparse file: following it
+ * costs what it holds (pages of offsets only where there is data, holes
+ * skipped), so a follower in 256 MiB of address space still shows a chunk
+ * written far into it.  Before, it sized an array by the claim (512 MiB)
+ * and read every chunk's first word on every poll. */
+Test(scale, follow_costs_what_a_sparse_trace_holds_not_what_it_claims)
+{
+	char gen[256], other[160];
+	h_path(gen, sizeof gen, "progs/gentrace");
+	snprintf(other, sizeof other, "%s/other.trace", dir);
+	static struct h_run r;
+	const char *argv[] = {gen, trace, "10", "1", NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	const char *argv2[] = {gen, other, "5", "1", NULL};
+	cr_assert_eq(h_run(&r, NULL, argv2, NULL, 30), 0, "%s", r.err);
+	uint64_t claim = 1ull << 40;
+	int fd = open(trace, O_RDWR);
+	cr_assert_geq(fd, 0);
+	struct st_header h;
+	cr_assert_eq(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+	h.capacity = ST_HEADER_SIZE + claim;
+	h.next_chunk = claim;
+	h.sealed_end = 0;
+	cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+	cr_assert_eq(ftruncate(fd, (off_t)(ST_HEADER_SIZE + claim)), 0);
+	int out;
+	pid_t pid = follow_start_limited(&out, (const char *[]){"-n", NULL}, 256ull << 20);
+	static char buf[1 << 16];
+	size_t len = 0;
+	cr_assert_eq(read_lines(out, buf, sizeof buf, &len, 10, 20), 10, "%s", buf);
+	/* the other trace's chunk of events (after its process record's), 40 GiB
+	 * into the claim */
+	static uint8_t chunk[ST_CHUNK_SIZE];
+	int ofd = open(other, O_RDONLY);
+	cr_assert_eq(pread(ofd, chunk, sizeof chunk, ST_HEADER_SIZE + ST_CHUNK_SIZE),
+		     (ssize_t)sizeof chunk);
+	close(ofd);
+	off_t far = (off_t)(ST_HEADER_SIZE + (40ull << 30));
+	cr_assert_eq(pwrite(fd, chunk, sizeof chunk, far), (ssize_t)sizeof chunk);
+	close(fd);
+	cr_assert_eq(read_lines(out, buf, sizeof buf, &len, 15, 20), 15, "%s", buf);
+	follow_stop(pid, out);
 }

@@ -24,12 +24,6 @@
 
 /* What st_init.c provides in the real shim. */
 uint32_t st_pid = 4242;
-uint64_t st_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static long gen_per_thread;
 static uint64_t gen_step_ns, gen_start_ns;
@@ -90,6 +84,7 @@ static int gen_modules(const char *path)
 
 int main(int argc, char **argv)
 {
+	st_clock_init();
 	if (argc == 3 && strcmp(argv[2], "--modules") == 0)
 		return gen_modules(argv[1]);
 	if (argc < 3) {

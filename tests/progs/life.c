@@ -659,6 +659,59 @@ static int life_vfork_close(void)
 	return 0;
 }
 
+/* clockstep: the wall clock steps back an hour, then forward two, while two
+ * connections are open (libfaketime, told through FAKETIME_TIMESTAMP_FILE) */
+static void life_step_clock(const char *offset)
+{
+	const char *path = getenv("FAKETIME_TIMESTAMP_FILE");
+	CHECK(path != NULL);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	fprintf(f, "%s\n", offset);
+	CHECK(fclose(f) == 0);
+}
+
+static int life_clock_step(void)
+{
+	int l, fd, a;
+	life_connected(&l, &fd, &a);
+	life_step_clock("-3600");
+	life_write_all(fd, 100);
+	life_read_all(a, 100);
+	life_step_clock("+7200");
+	life_write_all(a, 100);
+	life_read_all(fd, 100);
+	close(fd);
+	life_step_clock("-3600");
+	close(a);
+	printf("fd=%d accepted=%d\n", fd, a);
+	return 0;
+}
+
+/* manydup: 1,025 connections, each client end duplicated (dup) while all
+ * are open: one more shared socket than the shim's table holds */
+static int life_many_dup(void)
+{
+	enum { N = 1025 };
+	static int client[N], copy[N], accepted[N];
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	for (int i = 0; i < N; i++) {
+		client[i] = tcp_connect(AF_INET, port);
+		accepted[i] = accept(l, NULL, NULL);
+		CHECK(accepted[i] >= 0);
+		copy[i] = dup(client[i]);
+		CHECK(copy[i] >= 0);
+	}
+	for (int i = 0; i < N; i++) {
+		close(client[i]);
+		close(copy[i]);
+		close(accepted[i]);
+	}
+	printf("connections=%d\n", N);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -671,6 +724,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "fullfork")) return life_full_fork();
 	if (!strcmp(s, "forkdup")) return life_fork_dup();
 	if (!strcmp(s, "vforkclose")) return life_vfork_close();
+	if (!strcmp(s, "clockstep")) return life_clock_step();
+	if (!strcmp(s, "manydup")) return life_many_dup();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();

@@ -82,6 +82,7 @@ struct st_dump {
 	uint32_t follow_version; /* -f: the format version of the followed file */
 	uint64_t dropped;
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
+	uint64_t unfollowed; /* connections whose ends the shim could not follow */
 	uint64_t exit_dropped; /* not recorded: their process had left the trace */
 	bool many_hosts; /* the traces come from more than one host name */
 	struct st_view_state *state;
@@ -168,6 +169,8 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err);
 uint32_t st_dump_version(const struct st_dump *d, uint32_t file);
 /* "14 events, 5 closes shown; 0 events dropped" on err */
 void st_dump_summary(const struct st_dump *d, FILE *err);
+/* "N connections not followed to their end (...)", in a static buffer */
+const char *st_unfollowed_text(uint64_t n);
 /* One record of any kind through the filters and the view (st_run, -f). */
 void st_run_record(struct st_dump *d, const struct st_rec *r, FILE *out);
 /* -f -c / --otlp: rows settled by now (wall clock, ns) are printed. */

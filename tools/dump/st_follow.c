@@ -37,6 +37,13 @@ static void st_on_stop(int sig)
 	st_stop = 1;
 }
 
+#define ST_PAGE_CHUNKS 256 /* 4 MiB of trace per page of offsets */
+
+struct st_chunk_page {
+	uint64_t first; /* chunk index of next[0] */
+	uint64_t next[ST_PAGE_CHUNKS];
+};
+
 enum st_state { ST_NONE, ST_MISSING, ST_NOT_TRACE, ST_FOLLOWING };
 
 struct st_follower {
@@ -45,8 +52,11 @@ struct st_follower {
 	dev_t dev;
 	ino_t ino;
 	enum st_state said;
-	uint64_t *next; /* per chunk: offset of its next record; UINT64_MAX = done */
-	size_t nchunks;
+	/* per chunk: offset of its next record (UINT64_MAX = done), in pages
+	 * made only for chunks with data, sorted by first chunk: a sparse file
+	 * that claims terabytes costs what it holds, not what it claims */
+	struct st_chunk_page **pages;
+	size_t npages, pages_cap;
 	/* records of one poll, sorted before printing: their bytes in the arena */
 	uint8_t *arena;
 	size_t arena_len, arena_cap;
@@ -59,6 +69,8 @@ struct st_follower {
 	size_t nrecs, recs_cap;
 	size_t printed;
 };
+
+static bool st_grow_pages(struct st_follower *f);
 
 static void st_say_state(struct st_follower *f, enum st_state now, const char *why)
 {
@@ -77,23 +89,53 @@ static void st_forget_file(struct st_follower *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
-	free(f->next);
-	f->next = NULL;
-	f->nchunks = 0;
+	for (size_t i = 0; i < f->npages; i++)
+		free(f->pages[i]);
+	free(f->pages);
+	f->pages = NULL;
+	f->npages = f->pages_cap = 0;
 }
 
-static bool st_grow_chunks(struct st_follower *f, size_t n)
+static bool st_grow_pages(struct st_follower *f)
 {
-	if (n <= f->nchunks)
+	if (f->npages < f->pages_cap)
 		return true;
-	uint64_t *p = realloc(f->next, n * sizeof *p);
+	size_t n = f->pages_cap ? f->pages_cap * 2 : 16;
+	struct st_chunk_page **p = realloc(f->pages, n * sizeof *p);
 	if (p == NULL)
 		return false;
-	for (size_t i = f->nchunks; i < n; i++)
-		p[i] = ST_HEADER_SIZE + (uint64_t)i * ST_CHUNK_SIZE;
-	f->next = p;
-	f->nchunks = n;
+	f->pages = p;
+	f->pages_cap = n;
 	return true;
+}
+
+/* Chunk k's next-record offset, its page made on first use; NULL when out
+ * of memory. */
+static uint64_t *st_chunk_next(struct st_follower *f, uint64_t k)
+{
+	uint64_t first = k / ST_PAGE_CHUNKS * ST_PAGE_CHUNKS;
+	size_t lo = 0, hi = f->npages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->pages[mid]->first < first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == f->npages || f->pages[lo]->first != first) {
+		struct st_chunk_page *p = malloc(sizeof *p);
+		if (p == NULL || !st_grow_pages(f)) {
+			free(p);
+			return NULL;
+		}
+		p->first = first;
+		for (size_t i = 0; i < ST_PAGE_CHUNKS; i++)
+			p->next[i] = ST_HEADER_SIZE + (first + i) * ST_CHUNK_SIZE;
+		memmove(&f->pages[lo + 1], &f->pages[lo], (f->npages - lo) * sizeof *f->pages);
+		f->pages[lo] = p;
+		f->npages++;
+	}
+	return &f->pages[lo]->next[k - first];
 }
 
 /* What the file holds now, through the streaming reader, which says where
@@ -113,9 +155,9 @@ static void st_initial(struct st_dump *d, struct st_follower *f, FILE *out)
 		uint32_t file;
 		uint64_t off, stop;
 		st_stream_chunk(s, i, &file, &off, &stop);
-		size_t k = (size_t)((off - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
-		if (st_grow_chunks(f, k + 1))
-			f->next[k] = stop;
+		uint64_t *next = st_chunk_next(f, (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
+		if (next != NULL)
+			*next = stop;
 	}
 	const struct st_source_info *info = st_stream_info(s, 0);
 	if (info->error[0])
@@ -196,13 +238,14 @@ static void st_keep_record(struct st_follower *f, const uint8_t *rec, uint32_t l
 }
 
 /* Reads what chunk k gained since the last poll; false when it is damaged. */
-static bool st_read_chunk(struct st_dump *d, struct st_follower *f, size_t k, uint64_t size)
+static bool st_read_chunk(struct st_dump *d, struct st_follower *f, uint64_t k, uint64_t *next,
+			  uint64_t size)
 {
-	uint64_t start = ST_HEADER_SIZE + (uint64_t)k * ST_CHUNK_SIZE, end = start + ST_CHUNK_SIZE;
+	uint64_t start = ST_HEADER_SIZE + k * ST_CHUNK_SIZE, end = start + ST_CHUNK_SIZE;
 	static uint8_t rec[ST_CHUNK_SIZE];
 	char why[ST_WHY];
-	while (f->next[k] + 8 <= end) {
-		uint64_t off = f->next[k], w = 0;
+	while (*next + 8 <= end) {
+		uint64_t off = *next, w = 0;
 		if (pread(f->fd, &w, sizeof w, (off_t)off) != (ssize_t)sizeof w || w == 0)
 			return true;
 		uint32_t len;
@@ -223,9 +266,40 @@ static bool st_read_chunk(struct st_dump *d, struct st_follower *f, size_t k, ui
 				(unsigned long long)off, why);
 			return false;
 		}
-		f->next[k] = off + len;
+		*next = off + len;
 	}
 	return true;
+}
+
+/* The chunks below end that hold data: holes (never written, or a sparse
+ * file's claim) are skipped with SEEK_DATA, as the streaming reader does. */
+static void st_read_chunks(struct st_dump *d, struct st_follower *f, uint64_t end,
+			   uint64_t size)
+{
+	uint64_t data_end = 0;
+	for (uint64_t off = ST_HEADER_SIZE; off + ST_CHUNK_SIZE <= end; off += ST_CHUNK_SIZE) {
+		if (off >= data_end) {
+			off_t data = lseek(f->fd, (off_t)off, SEEK_DATA);
+			if (data < 0 && errno == ENXIO)
+				return; /* only a hole is left */
+			if (data < 0) {
+				data_end = UINT64_MAX; /* cannot tell: read everything */
+			} else {
+				off_t hole = lseek(f->fd, data, SEEK_HOLE);
+				data_end = hole < 0 ? UINT64_MAX : (uint64_t)hole;
+				off = ST_HEADER_SIZE +
+				      ((uint64_t)data - ST_HEADER_SIZE) / ST_CHUNK_SIZE * ST_CHUNK_SIZE;
+				if (off + ST_CHUNK_SIZE > end)
+					return;
+			}
+		}
+		uint64_t k = (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE;
+		uint64_t *next = st_chunk_next(f, k);
+		if (next == NULL)
+			return;
+		if (*next != UINT64_MAX && !st_read_chunk(d, f, k, next, size))
+			*next = UINT64_MAX;
+	}
 }
 
 static int st_rec_order(const void *a, const void *b)
@@ -289,12 +363,7 @@ static size_t st_poll(struct st_dump *d, struct st_follower *f, FILE *out)
 		return 0;
 	uint64_t size = (uint64_t)st.st_size;
 	uint64_t end = h.content_end < size ? h.content_end : size;
-	size_t chunks = end > ST_HEADER_SIZE ? (size_t)((end - ST_HEADER_SIZE) / ST_CHUNK_SIZE) : 0;
-	if (!st_grow_chunks(f, chunks))
-		return 0;
-	for (size_t k = 0; k < chunks; k++)
-		if (f->next[k] != UINT64_MAX && !st_read_chunk(d, f, k, size))
-			f->next[k] = UINT64_MAX;
+	st_read_chunks(d, f, end, size);
 	return st_flush(d, f, out);
 }
 

@@ -75,6 +75,15 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 }
 
 /* What was shown, by kind, and what was lost: "14 events, 5 closes, ..." */
+const char *st_unfollowed_text(uint64_t n)
+{
+	static char text[160];
+	snprintf(text, sizeof text, "%llu connection%s not followed to %s end (fd 65536 or above, "
+		 "or over 1024 duplicated sockets at once)", (unsigned long long)n,
+		 n == 1 ? "" : "s", n == 1 ? "its" : "their");
+	return text;
+}
+
 void st_dump_summary(const struct st_dump *d, FILE *err)
 {
 	static const struct {
@@ -95,6 +104,8 @@ void st_dump_summary(const struct st_dump *d, FILE *err)
 	if (d->dropped_records)
 		fprintf(err, ", %llu other record%s dropped", (unsigned long long)d->dropped_records,
 			d->dropped_records == 1 ? "" : "s");
+	if (d->unfollowed)
+		fprintf(err, "; %s", st_unfollowed_text(d->unfollowed));
 	fputc('\n', err);
 }
 
@@ -150,6 +161,7 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		d->dropped += info->dropped;
 		d->exit_dropped += info->exit_dropped;
 		d->dropped_records += info->dropped_records;
+		d->unfollowed += info->unfollowed;
 	}
 	d->many_hosts = d->procs.many_hosts;
 	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)

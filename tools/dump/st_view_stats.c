@@ -176,6 +176,8 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 	if (d->exit_dropped)
 		fprintf(out, ", %llu more after their process left at exit",
 			(unsigned long long)d->exit_dropped);
+	if (d->unfollowed)
+		fprintf(out, "; %s", st_unfollowed_text(d->unfollowed));
 	if (d->nevs) {
 		fputs(", from ", out);
 		st_print_time(out, s->first);
@@ -212,8 +214,9 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 
 static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE *out)
 {
-	fprintf(out, "{\"events\":%zu,\"dropped\":%llu,\"exit_dropped\":%llu,\"first_ts\":",
-		d->nevs, (unsigned long long)d->dropped, (unsigned long long)d->exit_dropped);
+	fprintf(out, "{\"events\":%zu,\"dropped\":%llu,\"exit_dropped\":%llu,\"unfollowed\":%llu,"
+		"\"first_ts\":", d->nevs, (unsigned long long)d->dropped,
+		(unsigned long long)d->exit_dropped, (unsigned long long)d->unfollowed);
 	if (d->nevs)
 		fprintf(out, "%llu,\"last_ts\":%llu", (unsigned long long)s->first,
 			(unsigned long long)s->last);

@@ -32,6 +32,7 @@ struct st_header_info {
 	uint64_t content_end; /* end of the chunks handed out, or of the file */
 	uint64_t dropped, exit_dropped;
 	uint64_t dropped_records; /* version 3: results, closes, resolutions lost */
+	uint32_t unfollowed;      /* version 3: connections whose ends were not followed */
 	uint32_t version;
 	bool unwritten;       /* empty or zero: its writer died before writing it */
 };

@@ -149,6 +149,7 @@ static void st_open_source(struct st_stream *s, uint32_t file, const char *path,
 	src->info.dropped = h.dropped;
 	src->info.exit_dropped = h.exit_dropped;
 	src->info.dropped_records = h.dropped_records;
+	src->info.unfollowed = h.unfollowed;
 	src->info.version = h.version;
 	if (h.unwritten) {
 		src->info.unwritten = true;

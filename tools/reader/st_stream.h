@@ -39,6 +39,7 @@ struct st_source_info {
 	uint32_t version; /* of the format; version 1 has no result or close records */
 	uint64_t dropped, exit_dropped;
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
+	uint32_t unfollowed;      /* connections whose ends were not followed */
 	bool unwritten;
 	char error[512];   /* "offset N: problem", "" when whole */
 	char warning[512]; /* skipped records, or an unwritten header */

@@ -45,12 +45,14 @@ struct st_pmod {
 	uint32_t pid;
 	uint16_t flags;
 	uint64_t ts, bias, lo, hi;
+	size_t seq; /* order of arrival: equal times keep the file's order */
 	struct st_objfile *obj;
 };
 
 struct st_exec {
 	uint32_t pid;
 	uint64_t ts;
+	size_t seq;
 };
 
 struct st_named { /* one cache entry: (obj, addr) -> answer */
@@ -68,6 +70,7 @@ struct st_symbolizer {
 	size_t nmods, mods_cap;
 	struct st_exec *execs; /* by pid, then time */
 	size_t nexecs, execs_cap;
+	bool sorted; /* mods and execs by pid, time, arrival: sorted at first lookup */
 	struct st_objfile *objs;
 	struct st_named *cache;
 	size_t cache_n, cache_cap;
@@ -89,9 +92,40 @@ struct st_symbolizer *st_sym_new(FILE *warn)
 	return s;
 }
 
-static bool st_before(uint32_t pid_a, uint64_t ts_a, uint32_t pid_b, uint64_t ts_b)
+static int st_by_pid_time(uint32_t pid_a, uint64_t ts_a, size_t seq_a, uint32_t pid_b,
+			  uint64_t ts_b, size_t seq_b)
 {
-	return pid_a != pid_b ? pid_a < pid_b : ts_a < ts_b;
+	if (pid_a != pid_b)
+		return pid_a < pid_b ? -1 : 1;
+	if (ts_a != ts_b)
+		return ts_a < ts_b ? -1 : 1;
+	return seq_a < seq_b ? -1 : seq_a > seq_b;
+}
+
+static int st_pmod_order(const void *a, const void *b)
+{
+	const struct st_pmod *x = a, *y = b;
+	return st_by_pid_time(x->pid, x->ts, x->seq, y->pid, y->ts, y->seq);
+}
+
+static int st_exec_order(const void *a, const void *b)
+{
+	const struct st_exec *x = a, *y = b;
+	return st_by_pid_time(x->pid, x->ts, x->seq, y->pid, y->ts, y->seq);
+}
+
+/* Records are appended as they come and sorted once, when the first frame
+ * is named: inserting each in place cost a walk over every later pid's
+ * records, quadratic in a trace of many processes. */
+static void st_sym_sort(struct st_symbolizer *s)
+{
+	if (s->sorted)
+		return;
+	if (s->nmods)
+		qsort(s->mods, s->nmods, sizeof *s->mods, st_pmod_order);
+	if (s->nexecs)
+		qsort(s->execs, s->nexecs, sizeof *s->execs, st_exec_order);
+	s->sorted = true;
 }
 
 /* One object per (path, build-id): the same library in a thousand processes. */
@@ -117,24 +151,18 @@ void st_sym_add_module(struct st_symbolizer *s, const struct st_mod *m)
 {
 	struct st_objfile *o = (m->flags & ST_MOD_UNLOADED) ? NULL : st_obj_for(s, m);
 	s->mods = st_grow(s->mods, &s->mods_cap, s->nmods + 1, sizeof *s->mods);
-	/* Records arrive in time order: the place is almost always the end. */
-	size_t at = s->nmods;
-	while (at > 0 && st_before(m->pid, m->ts, s->mods[at - 1].pid, s->mods[at - 1].ts))
-		at--;
-	memmove(&s->mods[at + 1], &s->mods[at], (s->nmods - at) * sizeof *s->mods);
-	s->mods[at] = (struct st_pmod){m->pid, m->flags, m->ts, m->bias, m->lo, m->hi, o};
+	s->mods[s->nmods] = (struct st_pmod){m->pid, m->flags, m->ts, m->bias, m->lo, m->hi,
+					     s->nmods, o};
 	s->nmods++;
+	s->sorted = false;
 }
 
 void st_sym_add_process(struct st_symbolizer *s, const struct st_proc *p)
 {
 	s->execs = st_grow(s->execs, &s->execs_cap, s->nexecs + 1, sizeof *s->execs);
-	size_t at = s->nexecs;
-	while (at > 0 && st_before(p->pid, p->ts, s->execs[at - 1].pid, s->execs[at - 1].ts))
-		at--;
-	memmove(&s->execs[at + 1], &s->execs[at], (s->nexecs - at) * sizeof *s->execs);
-	s->execs[at] = (struct st_exec){p->pid, p->ts};
+	s->execs[s->nexecs] = (struct st_exec){p->pid, p->ts, s->nexecs};
 	s->nexecs++;
+	s->sorted = false;
 }
 
 void st_sym_add_traces(struct st_symbolizer *s, const struct st_trace *t, size_t n)
@@ -168,7 +196,7 @@ static uint64_t st_image_start(const struct st_symbolizer *s, uint32_t pid, uint
 	size_t lo = 0, hi = s->nexecs;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (st_before(s->execs[mid].pid, s->execs[mid].ts, pid, ts + 1))
+		if (st_by_pid_time(s->execs[mid].pid, s->execs[mid].ts, 0, pid, ts + 1, 0) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -176,9 +204,10 @@ static uint64_t st_image_start(const struct st_symbolizer *s, uint32_t pid, uint
 	return lo > 0 && s->execs[lo - 1].pid == pid ? s->execs[lo - 1].ts : 0;
 }
 
-static const struct st_pmod *st_find_module(const struct st_symbolizer *s, uint32_t pid,
+static const struct st_pmod *st_find_module(struct st_symbolizer *s, uint32_t pid,
 					    uint64_t ts, uint64_t ip)
 {
+	st_sym_sort(s);
 	uint64_t start = st_image_start(s, pid, ts);
 	const struct st_pmod *found = NULL;
 	for (size_t i = st_first_mod(s, pid); i < s->nmods && s->mods[i].pid == pid &&

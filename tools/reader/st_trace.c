@@ -270,6 +270,7 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 	info->dropped = h.dropped;
 	info->exit_dropped = h.exit_dropped;
 	info->dropped_records = h.version >= 3 ? h.dropped_records : 0;
+	info->unfollowed = h.version >= 3 ? h.unfollowed : 0;
 	info->version = h.version;
 	return 0;
 }
@@ -361,6 +362,7 @@ static int st_parse_header(struct st_trace *t, uint64_t *content_end)
 	t->dropped = info.dropped;
 	t->exit_dropped = info.exit_dropped;
 	t->dropped_records = info.dropped_records;
+	t->unfollowed = info.unfollowed;
 	return 0;
 }
 

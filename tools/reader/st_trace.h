@@ -63,6 +63,7 @@ struct st_trace {
 	uint64_t dropped;
 	uint64_t exit_dropped; /* events of threads still running after their process left */
 	uint64_t dropped_records; /* results, closes, resolutions lost (version 3) */
+	uint32_t unfollowed; /* connections whose ends the shim could not follow */
 	bool unwritten;        /* empty or all-zero header: its writer died before writing it */
 	struct st_ev *evs;
 	size_t nevs, evs_cap;
