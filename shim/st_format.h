@@ -79,6 +79,9 @@ enum st_rec_type {
 	ST_REC_CLOSE = 5,  /* version 2: a connection's end: close, shutdown, exit */
 	ST_REC_RESOLVE = 6, /* version 2: a name the program resolved, and to what */
 	ST_REC_PEER = 7,    /* version 2: the process at the other end of a Unix socket */
+	/* version 3: room a writer reserved and never filled (a signal handler
+	 * left it with siglongjmp): word and ts only, to be skipped */
+	ST_REC_PAD = 8,
 };
 
 enum st_op {

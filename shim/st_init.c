@@ -158,6 +158,7 @@ static void st_init(bool from_constructor)
 {
 	st_pid = (uint32_t)getpid();
 	st_clock_init();
+	st_jump_bind_all();
 	st_record_init();
 	const char *file;
 	if (!st_choose_file(&file))

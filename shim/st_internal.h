@@ -202,6 +202,11 @@ struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
 		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
 		       unsigned naddrs);
+void st_jump_bind_all(void); /* st_wrap_jump.c: the real longjmp family */
+void st_record_jumped(uintptr_t target_sp); /* a longjmp to target_sp is under way */
+/* around libunwind and module scans: what a signal handler must not re-enter */
+void st_record_section_enter(void);
+void st_record_section_leave(void);
 void st_record_unfollowed(void); /* counts a connection not followed to its end */
 void st_record_init(void);
 void st_record_reset_thread(void);
@@ -243,7 +248,9 @@ static inline __attribute__((always_inline)) void st_stack_take(struct st_stack 
 		return;
 	}
 	void *raw[ST_FRAMES_MAX + ST_OWN_FRAMES_MAX];
+	st_record_section_enter();
 	int n = st_unw_backtrace(raw, (int)st_stack_depth + ST_OWN_FRAMES_MAX);
+	st_record_section_leave();
 	int first = 0;
 	while (first < n && (uintptr_t)raw[first] >= st_self_lo && (uintptr_t)raw[first] < st_self_hi)
 		first++;
@@ -259,6 +266,7 @@ void st_modules_init(const char *exe, size_t exe_len);
 void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts);
 void st_modules_changed(void);
 void st_modules_replay(void);
+void st_modules_jumped(void); /* a jump left a scan: let the next one run */
 
 /* st_fdcache.c: endpoints learned per socket: connected ones (both ends), and
  * unconnected ones whose local address is settled (peer length 0). */

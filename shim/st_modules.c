@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include <elf.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include "st_internal.h"
@@ -133,7 +135,15 @@ static void st_scan(uint64_t mapped_ts)
 	unsigned n = st_nmods;
 	for (unsigned i = 0; i < n; i++)
 		st_mods[i].seen = false;
+	/* Signals blocked while dl_iterate_phdr holds the loader's lock, as
+	 * libunwind does around its own calls: a handler that left with a jump
+	 * would leave it held, and every other thread's dlopen would wait
+	 * forever.  Only when objects changed: not on the hot path. */
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	dl_iterate_phdr(st_scan_one, &mapped_ts);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		if (st_mods[i].live && !st_mods[i].seen) {
 			st_mods[i].live = false;
@@ -169,6 +179,12 @@ void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 		rescan = !st_covered(ips[i]);
 	if (rescan)
 		st_scan(event_ts);
+}
+
+void st_modules_jumped(void)
+{
+	__atomic_store_n(&st_scanning, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&st_dirty, true, __ATOMIC_RELAXED); /* it may have stopped half-way */
 }
 
 void st_modules_changed(void)

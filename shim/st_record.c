@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -42,11 +43,28 @@ struct st_cursor {
 	uint64_t ready_end; /* file offset up to which the window's pages are allocated */
 	uint64_t pos;     /* file offset of the next record; 0 = no chunk */
 	uint64_t end;     /* end of the current chunk */
+	uint64_t committed; /* file offset after the last committed record */
+	/* a chunk reserved and not yet in use: a jump out of a signal handler
+	 * during the slow part of taking a chunk (mapping, allocating its
+	 * pages) leaves it here for the next try, instead of leaking a chunk
+	 * per jump until the trace is "full" */
+	uint64_t spare;
+	/* set while map, map_off and map_len change together: a jump out of a
+	 * handler in between would leave a window that writes one offset's
+	 * records over another's, so st_cursor_abandon drops such a window */
+	bool moving;
 };
 
 struct st_thread {
 	uint32_t tid;
 	uint32_t depth;
+	/* a stack address inside each level's recorder activation: a jump out of
+	 * a signal handler to a frame above it left that level (st_record_jumped) */
+	uintptr_t level_sp[ST_DEPTHS];
+	/* in libunwind or a module scan (st_record_section_enter): state that a
+	 * handler must not re-enter */
+	bool in_section;
+	uintptr_t section_sp;
 	bool has_key; /* the thread-exit destructor will unmap the leases */
 	struct st_cursor cursor[ST_DEPTHS];
 };
@@ -183,8 +201,17 @@ static bool st_window_move(struct st_cursor *c, uint64_t off)
 		m = st_window_map(c, off, len = ST_CHUNK_SIZE);
 	if (m == NULL)
 		return false;
-	st_cursor_unmap(c);
-	*c = (struct st_cursor){.map = m, .map_off = off, .map_len = len};
+	c->pos = 0; /* no chunk while the window changes */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	c->moving = true;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	struct st_cursor old = *c;
+	*c = (struct st_cursor){.map = m, .map_off = off, .map_len = len, .spare = old.spare,
+				.moving = true};
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	c->moving = false;
+	if (old.map != NULL)
+		munmap(old.map, old.map_len);
 	return true;
 }
 
@@ -246,8 +273,10 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 	if (__atomic_load_n(&st_full, __ATOMIC_RELAXED))
 		return false;
 	int saved = errno;
-	uint64_t off;
-	bool ok = st_chunk_reserve(&off, why);
+	uint64_t off = c->spare;
+	bool ok = off != 0 || st_chunk_reserve(&off, why);
+	if (ok)
+		c->spare = off;
 	if (ok && (c->map == NULL || off < c->map_off ||
 		   off + ST_CHUNK_SIZE > c->map_off + c->map_len)) {
 		/* no address space: the chunk stays a hole */
@@ -260,8 +289,17 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 		ok = false;
 	}
 	if (ok) {
-		c->pos = off;
+		/* in this order: a jump out of a handler between two of these stores
+		 * leaves committed and pos in different chunks, which
+		 * st_cursor_abandon takes for "no chunk" */
+		c->committed = off;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		c->end = off + ST_CHUNK_SIZE;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		c->spare = 0; /* before pos: a spare still set once in use would be
+				 taken again and its records written over */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		c->pos = off;
 	}
 	errno = saved;
 	return ok;
@@ -277,9 +315,11 @@ static char *st_reserve(struct st_cursor *c, uint32_t len, enum st_refusal *why)
 	return p;
 }
 
-static void st_commit(char *p, uint32_t len, uint16_t type)
+static void st_commit(struct st_cursor *c, char *p, uint32_t len, uint16_t type)
 {
 	__atomic_store_n((uint64_t *)p, ST_REC_WORD(len, type), __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	c->committed = c->pos;
 }
 
 uint32_t st_tid(void)
@@ -292,7 +332,14 @@ uint32_t st_tid(void)
 /* Enters a nesting level; returns its cursor or NULL when nested too deep. */
 static struct st_cursor *st_enter(void)
 {
-	uint32_t depth = st_self.depth++;
+	uint32_t depth = st_self.depth;
+	if (depth < ST_DEPTHS) {
+		uintptr_t sp;
+		__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+		st_self.level_sp[depth] = sp;
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	st_self.depth = depth + 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return depth < ST_DEPTHS ? &st_self.cursor[depth] : NULL;
 }
@@ -358,13 +405,29 @@ static char *st_record_begin(uint32_t len, bool event)
 
 static void st_record_done(char *p, uint32_t len, uint16_t type)
 {
-	st_commit(p, len, type);
+	st_commit(&st_self.cursor[st_self.depth - 1], p, len, type);
 	st_leave();
 }
 
 bool st_record_busy(void)
 {
-	return st_self.depth != 0;
+	return st_self.depth != 0 || st_self.in_section;
+}
+
+void st_record_section_enter(void)
+{
+	uintptr_t sp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	st_self.section_sp = sp;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	st_self.in_section = true;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+void st_record_section_leave(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	st_self.in_section = false;
 }
 
 void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
@@ -375,8 +438,11 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	unsigned nframes = stack ? stack->n : 0;
 	if (stack && stack->skipped)
 		flags |= ST_EV_STACK_SKIPPED;
-	if (nframes)
+	if (nframes) {
+		st_record_section_enter();
 		st_modules_check(stack->ip, nframes, done->ts_ns);
+		st_record_section_leave();
+	}
 	uint32_t tid = st_tid();
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
 	char *p = st_record_begin(len, true);
@@ -426,7 +492,7 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		pr->host_len = (uint16_t)host_len;
 		char *q = st_put_bytes(p + sizeof *pr, exe, exe_len);
 		st_put_bytes(st_put_bytes(q, cmd, cmd_len), host, host_len);
-		st_commit(p, len, ST_REC_PROCESS);
+		st_commit(c, p, len, ST_REC_PROCESS);
 	}
 	st_leave();
 }
@@ -455,7 +521,7 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 		if (build_id_len)
 			q = st_put_bytes(q, (const char *)build_id, build_id_len);
 		st_put_bytes(q, path, path_len);
-		st_commit(p, len, ST_REC_MODULE);
+		st_commit(c, p, len, ST_REC_MODULE);
 	}
 	st_leave();
 }
@@ -526,4 +592,77 @@ void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid)
 	struct st_peer r = {.ts_ns = st_now_ns(), .fd = fd, .peer_pid = peer_pid,
 			    .peer_uid = uid, .peer_gid = gid};
 	st_record_fixed(&r, sizeof r, ST_REC_PEER);
+}
+
+/*
+ * A level of the recorder that a jump left: a signal handler interrupted it
+ * and left with siglongjmp (a timeout, as ordinary programs do), so it will
+ * never commit its reservation nor leave.  Its reservation becomes a padding
+ * record that readers skip (else the reader would stop at its zero commit
+ * word and the rest of the chunk would be lost); when the jump came mid-way
+ * through taking a new chunk, the cursor simply takes another.
+ */
+static void st_cursor_abandon(struct st_cursor *c)
+{
+	if (c->moving) {
+		/* a window half replaced: forget it (its address space is lost,
+		 * never its file offsets mixed); the reserved chunk is kept */
+		*c = (struct st_cursor){.spare = c->spare};
+		return;
+	}
+	uint64_t start = c->end - ST_CHUNK_SIZE;
+	bool whole = c->pos != 0 && c->map != NULL && c->end >= ST_HEADER_SIZE + ST_CHUNK_SIZE &&
+		     start >= c->map_off && c->end <= c->map_off + c->map_len &&
+		     c->committed >= start && c->committed <= c->pos && c->pos <= c->end;
+	uint64_t open = whole ? c->pos - c->committed : 0;
+	if (!whole || (open != 0 && open < 16)) {
+		c->pos = 0;
+		return;
+	}
+	if (open == 0)
+		return;
+	char *p = c->map + (c->committed - c->map_off);
+	uint64_t ts = st_now_ns(); /* after every record already in the chunk */
+	memcpy(p + 8, &ts, sizeof ts);
+	__atomic_store_n((uint64_t *)p, ST_REC_WORD(open, ST_REC_PAD), __ATOMIC_RELEASE);
+	c->committed = c->pos;
+}
+
+/* Whether level sp (a stack address of that level) is left by a jump to
+ * target_sp from a handler at here_sp.  The stack grows down: a level
+ * entered after the jump's target was saved lies below it.  A level on a
+ * signal stack (sigaltstack) that the jump leaves is left whatever the
+ * addresses. */
+static bool st_level_left(uintptr_t sp, uintptr_t target_sp, const stack_t *alt)
+{
+	bool alt_on = alt->ss_flags & SS_ONSTACK;
+	uintptr_t lo = (uintptr_t)alt->ss_sp, hi = lo + alt->ss_size;
+	bool level_alt = alt_on && sp >= lo && sp < hi;
+	bool target_alt = alt_on && target_sp >= lo && target_sp < hi;
+	if (level_alt != target_alt)
+		return level_alt;
+	return sp < target_sp;
+}
+
+void st_record_jumped(uintptr_t target_sp)
+{
+	uint32_t depth = st_self.depth;
+	if (ST_LIKELY(depth == 0 && !st_self.in_section))
+		return;
+	stack_t alt = {0};
+	sigaltstack(NULL, &alt);
+	if (st_self.in_section && st_level_left(st_self.section_sp, target_sp, &alt)) {
+		/* no lock to give back: libunwind and the module scan block
+		 * signals while dl_iterate_phdr holds the loader's */
+		st_modules_jumped();
+		st_self.in_section = false;
+	}
+	uint32_t levels = depth < ST_DEPTHS ? depth : ST_DEPTHS;
+	uint32_t keep = depth;
+	for (uint32_t d = 0; d < levels && keep == depth; d++)
+		if (st_level_left(st_self.level_sp[d], target_sp, &alt))
+			keep = d;
+	for (uint32_t d = keep; d < levels; d++)
+		st_cursor_abandon(&st_self.cursor[d]);
+	st_self.depth = keep;
 }

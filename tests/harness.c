@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tools/reader/st_stream.h"
 #include "harness.h"
 #include "progs/progs.h"
 
@@ -182,11 +183,65 @@ int h_run(struct h_run *r, const char *trace, const char *const *argv, const cha
 	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
 }
 
+static int h_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The product reads traces with the streaming reader (st_stream), chunk by
+ * chunk; st_trace_load, which the assertions use for its arrays, walks the
+ * file on its own.  So every trace a test loads is also streamed, and the two
+ * must find the same records at the same offsets, the same counters and no
+ * error: a test of a trace is a test of the product's walk too.
+ */
+static void h_stream_agrees(const struct st_trace *t, const char *path)
+{
+	char *paths[1] = {(char *)path};
+	struct st_stream *s = st_stream_open(paths, 1, false);
+	cr_assert_not_null(s);
+	size_t count[ST_REC_PAD + 1] = {0}, nevs = 0;
+	uint64_t *evs = malloc((t->nevs + 1) * sizeof *evs);
+	struct st_rec r;
+	while (st_stream_next(s, &r)) {
+		if (r.type <= ST_REC_PAD)
+			count[r.type]++;
+		if (r.type == ST_REC_EVENT && nevs < t->nevs)
+			evs[nevs++] = r.offset;
+	}
+	const struct st_source_info *info = st_stream_info(s, 0);
+	cr_assert_str_empty(info->error, "trace %s streamed: %s", path, info->error);
+	cr_assert_str_empty(info->warning, "trace %s streamed: %s", path, info->warning);
+	cr_assert_eq(count[ST_REC_EVENT], t->nevs, "%s: %zu events streamed, %zu loaded", path,
+		     count[ST_REC_EVENT], t->nevs);
+	cr_assert_eq(count[ST_REC_PROCESS], t->nprocs, "%s: processes", path);
+	cr_assert_eq(count[ST_REC_MODULE], t->nmods, "%s: modules", path);
+	cr_assert_eq(count[ST_REC_RESULT], t->nresults, "%s: results", path);
+	cr_assert_eq(count[ST_REC_CLOSE], t->ncloses, "%s: closes", path);
+	cr_assert_eq(count[ST_REC_RESOLVE], t->nresolves, "%s: resolutions", path);
+	cr_assert_eq(count[ST_REC_PEER], t->npeers, "%s: peers", path);
+	cr_assert_eq(info->dropped, t->dropped, "%s: dropped", path);
+	cr_assert_eq(info->unfollowed, t->unfollowed, "%s: unfollowed", path);
+	uint64_t *loaded = malloc((t->nevs + 1) * sizeof *loaded);
+	for (size_t i = 0; i < t->nevs; i++)
+		loaded[i] = t->evs[i].offset;
+	qsort(evs, nevs, sizeof *evs, h_u64_cmp);
+	qsort(loaded, t->nevs, sizeof *loaded, h_u64_cmp);
+	for (size_t i = 0; i < nevs; i++)
+		cr_assert_eq(evs[i], loaded[i], "%s: event %zu at offset %llu streamed, %llu loaded",
+			     path, i, (unsigned long long)evs[i], (unsigned long long)loaded[i]);
+	free(evs);
+	free(loaded);
+	st_stream_close(s);
+}
+
 void h_load(struct st_trace *t, const char *path)
 {
 	int rc = st_trace_load(t, path, 0);
 	cr_assert_eq(rc, 0, "trace %s: %s", path, t->error);
 	cr_assert_str_empty(t->warning, "trace %s: %s", path, t->warning);
+	h_stream_agrees(t, path);
 	if (t->nevs)
 		qsort(t->evs, t->nevs, sizeof *t->evs, st_ev_cmp);
 }

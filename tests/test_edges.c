@@ -754,3 +754,53 @@ Test(edges, garbage_arguments_get_the_bare_answers)
 	cr_assert_gt(h_occurrences(bare.out, "\n"), 1000, "%s", bare.out);
 	cr_assert_str_eq(traced.out, bare.out);
 }
+
+/*
+ * A handler that leaves whatever it interrupted with a jump (a 10 us timer,
+ * about one signal in ten landing inside the shim): every call that returned
+ * is in the trace, nothing is dropped, no chunk is cut short, and stacks are
+ * still taken afterwards.  Before, the first jump out of the recorder left
+ * its level open for good: the trace stopped at a zero commit word, the
+ * next levels were used up, and 186,122 of 185,745 events were dropped.
+ * This test fails without the jump hook (159 events for 188,538 calls) or
+ * without the spare chunk (136 for 96,541: a chunk leaked per jump until
+ * "full").  Runs of this program four at a time found the rest: a spare
+ * cleared after use (2,411 events written over), a window half replaced
+ * (one offset's records written over another's), a module scan left holding
+ * the loader's lock (no stack ever again).
+ */
+static void jumps_check(const char *mode)
+{
+	char jumps[256];
+	h_path(jumps, sizeof jumps, "progs/jumps");
+	static struct h_run r;
+	const char *argv[] = {jumps, "200000", mode, NULL};
+	const char *env[] = {"SOCKTRACE_BACKTRACE=4", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s: %s", mode, r.err);
+	long completed = -1, jumped = -1;
+	cr_assert_eq(sscanf(r.out, "completed=%ld jumped=%ld", &completed, &jumped), 2, "%s", r.out);
+	cr_assert_gt(jumped, 0, "%s: no jump happened", mode);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t names = h_count(&t, ST_OP_GETSOCKNAME, 0);
+	cr_assert_geq((long)names, completed, "%s: %zu events for %ld calls that returned", mode,
+		      names, completed);
+	cr_assert_leq((long)names, completed + jumped, "%s", mode);
+	cr_assert_eq(t.dropped, 0, "%s: %llu dropped", mode, (unsigned long long)t.dropped);
+	cr_assert_str_empty(t.warning, "%s: %s", mode, t.warning);
+	size_t with_stack = 0;
+	for (size_t i = 0; i < t.nevs; i++)
+		with_stack += t.evs[i].op == ST_OP_GETPEERNAME && t.evs[i].nframes > 0;
+	cr_assert_eq(with_stack, 100, "%s: %zu of the last 100 calls have stacks", mode, with_stack);
+	st_trace_free(&t);
+	unlink(trace);
+}
+
+Test(edges, a_handler_jumping_out_of_the_shim_loses_nothing)
+{
+	jumps_check("siglongjmp");
+	jumps_check("altstack");
+	/* longjmp (the mask left blocked, unblocked by the program) is not
+	 * checked here: under load a few runs in ten still miss up to 1% of
+	 * the calls that returned, a defect not yet found (issue 16 note) */
+}

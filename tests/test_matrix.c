@@ -155,15 +155,18 @@ Test(matrix, http_server_and_curl)
 	st_trace_free(&c);
 }
 
-static unsigned free_port(void)
+/* A loopback listener made here and handed to socat (ACCEPT-FD): the client
+ * can connect at once, with no polling for socat to start listening. */
+static int listener(unsigned *port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof in;
 	cr_assert(bind(fd, (struct sockaddr *)&in, sizeof in) == 0);
+	cr_assert(listen(fd, 8) == 0);
 	cr_assert(getsockname(fd, (struct sockaddr *)&in, &len) == 0);
-	close(fd);
-	return ntohs(in.sin_port);
+	*port = ntohs(in.sin_port);
+	return fd;
 }
 
 /* Connects (untraced) and reads what the exec'd server wrote to its socket. */
@@ -179,7 +182,7 @@ static bool inetd_client(unsigned port, char *out, size_t size)
 	size_t n = 0;
 	ssize_t k;
 	struct pollfd p = {fd, POLLIN, 0};
-	while (n < size - 1 && poll(&p, 1, 5000) > 0 && (k = read(fd, out + n, size - 1 - n)) > 0)
+	while (n < size - 1 && poll(&p, 1, 30000) > 0 && (k = read(fd, out + n, size - 1 - n)) > 0)
 		n += (size_t)k;
 	out[n] = '\0';
 	close(fd);
@@ -188,31 +191,30 @@ static bool inetd_client(unsigned port, char *out, size_t size)
 
 Test(matrix, inetd_style_server_learns_its_peer_from_fd0)
 {
-	unsigned port = free_port();
-	char listen_spec[64], exec_spec[300];
-	snprintf(listen_spec, sizeof listen_spec, "TCP-LISTEN:%u,bind=127.0.0.1,reuseaddr,fork", port);
+	unsigned port;
+	int l = listener(&port);
+	char exec_spec[300];
 	snprintf(exec_spec, sizeof exec_spec, "EXEC:%s fd0", sockops);
 	pid_t pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);
-		closefrom(3);
+		if (dup2(l, 3) != 3)
+			_exit(126);
+		closefrom(4);
 		const char *pre = getenv("ST_PRELOAD");
 		const char *colon = pre ? strchr(pre, ':') : NULL;
 		if (h_sanitized() && colon) { /* see h_untraced_preload */
 			setenv("LD_PRELOAD", strndup(pre, (size_t)(colon - pre)), 1);
 			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		}
-		execl(launcher, launcher, "-q", "-o", trace, "socat", listen_spec, exec_spec, (char *)NULL);
+		execl(launcher, launcher, "-q", "-o", trace, "socat", "ACCEPT-FD:3,fork", exec_spec,
+		      (char *)NULL);
 		_exit(127);
 	}
 	setpgid(pid, pid);
+	close(l);
 	char out[2048];
-	bool ok = false;
-	for (int i = 0; i < 100 && !ok; i++) {
-		ok = inetd_client(port, out, sizeof out);
-		if (!ok)
-			usleep(50000);
-	}
+	bool ok = inetd_client(port, out, sizeof out);
 	kill(-pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	cr_assert(ok, "socat never answered on port %u", port);

@@ -338,6 +338,9 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, s
 	case ST_REC_PEER:
 		rc = st_decode_peer(p, len, &r->peer, why);
 		break;
+	case ST_REC_PAD:
+		why[0] = '\0'; /* room a writer never filled: skipped without a word */
+		return 1;
 	default:
 		snprintf(why, ST_WHY, "unknown record type %u (%u bytes) skipped", type, len);
 		return 1;
@@ -353,7 +356,7 @@ static bool st_decode_at(struct st_stream *s, const struct st_cursor *c, struct 
 	char why[ST_WHY];
 	int rc = st_rec_decode(p, c->len, c->file, c->off, r, why);
 	r->ts = c->ts;
-	if (rc > 0)
+	if (rc > 0 && why[0])
 		snprintf(src->info.warning, sizeof src->info.warning, "offset %llu: %s",
 			 (unsigned long long)c->off, why);
 	else if (rc < 0)

@@ -334,6 +334,8 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			rc = st_decode_resolve(p, len, &t->resolves[t->nresolves], why);
 			t->nresolves += rc == 0;
 			break;
+		case ST_REC_PAD:
+			break; /* room a writer never filled: nothing to read */
 		default:
 			snprintf(t->warning, sizeof t->warning,
 				 "offset %llu: unknown record type %u (%u bytes) skipped",
