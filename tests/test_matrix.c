@@ -155,18 +155,37 @@ Test(matrix, http_server_and_curl)
 	st_trace_free(&c);
 }
 
-/* A loopback listener made here and handed to socat (ACCEPT-FD): the client
- * can connect at once, with no polling for socat to start listening. */
-static int listener(unsigned *port)
+static unsigned free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof in;
 	cr_assert(bind(fd, (struct sockaddr *)&in, sizeof in) == 0);
-	cr_assert(listen(fd, 8) == 0);
 	cr_assert(getsockname(fd, (struct sockaddr *)&in, &len) == 0);
-	*port = ntohs(in.sin_port);
-	return fd;
+	close(fd);
+	return ntohs(in.sin_port);
+}
+
+/* Waits (at most 30 s) for socat -d -d to say it listens: an event, where
+ * polling the port would race a slow start under a sanitizer. */
+static bool socat_listening(int fd)
+{
+	char buf[4096];
+	size_t n = 0;
+	time_t deadline = time(NULL) + 30;
+	while (n < sizeof buf - 1 && time(NULL) < deadline) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
+		if (k <= 0)
+			return false;
+		n += (size_t)k;
+		buf[n] = '\0';
+		if (strstr(buf, " listening on "))
+			return true;
+	}
+	return false;
 }
 
 /* Connects (untraced) and reads what the exec'd server wrote to its socket. */
@@ -191,30 +210,33 @@ static bool inetd_client(unsigned port, char *out, size_t size)
 
 Test(matrix, inetd_style_server_learns_its_peer_from_fd0)
 {
-	unsigned port;
-	int l = listener(&port);
-	char exec_spec[300];
+	unsigned port = free_port();
+	char listen_spec[64], exec_spec[300];
+	snprintf(listen_spec, sizeof listen_spec, "TCP-LISTEN:%u,bind=127.0.0.1,reuseaddr,fork", port);
 	snprintf(exec_spec, sizeof exec_spec, "EXEC:%s fd0", sockops);
+	int said[2];
+	cr_assert(pipe(said) == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);
-		if (dup2(l, 3) != 3)
+		if (dup2(said[1], 2) != 2)
 			_exit(126);
-		closefrom(4);
+		closefrom(3);
 		const char *pre = getenv("ST_PRELOAD");
 		const char *colon = pre ? strchr(pre, ':') : NULL;
 		if (h_sanitized() && colon) { /* see h_untraced_preload */
 			setenv("LD_PRELOAD", strndup(pre, (size_t)(colon - pre)), 1);
 			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		}
-		execl(launcher, launcher, "-q", "-o", trace, "socat", "ACCEPT-FD:3,fork", exec_spec,
-		      (char *)NULL);
+		execl(launcher, launcher, "-q", "-o", trace, "socat", "-d", "-d", listen_spec,
+		      exec_spec, (char *)NULL);
 		_exit(127);
 	}
 	setpgid(pid, pid);
-	close(l);
+	close(said[1]);
 	char out[2048];
-	bool ok = inetd_client(port, out, sizeof out);
+	bool ok = socat_listening(said[0]) && inetd_client(port, out, sizeof out);
+	close(said[0]);
 	kill(-pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	cr_assert(ok, "socat never answered on port %u", port);

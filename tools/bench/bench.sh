@@ -13,6 +13,8 @@ lib="$build/libsocktrace.so"
 loops="names:names_loop:200000:20000 connect:connect_loop:4000:2000"
 modes="bare shim strace"
 extra_modes=${BENCH_EXTRA_MODES-shim-bt16 shim-notcpinfo}
+# BENCH_EXTRA_MODES=shim-ref BENCH_REF_LIB=/path/libsocktrace.so: another
+# build of the shim in the same alternated run (before and after a change)
 
 run() { # mode program iterations
 	rm -f "$dir/b.trace"
@@ -20,6 +22,8 @@ run() { # mode program iterations
 	bare) taskset -c 0 "$build/bench/$2" "$3" ;;
 	shim) SOCKTRACE_FILE="$dir/b.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/$2" "$3" ;;
 	shim-bt*) SOCKTRACE_FILE="$dir/b.trace" SOCKTRACE_BACKTRACE=${1#shim-bt} LD_PRELOAD="$lib" \
+		taskset -c 0 "$build/bench/$2" "$3" ;;
+	shim-ref) SOCKTRACE_FILE="$dir/b.trace" LD_PRELOAD="$BENCH_REF_LIB" \
 		taskset -c 0 "$build/bench/$2" "$3" ;;
 	shim-notcpinfo) SOCKTRACE_FILE="$dir/b.trace" SOCKTRACE_TCPINFO=0 LD_PRELOAD="$lib" \
 		taskset -c 0 "$build/bench/$2" "$3" ;;
