@@ -201,17 +201,26 @@ static bool st_window_move(struct st_cursor *c, uint64_t off)
 		m = st_window_map(c, off, len = ST_CHUNK_SIZE);
 	if (m == NULL)
 		return false;
+	/* Field by field, flagged first: a struct assignment may be compiled as
+	 * "zero it, then store", and a jump in between would see a cursor not
+	 * flagged whose map and map_off disagree, and map later chunks at the
+	 * wrong file offsets (consecutive chunks lost, found by tests/progs/jumps) */
+	char *old_map = c->map;
+	uint64_t old_len = c->map_len;
 	c->pos = 0; /* no chunk while the window changes */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	c->moving = true;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	struct st_cursor old = *c;
-	*c = (struct st_cursor){.map = m, .map_off = off, .map_len = len, .spare = old.spare,
-				.moving = true};
+	c->map = m;
+	c->map_off = off;
+	c->map_len = len;
+	c->ready_end = 0;
+	c->end = 0;
+	c->committed = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	c->moving = false;
-	if (old.map != NULL)
-		munmap(old.map, old.map_len);
+	if (old_map != NULL)
+		munmap(old_map, old_len);
 	return true;
 }
 
@@ -274,6 +283,11 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 		return false;
 	int saved = errno;
 	uint64_t off = c->spare;
+	/* a spare that is already the current chunk (a jump came after the
+	 * chunk was published, before the spare was cleared) is not taken
+	 * again: its records would be written over from its start */
+	if (off != 0 && c->pos != 0 && off == c->end - ST_CHUNK_SIZE)
+		off = 0;
 	bool ok = off != 0 || st_chunk_reserve(&off, why);
 	if (ok)
 		c->spare = off;
@@ -615,6 +629,8 @@ static void st_cursor_abandon(struct st_cursor *c)
 		     start >= c->map_off && c->end <= c->map_off + c->map_len &&
 		     c->committed >= start && c->committed <= c->pos && c->pos <= c->end;
 	uint64_t open = whole ? c->pos - c->committed : 0;
+	if (whole && c->spare == start)
+		c->spare = 0; /* the chunk was being published: it is in use */
 	if (!whole || (open != 0 && open < 16)) {
 		c->pos = 0;
 		return;

@@ -278,21 +278,10 @@ static void st_read_chunks(struct st_dump *d, struct st_follower *f, uint64_t en
 {
 	uint64_t data_end = 0;
 	for (uint64_t off = ST_HEADER_SIZE; off + ST_CHUNK_SIZE <= end; off += ST_CHUNK_SIZE) {
-		if (off >= data_end) {
-			off_t data = lseek(f->fd, (off_t)off, SEEK_DATA);
-			if (data < 0 && errno == ENXIO)
-				return; /* only a hole is left */
-			if (data < 0) {
-				data_end = UINT64_MAX; /* cannot tell: read everything */
-			} else {
-				off_t hole = lseek(f->fd, data, SEEK_HOLE);
-				data_end = hole < 0 ? UINT64_MAX : (uint64_t)hole;
-				off = ST_HEADER_SIZE +
-				      ((uint64_t)data - ST_HEADER_SIZE) / ST_CHUNK_SIZE * ST_CHUNK_SIZE;
-				if (off + ST_CHUNK_SIZE > end)
-					return;
-			}
-		}
+		if (off >= data_end &&
+		    ((off = st_chunk_with_data(f->fd, off, &data_end)) == UINT64_MAX ||
+		     off + ST_CHUNK_SIZE > end))
+			return;
 		uint64_t k = (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE;
 		uint64_t *next = st_chunk_next(f, k);
 		if (next == NULL)

@@ -82,6 +82,20 @@ static bool st_index_add(struct st_stream *s, size_t *cap, const struct st_chunk
 	return true;
 }
 
+uint64_t st_chunk_with_data(int fd, uint64_t off, uint64_t *data_end)
+{
+	off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		return UINT64_MAX; /* only a hole is left */
+	if (data < 0) {
+		*data_end = UINT64_MAX; /* cannot tell: read everything */
+		return off;
+	}
+	off_t hole = lseek(fd, data, SEEK_HOLE);
+	*data_end = hole < 0 ? UINT64_MAX : (uint64_t)hole;
+	return ST_HEADER_SIZE + ((uint64_t)data - ST_HEADER_SIZE) / ST_CHUNK_SIZE * ST_CHUNK_SIZE;
+}
+
 /* Reads each chunk's first commit word and time; holes are never read. */
 static void st_index_source(struct st_stream *s, uint32_t file, uint64_t content_end,
 			    size_t *cap)
@@ -90,21 +104,10 @@ static void st_index_source(struct st_stream *s, uint32_t file, uint64_t content
 	uint64_t end = content_end < src->size ? content_end : src->size;
 	uint64_t data_end = 0;
 	for (uint64_t off = ST_HEADER_SIZE; off + 8 <= end; off += ST_CHUNK_SIZE) {
-		if (off >= data_end) {
-			off_t data = lseek(src->fd, (off_t)off, SEEK_DATA);
-			if (data < 0 && errno == ENXIO)
-				break; /* only a hole is left */
-			if (data < 0) {
-				data_end = UINT64_MAX; /* cannot tell: read everything */
-			} else {
-				off_t hole = lseek(src->fd, data, SEEK_HOLE);
-				data_end = hole < 0 ? UINT64_MAX : (uint64_t)hole;
-				off = ST_HEADER_SIZE +
-				      ((uint64_t)data - ST_HEADER_SIZE) / ST_CHUNK_SIZE * ST_CHUNK_SIZE;
-				if (off + 8 > end)
-					break;
-			}
-		}
+		if (off >= data_end &&
+		    ((off = st_chunk_with_data(src->fd, off, &data_end)) == UINT64_MAX ||
+		     off + 8 > end))
+			break;
 		uint8_t head[16] = {0};
 		ssize_t got = pread(src->fd, head, sizeof head, (off_t)off);
 		if (got < 8 || st_get_u64(head) == 0)

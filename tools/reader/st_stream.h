@@ -65,6 +65,10 @@ void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64
 		     uint64_t *stop);
 /* One record of len bytes at p, from file at offset off: 0, -1 when damaged,
  * 1 for a type this reader does not know (why says which). */
+/* The first chunk at or after off that may hold data (holes skipped with
+ * SEEK_DATA), UINT64_MAX when only holes are left; *data_end: where that
+ * run of data ends (UINT64_MAX when the filesystem cannot tell). */
+uint64_t st_chunk_with_data(int fd, uint64_t off, uint64_t *data_end);
 int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, struct st_rec *r,
 		  char *why);
 const struct st_source_info *st_stream_info(const struct st_stream *s, size_t file);
