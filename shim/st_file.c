@@ -51,10 +51,15 @@ static bool st_lock_bounded(int fd, int tries)
 	return false;
 }
 
+void st_file_close(int fd)
+{
+	(void)ST_SYS(SYS_close, fd);
+}
+
 static void st_unlock_close(int fd)
 {
 	flock(fd, LOCK_UN);
-	st_real_close(fd);
+	st_file_close(fd);
 }
 
 /* Largest file this process may grow to: RLIMIT_FSIZE, so growing never
@@ -249,7 +254,7 @@ int st_file_attach(const char *path, uint64_t capacity, const char **why)
 	else if (!st_lock_bounded(fd, ST_LOCK_TRIES_ATTACH))
 		*why = errno == EWOULDBLOCK ? "is locked by another process" : NULL, rc = -errno;
 	if (rc < 0) {
-		st_real_close(fd);
+		st_file_close(fd);
 		if (created)
 			unlink(path);
 		return rc;
@@ -295,7 +300,7 @@ static int st_reopen_locked(int tries)
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_dev != st_trace.dev || st.st_ino != st_trace.ino ||
 	    !st_lock_bounded(fd, tries)) {
-		st_real_close(fd);
+		st_file_close(fd);
 		return -1;
 	}
 	return fd;
@@ -341,7 +346,7 @@ static bool st_pid_alive(uint32_t pid)
 	if (fd < 0)
 		return true;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
-	st_real_close(fd);
+	st_file_close(fd);
 	if (n <= 0)
 		return true;
 	buf[n] = '\0';
@@ -445,4 +450,18 @@ void st_file_forget(void)
 	if (st_trace.hdr != NULL)
 		munmap(st_trace.hdr, ST_HEADER_SIZE);
 	memset(&st_trace, 0, sizeof st_trace);
+}
+
+/* A small file of /proc, read whole. */
+size_t st_read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	size_t total = 0;
+	ssize_t n;
+	while (total < size && (n = read(fd, buf + total, size - total)) > 0)
+		total += (size_t)n;
+	st_file_close(fd);
+	return total;
 }

@@ -159,6 +159,8 @@ static void st_init(bool from_constructor)
 	st_pid = (uint32_t)getpid();
 	st_clock_init();
 	st_jump_bind_all();
+	st_core_hooks = (struct st_core_hooks){.stack_seen = st_modules_check,
+					       .section_left = st_modules_jumped};
 	st_record_init();
 	const char *file;
 	if (!st_choose_file(&file))

@@ -103,8 +103,11 @@ static inline long st_sys(long n, long a1, long a2, long a3, long a4, long a5, l
 /* st_init.c: process-wide state. */
 extern uint32_t st_pid;
 bool st_ready(void); /* initialises on first use; true when recording */
-/* st_real.c: a small file of /proc, read whole; 0 when unreadable */
+/* st_file.c: a small file of /proc, read whole; 0 when unreadable */
 size_t st_read_file(const char *path, char *buf, size_t size);
+/* st_file.c: closes one of the shim's own fds with the system call itself
+ * (the core binds no libc function: a tracer links it too) */
+void st_file_close(int fd);
 
 /* st_fdpages.c: a per-fd table of lazily mapped pages, for fds below
  * ST_FDPAGES_FDS; pages has ST_FDPAGES_FDS / per_page slots.  Inline with
@@ -202,6 +205,18 @@ struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
 		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
 		       unsigned naddrs);
+/* What the recorder asks of the front-end that feeds it, so that the core
+ * never calls up into one: set by the front-end before it records (the
+ * shim: st_init.c); a NULL hook is not asked. */
+struct st_core_hooks {
+	/* an event's stack holds these addresses: the objects holding them
+	 * must be recorded before it (the shim: st_modules_check) */
+	void (*stack_seen)(const uint64_t *ips, unsigned n, uint64_t event_ts);
+	/* a jump out of a signal handler left a section of the front-end's */
+	void (*section_left)(void);
+};
+extern struct st_core_hooks st_core_hooks;
+
 void st_jump_bind_all(void); /* st_wrap_jump.c: the real longjmp family */
 void st_record_jumped(uintptr_t target_sp); /* a longjmp to target_sp is under way */
 /* around libunwind and module scans: what a signal handler must not re-enter */

@@ -289,17 +289,3 @@ int st_real_gethostbyname2_r(const char *name, int af, struct hostent *ret, char
 	*h_errnop = TRY_AGAIN;
 	return EAGAIN;
 }
-
-/* A small file of /proc, read whole; the fd closed by the real close. */
-size_t st_read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	size_t total = 0;
-	ssize_t n;
-	while (total < size && (n = read(fd, buf + total, size - total)) > 0)
-		total += (size_t)n;
-	st_real_close(fd);
-	return total;
-}

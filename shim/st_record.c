@@ -70,6 +70,7 @@ struct st_thread {
 };
 
 static __thread struct st_thread st_self ST_TLS;
+struct st_core_hooks st_core_hooks;
 static bool st_full;       /* capacity reached or no space left: stop trying */
 static bool st_no_populate; /* kernel before 5.14: no MADV_POPULATE_WRITE */
 static pthread_key_t st_thread_key;
@@ -452,9 +453,9 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	unsigned nframes = stack ? stack->n : 0;
 	if (stack && stack->skipped)
 		flags |= ST_EV_STACK_SKIPPED;
-	if (nframes) {
+	if (nframes && st_core_hooks.stack_seen) {
 		st_record_section_enter();
-		st_modules_check(stack->ip, nframes, done->ts_ns);
+		st_core_hooks.stack_seen(stack->ip, nframes, done->ts_ns);
 		st_record_section_leave();
 	}
 	uint32_t tid = st_tid();
@@ -670,7 +671,8 @@ void st_record_jumped(uintptr_t target_sp)
 	if (st_self.in_section && st_level_left(st_self.section_sp, target_sp, &alt)) {
 		/* no lock to give back: libunwind and the module scan block
 		 * signals while dl_iterate_phdr holds the loader's */
-		st_modules_jumped();
+		if (st_core_hooks.section_left)
+			st_core_hooks.section_left();
 		st_self.in_section = false;
 	}
 	uint32_t levels = depth < ST_DEPTHS ? depth : ST_DEPTHS;

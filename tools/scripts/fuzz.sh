@@ -41,6 +41,11 @@ if [ ! -s "$seeds/v3-resolve.trace" ]; then
 	make_seed v3-syscall.trace "$build/progs/life" syscall
 	make_seed v3-bytes.trace "$build/progs/life" bytes
 fi
+# padding records (a handler that jumped out of the shim) and the clock's
+# header fields
+if [ ! -s "$seeds/v3-jumps.trace" ]; then
+	make_seed v3-jumps.trace "$build/progs/jumps" 2000
+fi
 if [ ! -s "$seeds/modules.trace" ]; then
 	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi
