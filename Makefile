@@ -24,11 +24,12 @@ $(error socktrace is written for x86-64 Linux; $(CC) targets $(shell $(CC) -dump
 endif
 
 SHIM_SRC  = $(wildcard shim/*.c)
-# The core: format, clock, trace file, recorder, per-fd tables.  It calls
+# The core: format, clock, trace file, recorder, per-fd tables, connection
+# ends and endpoints (asking the kernel through st_kernel).  It calls
 # nothing in the front-end (st_core_hooks is how it asks); gentrace and the
 # format tests link it alone.
 SHIM_CORE = shim/st_clock.c shim/st_fdpages.c shim/st_record.c shim/st_file.c shim/st_fdcache.c \
-            shim/st_life.c
+            shim/st_life.c shim/st_end.c shim/st_addr.c
 SHIM_HDR  = $(wildcard shim/*.h)
 READER_SRC = $(wildcard tools/reader/*.c)
 READER_HDR = $(wildcard tools/reader/*.h) shim/st_format.h

@@ -86,7 +86,7 @@ bool st_kernel_peer(int fd, struct st_addr *peer)
 	int saved = errno;
 	peer->len = sizeof peer->ss;
 	bool connected =
-		st_real_getpeername(fd, (struct sockaddr *)&peer->ss, &peer->len) == 0;
+		st_kernel_name(true, fd, (struct sockaddr *)&peer->ss, &peer->len) == 0;
 	if (!connected)
 		peer->len = 0;
 	if (peer->len > ST_ADDR_MAX)
@@ -100,7 +100,7 @@ bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer)
 {
 	int saved = errno;
 	local->len = sizeof local->ss;
-	if (st_real_getsockname(fd, (struct sockaddr *)&local->ss, &local->len) < 0)
+	if (st_kernel_name(false, fd, (struct sockaddr *)&local->ss, &local->len) < 0)
 		local->len = 0;
 	if (local->len > ST_ADDR_MAX)
 		local->len = ST_ADDR_MAX;

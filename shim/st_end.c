@@ -17,6 +17,7 @@
 #include "st_internal.h"
 
 bool st_tcpinfo_on = true;
+struct st_kernel_view st_kernel;
 
 uint8_t st_sock_life(int fd, bool ask_kernel, enum st_life_state *state)
 {
@@ -32,15 +33,15 @@ uint8_t st_sock_life(int fd, bool ask_kernel, enum st_life_state *state)
 	int type = 0, proto = 0, domain = 0;
 	socklen_t len = sizeof type;
 	int saved = errno;
-	if (st_real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+	if (st_kernel_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
 		errno = saved;
 		return 0; /* not a socket, or closed */
 	}
 	len = sizeof proto;
-	if (st_real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+	if (st_kernel_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
 		proto = 0;
 	len = sizeof domain;
-	if (st_real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+	if (st_kernel_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 		domain = 0;
 	errno = saved;
 	flags = st_life_flags_of(domain, type, proto);
@@ -92,7 +93,7 @@ static bool st_tcp_info_read(int fd, struct tcp_info *ti, socklen_t *len)
 	enum { ESTABLISHED = 1, FIN_WAIT1 = 4, FIN_WAIT2 = 5 };
 	*len = sizeof *ti;
 	memset(ti, 0, sizeof *ti);
-	if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, len) != 0 ||
+	if (st_kernel_getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, len) != 0 ||
 	    !ST_TI_HAS(*len, tcpi_bytes_received))
 		return false;
 	for (int tries = 0; tries < 3; tries++) {
@@ -102,7 +103,7 @@ static bool st_tcp_info_read(int fd, struct tcp_info *ti, socklen_t *len)
 		struct tcp_info again;
 		socklen_t again_len = sizeof again;
 		memset(&again, 0, sizeof again);
-		if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &again, &again_len) != 0 ||
+		if (st_kernel_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &again, &again_len) != 0 ||
 		    again_len != *len)
 			return true;
 		bool settled = again.tcpi_bytes_received == ti->tcpi_bytes_received;
@@ -143,7 +144,7 @@ static uint32_t st_tcp_handshake_us(int fd)
 	int saved = errno;
 	uint32_t us = 0;
 	memset(&ti, 0, sizeof ti);
-	if (st_real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	if (st_kernel_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	    ST_TI_HAS(len, tcpi_data_segs_out) && ti.tcpi_data_segs_out == 0)
 		us = ti.tcpi_rtt;
 	errno = saved;
@@ -244,7 +245,7 @@ void st_end_peer(int fd)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	int saved = errno;
-	if (st_real_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred)
+	if (st_kernel_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred)
 		st_record_peer(fd, (uint32_t)cred.pid, cred.uid, cred.gid);
 	errno = saved;
 }

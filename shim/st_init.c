@@ -161,6 +161,9 @@ static void st_init(bool from_constructor)
 	st_jump_bind_all();
 	st_core_hooks = (struct st_core_hooks){.stack_seen = st_modules_check,
 					       .section_left = st_modules_jumped};
+	st_kernel = (struct st_kernel_view){.getsockopt = st_real_getsockopt,
+					    .getsockname = st_real_getsockname,
+					    .getpeername = st_real_getpeername};
 	st_record_init();
 	const char *file;
 	if (!st_choose_file(&file))

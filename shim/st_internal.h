@@ -217,6 +217,36 @@ struct st_core_hooks {
 };
 extern struct st_core_hooks st_core_hooks;
 
+/* The kernel's view of a socket, which the core asks through the front-end:
+ * in-process calls in the shim (the real functions, never our wrappers), a
+ * tracee's descriptor in a tracer.  Unset, every question fails (ENOSYS). */
+struct st_kernel_view {
+	int (*getsockopt)(int fd, int level, int name, void *val, socklen_t *len);
+	int (*getsockname)(int fd, struct sockaddr *addr, socklen_t *len);
+	int (*getpeername)(int fd, struct sockaddr *addr, socklen_t *len);
+};
+extern struct st_kernel_view st_kernel;
+
+static inline int st_kernel_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	if (st_kernel.getsockopt == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return st_kernel.getsockopt(fd, level, name, val, len);
+}
+
+static inline int st_kernel_name(bool peer, int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int (*ask)(int, struct sockaddr *, socklen_t *) =
+		peer ? st_kernel.getpeername : st_kernel.getsockname;
+	if (ask == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return ask(fd, addr, len);
+}
+
 void st_jump_bind_all(void); /* st_wrap_jump.c: the real longjmp family */
 void st_record_jumped(uintptr_t target_sp); /* a longjmp to target_sp is under way */
 /* around libunwind and module scans: what a signal handler must not re-enter */
