@@ -6,7 +6,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 static uint64_t st_clock_offset; /* wall time minus CLOCK_MONOTONIC, mod 2^64 */
 static char st_boot_id[ST_BOOT_ID_LEN];

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 bool st_tcpinfo_on = true;
 struct st_kernel_view st_kernel;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 #define ST_FDCACHE_PAGE 128u /* entries per page */
 

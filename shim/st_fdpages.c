@@ -11,7 +11,7 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 void *st_fdpages_make(void **pages, unsigned page, size_t bytes)
 {

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 struct st_file st_trace;
 bool st_note_capped;

@@ -18,7 +18,6 @@
 
 #define ST_DEFAULT_FILE "socktrace.trace"
 
-uint32_t st_pid;
 
 enum { ST_INIT_NONE, ST_INIT_RUNNING, ST_INIT_DONE };
 static int st_init_state;

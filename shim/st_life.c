@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 #define ST_LIFE_PAGE 512u
 

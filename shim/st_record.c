@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "st_internal.h"
+#include "st_core.h"
 
 #define ST_DEPTHS 4
 /*
@@ -71,6 +71,7 @@ struct st_thread {
 
 static __thread struct st_thread st_self ST_TLS;
 struct st_core_hooks st_core_hooks;
+uint32_t st_pid;
 static bool st_full;       /* capacity reached or no space left: stop trying */
 static bool st_no_populate; /* kernel before 5.14: no MADV_POPULATE_WRITE */
 static pthread_key_t st_thread_key;

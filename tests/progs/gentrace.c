@@ -22,8 +22,6 @@
 
 #include "../../shim/st_internal.h"
 
-/* What st_init.c provides in the real shim. */
-uint32_t st_pid = 4242;
 
 static long gen_per_thread;
 static uint64_t gen_step_ns, gen_start_ns;
@@ -85,6 +83,7 @@ static int gen_modules(const char *path)
 int main(int argc, char **argv)
 {
 	st_clock_init();
+	st_pid = 4242; /* the writer's process, as a front-end sets it */
 	if (argc == 3 && strcmp(argv[2], "--modules") == 0)
 		return gen_modules(argv[1]);
 	if (argc < 3) {

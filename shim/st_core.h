@@ -1,0 +1,276 @@
+/*
+ * The core of socktrace's writer: the trace file, the clock, the recorder,
+ * the per-fd socket state and the connection ends.  It knows nothing of how
+ * a call was observed: a front-end (the LD_PRELOAD shim, st_internal.h)
+ * feeds it, answers its questions through st_kernel and st_core_hooks, and
+ * the core's files include only this header, so a call up into a front-end
+ * does not compile.
+ */
+#ifndef ST_CORE_H
+#define ST_CORE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include "st_format.h"
+
+#define ST_TLS __attribute__((tls_model("initial-exec")))
+#define ST_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ST_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* An endpoint as the shim keeps it: len 0 means "none". */
+struct st_addr {
+	socklen_t len;
+	struct sockaddr_storage ss;
+};
+
+#ifdef __x86_64__
+/* The system call instruction itself: -errno on failure, errno untouched.
+ * The shim exports syscall() (st_wrap_pipe.c), so it cannot call its own. */
+static inline long st_raw_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+#error "libsocktrace: st_raw_syscall is written for x86-64 only"
+#endif
+
+/* A system call as glibc's syscall() makes it (-1 and errno on failure), for
+ * the shim's own use: it must never reach the exported syscall(), which
+ * records (a raw close during binding would recurse). */
+static inline long st_sys_result(long raw) /* -1 and errno for -4095..-1 */
+{
+	if (raw < 0 && raw > -4096) {
+		errno = (int)-raw;
+		return -1;
+	}
+	return raw;
+}
+
+static inline long st_sys(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	return st_sys_result(st_raw_syscall(n, a1, a2, a3, a4, a5, a6));
+}
+#define ST_SYS(...) ST_SYS_(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+#define ST_SYS_(n, a, b, c, d, e, f, ...) \
+	st_sys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+/* st_record.c: the process records are written for (set by the front-end). */
+extern uint32_t st_pid;
+
+/* st_file.c: a small file of /proc, read whole; 0 when unreadable */
+size_t st_read_file(const char *path, char *buf, size_t size);
+/* st_file.c: closes one of the shim's own fds with the system call itself
+ * (the core binds no libc function: a tracer links it too) */
+void st_file_close(int fd);
+
+/* st_fdpages.c: a per-fd table of lazily mapped pages, for fds below
+ * ST_FDPAGES_FDS; pages has ST_FDPAGES_FDS / per_page slots.  Inline with
+ * constant per_page and entry_size: the wrappers' hot path divides by a
+ * constant (a shift), never by a loaded value. */
+#define ST_FDPAGES_FDS 65536u
+void *st_fdpages_make(void **pages, unsigned page, size_t bytes);
+int st_fdpages_high(void *const *pages, unsigned per_page); /* fds at or above: never kept */
+
+static inline void *st_fdpages_entry(void **pages, unsigned per_page, size_t entry_size, int fd,
+				     bool make)
+{
+	if (fd < 0 || (unsigned)fd >= ST_FDPAGES_FDS)
+		return NULL;
+	unsigned page = (unsigned)fd / per_page;
+	char *tab = (char *)__atomic_load_n(&pages[page], __ATOMIC_ACQUIRE);
+	if (tab == NULL && make)
+		tab = (char *)st_fdpages_make(pages, page, (size_t)per_page * entry_size);
+	return tab ? tab + (size_t)((unsigned)fd % per_page) * entry_size : NULL;
+}
+
+/* st_clock.c: the trace's clock, monotonic with an offset to wall time. */
+void st_clock_init(void);
+uint64_t st_now_ns(void);
+void st_clock_stamp(struct st_header *h);
+void st_clock_adopt(const struct st_header *h);
+
+/* st_file.c: the trace file; only its header page stays mapped. */
+struct st_file {
+	struct st_header *hdr;
+	uint64_t capacity; /* this process writes below this file offset */
+	dev_t dev;
+	ino_t ino;
+	char path[4096];
+};
+extern struct st_file st_trace;
+int st_file_attach(const char *path, uint64_t capacity, const char **why);
+void st_file_detach(void);
+bool st_file_unseal(void);
+void st_file_register_pid(uint32_t pid);
+void st_file_forget(void);
+void st_file_new_process(void); /* a forked child: the parent's slot is not its own */
+uint64_t st_file_size_limit(void); /* RLIMIT_FSIZE in whole chunks */
+extern bool st_note_capped; /* attach lowered the capacity to RLIMIT_FSIZE */
+
+/* What the real call did, taken the moment it returned: the event's time is
+ * the call's, not that of the recording work done after it. */
+struct st_outcome {
+	uint64_t ts_ns;
+	int ret, err; /* err: errno when ret < 0, else 0 */
+};
+static inline struct st_outcome st_outcome_of(int ret, int saved_errno)
+{
+	return (struct st_outcome){st_now_ns(), ret, ret < 0 ? saved_errno : 0};
+}
+
+/* st_record.c: per-thread chunks and record writing (async-signal-safe). */
+struct st_stack;
+void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
+		     const struct st_addr *local, const struct st_addr *peer,
+		     uint8_t flags, const struct st_stack *stack);
+bool st_record_busy(void); /* this thread is inside the recorder (a signal interrupted it) */
+void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
+		       const char *cmd, size_t cmd_len, const char *host,
+		       size_t host_len);
+void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
+		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
+		      size_t path_len);
+void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
+		       uint64_t ts, uint32_t handshake_us);
+struct st_close;
+void st_record_close(const struct st_close *c); /* fills word, pid, tid */
+void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
+struct st_resolved;
+void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
+		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
+		       unsigned naddrs);
+/* What the recorder asks of the front-end that feeds it, so that the core
+ * never calls up into one: set by the front-end before it records (the
+ * shim: st_init.c); a NULL hook is not asked. */
+struct st_core_hooks {
+	/* an event's stack holds these addresses: the objects holding them
+	 * must be recorded before it (the shim: st_modules_check) */
+	void (*stack_seen)(const uint64_t *ips, unsigned n, uint64_t event_ts);
+	/* a jump out of a signal handler left a section of the front-end's */
+	void (*section_left)(void);
+};
+extern struct st_core_hooks st_core_hooks;
+
+/* The kernel's view of a socket, which the core asks through the front-end:
+ * in-process calls in the shim (the real functions, never our wrappers), a
+ * tracee's descriptor in a tracer.  Unset, every question fails (ENOSYS). */
+struct st_kernel_view {
+	int (*getsockopt)(int fd, int level, int name, void *val, socklen_t *len);
+	int (*getsockname)(int fd, struct sockaddr *addr, socklen_t *len);
+	int (*getpeername)(int fd, struct sockaddr *addr, socklen_t *len);
+};
+extern struct st_kernel_view st_kernel;
+
+static inline int st_kernel_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	if (st_kernel.getsockopt == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return st_kernel.getsockopt(fd, level, name, val, len);
+}
+
+static inline int st_kernel_name(bool peer, int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int (*ask)(int, struct sockaddr *, socklen_t *) =
+		peer ? st_kernel.getpeername : st_kernel.getsockname;
+	if (ask == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return ask(fd, addr, len);
+}
+
+void st_record_jumped(uintptr_t target_sp); /* a longjmp to target_sp is under way */
+/* around libunwind and module scans: what a signal handler must not re-enter */
+void st_record_section_enter(void);
+void st_record_section_leave(void);
+void st_record_unfollowed(void); /* counts a connection not followed to its end */
+void st_record_init(void);
+void st_record_reset_thread(void);
+void st_record_new_file(void); /* %p child: its own file is not full */
+
+uint32_t st_tid(void); /* this thread's id, cached */
+
+/* A call stack taken by the front-end, passed with its event. */
+#define ST_OWN_FRAMES_MAX 16
+struct st_stack {
+	unsigned n;
+	bool skipped;
+	uint64_t ip[ST_FRAMES_MAX];
+};
+
+/* st_fdcache.c: endpoints learned per socket: connected ones (both ends), and
+ * unconnected ones whose local address is settled (peer length 0). */
+
+void st_fdcache_store(int fd, const struct st_addr *local, const struct st_addr *peer);
+bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer);
+void st_fdcache_forget(int fd);
+void st_fdcache_forget_range(unsigned first, unsigned last);
+
+/* st_life.c: where each socket fd is in its connection's life. */
+enum st_life_state {
+	ST_LIFE_BORN = 1,    /* type and protocol known, not connected */
+	ST_LIFE_PENDING = 2, /* connect returned EINPROGRESS: result not learned yet */
+	ST_LIFE_CLIENT = 3,  /* connected */
+	ST_LIFE_SERVER = 4,  /* accepted */
+	ST_LIFE_SHARED = 5,  /* one of several fds naming a socket (st_conns) */
+	ST_LIFE_INHERITED = 6, /* found connected, not seen connected or accepted */
+};
+uint8_t st_life_flags_of(int domain, int type, int protocol);
+void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since_ns);
+bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
+bool st_life_settle(int fd, enum st_life_state state); /* from pending only */
+/* close_flags: ST_CLOSE_SHARED and ST_CLOSE_FORKED as they apply */
+bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns,
+		  uint8_t *close_flags);
+void st_life_forget(int fd);
+void st_life_share(int oldfd, int newfd); /* dup, dup2, dup3 */
+void st_life_new_process(void);
+void st_life_forked(uint64_t now_ns); /* in the parent, after a fork or clone */
+int st_life_high(void); /* fds at or above this were never tracked */
+
+/* st_end.c: the end of a connection, and the result of a pending connect. */
+extern bool st_tcpinfo_on; /* SOCKTRACE_TCPINFO, default on */
+/* What a close is about to end, taken before the real call: after it, the
+ * fd number may already name another thread's new socket. */
+struct st_end_note {
+	bool active;
+	struct st_close rec;
+};
+/* type and protocol for events, and the fd's state (0: unknown); asks the
+ * kernel once, when ask_kernel (the fd is known to be a socket) */
+uint8_t st_sock_life(int fd, bool ask_kernel, enum st_life_state *state);
+void st_end_now(int fd, uint8_t how, int shut_how); /* records at once (range, shutdown, exit) */
+bool st_end_begin(int fd, uint8_t how, struct st_end_note *n);
+void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno);
+void st_end_result(int fd, int err, uint8_t learned, uint64_t ts);
+void st_end_failed(int fd, int err, uint64_t start_ns, uint64_t ts, uint8_t flags);
+void st_end_at_exit(void);
+void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
+void st_end_learned(int fd, uint8_t flags); /* born elsewhere, found connected: follow it */
+
+/* st_addr.c: endpoint helpers. */
+void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);
+void st_addr_copy(struct st_addr *a, const void *sa, socklen_t len); /* never faults */
+bool st_addr_is_specific_inet(const struct st_addr *a);
+bool st_addr_is_settled(const struct st_addr *a);
+bool st_addr_is_shared_by_accepted(const struct st_addr *a);
+bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer);
+bool st_kernel_peer(int fd, struct st_addr *peer);
+
+#endif
