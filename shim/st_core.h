@@ -205,6 +205,10 @@ void st_record_reset_thread(void);
 void st_record_new_file(void); /* %p child: its own file is not full */
 
 uint32_t st_tid(void); /* this thread's id, cached */
+/* Whose records this thread writes next: its own process and thread unless
+ * named here (a front-end writing for others, as a tracer does for the
+ * processes it follows, names them before each record); 0, 0: its own. */
+void st_record_as(uint32_t pid, uint32_t tid);
 
 /* A call stack taken by the front-end, passed with its event. */
 #define ST_OWN_FRAMES_MAX 16

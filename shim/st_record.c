@@ -65,6 +65,8 @@ struct st_thread {
 	 * handler must not re-enter */
 	bool in_section;
 	uintptr_t section_sp;
+	/* whose records this thread writes when not its own (st_record_as) */
+	uint32_t as_pid, as_tid;
 	bool has_key; /* the thread-exit destructor will unmap the leases */
 	struct st_cursor cursor[ST_DEPTHS];
 };
@@ -338,11 +340,27 @@ static void st_commit(struct st_cursor *c, char *p, uint32_t len, uint16_t type)
 	c->committed = c->pos;
 }
 
+void st_record_as(uint32_t pid, uint32_t tid)
+{
+	st_self.as_pid = pid;
+	st_self.as_tid = tid;
+}
+
+static inline uint32_t st_writer_pid(void)
+{
+	return ST_LIKELY(st_self.as_pid == 0) ? st_pid : st_self.as_pid;
+}
+
 uint32_t st_tid(void)
 {
 	if (ST_UNLIKELY(st_self.tid == 0))
 		st_self.tid = (uint32_t)gettid();
 	return st_self.tid;
+}
+
+static inline uint32_t st_writer_tid(void)
+{
+	return ST_LIKELY(st_self.as_tid == 0) ? st_tid() : st_self.as_tid;
 }
 
 /* Enters a nesting level; returns its cursor or NULL when nested too deep. */
@@ -459,14 +477,14 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 		st_core_hooks.stack_seen(stack->ip, nframes, done->ts_ns);
 		st_record_section_leave();
 	}
-	uint32_t tid = st_tid();
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
 	char *p = st_record_begin(len, true);
 	if (p == NULL)
 		return;
 	struct st_event *ev = (struct st_event *)p;
 	ev->ts_ns = done->ts_ns;
-	ev->pid = st_pid;
+	ev->pid = pid;
 	ev->tid = tid;
 	ev->fd = fd;
 	ev->ret = done->ret;
@@ -501,7 +519,7 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 	if (p != NULL) {
 		struct st_process *pr = (struct st_process *)p;
 		pr->ts_ns = st_now_ns();
-		pr->pid = st_pid;
+		pr->pid = st_writer_pid();
 		pr->ppid = ppid;
 		pr->exe_len = (uint16_t)exe_len;
 		pr->cmd_len = (uint16_t)cmd_len;
@@ -526,7 +544,7 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 	if (p != NULL) {
 		struct st_module *m = (struct st_module *)p;
 		m->ts_ns = ts;
-		m->pid = st_pid;
+		m->pid = st_writer_pid();
 		m->flags = flags;
 		m->path_len = (uint16_t)path_len;
 		m->bias = bias;
@@ -546,13 +564,13 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
  * here), or one more dropped event. */
 static void st_record_fixed(const void *rec, uint32_t len, uint16_t type)
 {
-	uint32_t tid = st_tid();
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
 	char *p = st_record_begin(len, false);
 	if (p == NULL)
 		return;
 	/* pid and tid sit after word and ts in every fixed record */
 	memcpy(p + 8, (const char *)rec + 8, len - 8);
-	memcpy(p + 16, &st_pid, 4);
+	memcpy(p + 16, &pid, 4);
 	memcpy(p + 20, &tid, 4);
 	st_record_done(p, len, type);
 }
@@ -582,7 +600,7 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	if (naddrs > ST_RESOLVE_ADDRS_MAX)
 		naddrs = ST_RESOLVE_ADDRS_MAX;
 	uint64_t ts = st_now_ns();
-	uint32_t tid = st_tid();
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
 	uint32_t strings = ST_ALIGN8(name_len + serv_len);
 	uint32_t len = sizeof(struct st_resolve) + strings + naddrs * sizeof *addrs;
 	char *p = st_record_begin(len, false);
@@ -590,7 +608,7 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 		return;
 	struct st_resolve *r = (struct st_resolve *)p;
 	r->ts_ns = ts;
-	r->pid = st_pid;
+	r->pid = pid;
 	r->tid = tid;
 	r->result = result;
 	r->name_len = (uint16_t)name_len;

@@ -112,6 +112,35 @@ Test(format, every_family_and_call_round_trips)
 	st_trace_free(&t);
 }
 
+/* A front-end that writes for other processes (a tracer) names them: the
+ * records carry that pid and tid, and the writer's own again once reset. */
+Test(format, a_writer_names_whose_records_it_writes)
+{
+	write_trace(1 << 20);
+	struct st_addr a = inet4("127.0.0.1", 80);
+	struct st_outcome done = {1000, 0, 0};
+	st_record_as(777, 778);
+	st_record_event(ST_OP_CONNECT, 3, -1, &done, &a, &a, 0, NULL);
+	st_record_process(1, "/x", 2, "x", 1, "h", 1);
+	struct st_close c = {.ts_ns = 2000, .fd = 3, .how = ST_END_CLOSE, .role = ST_ROLE_CLIENT};
+	st_record_close(&c);
+	st_record_as(0, 0);
+	done.ts_ns = 3000;
+	st_record_event(ST_OP_CONNECT, 4, -1, &done, &a, &a, 0, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nevs, 2);
+	cr_expect_eq(t.evs[0].pid, 777);
+	cr_expect_eq(t.evs[0].tid, 778);
+	cr_expect_eq(t.procs[0].pid, 777);
+	cr_assert_eq(t.ncloses, 1);
+	cr_expect_eq(t.closes[0].pid, 777);
+	cr_expect_eq(t.closes[0].tid, 778);
+	cr_expect_eq(t.evs[1].pid, 4242);
+	cr_expect_eq(t.evs[1].tid, (uint32_t)gettid());
+	st_trace_free(&t);
+}
+
 Test(format, process_record_round_trips)
 {
 	write_trace(1 << 20);
