@@ -46,6 +46,7 @@ int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *p
 
 /* st_init.c: process-wide state. */
 void st_jump_bind_all(void); /* st_wrap_jump.c: the real longjmp family */
+void st_connect_jumped(uintptr_t target_sp); /* st_wrap_sock.c: a jump left a connect */
 bool st_ready(void); /* initialises on first use; true when recording */
 
 void st_child_started(void); /* in a new process that copied this one */

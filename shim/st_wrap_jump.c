@@ -48,7 +48,9 @@ void st_jump_bind_all(void)
 
 static __attribute__((noreturn)) void st_jump(int which, void *env, int val)
 {
-	st_record_jumped(st_jump_target_sp(env));
+	uintptr_t target_sp = st_jump_target_sp(env);
+	st_record_jumped(target_sp);
+	st_connect_jumped(target_sp); /* after: the recorder's levels are closed */
 	st_jump_fn real = __atomic_load_n(&st_jump_real[which], __ATOMIC_ACQUIRE);
 	if (real == NULL) {
 		st_jump_bind_all();

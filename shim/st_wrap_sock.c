@@ -96,6 +96,32 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 		st_end_peer(fd);
 }
 
+/*
+ * A connect this thread is blocked in.  A signal handler that leaves it with
+ * a jump (alarm() and siglongjmp around a connect: the classic timeout) ends
+ * the call without a return, but not the attempt, which the kernel carries on
+ * as after EINTR: the jump hook records it so (st_connect_jumped).
+ */
+static __thread struct {
+	bool active;
+	int fd;
+	const struct sockaddr *addr;
+	socklen_t len;
+	uint64_t start_ns;
+	uintptr_t sp;
+} st_connecting ST_TLS;
+
+void st_connect_jumped(uintptr_t target_sp)
+{
+	if (ST_LIKELY(!st_connecting.active) || st_connecting.sp >= target_sp)
+		return;
+	st_connecting.active = false;
+	struct st_outcome done = {st_now_ns(), -1, EINTR};
+	struct st_stack stack = {0};
+	st_after_connect(st_connecting.fd, st_connecting.addr, st_connecting.len, &done, &stack,
+			 st_connecting.start_ns);
+}
+
 /* raw: the program made the call with syscall(), which must stay the raw
  * system call's (no cancellation point, no libc behaviour of its own). */
 static inline __attribute__((always_inline)) int st_connect(bool raw, int fd,
@@ -104,8 +130,22 @@ static inline __attribute__((always_inline)) int st_connect(bool raw, int fd,
 {
 	/* a connection's age counts from here; no clock read when not tracing */
 	uint64_t start_ns = st_ready() ? st_now_ns() : 0;
+	if (start_ns) {
+		uintptr_t sp;
+		__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+		st_connecting.fd = fd;
+		st_connecting.addr = addr;
+		st_connecting.len = len;
+		st_connecting.start_ns = start_ns;
+		st_connecting.sp = sp;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		st_connecting.active = true;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	}
 	int ret = raw ? (int)ST_SYS(SYS_connect, fd, addr, len) : st_real_connect(fd, addr, len);
 	int saved = errno;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	st_connecting.active = false;
 	if (st_ready()) {
 		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;

@@ -1074,3 +1074,29 @@ Test(life, a_connection_past_the_shims_tables_is_counted_as_not_followed)
 	cr_assert_eq(h_run(&r, NULL, args, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "\"unfollowed\":1,"), "%.300s", r.out);
 }
+
+/* alarm and siglongjmp around a blocking connect (the classic timeout): the
+ * call never returns, but its attempt is recorded as interrupted (EINTR: the
+ * kernel goes on with it) and the socket's close ends it as abandoned.
+ * Before, that connect was not in the trace at all. */
+Test(life, a_connect_left_by_a_jump_is_recorded_as_interrupted)
+{
+	static struct h_run r;
+	const char *argv[] = {life, "connectjump", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s %s", r.out, r.err);
+	long fd = atol(strstr(r.out, "fd=") + 3);
+	struct st_trace t;
+	h_load(&t, trace);
+	const struct st_ev *c = NULL;
+	for (size_t i = 0; i < t.nevs; i++)
+		if (t.evs[i].op == ST_OP_CONNECT && t.evs[i].fd == fd)
+			c = &t.evs[i];
+	cr_assert_not_null(c, "no connect event for fd %ld", fd);
+	cr_expect_eq(c->ret, -1);
+	cr_expect_eq(c->err, EINTR);
+	size_t ends = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		ends += t.closes[i].fd == fd && t.closes[i].role == ST_ROLE_PENDING;
+	cr_expect_eq(ends, 1, "%zu pending ends of fd %ld", ends, fd);
+	st_trace_free(&t);
+}

@@ -10,6 +10,9 @@
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/time.h>
+#include <signal.h>
+#include <setjmp.h>
 
 static int life_nonblocking(int family, unsigned port)
 {
@@ -712,6 +715,41 @@ static int life_many_dup(void)
 	return 0;
 }
 
+/* connectjump: a blocking connect to a listener whose queue is full (its
+ * SYNs go unanswered) left by a 200 ms timer's handler with siglongjmp, the
+ * classic timeout; then the socket is closed */
+static sigjmp_buf life_jump_env;
+
+static void life_on_alarm(int sig)
+{
+	(void)sig;
+	siglongjmp(life_jump_env, 1);
+}
+
+static int life_connect_jump(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	CHECK(listen(l, 0) == 0);
+	tcp_connect(AF_INET, port); /* fills the queue of backlog 0; never accepted */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	struct sigaction sa = {.sa_handler = life_on_alarm};
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (sigsetjmp(life_jump_env, 1) == 0) {
+		struct itimerval it = {{0, 0}, {0, 200000}};
+		CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+		int rc = connect(fd, (struct sockaddr *)&in, sizeof in);
+		printf("connect returned %d\n", rc);
+		return 1;
+	}
+	close(fd);
+	printf("timed out fd=%d\n", fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -726,6 +764,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "vforkclose")) return life_vfork_close();
 	if (!strcmp(s, "clockstep")) return life_clock_step();
 	if (!strcmp(s, "manydup")) return life_many_dup();
+	if (!strcmp(s, "connectjump")) return life_connect_jump();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
 	if (!strcmp(s, "again")) return life_again();
