@@ -28,8 +28,8 @@ SHIM_SRC  = $(wildcard shim/*.c)
 # ends and endpoints (asking the kernel through st_kernel).  It calls
 # nothing in the front-end (st_core_hooks is how it asks); gentrace and the
 # format tests link it alone.
-SHIM_CORE = shim/st_clock.c shim/st_fdpages.c shim/st_record.c shim/st_file.c shim/st_fdcache.c \
-            shim/st_life.c shim/st_end.c shim/st_addr.c
+SHIM_CORE = shim/st_clock.c shim/st_fdpages.c shim/st_socktab.c shim/st_record.c shim/st_file.c shim/st_fdcache.c \
+            shim/st_life.c shim/st_end.c shim/st_addr.c shim/st_calls.c
 SHIM_HDR  = $(wildcard shim/*.h)
 READER_SRC = $(wildcard tools/reader/*.c)
 READER_HDR = $(wildcard tools/reader/*.h) shim/st_format.h
@@ -46,7 +46,8 @@ TESTS = $(BUILD)/tests/run-tests
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/libearly.so \
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
         $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static \
-        $(BUILD)/progs/gentrace $(BUILD)/progs/cxxprog $(BUILD)/progs/godial
+        $(BUILD)/progs/gentrace $(BUILD)/progs/cxxprog $(BUILD)/progs/godial \
+        $(BUILD)/progs/godial-static $(BUILD)/progs/socknames-static
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
@@ -64,10 +65,11 @@ DUMP_SRC = $(wildcard tools/dump/*.c)
 $(DUMP): $(DUMP_SRC) $(wildcard tools/dump/*.h) $(READER_SRC) $(READER_HDR) | $(BUILD)
 	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(DUMP_SRC) $(READER_SRC) $(READER_LIBS)
 
-LAUNCHER_SRC = tools/launcher/socktrace.c tools/reader/st_trace.c tools/reader/st_stream.c \
+TRACER_SRC = $(wildcard tools/tracer/*.c)
+LAUNCHER_SRC = tools/launcher/socktrace.c $(TRACER_SRC) $(SHIM_CORE) tools/reader/st_trace.c tools/reader/st_stream.c \
                tools/reader/st_xalloc.c
-$(LAUNCHER): $(LAUNCHER_SRC) $(READER_HDR) shim/st_elf.h | $(BUILD)
-	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(LAUNCHER_SRC)
+$(LAUNCHER): $(LAUNCHER_SRC) $(READER_HDR) $(SHIM_HDR) tools/tracer/st_tracer.h | $(BUILD)
+	$(CC) $(BASEFLAGS) -Itools/reader -o $@ $(LAUNCHER_SRC) -lunwind-ptrace -lunwind-x86_64 -lunwind -lpthread -ldl
 
 $(DEMO): demo/socknames.c | $(BUILD)
 	$(CC) $(BASEFLAGS) -o $@ $<
@@ -110,6 +112,17 @@ $(BUILD)/progs/cxxprog: tests/progs/cxxprog.cc
 # Never sanitized: a sanitizer runtime cannot be linked statically.
 $(BUILD)/progs/edges-static: tests/progs/edges.c tests/progs/progs.h
 	$(CC) -std=gnu11 $(WARN) -O2 -static -o $@ $< -lpthread
+
+# The book's listing linked statically, and a Go program built without cgo
+# (statically linked, its own resolver): the tracer's ground.
+$(BUILD)/progs/socknames-static: demo/socknames.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -static -o $@ $<
+
+$(BUILD)/progs/godial-static: tests/progs/go/dial.go
+	@mkdir -p $(dir $@)
+	cd tests/progs/go && CGO_ENABLED=0 GOCACHE=$(abspath $(BUILD))/gocache GOFLAGS=-mod=mod \
+		go build -o $(abspath $@) dial.go
 
 # The same program without any symbol table: names must be ?? or dynamic, never wrong.
 $(BUILD)/progs/stackprog-stripped: $(BUILD)/progs/stackprog

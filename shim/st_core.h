@@ -84,6 +84,9 @@ void st_file_close(int fd);
 #define ST_FDPAGES_FDS 65536u
 void *st_fdpages_make(void **pages, unsigned page, size_t bytes);
 int st_fdpages_high(void *const *pages, unsigned per_page); /* fds at or above: never kept */
+/* a copy of every mapped page of src into dst (empty); false: no memory */
+bool st_fdpages_copy(void **dst, void *const *src, unsigned per_page, size_t page_bytes);
+void st_fdpages_free(void **pages, unsigned per_page, size_t page_bytes);
 
 static inline void *st_fdpages_entry(void **pages, unsigned per_page, size_t entry_size, int fd,
 				     bool make)
@@ -138,6 +141,7 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 		     const struct st_addr *local, const struct st_addr *peer,
 		     uint8_t flags, const struct st_stack *stack);
 bool st_record_busy(void); /* this thread is inside the recorder (a signal interrupted it) */
+extern uint16_t st_record_process_flags; /* ST_PROC_*: set by the front-end */
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host,
 		       size_t host_len);
@@ -218,6 +222,40 @@ struct st_stack {
 	uint64_t ip[ST_FRAMES_MAX];
 };
 
+/*
+ * st_socktab.c: one process's sockets as the core follows them: endpoints
+ * learned per fd (st_fdcache.c), where each fd is in its connection's life
+ * (st_life.c), and the sockets several fds name.  The shim has one, its
+ * own; a tracer has one per traced process (threads share it, a forked
+ * child gets a copy, as its fd table is) and names the one it feeds next.
+ */
+#define ST_LIFE_PAGE 512u    /* st_life.c slots per page */
+#define ST_FDCACHE_PAGE 128u /* st_fdcache.c entries per page */
+#define ST_SOCKTAB_CONNS 1024u
+struct st_conn { /* a socket named by several fds (dup) */
+	uint32_t refs; /* 0 = free */
+	uint8_t state, flags;
+	uint8_t from_parent; /* inherited across fork: its end is a ST_CLOSE_FORKED one */
+	uint64_t since_ns;
+};
+struct st_socktab {
+	void *life_pages[ST_FDPAGES_FDS / ST_LIFE_PAGE];
+	void *cache_pages[ST_FDPAGES_FDS / ST_FDCACHE_PAGE];
+	uint32_t life_gen;   /* bumped by a forked child: what it inherited is its parent's */
+	uint32_t cache_high; /* highest fd ever cached + 1 */
+	uint64_t forked_ns;  /* this process's last fork, or 0 */
+	/* a child may run in this table's memory (vfork): only the process that
+	 * owns it (st_pid) changes a followed socket.  Off in a tracer. */
+	bool check_owner;
+	struct st_conn conns[ST_SOCKTAB_CONNS];
+};
+extern struct st_socktab *st_tab; /* the one the core works on now */
+extern const size_t st_life_page_bytes, st_fdcache_page_bytes;
+struct st_socktab *st_socktab_new(void); /* NULL: no memory */
+/* a forked child's table: a copy of its parent's, as fork copies memory */
+struct st_socktab *st_socktab_fork(struct st_socktab *parent, uint64_t now_ns);
+void st_socktab_free(struct st_socktab *t);
+
 /* st_fdcache.c: endpoints learned per socket: connected ones (both ends), and
  * unconnected ones whose local address is settled (peer length 0). */
 
@@ -267,6 +305,24 @@ void st_end_failed(int fd, int err, uint64_t start_ns, uint64_t ts, uint8_t flag
 void st_end_at_exit(void);
 void st_end_peer(int fd); /* a Unix stream socket connected or accepted: who is there */
 void st_end_learned(int fd, uint8_t flags); /* born elsewhere, found connected: follow it */
+
+/* st_calls.c: the socket calls a front-end saw, with what they did: events
+ * and connection states.  peer/returned_len: what the program's memory held
+ * after the call, as far as the front-end could read it (len 0: not read). */
+void st_call_connect(int fd, const struct st_addr *peer, const struct st_outcome *done,
+		     uint64_t start_ns, const struct st_stack *stack);
+void st_call_accept(uint8_t op, int listen_fd, const struct st_outcome *done,
+		    struct st_addr *peer, const struct st_stack *stack);
+void st_call_name(uint8_t op, int fd, const struct st_outcome *done, socklen_t returned_len,
+		  const struct st_stack *stack);
+void st_call_socket(int fd, int domain, int type, int protocol); /* fd: its result */
+void st_call_duplicated(int fd, int newfd); /* dup, F_DUPFD: newfd is the result */
+void st_call_replaced(int oldfd, int newfd, int ret); /* after dup2, dup3 (ended first) */
+void st_call_so_error(int fd, int err, uint64_t ts); /* getsockopt(SO_ERROR) returned err */
+void st_call_shutdown(int fd, int how);		      /* after one that succeeded */
+/* before close_range(first, last, flags): the ends of what it closes */
+void st_call_range_ending(unsigned first, unsigned last, unsigned flags);
+void st_call_held(int fd); /* found open when following began (a tracer's attach) */
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

@@ -17,7 +17,6 @@
 
 #include "st_core.h"
 
-#define ST_FDCACHE_PAGE 128u /* entries per page */
 
 struct st_fdentry {
 	uint32_t seq; /* odd while written; bumped by 2 on forget */
@@ -26,8 +25,8 @@ struct st_fdentry {
 	uint8_t local[ST_ADDR_MAX];
 	uint8_t peer[ST_ADDR_MAX];
 };
+const size_t st_fdcache_page_bytes = ST_FDCACHE_PAGE * sizeof(struct st_fdentry);
 
-static void *st_fdtab[ST_FDPAGES_FDS / ST_FDCACHE_PAGE];
 
 /* Both sides hold ST_ADDR_MAX bytes: a fixed 32-byte copy covers inet and inet6
  * inline, where a variable memcpy would be a call into libc. */
@@ -38,12 +37,11 @@ static void st_copy_addr(void *dst, const void *src, size_t len)
 	else
 		memcpy(dst, src, len);
 }
-static uint32_t st_fd_high; /* highest fd ever stored + 1 */
 
 
 static struct st_fdentry *st_entry(int fd, bool make)
 {
-	return st_fdpages_entry(st_fdtab, ST_FDCACHE_PAGE, sizeof(struct st_fdentry), fd, make);
+	return st_fdpages_entry(st_tab->cache_pages, ST_FDCACHE_PAGE, sizeof(struct st_fdentry), fd, make);
 }
 
 static bool st_fits(const struct st_addr *a)
@@ -54,9 +52,9 @@ static bool st_fits(const struct st_addr *a)
 /* Raised before an entry is written, so a concurrent forget always sees it. */
 static void st_raise_high(int fd)
 {
-	uint32_t high = __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED);
+	uint32_t high = __atomic_load_n(&st_tab->cache_high, __ATOMIC_RELAXED);
 	while (high < (uint32_t)fd + 1 &&
-	       !__atomic_compare_exchange_n(&st_fd_high, &high, (uint32_t)fd + 1, true,
+	       !__atomic_compare_exchange_n(&st_tab->cache_high, &high, (uint32_t)fd + 1, true,
 					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
 }
@@ -103,13 +101,13 @@ bool st_fdcache_load(int fd, struct st_addr *local, struct st_addr *peer)
 void st_fdcache_forget(int fd)
 {
 	struct st_fdentry *e = st_entry(fd, false);
-	if (e != NULL && (unsigned)fd < __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED))
+	if (e != NULL && (unsigned)fd < __atomic_load_n(&st_tab->cache_high, __ATOMIC_RELAXED))
 		__atomic_fetch_add(&e->seq, 2, __ATOMIC_RELEASE);
 }
 
 void st_fdcache_forget_range(unsigned first, unsigned last)
 {
-	unsigned high = __atomic_load_n(&st_fd_high, __ATOMIC_RELAXED);
+	unsigned high = __atomic_load_n(&st_tab->cache_high, __ATOMIC_RELAXED);
 	if (last >= high)
 		last = high ? high - 1 : 0;
 	for (unsigned fd = first; fd <= last && fd < high; fd++)

@@ -34,3 +34,26 @@ int st_fdpages_high(void *const *pages, unsigned per_page)
 			return (page + 1) * (int)per_page;
 	return 0;
 }
+
+bool st_fdpages_copy(void **dst, void *const *src, unsigned per_page, size_t page_bytes)
+{
+	for (unsigned page = 0; page < ST_FDPAGES_FDS / per_page; page++) {
+		const void *from = __atomic_load_n(&src[page], __ATOMIC_ACQUIRE);
+		if (from == NULL)
+			continue;
+		void *to = st_fdpages_make(dst, page, page_bytes);
+		if (to == NULL)
+			return false;
+		__builtin_memcpy(to, from, page_bytes);
+	}
+	return true;
+}
+
+void st_fdpages_free(void **pages, unsigned per_page, size_t page_bytes)
+{
+	for (unsigned page = 0; page < ST_FDPAGES_FDS / per_page; page++)
+		if (pages[page] != NULL) {
+			munmap(pages[page], page_bytes);
+			pages[page] = NULL;
+		}
+}

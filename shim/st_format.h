@@ -138,6 +138,7 @@ struct st_event {
  * Process record, written when a process attaches (start, fork, exec): then
  * exe_len bytes of executable path, cmd_len bytes of command line (arguments
  * separated by NUL), host_len bytes of host name, padded to 8 as a whole.
+ * flags (once padding, so older traces hold 0): which front-end wrote it.
  */
 struct st_process {
 	uint64_t word;
@@ -147,8 +148,12 @@ struct st_process {
 	uint16_t exe_len;
 	uint16_t cmd_len;
 	uint16_t host_len;
-	uint16_t pad;
+	uint16_t flags; /* ST_PROC_*; 0 in traces before socktrace could use ptrace */
 };
+/* Which front-end recorded the process: the LD_PRELOAD shim (0), or the
+ * ptrace tracer (socktrace --ptrace, -p), which also sees raw system calls
+ * and libc's own (nscd, the resolver's sockets). */
+#define ST_PROC_PTRACE 0x1
 
 /*
  * Module record, written only when stacks are recorded: an object mapped into

@@ -17,20 +17,16 @@
 
 #include "st_core.h"
 
-#define ST_LIFE_PAGE 512u
 
 struct st_lifeslot {
 	uint64_t word;     /* state | flags << 8 | gen << 16 | 1 << 63 (valid); 0 = unknown */
 	uint64_t since_ns; /* connect began, or accept returned */
 };
+const size_t st_life_page_bytes = ST_LIFE_PAGE * sizeof(struct st_lifeslot);
 
 #define ST_LIFE_VALID (1ull << 63)
 #define ST_LIFE_FROM_PARENT (1ull << 62) /* inherited across fork */
 
-static uint64_t st_life_forked_ns; /* this process's last fork, or 0 */
-
-static void *st_lifetab[ST_FDPAGES_FDS / ST_LIFE_PAGE];
-static uint32_t st_life_gen;
 
 /*
  * A socket named by several fds (dup, dup2, dup3): its state lives here, with
@@ -38,14 +34,6 @@ static uint32_t st_life_gen;
  * fd's slot holds the index in since_ns.  Fixed size, no malloc: past it,
  * a duplicated socket is not followed, and counted in the header.
  */
-#define ST_CONNS 1024u
-struct st_conn {
-	uint32_t refs; /* 0 = free */
-	uint8_t state, flags;
-	uint8_t from_parent; /* inherited across fork: its end is a ST_CLOSE_FORKED one */
-	uint64_t since_ns;
-};
-static struct st_conn st_conns[ST_CONNS];
 
 /*
  * A vfork child (or any CLONE_VM child the shim was not told of) runs in its
@@ -55,24 +43,27 @@ static struct st_conn st_conns[ST_CONNS];
  */
 static bool st_life_owner(void)
 {
+	/* a tracer's tables are its own: no child runs in their memory */
+	if (!st_tab->check_owner)
+		return true;
 	return (uint32_t)st_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) == st_pid;
 }
 
 static struct st_lifeslot *st_life_slot(int fd, bool make)
 {
-	return st_fdpages_entry(st_lifetab, ST_LIFE_PAGE, sizeof(struct st_lifeslot), fd, make);
+	return st_fdpages_entry(st_tab->life_pages, ST_LIFE_PAGE, sizeof(struct st_lifeslot), fd, make);
 }
 
 static uint64_t st_life_word(enum st_life_state state, uint8_t flags)
 {
 	return ST_LIFE_VALID | (uint64_t)state | (uint64_t)flags << 8 |
-	       (uint64_t)(__atomic_load_n(&st_life_gen, __ATOMIC_RELAXED) & 0xffff) << 16;
+	       (uint64_t)(__atomic_load_n(&st_tab->life_gen, __ATOMIC_RELAXED) & 0xffff) << 16;
 }
 
 static bool st_life_mine(uint64_t w)
 {
 	return (w & ST_LIFE_VALID) &&
-	       ((w >> 16) & 0xffff) == (__atomic_load_n(&st_life_gen, __ATOMIC_RELAXED) & 0xffff);
+	       ((w >> 16) & 0xffff) == (__atomic_load_n(&st_tab->life_gen, __ATOMIC_RELAXED) & 0xffff);
 }
 
 /*
@@ -90,8 +81,8 @@ static __attribute__((noinline)) uint64_t st_life_adopt(struct st_lifeslot *s, u
 	if (state < ST_LIFE_PENDING || state > ST_LIFE_INHERITED)
 		return w;
 	uint64_t index = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
-	if (state == ST_LIFE_SHARED && index < ST_CONNS)
-		__atomic_store_n(&st_conns[index].from_parent, 1, __ATOMIC_RELAXED);
+	if (state == ST_LIFE_SHARED && index < ST_SOCKTAB_CONNS)
+		__atomic_store_n(&st_tab->conns[index].from_parent, 1, __ATOMIC_RELAXED);
 	uint64_t own = st_life_word(state, (uint8_t)(w >> 8)) | ST_LIFE_FROM_PARENT;
 	if (__atomic_compare_exchange_n(&s->word, &w, own, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE))
@@ -110,13 +101,13 @@ static inline uint64_t st_life_load(struct st_lifeslot *s)
 
 void st_life_forked(uint64_t now_ns)
 {
-	__atomic_store_n(&st_life_forked_ns, now_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&st_tab->forked_ns, now_ns, __ATOMIC_RELAXED);
 }
 
 /* Whether a socket followed since since_ns was open at this process's last fork. */
 static bool st_life_was_forked(uint64_t since_ns)
 {
-	uint64_t forked = __atomic_load_n(&st_life_forked_ns, __ATOMIC_RELAXED);
+	uint64_t forked = __atomic_load_n(&st_tab->forked_ns, __ATOMIC_RELAXED);
 	return forked != 0 && since_ns <= forked;
 }
 
@@ -150,9 +141,9 @@ void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since
 /* A shared fd reads as the socket it shares. */
 static void st_life_resolve(enum st_life_state *state, uint8_t *flags, uint64_t *since_ns)
 {
-	if (*state != ST_LIFE_SHARED || *since_ns >= ST_CONNS)
+	if (*state != ST_LIFE_SHARED || *since_ns >= ST_SOCKTAB_CONNS)
 		return;
-	const struct st_conn *c = &st_conns[*since_ns];
+	const struct st_conn *c = &st_tab->conns[*since_ns];
 	*state = (enum st_life_state)__atomic_load_n(&c->state, __ATOMIC_RELAXED);
 	*flags = __atomic_load_n(&c->flags, __ATOMIC_RELAXED);
 	*since_ns = __atomic_load_n(&c->since_ns, __ATOMIC_RELAXED);
@@ -185,22 +176,22 @@ void st_life_share(int oldfd, int newfd)
 	uint8_t flags = (uint8_t)(w >> 8);
 	uint64_t index = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
 	if (state == ST_LIFE_SHARED) {
-		if (index >= ST_CONNS)
+		if (index >= ST_SOCKTAB_CONNS)
 			return;
-		__atomic_fetch_add(&st_conns[index].refs, 1, __ATOMIC_ACQ_REL);
+		__atomic_fetch_add(&st_tab->conns[index].refs, 1, __ATOMIC_ACQ_REL);
 	} else if (state >= ST_LIFE_PENDING && state <= ST_LIFE_INHERITED) {
-		for (index = 0; index < ST_CONNS; index++) {
+		for (index = 0; index < ST_SOCKTAB_CONNS; index++) {
 			uint32_t free_refs = 0;
-			if (__atomic_compare_exchange_n(&st_conns[index].refs, &free_refs, 2, false,
+			if (__atomic_compare_exchange_n(&st_tab->conns[index].refs, &free_refs, 2, false,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				break;
 		}
-		if (index == ST_CONNS) {
+		if (index == ST_SOCKTAB_CONNS) {
 			st_life_forget(oldfd); /* no room: neither fd is followed */
 			st_record_unfollowed();
 			return;
 		}
-		struct st_conn *c = &st_conns[index];
+		struct st_conn *c = &st_tab->conns[index];
 		c->state = (uint8_t)state;
 		c->flags = flags;
 		c->from_parent = (w & ST_LIFE_FROM_PARENT) != 0;
@@ -250,14 +241,14 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 		return true;
 	}
 	/* one fd fewer names the socket: only the last one ends it */
-	if (since >= ST_CONNS)
+	if (since >= ST_SOCKTAB_CONNS)
 		return false;
 	st_life_resolve(state, flags, since_ns);
 	if (st_life_was_forked(*since_ns))
 		*close_flags |= ST_CLOSE_SHARED;
-	if (__atomic_load_n(&st_conns[since].from_parent, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&st_tab->conns[since].from_parent, __ATOMIC_RELAXED))
 		*close_flags |= ST_CLOSE_FORKED;
-	return __atomic_fetch_sub(&st_conns[since].refs, 1, __ATOMIC_ACQ_REL) == 1;
+	return __atomic_fetch_sub(&st_tab->conns[since].refs, 1, __ATOMIC_ACQ_REL) == 1;
 }
 
 void st_life_forget(int fd)
@@ -269,11 +260,11 @@ void st_life_forget(int fd)
 
 void st_life_new_process(void)
 {
-	__atomic_fetch_add(&st_life_gen, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&st_life_forked_ns, 0, __ATOMIC_RELAXED); /* none of its own yet */
+	__atomic_fetch_add(&st_tab->life_gen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&st_tab->forked_ns, 0, __ATOMIC_RELAXED); /* none of its own yet */
 }
 
 int st_life_high(void)
 {
-	return st_fdpages_high(st_lifetab, ST_LIFE_PAGE);
+	return st_fdpages_high(st_tab->life_pages, ST_LIFE_PAGE);
 }

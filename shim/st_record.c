@@ -509,6 +509,8 @@ static char *st_put_bytes(char *p, const char *s, size_t n)
 	return p + n;
 }
 
+uint16_t st_record_process_flags;
+
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host, size_t host_len)
 {
@@ -524,6 +526,7 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		pr->exe_len = (uint16_t)exe_len;
 		pr->cmd_len = (uint16_t)cmd_len;
 		pr->host_len = (uint16_t)host_len;
+		pr->flags = st_record_process_flags;
 		char *q = st_put_bytes(p + sizeof *pr, exe, exe_len);
 		st_put_bytes(st_put_bytes(q, cmd, cmd_len), host, host_len);
 		st_commit(c, p, len, ST_REC_PROCESS);

@@ -24,9 +24,7 @@ static inline __attribute__((always_inline)) int st_getsockopt(bool raw, int fd,
 		uint64_t ts = st_now_ns(); /* the result's time: this call's */
 		int saved = errno, err;
 		memcpy(&err, val, sizeof err);
-		/* still connecting: the program asked too early, nothing is known */
-		if (err != EINPROGRESS && err != EALREADY)
-			st_end_result(fd, err, ST_LEARNED_SO_ERROR, ts);
+		st_call_so_error(fd, err, ts);
 		errno = saved;
 	}
 	return ret;
@@ -47,7 +45,7 @@ static inline __attribute__((always_inline)) int st_shutdown(bool raw, int fd, i
 	int ret = raw ? (int)ST_SYS(SYS_shutdown, fd, how) : st_real_shutdown(fd, how);
 	if (ret == 0 && st_ready()) {
 		int saved = errno;
-		st_end_now(fd, ST_END_SHUTDOWN, how);
+		st_call_shutdown(fd, how);
 		errno = saved;
 	}
 	return ret;

@@ -38,20 +38,10 @@ ST_EXPORT int close(int fd)
 	return ret;
 }
 
-/* newfd, just made by the kernel, names what fd names */
-static void st_duplicated(int fd, int newfd)
-{
-	st_fdcache_forget(newfd);
-	if (newfd >= 0) {
-		st_life_forget(newfd);
-		st_life_share(fd, newfd);
-	}
-}
-
 ST_EXPORT int dup(int fd)
 {
 	int ret = st_real_dup(fd);
-	st_duplicated(fd, ret);
+	st_call_duplicated(fd, ret);
 	return ret;
 }
 
@@ -67,7 +57,7 @@ static int st_fcntl_with(int (*real)(int, int, unsigned long), int fd, int cmd,
 {
 	int ret = real(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		st_duplicated(fd, ret);
+		st_call_duplicated(fd, ret);
 	return ret;
 }
 
@@ -94,9 +84,7 @@ ST_EXPORT int dup2(int oldfd, int newfd)
 	if (oldfd == newfd)
 		return st_real_dup2(oldfd, newfd);
 	int ret = ST_ENDING(newfd, ST_END_REPLACED, st_real_dup2(oldfd, newfd));
-	st_fdcache_forget(newfd);
-	if (ret >= 0)
-		st_life_share(oldfd, newfd);
+	st_call_replaced(oldfd, newfd, ret);
 	return ret;
 }
 
@@ -104,34 +92,20 @@ ST_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	int ret = oldfd == newfd ? st_real_dup3(oldfd, newfd, flags)
 				 : ST_ENDING(newfd, ST_END_REPLACED, st_real_dup3(oldfd, newfd, flags));
-	st_fdcache_forget(newfd);
-	if (ret >= 0)
-		st_life_share(oldfd, newfd);
+	st_call_replaced(oldfd, newfd, ret);
 	return ret;
 }
 
 /* Ends of every tracked fd in [first, last], recorded before the real call. */
-static void st_end_range(unsigned first, unsigned last)
+static void st_end_range(unsigned first, unsigned last, unsigned flags)
 {
-	if (!st_ready())
-		return;
-	unsigned high = (unsigned)st_life_high();
-	for (unsigned fd = first; fd <= last && fd < high; fd++)
-		st_end_now((int)fd, ST_END_RANGE, -1);
-}
-
-/* Arguments the kernel refuses before closing anything (EINVAL): no end
- * is recorded for a call that closes nothing. */
-static bool st_close_range_closes(unsigned first, unsigned last, int flags)
-{
-	return first <= last && !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) &&
-	       !(flags & CLOSE_RANGE_CLOEXEC); /* that one only marks them */
+	if (st_ready())
+		st_call_range_ending(first, last, flags);
 }
 
 static int st_close_range_via(bool raw, unsigned first, unsigned last, int flags)
 {
-	if (st_close_range_closes(first, last, flags))
-		st_end_range(first, last);
+	st_end_range(first, last, (unsigned)flags);
 	int ret = raw ? (int)ST_SYS(SYS_close_range, first, last, flags)
 		      : st_real_close_range(first, last, flags);
 	st_fdcache_forget_range(first, last);
@@ -146,7 +120,7 @@ ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
 ST_EXPORT void closefrom(int lowfd)
 {
 	if (lowfd >= 0)
-		st_end_range((unsigned)lowfd, ~0u);
+		st_end_range((unsigned)lowfd, ~0u, 0);
 	st_real_closefrom(lowfd);
 	if (lowfd >= 0)
 		st_fdcache_forget_range((unsigned)lowfd, ~0u);
@@ -160,17 +134,10 @@ ST_EXPORT int fclose(FILE *stream)
 	return ret;
 }
 
-static void st_socket_born(int fd, int domain, int type, int protocol)
-{
-	st_fdcache_forget(fd);
-	if (fd >= 0)
-		st_life_set(fd, ST_LIFE_BORN, st_life_flags_of(domain, type, protocol), 0);
-}
-
 ST_EXPORT int socket(int domain, int type, int protocol)
 {
 	int ret = st_real_socket(domain, type, protocol);
-	st_socket_born(ret, domain, type, protocol);
+	st_call_socket(ret, domain, type, protocol);
 	return ret;
 }
 
@@ -217,27 +184,25 @@ long st_sys_fd(long number, long a1, long a2, long a3)
 		return ret;
 	case SYS_dup:
 		ret = ST_SYS(SYS_dup, fd);
-		st_duplicated(fd, (int)ret);
+		st_call_duplicated(fd, (int)ret);
 		return ret;
 	case SYS_fcntl:
 		ret = ST_SYS(SYS_fcntl, fd, a2, a3);
 		if (other == F_DUPFD || other == F_DUPFD_CLOEXEC)
-			st_duplicated(fd, (int)ret);
+			st_call_duplicated(fd, (int)ret);
 		return ret;
 	case SYS_dup2:
 	case SYS_dup3:
 		if (fd == other)
 			return ST_SYS(number, fd, other, a3);
 		ret = ST_ENDING(other, ST_END_REPLACED, (int)ST_SYS(number, fd, other, a3));
-		st_fdcache_forget(other);
-		if (ret >= 0)
-			st_life_share(fd, other);
+		st_call_replaced(fd, other, (int)ret);
 		return ret;
 	case SYS_close_range:
 		return st_close_range_via(true, (unsigned)a1, (unsigned)a2, (int)a3);
 	case SYS_socket:
 		ret = ST_SYS(SYS_socket, a1, a2, a3);
-		st_socket_born((int)ret, (int)a1, (int)a2, (int)a3);
+		st_call_socket((int)ret, (int)a1, (int)a2, (int)a3);
 		return ret;
 	default:
 		return ST_SYS(number, a1, a2, a3);

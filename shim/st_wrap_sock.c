@@ -18,53 +18,17 @@
 
 #define ST_EXPORT __attribute__((visibility("default")))
 
-/* A connect that failed after trying (not one the kernel refused to start):
- * its attempt has a duration worth a result record. */
-static bool st_connect_failed_on_the_wire(int err)
-{
-	return err == ECONNREFUSED || err == ETIMEDOUT || err == EHOSTUNREACH ||
-	       err == ENETUNREACH || err == ECONNRESET || err == ECONNABORTED;
-}
-
-/*
- * Where this connect leaves the socket's connection.  A connect on a socket
- * whose connect was pending is the program asking how it went (ab, hiredis):
- * the same connection, flagged as a repeat, and its answer is the result.
- */
-static uint8_t st_connect_life(int fd, const struct st_outcome *done, uint64_t start_ns,
-			       const struct st_addr *peer)
-{
-	int ret = done->ret, err = done->err;
-	enum st_life_state state;
-	uint8_t flags = st_sock_life(fd, err != EBADF && err != ENOTSOCK, &state);
-	if (state == ST_LIFE_PENDING) {
-		if (ret == 0 || err == EISCONN)
-			st_end_result(fd, 0, ST_LEARNED_CONNECT, done->ts_ns);
-		else if (err != EALREADY && err != EINPROGRESS && err != EAGAIN)
-			st_end_result(fd, err, ST_LEARNED_CONNECT, done->ts_ns);
-		return flags | ST_EV_REPEAT;
-	}
-	bool unix_family = peer->len >= sizeof(sa_family_t) && peer->ss.ss_family == AF_UNIX;
-	/* EINTR: a blocking connect interrupted by a signal goes on in the
-	 * background, as a non-blocking one does (POSIX; Linux alike) */
-	if (ret == 0)
-		st_life_set(fd, ST_LIFE_CLIENT, flags, start_ns);
-	else if (err == EINPROGRESS || err == EINTR || (err == EAGAIN && unix_family))
-		st_life_set(fd, ST_LIFE_PENDING, flags, start_ns);
-	return flags;
-}
-
+/* The address the program gave, read directly only when the kernel has just
+ * read it: a connect that succeeded or is under way.  A failed one may never
+ * have looked (EBADF is checked first; connect(-1, (void *)8, 16) is EBADF
+ * bare): copied without faulting then. */
 static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 			     const struct st_outcome *done, const struct st_stack *stack,
 			     uint64_t start_ns)
 {
 	int ret = done->ret, err = done->err;
-	struct st_addr local, peer;
-	local.len = peer.len = 0; /* no initialiser: zeroing 2 x 132 bytes shows in the names loop */
-	st_fdcache_forget(fd);
-	/* Read directly only when the kernel has just read it: a connect that
-	 * succeeded or is under way.  A failed one may never have looked
-	 * (EBADF is checked first; connect(-1, (void *)8, 16) is EBADF bare). */
+	struct st_addr peer;
+	peer.len = 0; /* no initialiser: zeroing 132 bytes shows in the names loop */
 	bool kernel_read = ret == 0 || err == EINPROGRESS || err == EALREADY || err == EISCONN;
 	if (addr != NULL && len <= sizeof peer.ss) {
 		if (ST_LIKELY(kernel_read))
@@ -72,28 +36,7 @@ static void st_after_connect(int fd, const struct sockaddr *addr, socklen_t len,
 		else if (err != EFAULT)
 			st_addr_copy(&peer, addr, len);
 	}
-	if (ret == 0 || err == EINPROGRESS) {
-		struct st_addr kernel_peer;
-		if (ret == 0 && st_addr_is_specific_inet(&peer)) {
-			local.len = sizeof local.ss;
-			if (st_real_getsockname(fd, (struct sockaddr *)&local.ss, &local.len) < 0)
-				local.len = 0;
-			else
-				st_fdcache_store(fd, &local, &peer);
-		} else if (st_kernel_endpoints(fd, &local, &kernel_peer) && ret == 0) {
-			st_fdcache_store(fd, &local, &kernel_peer);
-		}
-		if (local.len > ST_ADDR_MAX)
-			local.len = ST_ADDR_MAX;
-	}
-	uint8_t flags = st_connect_life(fd, done, start_ns, &peer);
-	st_record_event(ST_OP_CONNECT, fd, -1, done, &local, &peer,
-			flags | (peer.len ? ST_EV_PEER_REQUESTED : 0), stack);
-	/* after its event, which the reader must have seen first */
-	if (ret < 0 && st_connect_failed_on_the_wire(err) && !(flags & ST_EV_REPEAT))
-		st_end_failed(fd, err, start_ns, done->ts_ns, flags);
-	if (ret == 0 && peer.len >= sizeof(sa_family_t) && peer.ss.ss_family == AF_UNIX)
-		st_end_peer(fd);
+	st_call_connect(fd, &peer, done, start_ns, stack);
 }
 
 /*
@@ -166,51 +109,6 @@ int st_sys_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return st_connect(true, fd, addr, len);
 }
 
-/* The accepted socket's local end is the listener's when that is a specific
- * address: learned once per listener, it saves a getsockname per accept. */
-static bool st_listener_local(int listen_fd, struct st_addr *local)
-{
-	struct st_addr peer;
-	if (!st_fdcache_load(listen_fd, local, &peer)) {
-		st_kernel_endpoints(listen_fd, local, &peer);
-		if (peer.len != 0 || !st_addr_is_settled(local))
-			return false;
-		st_fdcache_store(listen_fd, local, &peer);
-	}
-	return peer.len == 0 && st_addr_is_shared_by_accepted(local);
-}
-
-static void st_after_accept(uint8_t op, int listen_fd, const struct st_outcome *done,
-			    struct st_addr *peer, const struct st_stack *stack)
-{
-	int ret = done->ret;
-	struct st_addr local, kernel_peer;
-	local.len = 0;
-	/* the accepted socket is of its listener's type and protocol */
-	enum st_life_state listener;
-	uint8_t flags = st_sock_life(listen_fd, ret >= 0 || done->err == EAGAIN, &listener);
-	if (ret >= 0) {
-		st_fdcache_forget(ret);
-		st_life_set(ret, ST_LIFE_SERVER, flags, done->ts_ns);
-		if (!st_listener_local(listen_fd, &local)) {
-			local.len = sizeof local.ss;
-			if (st_real_getsockname(ret, (struct sockaddr *)&local.ss, &local.len) < 0)
-				local.len = 0;
-			if (local.len > ST_ADDR_MAX)
-				local.len = ST_ADDR_MAX;
-		}
-		if (peer->len == 0 && local.len != 0)
-			st_kernel_peer(ret, peer); /* the local end came from the listener */
-		else if (peer->len == 0 && st_kernel_endpoints(ret, &local, &kernel_peer)) {
-			*peer = kernel_peer;
-		}
-		st_fdcache_store(ret, &local, peer);
-	}
-	st_record_event(op, ret >= 0 ? ret : -1, listen_fd, done, &local, peer, flags, stack);
-	if (ret >= 0 && local.len >= sizeof(sa_family_t) && local.ss.ss_family == AF_UNIX)
-		st_end_peer(ret);
-}
-
 /*
  * The length the program offers for the peer's address, read before the call
  * only where reading cannot fault: in the stack pages this call is running on
@@ -272,7 +170,7 @@ static inline __attribute__((always_inline)) int st_accept(bool raw, uint8_t op,
 			peer.len = our_len > ST_ADDR_MAX ? ST_ADDR_MAX : our_len;
 		else if (ret >= 0)
 			st_peer_from_program(&peer, addr, len, offered);
-		st_after_accept(op, fd, &done, &peer, &stack);
+		st_call_accept(op, fd, &done, &peer, &stack);
 	}
 	errno = saved;
 	return ret;
@@ -300,30 +198,6 @@ int st_sys_accept4(bool four, int fd, struct sockaddr *addr, socklen_t *len, int
 			 return_slot);
 }
 
-/* The cache entry is trusted only when it agrees with the length the call
- * returned; otherwise the kernel is asked once and the entry renewed. */
-static void st_after_name(uint8_t op, int fd, const struct st_outcome *done,
-			  const socklen_t *len, const struct st_stack *stack)
-{
-	struct st_addr local, peer;
-	local.len = peer.len = 0;
-	enum st_life_state state;
-	uint8_t flags = st_sock_life(fd, done->ret == 0, &state);
-	/* a pending connect's socket that has a peer is connected */
-	if (op == ST_OP_GETPEERNAME && done->ret == 0 && state == ST_LIFE_PENDING)
-		st_end_result(fd, 0, ST_LEARNED_GETPEERNAME, done->ts_ns);
-	if (done->ret == 0) {
-		socklen_t returned = *len < ST_ADDR_MAX ? *len : ST_ADDR_MAX;
-		bool hit = st_fdcache_load(fd, &local, &peer) &&
-			   (op == ST_OP_GETSOCKNAME ? local.len : peer.len) == returned;
-		if (!hit && (st_kernel_endpoints(fd, &local, &peer) || st_addr_is_settled(&local)))
-			st_fdcache_store(fd, &local, &peer);
-		if (peer.len > 0 && state == ST_LIFE_BORN)
-			st_end_learned(fd, flags);
-	}
-	st_record_event(op, fd, -1, done, &local, &peer, flags, stack);
-}
-
 static inline __attribute__((always_inline)) int st_name(bool raw, uint8_t op, int fd,
 							  struct sockaddr *addr, socklen_t *len)
 {
@@ -339,7 +213,8 @@ static inline __attribute__((always_inline)) int st_name(bool raw, uint8_t op, i
 		struct st_outcome done = st_outcome_of(ret, saved);
 		struct st_stack stack;
 		st_stack_take(&stack);
-		st_after_name(op, fd, &done, len, &stack);
+		/* *len only once the call proved it writable */
+		st_call_name(op, fd, &done, ret == 0 ? *len : 0, &stack);
 	}
 	errno = saved;
 	return ret;

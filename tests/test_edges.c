@@ -515,10 +515,14 @@ Test(edges, launcher_refuses_scripts_of_static_interpreters_and_warns_of_go)
 	fclose(f);
 	cr_assert(chmod(script, 0755) == 0);
 	static struct h_run r;
-	cr_assert_eq(launch(&r, (const char *[]){script, NULL}), 126, "%s", r.err);
-	cr_assert_not_null(strstr(r.err, "the script's interpreter is statically linked"), "%s",
+	cr_assert_eq(launch(&r, (const char *[]){"--preload", script, NULL}), 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "statically linked: LD_PRELOAD cannot trace it"), "%s",
 			   r.err);
-	/* a dynamically linked Go program: its own sockets are invisible */
+	cr_assert_eq(launch(&r, (const char *[]){"-q", "-o", trace, script, NULL}), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "the script's interpreter is statically linked: tracing "
+					 "it with ptrace"), "%s", r.err);
+	/* a dynamically linked Go program: its own sockets are invisible to the
+	 * loader, so the launcher uses ptrace (--preload: the shim warns) */
 	snprintf(gobin, sizeof gobin, "%s/goprog", dir);
 	snprintf(cmd, sizeof cmd, "printf x > %s/note && objcopy --add-section .go.buildinfo=%s/note %s %s",
 		 dir, dir, edges, gobin);
@@ -526,6 +530,10 @@ Test(edges, launcher_refuses_scripts_of_static_interpreters_and_warns_of_go)
 	cr_assert_eq(h_run(&r, NULL, sh, NULL, 30), 0, "%s", r.err);
 	cr_assert_eq(launch(&r, (const char *[]){"-q", "-o", trace, gobin, "loop", "1", NULL}), 0,
 		     "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "a Go program (its runtime makes its own system calls): "
+					 "tracing it with ptrace"), "%s", r.err);
+	cr_assert_eq(launch(&r, (const char *[]){"--preload", "-q", "-o", trace, gobin, "loop", "1",
+						 NULL}), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "is a Go program"), "%s", r.err);
 }
 

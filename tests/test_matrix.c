@@ -93,9 +93,16 @@ Test(matrix, launcher_refuses_what_it_cannot_trace)
 			     stat_src, stat_bin, NULL};
 	if (h_run(&r, NULL, mks, NULL, 60) != 0)
 		cr_skip_test("no static libc to build a static program: %s", r.err);
-	const char *run_static[] = {launcher, "-o", trace, stat_bin, NULL};
+	/* with --preload: refused, and told what can trace it */
+	const char *run_static[] = {launcher, "--preload", "-o", trace, stat_bin, NULL};
 	cr_assert_eq(h_run(&r, NULL, run_static, NULL, 30), 126);
-	cr_assert_not_null(strstr(r.err, "statically linked"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "statically linked: LD_PRELOAD cannot trace it "
+					 "(--ptrace can)"), "%s", r.err);
+	/* by itself the launcher traces it with ptrace, and says so once */
+	const char *auto_static[] = {launcher, "-o", trace, stat_bin, NULL};
+	cr_assert_eq(h_run(&r, NULL, auto_static, NULL, 30), 0, "%s", r.err);
+	cr_assert_eq(h_occurrences(r.err, "statically linked: tracing it with ptrace"), 1, "%s",
+		     r.err);
 }
 
 Test(matrix, launcher_keeps_ld_preload_and_an_absolute_trace)

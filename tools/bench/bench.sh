@@ -11,7 +11,7 @@ lib="$build/libsocktrace.so"
 
 # name  program  iterations (strace gets fewer: it is ~50x slower per call)
 loops="names:names_loop:200000:20000 connect:connect_loop:4000:2000"
-modes="bare shim strace"
+modes="bare shim ptrace strace"
 extra_modes=${BENCH_EXTRA_MODES-shim-bt16 shim-notcpinfo}
 # BENCH_EXTRA_MODES=shim-ref BENCH_REF_LIB=/path/libsocktrace.so: another
 # build of the shim in the same alternated run (before and after a change)
@@ -29,6 +29,10 @@ run() { # mode program iterations
 		taskset -c 0 "$build/bench/$2" "$3" ;;
 	strace) taskset -c 0 strace -f --seccomp-bpf -e trace=network -o /dev/null \
 		"$build/bench/$2" "$3" ;;
+	# the tracer (socktrace --ptrace), on the same CPU as its tracee: the
+	# stops are the cost, as they are strace's
+	ptrace) taskset -c 0 "$build/socktrace" -q --ptrace -o "$dir/b.trace" \
+		"$build/bench/$2" "$3" ;;
 	esac
 }
 
@@ -40,7 +44,7 @@ for r in $(seq "$rounds"); do
 		n=${rest%%:*}; ns=${rest#*:}
 		for m in $modes $extra_modes; do
 			it=$n
-			[ "$m" = strace ] && it=$ns
+			[ "$m" = strace ] || [ "$m" = ptrace ] && it=$ns
 			run "$m" "$prog" "$it" >>"$dir/$name.$m"
 		done
 	done
@@ -48,20 +52,23 @@ done
 
 printf '%-9s %10s %10s %7s' loop "bare ns" "shim ns" ratio
 for m in $extra_modes; do printf ' %10s %7s' "$m" ratio; done
-printf ' %10s %7s\n' "strace ns" ratio
+printf ' %10s %7s %10s %7s %8s\n' "ptrace ns" ratio "strace ns" ratio "added"
 for l in $loops; do
 	name=${l%%:*}
 	bare=$(median <"$dir/$name.bare")
 	printf '%-9s %10.0f' "$name" "$bare"
-	for m in shim $extra_modes strace; do
+	for m in shim $extra_modes ptrace strace; do
 		v=$(median <"$dir/$name.$m")
 		printf ' %10.0f %6.2fx' "$v" "$(echo "$v $bare" | awk '{print $1/$2}')"
 	done
-	printf '\n'
+	# the tracer's added cost as a share of strace's (target <= 0.50)
+	printf ' %7.2f\n' "$(echo "$(median <"$dir/$name.ptrace") $(median <"$dir/$name.strace") $bare" |
+		awk '{print ($2 > $3 ? ($1 - $3) / ($2 - $3) : 0)}')"
 done
 echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair," \
 	"connect = socket+connect+accept(addr buffer)+close x2, with close records;" \
-	"shim-notcpinfo = SOCKTRACE_TCPINFO=0)"
+	"shim-notcpinfo = SOCKTRACE_TCPINFO=0; ptrace = socktrace --ptrace; added = the" \
+	"tracer's added ns over strace --seccomp-bpf's)"
 
 # A real program: the small HTTP server under ab (fixed request count),
 # bare, under the shim and under strace -f; requests per second, median.
@@ -72,7 +79,8 @@ if command -v ab >/dev/null 2>&1; then
 		case $1 in
 		bare) taskset -c 0 "$build/bench/http_server" >"$dir/port" & ;;
 		shim) SOCKTRACE_FILE="$dir/h.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/http_server" >"$dir/port" & ;;
-		strace) taskset -c 0 strace -f -e trace=network -o /dev/null "$build/bench/http_server" >"$dir/port" & ;;
+		strace) taskset -c 0 strace -f --seccomp-bpf -e trace=network -o /dev/null "$build/bench/http_server" >"$dir/port" & ;;
+		ptrace) taskset -c 0 "$build/socktrace" -q --ptrace -o "$dir/h.trace" "$build/bench/http_server" >"$dir/port" & ;;
 		esac
 		spid=$!
 		tries=0
@@ -86,17 +94,20 @@ if command -v ab >/dev/null 2>&1; then
 		wait $spid 2>/dev/null || true
 	}
 	for r in $(seq "$rounds"); do
-		for m in bare shim strace; do
+		for m in bare shim ptrace strace; do
 			serve $m >>"$dir/http.$m"
 		done
 	done
 	bare=$(median <"$dir/http.bare")
 	shim=$(median <"$dir/http.shim")
 	st=$(median <"$dir/http.strace")
+	pt=$(median <"$dir/http.ptrace")
 	echo
-	printf '%-9s %10s %10s %7s %10s %7s\n' "http" "bare r/s" "shim r/s" ratio "strace r/s" ratio
-	printf '%-9s %10.0f %10.0f %6.2fx %10.0f %6.2fx\n' "ab -c 4" "$bare" "$shim" \
-		"$(echo "$shim $bare" | awk '{print $1/$2}')" "$st" "$(echo "$st $bare" | awk '{print $1/$2}')"
+	printf '%-9s %10s %10s %7s %10s %7s %10s %7s\n' "http" "bare r/s" "shim r/s" ratio \
+		"ptrace r/s" ratio "strace r/s" ratio
+	printf '%-9s %10.0f %10.0f %6.2fx %10.0f %6.2fx %10.0f %6.2fx\n' "ab -c 4" "$bare" "$shim" \
+		"$(echo "$shim $bare" | awk '{print $1/$2}')" "$pt" "$(echo "$pt $bare" | awk '{print $1/$2}')" \
+		"$st" "$(echo "$st $bare" | awk '{print $1/$2}')"
 	echo "($requests requests x $rounds rounds; server on CPU 0, ab on CPU 1; ratio > 0.95 = within 5%)"
 else
 	echo "(ab not installed: no http row; make deps installs apache2-utils)"

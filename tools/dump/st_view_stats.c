@@ -164,6 +164,12 @@ static const struct st_proc *st_pcount_proc(const struct st_dump *d, const struc
 	return st_proc_of(d, &probe);
 }
 
+/* Which front-end recorded a process ("?" without a process record). */
+static const char *st_recorded_by(const struct st_proc *p)
+{
+	return p == NULL ? "?" : (p->flags & ST_PROC_PTRACE) ? "ptrace" : "preload";
+}
+
 static const char *st_errname(int err)
 {
 	const char *n = strerrorname_np(err);
@@ -196,12 +202,13 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 	fputs("\n\nCALL          EVENTS   FAILED\n", out);
 	for (uint8_t op = 1; op < ST_OPS && st_op_name(op); op++)
 		fprintf(out, "%-12s %7zu %8zu\n", st_op_name(op), s->per_op[op], s->failed_op[op]);
-	fputs("\nPID      PROGRAM              EVENTS   FAILED\n", out);
+	fputs("\nPID      PROGRAM              EVENTS   FAILED  VIA\n", out);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		char name[64];
-		st_proc_label(st_pcount_proc(d, &s->procs[i]), name, sizeof name);
-		fprintf(out, "%-8u %-18s %8zu %8zu\n", s->procs[i].pid, name, s->procs[i].events,
-			s->procs[i].failed);
+		const struct st_proc *proc = st_pcount_proc(d, &s->procs[i]);
+		st_proc_label(proc, name, sizeof name);
+		fprintf(out, "%-8u %-18s %8zu %8zu  %s\n", s->procs[i].pid, name, s->procs[i].events,
+			s->procs[i].failed, st_recorded_by(proc));
 	}
 	if (s->nerrs) {
 		fputs("\nERRNO           FAILED\n", out);
@@ -233,7 +240,9 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 		st_proc_name(st_pcount_proc(d, &s->procs[i]), name, sizeof name);
 		fprintf(out, "%s{\"pid\":%u,\"program\":", i ? "," : "", s->procs[i].pid);
 		st_json_string(out, name, strlen(name));
-		fprintf(out, ",\"events\":%zu,\"failed\":%zu}", s->procs[i].events, s->procs[i].failed);
+		fprintf(out, ",\"events\":%zu,\"failed\":%zu,\"recorded_by\":\"%s\"}",
+			s->procs[i].events, s->procs[i].failed,
+			st_recorded_by(st_pcount_proc(d, &s->procs[i])));
 	}
 	fputs("],\"errors\":{", out);
 	for (size_t i = 0; i < s->nerrs; i++)

@@ -1,7 +1,9 @@
 /*
- * socktrace [-o FILE] [-k DEPTH] [-q] [--] COMMAND [ARG...]
- * Runs COMMAND with libsocktrace.so preloaded, passes its exit status through
- * (128+N for a signal, like a shell) and sums the trace up on stderr.
+ * socktrace [-o FILE] [-k DEPTH] [-q] [--ptrace|--preload] [--] COMMAND [ARG...]
+ * socktrace [-o FILE] [-k DEPTH] [-q] -p PID[,PID...]
+ * Runs COMMAND with libsocktrace.so preloaded (or under the ptrace tracer,
+ * tools/tracer/, when the loader cannot reach it), passes its exit status
+ * through (128+N for a signal, like a shell) and sums the trace up on stderr.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -21,12 +23,17 @@
 #include <unistd.h>
 
 #include "../../shim/st_elf.h"
+#include "../tracer/st_tracer.h"
 #include "st_stream.h"
 #include "st_trace.h"
+
+enum st_way { ST_WAY_AUTO, ST_WAY_PRELOAD, ST_WAY_PTRACE };
 
 struct st_launch {
 	const char *output;
 	const char *depth;
+	const char *pids; /* -p */
+	enum st_way way;
 	bool quiet;
 	char trace[PATH_MAX];
 	char lib[PATH_MAX];
@@ -35,12 +42,18 @@ struct st_launch {
 
 static void st_usage(FILE *out)
 {
-	fputs("usage: socktrace [-o FILE] [-k DEPTH] [-q] [--] COMMAND [ARG...]\n"
+	fputs("usage: socktrace [-o FILE] [-k DEPTH] [-q] [--ptrace|--preload] [--] COMMAND [ARG...]\n"
+	      "       socktrace [-o FILE] [-k DEPTH] [-q] -p PID[,PID...]\n"
 	      "  -o, --output FILE   trace file (default socktrace.trace); an existing trace\n"
 	      "                      or empty file is replaced, any other file is refused;\n"
 	      "                      %p in FILE makes one file per process\n"
 	      "  -k, --stack DEPTH   record call stacks of up to DEPTH frames (0-64)\n"
 	      "  -q, --quiet         no summary at the end\n"
+	      "      --ptrace        trace with ptrace, not LD_PRELOAD (chosen by itself\n"
+	      "                      for static and Go programs)\n"
+	      "      --preload       trace with LD_PRELOAD only\n"
+	      "  -p, --pid PIDS      attach to running processes (comma-separated) until\n"
+	      "                      they exit or Ctrl-C, then let them go on\n"
 	      "  -h, --help          this text\n",
 	      out);
 }
@@ -147,29 +160,43 @@ static bool st_script_interpreter(const char *path, char *out, size_t size)
 	return true;
 }
 
-static void st_check_traceable(const char *path)
+/* How COMMAND can be traced: the shim, unless the loader cannot reach it
+ * (static, Go's own system calls) and ptrace may be used; the reason for
+ * ptrace said once.  Exits with the shell's 126 where neither can. */
+static enum st_way st_choose_way(const char *path, enum st_way asked)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
 		st_die(127, path, strerror(errno));
+	char interp[PATH_MAX];
+	const char *binary = path;
+	if (st_script_interpreter(path, interp, sizeof interp))
+		binary = interp;
+	struct st_elf_facts f = st_elf_facts(binary);
+	const char *unreachable = f.go ? (f.is_static ? "a statically linked Go program"
+						      : "a Go program (its runtime makes its own "
+							"system calls)")
+			       : f.is_static ? (binary == path ? "statically linked"
+							       : "the script's interpreter is "
+								 "statically linked")
+					     : NULL;
+	if (asked == ST_WAY_PTRACE)
+		return ST_WAY_PTRACE;
+	if (unreachable && asked == ST_WAY_AUTO) {
+		fprintf(stderr, "socktrace: %s: %s: tracing it with ptrace (--preload to refuse)\n",
+			binary, unreachable);
+		return ST_WAY_PTRACE;
+	}
+	if (f.is_static)
+		st_die(126, binary, "statically linked: LD_PRELOAD cannot trace it (--ptrace can)");
 	if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
 		st_die(126, path, "set-user-ID program: the loader ignores LD_PRELOAD for it");
 	if ((st.st_mode & S_ISGID) && st.st_gid != getegid())
 		st_die(126, path, "set-group-ID program: the loader ignores LD_PRELOAD for it");
 	if (geteuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0)
 		st_die(126, path, "program with file capabilities: the loader ignores LD_PRELOAD for it");
-	char interp[PATH_MAX];
-	const char *binary = path;
-	if (st_script_interpreter(path, interp, sizeof interp))
-		binary = interp;
-	struct st_elf_facts f = st_elf_facts(binary);
-	if (f.is_static && f.go)
-		st_die(126, binary, "a statically linked Go program: LD_PRELOAD cannot trace it");
-	if (f.is_static)
-		st_die(126, binary, binary == path ? "statically linked: LD_PRELOAD cannot trace it"
-						   : "the script's interpreter is statically linked: "
-						     "LD_PRELOAD cannot trace it");
-	/* a dynamically linked Go program: the shim itself says so, once */
+	/* a dynamically linked Go program with --preload: the shim says so, once */
+	return ST_WAY_PRELOAD;
 }
 
 /* -o nodir/x.trace: refused before the run, as the shim would run the
@@ -431,22 +458,29 @@ static int st_parse(int argc, char **argv, struct st_launch *l)
 	static const struct option longs[] = {
 		{"output", required_argument, NULL, 'o'}, {"stack", required_argument, NULL, 'k'},
 		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+		{"ptrace", no_argument, NULL, 'P'},       {"preload", no_argument, NULL, 'L'},
+		{"pid", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "+o:k:qh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:k:qhp:", longs, NULL)) != -1) {
 		switch (c) {
 		case 'o': l->output = optarg; break;
 		case 'k': l->depth = optarg; break;
 		case 'q': l->quiet = true; break;
+		case 'P': l->way = ST_WAY_PTRACE; break;
+		case 'L': l->way = ST_WAY_PRELOAD; break;
+		case 'p': l->pids = optarg; break;
 		case 'h': st_usage(stdout); exit(0);
 		default: st_usage(stderr); exit(2);
 		}
 	}
-	if (optind >= argc) {
+	if ((optind >= argc) != (l->pids != NULL)) {
 		st_usage(stderr);
 		exit(2);
 	}
+	if (l->pids && l->way == ST_WAY_PRELOAD)
+		st_die(2, "-p", "attaching is done with ptrace: --preload cannot attach");
 	char *end;
 	if (l->depth && (strtol(l->depth, &end, 10) < 0 || *end || strtol(l->depth, NULL, 10) > 64))
 		st_die(2, l->depth, "-k takes a depth from 0 to 64");
@@ -487,23 +521,96 @@ static void st_default_signals(void)
 		signal(st_forwarded[i], SIG_DFL);
 }
 
+/* SOCKTRACE_SIZE as the shim reads it (bytes, or with K, M, G); 64M unset. */
+static uint64_t st_trace_size(void)
+{
+	const char *v = getenv("SOCKTRACE_SIZE");
+	char *end;
+	unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+	if (n == 0)
+		return 64ull << 20;
+	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+		    : *end == 'G' || *end == 'g' ? 30 : 0;
+	return (uint64_t)n << shift;
+}
+
+/* -p 12,34: the pids, or exit 2 with a word. */
+static size_t st_parse_pids(const char *list, pid_t *pids, size_t max)
+{
+	size_t n = 0;
+	const char *p = list;
+	while (*p) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p || v <= 0 || v > INT32_MAX || (*end && *end != ','))
+			st_die(2, list, "-p takes process ids separated by commas");
+		if (n == max)
+			st_die(2, list, "too many process ids");
+		pids[n++] = (pid_t)v;
+		p = *end ? end + 1 : end;
+	}
+	if (n == 0)
+		st_die(2, "-p", "no process id given");
+	return n;
+}
+
+static struct st_tr_options st_tracer_options(const struct st_launch *l)
+{
+	if (strstr(l->trace, "%p") != NULL)
+		st_die(2, l->trace, "%p (a file per process) is the preload shim's: the ptrace "
+				    "tracer writes one trace for all");
+	return (struct st_tr_options){.trace = l->trace, .size = st_trace_size(),
+				      .depth = l->depth ? (unsigned)atoi(l->depth) : 0,
+				      .quiet = l->quiet, .launched = &st_child};
+}
+
+static void st_open_output(struct st_launch *l)
+{
+	st_absolute(l->output, l->trace, sizeof l->trace);
+	if (strstr(l->trace, "%p") == NULL)
+		st_prepare_output(l->trace);
+	else
+		st_check_output_dir(l->trace);
+}
+
+/* socktrace -p */
+static int st_attach(struct st_launch *l)
+{
+	pid_t pids[256];
+	size_t n = st_parse_pids(l->pids, pids, 256);
+	st_open_output(l);
+	time_t started = time(NULL);
+	struct st_tr_options o = st_tracer_options(l);
+	int rc = st_tracer_attach(&o, pids, n);
+	if (rc == 0 && !l->quiet)
+		st_summary(l, started);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct st_launch l = {.output = "socktrace.trace"};
 	int first = st_parse(argc, argv, &l);
+	if (l.pids)
+		return st_attach(&l);
 	const char *why = NULL;
 	int not_found = st_find_command(argv[first], l.command, sizeof l.command, &why);
 	if (not_found)
 		st_die(not_found, not_found == 126 ? l.command : argv[first], why);
-	st_check_traceable(l.command);
-	st_find_lib(l.lib, sizeof l.lib);
-	st_absolute(l.output, l.trace, sizeof l.trace);
-	if (strstr(l.trace, "%p") == NULL)
-		st_prepare_output(l.trace);
-	else
-		st_check_output_dir(l.trace);
+	enum st_way way = st_choose_way(l.command, l.way);
+	if (way == ST_WAY_PRELOAD)
+		st_find_lib(l.lib, sizeof l.lib);
+	st_open_output(&l);
 	time_t started = time(NULL);
 	st_forward_signals();
+	int status;
+	if (way == ST_WAY_PTRACE) {
+		struct st_tr_options o = st_tracer_options(&l);
+		int rc = st_tracer_launch(&o, l.command, argv + first);
+		if (rc >= 0 && !l.quiet)
+			st_summary(&l, started);
+		return rc < 0 ? 2 : rc;
+	}
 	pid_t pid = fork();
 	if (pid < 0)
 		st_die(1, "fork", strerror(errno));
@@ -514,7 +621,6 @@ int main(int argc, char **argv)
 		st_die(126, l.command, strerror(errno));
 	}
 	__atomic_store_n(&st_child, pid, __ATOMIC_RELEASE);
-	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!l.quiet)

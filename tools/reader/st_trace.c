@@ -119,6 +119,7 @@ int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *
 		.exe = s, .exe_len = r.exe_len,
 		.cmd = s + r.exe_len, .cmd_len = r.cmd_len,
 		.host = s + r.exe_len + r.cmd_len, .host_len = r.host_len,
+		.flags = r.flags,
 	};
 	return 0;
 }

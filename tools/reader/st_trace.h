@@ -30,6 +30,7 @@ struct st_proc {
 	uint32_t pid, ppid;
 	const char *exe, *cmd, *host; /* not NUL-terminated */
 	uint16_t exe_len, cmd_len, host_len;
+	uint16_t flags; /* ST_PROC_* */
 	uint32_t file;
 };
 

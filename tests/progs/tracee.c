@@ -1,0 +1,146 @@
+/*
+ * Programs for the tracer's tests (tests/test_tracer.c).
+ *   tracee inline   a client and a server whose socket calls are all inline
+ *                   syscall instructions (as Go's runtime and static
+ *                   libraries make them): the shim sees none of them
+ *   tracee libc     the same through libc's syscall() function
+ *   tracee signals  waits for signals and counts them (SIGUSR1, SIGCHLD from
+ *                   a child it starts on each SIGUSR2, SIGPIPE from a write
+ *                   to a closed pipe on each SIGUSR2), says each new count of
+ *                   SIGUSR1 and SIGCHLD, prints all counts and exits on
+ *                   SIGTERM; prints "ready PID" first
+ *   tracee sleep    prints "ready PID", then sleeps until killed
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "progs.h"
+
+/* "LABEL fd=N local=... peer=..." from inline getsockname/getpeername. */
+static void tracee_ends(bool by_libc, const char *label, int fd)
+{
+	struct sockaddr_storage l, p;
+	socklen_t ll = sizeof l, pl = sizeof p;
+	char lb[160], pb[160];
+	long a = by_libc ? syscall(SYS_getsockname, fd, &l, &ll)
+			 : inline_syscall(SYS_getsockname, fd, (long)&l, (long)&ll);
+	long b = by_libc ? syscall(SYS_getpeername, fd, &p, &pl)
+			 : inline_syscall(SYS_getpeername, fd, (long)&p, (long)&pl);
+	CHECK(a == 0 && b == 0);
+	printf("%s fd=%d local=%s peer=%s\n", label, fd, ep_str(&l, ll, lb, sizeof lb),
+	       ep_str(&p, pl, pb, sizeof pb));
+}
+
+static long tracee_call(bool by_libc, long n, long a1, long a2, long a3)
+{
+	return by_libc ? syscall(n, a1, a2, a3) : inline_syscall(n, a1, a2, a3);
+}
+
+static int tracee_raw(bool by_libc)
+{
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof in;
+	int l = (int)tracee_call(by_libc, SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(l >= 0 && tracee_call(by_libc, SYS_bind, l, (long)&in, sizeof in) == 0);
+	CHECK(tracee_call(by_libc, SYS_listen, l, 8, 0) == 0);
+	CHECK(tracee_call(by_libc, SYS_getsockname, l, (long)&in, (long)&len) == 0);
+	int c = (int)tracee_call(by_libc, SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && tracee_call(by_libc, SYS_connect, c, (long)&in, sizeof in) == 0);
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof peer;
+	int a = (int)tracee_call(by_libc, SYS_accept, l, (long)&peer, (long)&peer_len);
+	CHECK(a >= 0);
+	tracee_ends(by_libc, "client", c);
+	tracee_ends(by_libc, "server", a);
+	static char buf[3000];
+	CHECK(tracee_call(by_libc, SYS_write, c, (long)buf, 3000) == 3000);
+	for (long got = 0; got < 3000;) {
+		long n = tracee_call(by_libc, SYS_read, a, (long)buf, sizeof buf);
+		CHECK(n > 0);
+		got += n;
+	}
+	tracee_call(by_libc, SYS_close, c, 0, 0);
+	tracee_call(by_libc, SYS_close, a, 0, 0);
+	tracee_call(by_libc, SYS_close, l, 0, 0);
+	return 0;
+}
+
+static volatile sig_atomic_t tracee_usr1, tracee_chld, tracee_pipe, tracee_term, tracee_usr2;
+
+static void tracee_count(int sig)
+{
+	if (sig == SIGUSR1)
+		tracee_usr1++;
+	else if (sig == SIGCHLD)
+		tracee_chld++;
+	else if (sig == SIGPIPE)
+		tracee_pipe++;
+	else if (sig == SIGUSR2)
+		tracee_usr2++;
+	else
+		tracee_term = 1;
+}
+
+/* SIGUSR2: a child that exits at once (SIGCHLD), and a write to a pipe whose
+ * reader is closed (SIGPIPE). */
+static void tracee_provoke(void)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	int p[2];
+	CHECK(pipe(p) == 0);
+	close(p[0]);
+	CHECK(write(p[1], "x", 1) < 0 && errno == EPIPE);
+	close(p[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int tracee_signals(void)
+{
+	struct sigaction sa = {.sa_handler = tracee_count};
+	sigemptyset(&sa.sa_mask);
+	int sigs[] = {SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE, SIGTERM};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		CHECK(sigaction(sigs[i], &sa, NULL) == 0);
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	sig_atomic_t provoked = 0, usr1 = 0, chld = 0;
+	for (int i = 0; i < 6000 && !tracee_term; i++) { /* a minute at most */
+		usleep(10000);
+		for (; provoked < tracee_usr2; provoked++)
+			tracee_provoke();
+		if (usr1 != tracee_usr1) /* each counted, said: the test sends the next */
+			printf("usr1=%d\n", (int)(usr1 = tracee_usr1));
+		if (chld != tracee_chld)
+			printf("chld=%d\n", (int)(chld = tracee_chld));
+	}
+	printf("usr1=%d chld=%d pipe=%d term=%d\n", (int)tracee_usr1, (int)tracee_chld,
+	       (int)tracee_pipe, (int)tracee_term);
+	return tracee_term ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(mode, "inline"))
+		return tracee_raw(false);
+	if (!strcmp(mode, "libc"))
+		return tracee_raw(true);
+	if (!strcmp(mode, "signals"))
+		return tracee_signals();
+	if (!strcmp(mode, "sleep")) {
+		printf("ready %d\n", (int)getpid());
+		for (int i = 0; i < 600; i++)
+			usleep(100000);
+		return 0;
+	}
+	fprintf(stderr, "usage: tracee inline|libc|signals|sleep\n");
+	return 2;
+}

@@ -1,0 +1,501 @@
+/*
+ * The ptrace front-end (tools/tracer/): launched programs the loader cannot
+ * reach (static, Go, raw system calls) and running programs attached with
+ * -p, written into the same trace through the same core as the shim's.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[64], trace[160], launcher[256], dump[256], tracee[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/t.trace", dir);
+	h_path(launcher, sizeof launcher, "socktrace");
+	h_path(dump, sizeof dump, "socktrace-dump");
+	h_path(tracee, sizeof tracee, "progs/tracee");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(tracer, .init = setup, .fini = teardown, .timeout = 120);
+
+/* socktrace ARGS... with no preload of its own (the harness's sanitizer
+ * runtime is not wanted in a tracer). */
+static int tr_launch(struct h_run *r, const char *const *args)
+{
+	const char *argv[24] = {launcher};
+	for (int i = 0; args[i] && i < 22; i++)
+		argv[i + 1] = args[i];
+	return h_run(r, NULL, argv, NULL, 60);
+}
+
+/* A child with its stdout and stderr on a pipe; *out its read end. */
+static pid_t tr_spawn(const char *const *argv, int *out)
+{
+	int p[2];
+	cr_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		closefrom(3);
+		unsetenv("LD_PRELOAD");
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	*out = p[0];
+	return pid;
+}
+
+/* Reads fd into buf until needle shows (true) or 20 s pass. */
+static bool tr_read_until(int fd, const char *needle, char *buf, size_t size)
+{
+	size_t n = strlen(buf);
+	time_t deadline = time(NULL) + 20;
+	while (time(NULL) < deadline && strstr(buf, needle) == NULL && n + 1 < size) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	return strstr(buf, needle) != NULL;
+}
+
+static int tr_wait(pid_t pid)
+{
+	int status;
+	for (int i = 0; i < 300; i++) { /* 30 s at most */
+		pid_t got = waitpid(pid, &status, WNOHANG);
+		if (got == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* The state letter of /proc/PID/stat (R, S, T stopped, t traced...). */
+static char tr_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return '?';
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* Waits (bounded) until pid's state is one of want. */
+static bool tr_state_becomes(pid_t pid, const char *want)
+{
+	for (int i = 0; i < 100; i++) {
+		if (strchr(want, tr_state(pid)))
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static int tr_op_count(const struct st_trace *t, int op, int family)
+{
+	int n = 0;
+	for (size_t i = 0; i < t->nevs; i++)
+		if (t->evs[i].op == op && t->evs[i].ret >= 0 &&
+		    (family == 0 || (t->evs[i].peer.sa &&
+				     ((const struct sockaddr *)t->evs[i].peer.sa)->sa_family == family)))
+			n++;
+	return n;
+}
+
+/* The book's listing linked statically: the launcher chooses ptrace by
+ * itself, says so once, and the trace holds the same endpoints the program
+ * printed, the connect paired with the accept (today: refused, exit 126). */
+Test(tracer, a_static_program_is_traced_with_its_endpoints)
+{
+	char prog[256];
+	h_path(prog, sizeof prog, "progs/socknames-static");
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "-o", trace, prog, "0", NULL}), 0, "%s",
+		     r.err);
+	cr_assert_eq(h_occurrences(r.err, "statically linked: tracing it with ptrace"), 1, "%s",
+		     r.err);
+	cr_assert_not_null(strstr(r.out, "getpeername(acceptFd)"), "%s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(tr_op_count(&t, ST_OP_CONNECT, AF_INET), 1);
+	cr_assert_eq(tr_op_count(&t, ST_OP_ACCEPT, 0), 1);
+	cr_assert_eq(tr_op_count(&t, ST_OP_GETPEERNAME, 0), 2);
+	cr_assert_geq(tr_op_count(&t, ST_OP_GETSOCKNAME, 0), 3);
+	cr_assert_eq(t.nprocs, 1);
+	cr_assert(t.procs[0].flags & ST_PROC_PTRACE, "the process record says ptrace");
+	static struct h_run d;
+	const char *argv[] = {dump, "-n", "-c", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	cr_assert_not_null(strstr(d.err, "1 connections paired"), "%s%s", d.out, d.err);
+	st_trace_free(&t);
+}
+
+/* A program whose socket calls are inline syscall instructions, and one
+ * using libc's syscall(): every call and both ends of each socket, as the
+ * program saw them; the shim sees none of the inline ones. */
+static void raw_calls(const char *mode)
+{
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, tracee, mode,
+						    NULL}), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(h_check_ends(&t, r.out, 0), 2, "%s", r.out);
+	cr_assert_eq(tr_op_count(&t, ST_OP_CONNECT, AF_INET), 1);
+	cr_assert_eq(tr_op_count(&t, ST_OP_ACCEPT, 0), 1);
+	/* as the reader counts them (a FIN is not a byte) */
+	static struct h_run d;
+	const char *argv[] = {dump, "--json", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	cr_assert_eq(h_occurrences(d.out, "\"role\":\"client\",\"duration_ns\""), 1, "%s", d.out);
+	cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":3000,\"rx_bytes\":0"), 1, "%s", d.out);
+	cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":0,\"rx_bytes\":3000"), 1, "%s", d.out);
+	st_trace_free(&t);
+}
+
+Test(tracer, inline_system_calls_are_seen)
+{
+	raw_calls("inline");
+	/* the shim cannot: what this front-end is for */
+	static struct h_run r;
+	char shim_trace[200];
+	snprintf(shim_trace, sizeof shim_trace, "%s/shim.trace", dir);
+	const char *argv[] = {tracee, "inline", NULL};
+	cr_assert_eq(h_run(&r, shim_trace, argv, NULL, 30), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, shim_trace);
+	cr_assert_eq(t.nevs, 0);
+	st_trace_free(&t);
+}
+
+Test(tracer, libc_syscall_function_is_seen_under_ptrace)
+{
+	raw_calls("libc");
+}
+
+/* Go's runtime makes its own system calls: the launcher uses ptrace for a
+ * Go program, dynamic or built without cgo, and the connection is paired
+ * with its result and its five bytes each way. */
+static void go_dial(const char *name)
+{
+	if (h_sanitized())
+		cr_skip_test("the launcher is not sanitized");
+	char prog[256];
+	h_path(prog, sizeof prog, name);
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "-o", trace, prog, NULL}), 0, "%s",
+		     r.err);
+	cr_assert_not_null(strstr(r.err, "tracing it with ptrace"), "%s", r.err);
+	static struct h_run d;
+	const char *argv[] = {dump, "-n", "-c", "--json", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	cr_assert_eq(h_occurrences(d.out, "\"paired\":true"), 1, "%s", d.out);
+	cr_assert_eq(h_occurrences(d.out, "\"result\":\"ok\""), 1, "%s", d.out);
+	cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":5,\"rx_bytes\":5"), 1, "%s", d.out);
+}
+
+Test(tracer, a_go_program_is_traced)
+{
+	go_dial("progs/godial");
+}
+
+Test(tracer, a_go_program_without_cgo_is_traced)
+{
+	go_dial("progs/godial-static");
+}
+
+/* The same connections from the shim and the tracer: for programs whose
+ * socket calls all go through libc, the rows of -c --json agree in all but
+ * times, pids and ports (transport, result, bytes, who is paired). */
+static void rows_of(const char *path, char *out, size_t size)
+{
+	static struct h_run d;
+	const char *argv[] = {dump, "-n", "-c", "--json", path, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	out[0] = '\0';
+	size_t n = 0;
+	for (const char *p = strstr(d.out, "\"paired\""); p; p = strstr(p + 1, "\"paired\"")) {
+		const char *name = strstr(p, ",\"name\"");
+		const char *tx = strstr(p, "\"tx_bytes\"");
+		const char *rtt = tx ? strstr(tx, ",\"rtt_us\"") : NULL;
+		if (name == NULL || rtt == NULL)
+			break;
+		n += (size_t)snprintf(out + n, size - n, "%.*s %.*s\n", (int)(name - p), p,
+				      (int)(rtt - tx), tx);
+		if (n >= size)
+			break;
+	}
+}
+
+Test(tracer, the_shim_and_the_tracer_give_the_same_rows)
+{
+	if (h_sanitized())
+		cr_skip_test("the launcher is not sanitized");
+	char life[256], shim_trace[200];
+	h_path(life, sizeof life, "progs/life");
+	snprintf(shim_trace, sizeof shim_trace, "%s/shim.trace", dir);
+	const char *modes[] = {"bytes", "refused", "dup", "fdupfd", "again", "reuse"};
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		static struct h_run r;
+		unlink(trace);
+		unlink(shim_trace);
+		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--preload", "-o", shim_trace, life,
+							    modes[i], NULL}), 0, "%s", r.err);
+		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, life,
+							    modes[i], NULL}), 0, "%s", r.err);
+		static char shim_rows[1 << 15], tracer_rows[1 << 15];
+		rows_of(shim_trace, shim_rows, sizeof shim_rows);
+		rows_of(trace, tracer_rows, sizeof tracer_rows);
+		cr_assert_neq(shim_rows[0], '\0', "life %s has rows", modes[i]);
+		cr_assert_str_eq(tracer_rows, shim_rows, "life %s", modes[i]);
+	}
+}
+
+/* Threads, fork and exec under the tracer: a forked child's close of an
+ * inherited connection is one of several, the parent's is its end. */
+Test(tracer, forks_threads_and_exec_are_followed)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, "/bin/sh", "-c",
+						    "\"$0\" forkdup && \"$0\" fullfork", life, NULL}),
+		     0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t forked = 0, programs = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		forked += (t.closes[i].flags & ST_CLOSE_FORKED) != 0;
+	for (size_t i = 0; i < t.nprocs; i++)
+		programs += t.procs[i].exe_len >= 4 &&
+			    memcmp(t.procs[i].exe + t.procs[i].exe_len - 4, "life", 4) == 0;
+	cr_assert_geq(programs, 2, "both execs of life recorded");
+	cr_assert_geq(forked, 1, "a child's close of what it inherited");
+	cr_assert_geq(t.nprocs, 4, "sh, two lifes and their children");
+	st_trace_free(&t);
+}
+
+/* A launched program dies with a killed launcher (its filter would fail
+ * every socket call with ENOSYS, untraced); an attached one goes on. */
+Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached)
+{
+	int out;
+	char buf[4096] = "";
+	const char *launched[] = {launcher, "-q", "--ptrace", "-o", trace, tracee, "sleep", NULL};
+	pid_t tracer = tr_spawn(launched, &out);
+	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	pid_t prog = (pid_t)atoi(strstr(buf, "ready ") + 6);
+	kill(tracer, SIGKILL);
+	tr_wait(tracer);
+	close(out);
+	cr_assert(tr_state_becomes(prog, "?XZ"), "launched program still alive: %c",
+		  tr_state(prog));
+
+	buf[0] = '\0';
+	const char *bare[] = {tracee, "sleep", NULL};
+	pid_t alone = tr_spawn(bare, &out);
+	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	char pidarg[16], attached_trace[200];
+	snprintf(pidarg, sizeof pidarg, "%d", (int)alone);
+	snprintf(attached_trace, sizeof attached_trace, "%s/a.trace", dir);
+	int tout;
+	char tbuf[4096] = "";
+	const char *attach[] = {launcher, "-p", pidarg, "-o", attached_trace, NULL};
+	tracer = tr_spawn(attach, &tout);
+	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	kill(tracer, SIGKILL);
+	tr_wait(tracer);
+	cr_assert(tr_state_becomes(alone, "SR"), "attached program left in state %c",
+		  tr_state(alone));
+	kill(alone, SIGTERM);
+	cr_assert_eq(tr_wait(alone), 128 + SIGTERM, "it goes on, and dies of its own signal");
+	close(out);
+	close(tout);
+}
+
+/* Signals sent to an attached program arrive as bare: handlers run for
+ * SIGUSR1, SIGCHLD and SIGPIPE, a shell's SIGSTOP stops it (state T, not
+ * left in a tracing stop) and SIGCONT resumes it; after the detach it is
+ * never left stopped. */
+Test(tracer, signals_reach_an_attached_program_as_bare)
+{
+	int out, tout;
+	char buf[4096] = "", tbuf[4096] = "";
+	const char *bare[] = {tracee, "signals", NULL};
+	pid_t prog = tr_spawn(bare, &out);
+	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", (int)prog);
+	const char *attach[] = {launcher, "-p", pidarg, "-o", trace, NULL};
+	pid_t tracer = tr_spawn(attach, &tout);
+	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	/* one at a time: a signal sent while the same one is pending is merged,
+	 * bare or traced */
+	for (int i = 1; i <= 3; i++) {
+		char seen[32];
+		snprintf(seen, sizeof seen, "usr1=%d\n", i);
+		kill(prog, SIGUSR1);
+		cr_assert(tr_read_until(out, seen, buf, sizeof buf), "%s", buf);
+	}
+	kill(prog, SIGUSR2); /* a child (SIGCHLD) and a broken pipe (SIGPIPE) */
+	cr_assert(tr_read_until(out, "chld=1\n", buf, sizeof buf), "%s", buf);
+	kill(prog, SIGSTOP);
+	/* stopped: T bare, t under a tracer (a group-stop held with
+	 * PTRACE_LISTEN is a tracing stop to the kernel, as under strace) */
+	cr_assert(tr_state_becomes(prog, "Tt"), "SIGSTOP: state %c", tr_state(prog));
+	kill(prog, SIGCONT);
+	cr_assert(tr_state_becomes(prog, "SR"), "SIGCONT: state %c", tr_state(prog));
+	kill(tracer, SIGINT);
+	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
+	cr_assert(tr_state_becomes(prog, "SR"), "after detach: state %c", tr_state(prog));
+	kill(prog, SIGTERM);
+	cr_assert_eq(tr_wait(prog), 0);
+	cr_assert(tr_read_until(out, "term=1", buf, sizeof buf), "%s", buf);
+	cr_assert_not_null(strstr(buf, "usr1=3 chld=1 pipe=1 term=1"), "%s", buf);
+	close(out);
+	close(tout);
+}
+
+/* One HTTP/1.0 request on a new connection: the status line, or "". */
+static void tr_fetch(unsigned port, char *status, size_t size)
+{
+	status[0] = '\0';
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || connect(fd, (struct sockaddr *)&in, sizeof in) != 0) {
+		close(fd);
+		return;
+	}
+	const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	if (write(fd, req, sizeof req - 1) == (ssize_t)sizeof req - 1) {
+		char reply[256] = "";
+		ssize_t n = read(fd, reply, sizeof reply - 1);
+		if (n > 0)
+			snprintf(status, size, "%.*s", (int)strcspn(reply, "\r\n"), reply);
+	}
+	close(fd);
+}
+
+/* -p on a running python3 -m http.server: a connection open before the
+ * attach is followed to its end, the three requests made while attached are
+ * recorded and no other, and the server serves on after the detach. */
+Test(tracer, attach_records_only_what_happens_while_attached)
+{
+	int out, tout;
+	char buf[4096] = "", tbuf[4096] = "", status[256];
+	const char *server[] = {"/usr/bin/python3", "-u", "-m", "http.server", "--bind",
+				"127.0.0.1", "0", NULL};
+	pid_t srv = tr_spawn(server, &out);
+	cr_assert(tr_read_until(out, ") ...", buf, sizeof buf), "%s", buf);
+	unsigned port = (unsigned)atoi(strstr(buf, " port ") + 6);
+	tr_fetch(port, status, sizeof status);
+	cr_assert_str_eq(status, "HTTP/1.0 200 OK");
+	/* a connection the server accepted before the attach, still open */
+	int held = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert(connect(held, (struct sockaddr *)&in, sizeof in) == 0);
+	usleep(200000); /* accepted by then: its handler waits for a request */
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", (int)srv);
+	const char *attach[] = {launcher, "-p", pidarg, "-o", trace, NULL};
+	pid_t tracer = tr_spawn(attach, &tout);
+	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	for (int i = 0; i < 3; i++) {
+		tr_fetch(port, status, sizeof status);
+		cr_assert_str_eq(status, "HTTP/1.0 200 OK");
+	}
+	const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	cr_assert(write(held, req, sizeof req - 1) == (ssize_t)sizeof req - 1);
+	char reply[64];
+	cr_assert_gt(read(held, reply, sizeof reply), 0);
+	close(held);
+	usleep(200000); /* its close reaches the server */
+	kill(tracer, SIGINT);
+	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
+	cr_assert(tr_state_becomes(srv, "SR"), "after detach: state %c", tr_state(srv));
+	tr_fetch(port, status, sizeof status);
+	cr_assert_str_eq(status, "HTTP/1.0 200 OK", "serving after the detach");
+	kill(srv, SIGINT);
+	tr_wait(srv);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(tr_op_count(&t, ST_OP_ACCEPT4, 0) + tr_op_count(&t, ST_OP_ACCEPT, 0), 3);
+	size_t inherited = 0, served = 0;
+	for (size_t i = 0; i < t.ncloses; i++) {
+		inherited += t.closes[i].role == ST_ROLE_INHERITED && t.closes[i].how == ST_END_CLOSE;
+		served += t.closes[i].role == ST_ROLE_SERVER && t.closes[i].how == ST_END_CLOSE;
+	}
+	cr_assert_eq(inherited, 1, "the connection open at the attach, ended");
+	cr_assert_eq(served, 3);
+	st_trace_free(&t);
+	close(out);
+	close(tout);
+}
+
+/* Bad input to -p: said in words, exit 2, and the target untouched. */
+Test(tracer, attach_failures_are_said)
+{
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-p", "12x", "-o", trace, NULL}), 2);
+	cr_assert_not_null(strstr(r.err, "-p takes process ids"), "%s", r.err);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-p", "999999999", "-o", trace, NULL}), 2);
+	cr_assert_not_null(strstr(r.err, "no such process"), "%s", r.err);
+	/* a process already traced: by another socktrace */
+	int out, tout;
+	char buf[4096] = "", tbuf[4096] = "";
+	const char *bare[] = {tracee, "sleep", NULL};
+	pid_t prog = tr_spawn(bare, &out);
+	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	char pidarg[16], other[200];
+	snprintf(pidarg, sizeof pidarg, "%d", (int)prog);
+	snprintf(other, sizeof other, "%s/other.trace", dir);
+	const char *attach[] = {launcher, "-p", pidarg, "-o", other, NULL};
+	pid_t tracer = tr_spawn(attach, &tout);
+	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-p", pidarg, "-o", trace, NULL}), 2);
+	cr_assert_not_null(strstr(r.err, "already traced by process"), "%s", r.err);
+	kill(tracer, SIGTERM);
+	cr_assert_eq(tr_wait(tracer), 0);
+	kill(prog, SIGKILL);
+	tr_wait(prog);
+	close(out);
+	close(tout);
+}
