@@ -499,3 +499,27 @@ Test(tracer, attach_failures_are_said)
 	close(out);
 	close(tout);
 }
+
+/* -k under the tracer: the stopped thread unwound with libunwind's ptrace
+ * support (C, through libc's syscall()) or along frame pointers (Go), its
+ * objects recorded from /proc/PID/maps, so the reader names the functions. */
+Test(tracer, stacks_name_c_and_go_functions)
+{
+	if (h_sanitized())
+		cr_skip_test("the launcher is not sanitized");
+	char godial[256];
+	h_path(godial, sizeof godial, "progs/godial");
+	const struct {
+		const char *prog, *mode, *frame;
+	} runs[] = {{tracee, "libc", "at tracee_raw+"}, {godial, NULL, "at syscall.Getsockname+"}};
+	for (size_t i = 0; i < 2; i++) {
+		static struct h_run r, d;
+		unlink(trace);
+		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-k", "8", "-o", trace,
+							    runs[i].prog, runs[i].mode, NULL}),
+			     0, "%s", r.err);
+		const char *argv[] = {dump, "-n", trace, NULL};
+		cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+		cr_assert_not_null(strstr(d.out, runs[i].frame), "%s", d.out);
+	}
+}

@@ -34,7 +34,35 @@ static long st_tr_read_len(pid_t tid, uint64_t addr)
 	return (long)len;
 }
 
-void st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
+/* Calls whose result the core does not need: what they change is done at
+ * their entry (a forget is always safe early), and the thread runs on to its
+ * next filtered call without a second stop.  Event loops make fcntl and
+ * getsockopt calls by the thousand; a close of a file is not a socket's. */
+static bool st_tr_exit_unneeded(const struct st_tr_call *c)
+{
+	int fd = (int)c->args[0];
+	switch (c->nr) {
+	case SYS_close:
+		/* The end is recorded at once, as the kernel will end it: the fd
+		 * was seen open (a state is kept only for fds the tracer saw
+		 * made, and every close, dup2 and exec is seen), so this close
+		 * cannot fail with the EBADF that would make the end stale; a
+		 * second stop per close would double its cost. */
+		st_end_finish(&c->note, 0, 0);
+		st_fdcache_forget(fd);
+		return true;
+	case SYS_fcntl: return c->args[1] != F_DUPFD && c->args[1] != F_DUPFD_CLOEXEC;
+	case SYS_getsockopt: return c->args[1] != SOL_SOCKET || c->args[2] != SO_ERROR;
+	case SYS_bind:
+	case SYS_listen: st_fdcache_forget(fd); return true;
+	case SYS_close_range:
+		st_fdcache_forget_range((unsigned)c->args[0], (unsigned)c->args[1]);
+		return true;
+	default: return false;
+	}
+}
+
+bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 {
 	struct st_tr_call *c = &t->call;
 	c->nr = nr;
@@ -71,6 +99,9 @@ void st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 	if (st_tr_depth && (nr == SYS_connect || nr == SYS_accept || nr == SYS_accept4 ||
 			    nr == SYS_getsockname || nr == SYS_getpeername))
 		st_tr_stack_take(t, &c->stack);
+	bool exit_wanted = !st_tr_exit_unneeded(c);
+	st_tr_kernel_release();
+	return exit_wanted;
 }
 
 static void st_tr_accepted(struct st_tr_thread *t, const struct st_outcome *done)
@@ -133,10 +164,6 @@ void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error)
 	case SYS_getpeername: st_tr_named(t, &done); break;
 	case SYS_getsockopt: if (ret == 0) st_tr_so_error(t, done.ts_ns); break;
 	case SYS_shutdown: if (ret == 0) st_call_shutdown(fd, other); break;
-	case SYS_close:
-		st_end_finish(&c->note, ret, done.err);
-		st_fdcache_forget(fd);
-		break;
 	case SYS_dup: st_call_duplicated(fd, ret); break;
 	case SYS_fcntl:
 		if (other == F_DUPFD || other == F_DUPFD_CLOEXEC)
@@ -149,11 +176,6 @@ void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error)
 			st_call_replaced(fd, other, ret);
 		}
 		break;
-	case SYS_close_range:
-		st_fdcache_forget_range((unsigned)c->args[0], (unsigned)c->args[1]);
-		break;
-	case SYS_bind:
-	case SYS_listen: st_fdcache_forget(fd); break;
 	}
 	st_tr_kernel_release();
 }

@@ -43,9 +43,8 @@ static void st_tr_syscall_stop(struct st_tr_thread *t)
 		long nr = (long)(info.op == PTRACE_SYSCALL_INFO_ENTRY ? info.entry.nr : info.seccomp.nr);
 		const uint64_t *args = info.op == PTRACE_SYSCALL_INFO_ENTRY ? info.entry.args
 									 : info.seccomp.args;
-		t->in_call = info.arch == AUDIT_ARCH_X86_64 && st_tr_call_wanted(nr);
-		if (t->in_call)
-			st_tr_call_entry(t, nr, args);
+		t->in_call = info.arch == AUDIT_ARCH_X86_64 && st_tr_call_wanted(nr) &&
+			     st_tr_call_entry(t, nr, args);
 	} else if (info.op == PTRACE_SYSCALL_INFO_EXIT && t->in_call) {
 		t->in_call = false;
 		long rval = (long)info.exit.rval;

@@ -98,7 +98,8 @@ bool st_tr_read(pid_t tid, uint64_t addr, void *buf, size_t len);
 
 /* st_tr_calls.c: a system call seen at entry and exit. */
 bool st_tr_call_wanted(long nr);
-void st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6]);
+/* true: its exit is wanted (false: all was done at its entry) */
+bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6]);
 void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error);
 void st_tr_proc_exiting(struct st_tr_proc *p); /* its last thread exits: open ends */
 
