@@ -214,15 +214,19 @@ void st_call_range_ending(unsigned first, unsigned last, unsigned flags)
 }
 
 /* A socket found open when following began (a tracer attaching to a running
- * process): a connected one is followed from then on, as a socket found
- * connected later is, so that its end is recorded. */
-void st_call_held(int fd)
+ * process): a connected one is recorded with both ends (a "held" event, so
+ * that the views list its connection) and followed from then on, as a socket
+ * found connected later is, so that its end is recorded too. */
+bool st_call_held(int fd, int listen_fd)
 {
 	enum st_life_state state;
 	uint8_t flags = st_sock_life(fd, true, &state);
 	struct st_addr local, peer;
 	if (state != ST_LIFE_BORN || !st_kernel_endpoints(fd, &local, &peer))
-		return;
+		return false;
 	st_fdcache_store(fd, &local, &peer);
+	struct st_outcome now = {st_now_ns(), 0, 0};
+	st_record_event(ST_OP_HELD, fd, listen_fd, &now, &local, &peer, flags, NULL);
 	st_end_learned(fd, flags);
+	return true;
 }

@@ -322,7 +322,9 @@ void st_call_so_error(int fd, int err, uint64_t ts); /* getsockopt(SO_ERROR) ret
 void st_call_shutdown(int fd, int how);		      /* after one that succeeded */
 /* before close_range(first, last, flags): the ends of what it closes */
 void st_call_range_ending(unsigned first, unsigned last, unsigned flags);
-void st_call_held(int fd); /* found open when following began (a tracer's attach) */
+/* found open when following began (a tracer's attach); listen_fd: the
+ * process's listener with its local port, or -1; true when connected */
+bool st_call_held(int fd, int listen_fd);
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

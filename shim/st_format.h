@@ -90,6 +90,12 @@ enum st_op {
 	ST_OP_ACCEPT4 = 3,
 	ST_OP_GETSOCKNAME = 4,
 	ST_OP_GETPEERNAME = 5,
+	/* version 3, written by the tracer attaching to a running process: a
+	 * socket found connected when tracing began, with both ends; listen_fd
+	 * is the listener of the same process whose port it has (an accepted
+	 * one), -1 otherwise (taken as a client).  Not a call of the program's:
+	 * its time is the attach's.  Older readers stop at it ("unknown call"). */
+	ST_OP_HELD = 6,
 };
 
 /* Event flags */

@@ -191,8 +191,7 @@ bool st_filter_match(struct st_filter *f, const struct st_ev *ev)
 		return false;
 	if (f->have_addr && !st_ep_addr_is(&ev->local, &f->addr) && !st_ep_addr_is(&ev->peer, &f->addr))
 		return false;
-	bool opens = (ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT)) ||
-		     ((ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0);
+	bool opens = st_ev_opens_client(ev) || st_ev_opens_server(ev);
 	if (st_filter_by_event_only(f) && opens) {
 		if (f->kept == NULL)
 			f->kept = st_keep_new();

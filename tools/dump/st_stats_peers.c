@@ -269,8 +269,8 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 	/* UDP sockets do not connect anyone (and -c leaves them out) */
 	if (ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM)
 		return;
-	bool connect = ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT);
-	bool accepted = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
+	bool connect = st_ev_opens_client(ev);
+	bool accepted = st_ev_opens_server(ev);
 	if (!connect && !accepted)
 		return;
 	uint32_t row = st_row_of(p, connect ? ST_DIR_TO : ST_DIR_AT, connect ? &ev->peer : &ev->local);

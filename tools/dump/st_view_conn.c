@@ -545,8 +545,8 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	struct st_view_state *v = d->state;
 	st_advance(d, v, ev->ts, out);
 	/* every connect is a row, failed or not; asking again is the same one */
-	bool is_client = ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT);
-	bool is_server = (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) && ev->ret >= 0;
+	bool is_client = st_ev_opens_client(ev);
+	bool is_server = st_ev_opens_server(ev);
 	if (!is_client && !is_server)
 		return;
 	if (ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM) {
@@ -684,6 +684,8 @@ static const char *st_end_result(const struct st_end *c)
 		return "abandoned";
 	if (c->copy.ret < 0 && !c->closed)
 		return "pending";
+	if (c->copy.op == ST_OP_HELD) /* connected before tracing began */
+		return "held";
 	return c->wants_close && !c->closed ? "open" : "ok";
 }
 
@@ -704,7 +706,9 @@ static bool st_blocking_latency(const struct st_end *c, uint64_t *latency_ns)
 static void st_life_of(const struct st_end *c, const struct st_end *s, struct st_life_row *l)
 {
 	memset(l, 0, sizeof *l);
-	l->result = c ? st_end_result(c) : (s->wants_close && !s->closed ? "open" : "ok");
+	l->result = c ? st_end_result(c)
+		  : s->copy.op == ST_OP_HELD ? "held" /* connected before tracing began */
+		  : s->wants_close && !s->closed ? "open" : "ok";
 	if (c && c->have_result) {
 		l->have_connect = true;
 		l->connect_ns = c->connect_ns;

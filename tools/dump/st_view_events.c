@@ -101,6 +101,12 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dum
 	st_put_i(out, accepts ? ev->listen_fd : ev->fd);
 	st_put_c(out, ')');
 	st_print_result(out, ev);
+	if (ev->op == ST_OP_HELD && ev->listen_fd >= 0) { /* found connected at an attach */
+		st_put_s(out, " server of ");
+		st_put_i(out, ev->listen_fd);
+	} else if (ev->op == ST_OP_HELD) {
+		st_put_s(out, " client");
+	}
 	if (ev->local.sa) {
 		fputs(" local=", out);
 		st_endpoint_text(out, &ev->local, o->numeric);
@@ -139,7 +145,7 @@ static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dum
 	} else {
 		st_put_s(out, ",\"errno\":null,");
 	}
-	if (ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4) {
+	if (st_ev_is_accept(ev)) {
 		st_put_s(out, "\"listen_fd\":");
 		st_put_i(out, ev->listen_fd);
 		st_put_c(out, ',');

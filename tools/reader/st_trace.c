@@ -19,7 +19,7 @@ const char *st_op_name(uint8_t op)
 	static const char *const names[] = {
 		[ST_OP_CONNECT] = "connect",         [ST_OP_ACCEPT] = "accept",
 		[ST_OP_ACCEPT4] = "accept4",         [ST_OP_GETSOCKNAME] = "getsockname",
-		[ST_OP_GETPEERNAME] = "getpeername",
+		[ST_OP_GETPEERNAME] = "getpeername", [ST_OP_HELD] = "held",
 	};
 	return op < sizeof names / sizeof names[0] && names[op] ? names[op] : NULL;
 }

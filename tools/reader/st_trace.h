@@ -25,6 +25,25 @@ struct st_ev {
 	uint64_t offset;
 };
 
+/* Events that open a connection's end in the reader's views: a connect (not
+ * a repeat), an accept that returned a socket, a socket held at an attach. */
+static inline bool st_ev_opens_client(const struct st_ev *ev)
+{
+	return (ev->op == ST_OP_CONNECT && !(ev->flags & ST_EV_REPEAT)) ||
+	       (ev->op == ST_OP_HELD && ev->listen_fd < 0);
+}
+
+static inline bool st_ev_is_accept(const struct st_ev *ev)
+{
+	return ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4 ||
+	       (ev->op == ST_OP_HELD && ev->listen_fd >= 0);
+}
+
+static inline bool st_ev_opens_server(const struct st_ev *ev)
+{
+	return st_ev_is_accept(ev) && ev->ret >= 0;
+}
+
 struct st_proc {
 	uint64_t ts;
 	uint32_t pid, ppid;

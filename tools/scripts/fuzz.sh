@@ -46,6 +46,21 @@ fi
 if [ ! -s "$seeds/v3-jumps.trace" ]; then
 	make_seed v3-jumps.trace "$build/progs/jumps" 2000
 fi
+# the ptrace tracer's: process records flagged ptrace, raw calls, stacks of
+# another process, and "held" events of a process attached with -p
+if [ ! -s "$seeds/v3-ptrace.trace" ]; then
+	"$build/socktrace" -q --ptrace -k 4 -o "$seeds/v3-ptrace.trace" \
+		"$build/progs/tracee" inline >/dev/null 2>&1 || true
+	/usr/bin/python3 -c "import socket, time
+s = socket.create_server(('127.0.0.1', 0)); c = socket.create_connection(s.getsockname())
+a, _ = s.accept(); time.sleep(2); c.close(); a.close()" &
+	held=$!
+	sleep 0.5
+	"$build/socktrace" -q -p "$held" -o "$seeds/v3-held.trace" >/dev/null 2>&1 &
+	tracer=$!
+	wait "$held" || true
+	wait "$tracer" || true
+fi
 if [ ! -s "$seeds/modules.trace" ]; then
 	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi

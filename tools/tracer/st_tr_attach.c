@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "st_tracer.h"
@@ -85,30 +87,82 @@ static bool st_tr_seize_all(struct st_tr_proc *p)
 	return true;
 }
 
-/* The sockets it already holds: followed from now on, as the shim follows
- * a socket it finds connected, so their ends are recorded. */
-static void st_tr_held_sockets(struct st_tr_proc *p)
+/* The socket fds of a process, from /proc/PID/fd; how many (at most max). */
+static size_t st_tr_socket_fds(pid_t pid, int *fds, size_t max)
 {
 	char path[64], link[64];
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)p->pid);
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
 	DIR *dir = opendir(path);
 	if (dir == NULL)
-		return;
-	st_tr_kernel_use(p);
-	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
+		return 0;
+	size_t n = 0;
 	struct dirent *de;
-	while ((de = readdir(dir)) != NULL) {
+	while ((de = readdir(dir)) != NULL && n < max) {
 		char full[64 + sizeof de->d_name];
 		snprintf(full, sizeof full, "%s/%s", path, de->d_name);
-		ssize_t n = readlink(full, link, sizeof link - 1);
-		if (n <= 0 || de->d_name[0] == '.')
-			continue;
-		link[n] = '\0';
-		if (strncmp(link, "socket:", 7) == 0)
-			st_call_held(atoi(de->d_name));
-		st_tr_kernel_release();
+		ssize_t len = de->d_name[0] == '.' ? -1 : readlink(full, link, sizeof link - 1);
+		if (len > 7 && strncmp(link, "socket:", 7) == 0)
+			fds[n++] = atoi(de->d_name);
 	}
 	closedir(dir);
+	return n;
+}
+
+/* A listening socket's local end, or false. */
+static bool st_tr_listener(int fd, struct st_addr *local)
+{
+	int listening = 0;
+	socklen_t len = sizeof listening;
+	local->len = sizeof local->ss;
+	return st_kernel_getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+	       listening && st_kernel_name(false, fd, (struct sockaddr *)&local->ss, &local->len) == 0;
+}
+
+static uint16_t st_tr_port(const struct st_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_port;
+	if (a->ss.ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)&a->ss)->sin6_port;
+	return 0;
+}
+
+/* The listener a connected socket was accepted from: one of the same
+ * process with its family and local port (ss's view of a server end). */
+static int st_tr_accepted_from(int fd, const int *listeners, const struct st_addr *ends,
+			       size_t nlisteners)
+{
+	struct st_addr local;
+	local.len = sizeof local.ss;
+	if (st_kernel_name(false, fd, (struct sockaddr *)&local.ss, &local.len) != 0)
+		return -1;
+	for (size_t i = 0; i < nlisteners; i++)
+		if (ends[i].ss.ss_family == local.ss.ss_family && st_tr_port(&local) != 0 &&
+		    st_tr_port(&ends[i]) == st_tr_port(&local))
+			return listeners[i];
+	return -1;
+}
+
+/* The sockets it already holds: each connected one recorded with both ends
+ * and followed from now on, as the shim follows a socket it finds connected,
+ * so -c lists its connection and its end. */
+static void st_tr_held_sockets(struct st_tr_proc *p)
+{
+	enum { ST_TR_HELD_MAX = 4096 };
+	static int fds[ST_TR_HELD_MAX], listeners[ST_TR_HELD_MAX];
+	static struct st_addr ends[ST_TR_HELD_MAX];
+	size_t n = st_tr_socket_fds(p->pid, fds, ST_TR_HELD_MAX), nlisteners = 0;
+	st_tr_kernel_use(p);
+	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
+	for (size_t i = 0; i < n; i++) {
+		if (st_tr_listener(fds[i], &ends[nlisteners]))
+			listeners[nlisteners++] = fds[i];
+		st_tr_kernel_release();
+	}
+	for (size_t i = 0; i < n; i++) {
+		st_call_held(fds[i], st_tr_accepted_from(fds[i], listeners, ends, nlisteners));
+		st_tr_kernel_release();
+	}
 }
 
 static void st_tr_ask_stop(int sig)
