@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,6 +122,47 @@ static bool tr_state_becomes(pid_t pid, const char *want)
 {
 	for (int i = 0; i < 100; i++) {
 		if (strchr(want, tr_state(pid)))
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* socktrace -p pid -o path, started and seen attached; its pid. */
+static pid_t tr_attach(pid_t pid, const char *path, int *tout, char *tbuf, size_t size)
+{
+	char pidarg[16];
+	snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
+	const char *attach[] = {launcher, "-p", pidarg, "-o", path, NULL};
+	pid_t tracer = tr_spawn(attach, tout);
+	cr_assert(tr_read_until(*tout, "attached to 1 process", tbuf, size), "%s", tbuf);
+	return tracer;
+}
+
+/* How many sockets pid holds (its /proc/PID/fd links to socket:[...]). */
+static int tr_sockets(pid_t pid)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	int n = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		char full[64 + sizeof de->d_name];
+		snprintf(full, sizeof full, "%s/%s", path, de->d_name);
+		ssize_t len = readlink(full, link, sizeof link - 1);
+		n += len > 7 && strncmp(link, "socket:", 7) == 0;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Waits (bounded) until pid holds want sockets. */
+static bool tr_sockets_become(pid_t pid, int want)
+{
+	for (int i = 0; i < 500; i++) {
+		if (tr_sockets(pid) == want)
 			return true;
 		usleep(20000);
 	}
@@ -270,7 +312,11 @@ Test(tracer, the_shim_and_the_tracer_give_the_same_rows)
 	char life[256], shim_trace[200];
 	h_path(life, sizeof life, "progs/life");
 	snprintf(shim_trace, sizeof shim_trace, "%s/shim.trace", dir);
-	const char *modes[] = {"bytes", "refused", "dup", "fdupfd", "again", "reuse"};
+	/* vfork, fork, descriptors passed over a Unix socket, timeouts, unsent
+	 * bytes: the fork and vfork children get their own socket tables */
+	const char *modes[] = {"bytes", "refused", "dup", "fdupfd", "again", "reuse",
+			       "vforkclose", "vforkexit", "scmrights", "peerbuf",
+			       "timeout", "unacked"};
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		static struct h_run r;
 		unlink(trace);
@@ -284,6 +330,47 @@ Test(tracer, the_shim_and_the_tracer_give_the_same_rows)
 		rows_of(trace, tracer_rows, sizeof tracer_rows);
 		cr_assert_neq(shim_rows[0], '\0', "life %s has rows", modes[i]);
 		cr_assert_str_eq(tracer_rows, shim_rows, "life %s", modes[i]);
+	}
+}
+
+/* The launcher under --ptrace stands for the program as with the shim: its
+ * exit status and death by a signal passed through, a SIGTERM sent to the
+ * launcher passed on to the program (which handles it and exits 0). */
+Test(tracer, exit_status_and_signals_pass_through)
+{
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, "/bin/sh", "-c",
+						    "exit 7", NULL}), 7, "%s", r.err);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, "/bin/sh", "-c",
+						    "kill -USR1 $$", NULL}), 128 + SIGUSR1, "%s", r.err);
+	int out;
+	char buf[4096] = "";
+	const char *launched[] = {launcher, "-q", "--ptrace", "-o", trace, tracee, "signals", NULL};
+	pid_t tracer = tr_spawn(launched, &out);
+	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	kill(tracer, SIGTERM);
+	cr_assert(tr_read_until(out, "term=1", buf, sizeof buf), "%s", buf);
+	cr_assert_eq(tr_wait(tracer), 0, "%s", buf);
+	close(out);
+}
+
+/* Where the client's calls are inline system calls (forkdup, prefork), the
+ * shim sees only the server's end; the tracer sees both and pairs them. */
+Test(tracer, raw_clients_the_shim_misses_are_paired)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	const char *modes[][2] = {{"forkdup", NULL}, {"prefork", "parent-first"}};
+	for (size_t i = 0; i < 2; i++) {
+		static struct h_run r, d;
+		unlink(trace);
+		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, life,
+							    modes[i][0], modes[i][1], NULL}),
+			     0, "%s", r.err);
+		const char *argv[] = {dump, "-n", "-c", "--json", trace, NULL};
+		cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+		cr_assert_eq(h_occurrences(d.out, "\"paired\":true"), 1, "%s: %s", modes[i][0], d.out);
+		cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), 1, "%s", d.out);
 	}
 }
 
@@ -331,14 +418,11 @@ Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached
 	const char *bare[] = {tracee, "sleep", NULL};
 	pid_t alone = tr_spawn(bare, &out);
 	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
-	char pidarg[16], attached_trace[200];
-	snprintf(pidarg, sizeof pidarg, "%d", (int)alone);
+	char attached_trace[200];
 	snprintf(attached_trace, sizeof attached_trace, "%s/a.trace", dir);
 	int tout;
 	char tbuf[4096] = "";
-	const char *attach[] = {launcher, "-p", pidarg, "-o", attached_trace, NULL};
-	tracer = tr_spawn(attach, &tout);
-	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	tracer = tr_attach(alone, attached_trace, &tout, tbuf, sizeof tbuf);
 	kill(tracer, SIGKILL);
 	tr_wait(tracer);
 	cr_assert(tr_state_becomes(alone, "SR"), "attached program left in state %c",
@@ -360,11 +444,7 @@ Test(tracer, signals_reach_an_attached_program_as_bare)
 	const char *bare[] = {tracee, "signals", NULL};
 	pid_t prog = tr_spawn(bare, &out);
 	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
-	char pidarg[16];
-	snprintf(pidarg, sizeof pidarg, "%d", (int)prog);
-	const char *attach[] = {launcher, "-p", pidarg, "-o", trace, NULL};
-	pid_t tracer = tr_spawn(attach, &tout);
-	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	pid_t tracer = tr_attach(prog, trace, &tout, tbuf, sizeof tbuf);
 	/* one at a time: a signal sent while the same one is pending is merged,
 	 * bare or traced */
 	for (int i = 1; i <= 3; i++) {
@@ -428,16 +508,13 @@ Test(tracer, attach_records_only_what_happens_while_attached)
 	tr_fetch(port, status, sizeof status);
 	cr_assert_str_eq(status, "HTTP/1.0 200 OK");
 	/* a connection the server accepted before the attach, still open */
+	cr_assert(tr_sockets_become(srv, 1), "the listener alone: %d", tr_sockets(srv));
 	int held = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	cr_assert(connect(held, (struct sockaddr *)&in, sizeof in) == 0);
-	usleep(200000); /* accepted by then: its handler waits for a request */
-	char pidarg[16];
-	snprintf(pidarg, sizeof pidarg, "%d", (int)srv);
-	const char *attach[] = {launcher, "-p", pidarg, "-o", trace, NULL};
-	pid_t tracer = tr_spawn(attach, &tout);
-	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	cr_assert(tr_sockets_become(srv, 2), "accepted: %d sockets", tr_sockets(srv));
+	pid_t tracer = tr_attach(srv, trace, &tout, tbuf, sizeof tbuf);
 	for (int i = 0; i < 3; i++) {
 		tr_fetch(port, status, sizeof status);
 		cr_assert_str_eq(status, "HTTP/1.0 200 OK");
@@ -450,7 +527,8 @@ Test(tracer, attach_records_only_what_happens_while_attached)
 		got += n;
 	cr_assert_gt(got, 0);
 	close(held);
-	usleep(200000); /* its close reaches the server */
+	/* the server closed every connection, while traced */
+	cr_assert(tr_sockets_become(srv, 1), "%d sockets", tr_sockets(srv));
 	kill(tracer, SIGINT);
 	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
 	cr_assert(tr_state_becomes(srv, "SR"), "after detach: state %c", tr_state(srv));
@@ -501,9 +579,7 @@ Test(tracer, attach_failures_are_said)
 	char pidarg[16], other[200];
 	snprintf(pidarg, sizeof pidarg, "%d", (int)prog);
 	snprintf(other, sizeof other, "%s/other.trace", dir);
-	const char *attach[] = {launcher, "-p", pidarg, "-o", other, NULL};
-	pid_t tracer = tr_spawn(attach, &tout);
-	cr_assert(tr_read_until(tout, "attached to 1 process", tbuf, sizeof tbuf), "%s", tbuf);
+	pid_t tracer = tr_attach(prog, other, &tout, tbuf, sizeof tbuf);
 	cr_assert_eq(tr_launch(&r, (const char *[]){"-p", pidarg, "-o", trace, NULL}), 2);
 	cr_assert_not_null(strstr(r.err, "already traced by process"), "%s", r.err);
 	kill(tracer, SIGTERM);

@@ -201,7 +201,9 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 			(unsigned long long)s->rx_bytes);
 	fputs("\n\nCALL          EVENTS   FAILED\n", out);
 	for (uint8_t op = 1; op < ST_OPS && st_op_name(op); op++)
-		fprintf(out, "%-12s %7zu %8zu\n", st_op_name(op), s->per_op[op], s->failed_op[op]);
+		if (op != ST_OP_HELD || s->per_op[op]) /* only a tracer's attach has them */
+			fprintf(out, "%-12s %7zu %8zu\n", st_op_name(op), s->per_op[op],
+				s->failed_op[op]);
 	fputs("\nPID      PROGRAM              EVENTS   FAILED  VIA\n", out);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		char name[64];

@@ -180,11 +180,17 @@ static enum st_way st_choose_way(const char *path, enum st_way asked)
 							       : "the script's interpreter is "
 								 "statically linked")
 					     : NULL;
-	if (asked == ST_WAY_PTRACE)
-		return ST_WAY_PTRACE;
-	if (unreachable && asked == ST_WAY_AUTO) {
+	bool privileged = ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+			  ((st.st_mode & S_ISGID) && st.st_gid != getegid());
+	if (unreachable && asked == ST_WAY_AUTO)
 		fprintf(stderr, "socktrace: %s: %s: tracing it with ptrace (--preload to refuse)\n",
 			binary, unreachable);
+	if (asked == ST_WAY_PTRACE || (unreachable && asked == ST_WAY_AUTO)) {
+		/* the seccomp filter needs no_new_privs, which exec honours */
+		if (privileged)
+			fprintf(stderr, "socktrace: %s: set-user-ID or set-group-ID program: under "
+					"ptrace it runs without its privileges, as under strace\n",
+				path);
 		return ST_WAY_PTRACE;
 	}
 	if (f.is_static)

@@ -51,6 +51,12 @@ static bool st_tr_exit_unneeded(const struct st_tr_call *c)
 		st_end_finish(&c->note, 0, 0);
 		st_fdcache_forget(fd);
 		return true;
+	case SYS_socket:
+		/* the new socket's type and protocol are asked of the kernel when
+		 * a call first needs them (one getsockopt per connect or listener,
+		 * cheaper than a stop); no stale state is left under its number,
+		 * since every close, dup2 and exec was seen */
+		return true;
 	case SYS_fcntl: return c->args[1] != F_DUPFD && c->args[1] != F_DUPFD_CLOEXEC;
 	case SYS_getsockopt: return c->args[1] != SOL_SOCKET || c->args[2] != SO_ERROR;
 	case SYS_bind:
@@ -155,7 +161,6 @@ void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error)
 	st_tr_kernel_use(t->proc);
 	st_record_as((uint32_t)t->proc->pid, (uint32_t)t->tid);
 	switch (c->nr) {
-	case SYS_socket: st_call_socket(ret, fd, other, (int)c->args[2]); break;
 	case SYS_socketpair: if (ret == 0) st_tr_socketpair(t); break;
 	case SYS_connect: st_call_connect(fd, &c->addr, &done, c->start_ns, &c->stack); break;
 	case SYS_accept:
