@@ -23,14 +23,14 @@ ifeq ($(filter x86_64-%,$(shell $(CC) -dumpmachine)),)
 $(error socktrace is written for x86-64 Linux; $(CC) targets $(shell $(CC) -dumpmachine))
 endif
 
-SHIM_SRC  = $(wildcard shim/*.c)
-# The core: format, clock, trace file, recorder, per-fd tables, connection
-# ends and endpoints (asking the kernel through st_kernel).  It calls
-# nothing in the front-end (st_core_hooks is how it asks); gentrace and the
-# format tests link it alone.
-SHIM_CORE = shim/st_clock.c shim/st_fdpages.c shim/st_socktab.c shim/st_record.c shim/st_file.c shim/st_fdcache.c \
-            shim/st_life.c shim/st_end.c shim/st_addr.c shim/st_calls.c
-SHIM_HDR  = $(wildcard shim/*.h)
+SHIM_SRC  = $(wildcard shim/*.c shim/core/*.c)
+# The core (shim/core/): clock, trace file, recorder, per-process socket
+# tables, the connection state machine, ends and endpoints (asking the kernel
+# through st_kernel).  Its files include only core/st_core.h and call nothing
+# in a front-end (st_core_hooks is how it asks); the shim (shim/*.c), the
+# tracer (tools/tracer/), gentrace and the format tests link it.
+SHIM_CORE = $(wildcard shim/core/*.c)
+SHIM_HDR  = $(wildcard shim/*.h shim/core/*.h)
 READER_SRC = $(wildcard tools/reader/*.c)
 READER_HDR = $(wildcard tools/reader/*.h) shim/st_format.h
 READER_LIBS = -ldw -lelf -lpthread -lstdc++

@@ -3,7 +3,7 @@
 #ifndef ST_INTERNAL_H
 #define ST_INTERNAL_H
 
-#include "st_core.h"
+#include "core/st_core.h"
 
 /* st_real.c: the wrapped functions as the next object (libc) defines them.
  * Safe to call at any time: before binding completes they fall back to the

@@ -1,4 +1,4 @@
-/* The trace format through the real writer (shim/st_record.c, st_file.c) and
+/* The trace format through the real writer (shim/core/st_record.c, st_file.c) and
  * the real reader (tools/reader/st_trace.c): every family and every call round-trips,
  * and every kind of damage gives a located error with earlier records kept. */
 #define _GNU_SOURCE
@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../shim/st_internal.h"
+#include "../shim/core/st_core.h"
 #include "harness.h"
 
 

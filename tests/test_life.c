@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../shim/st_internal.h"
+#include "../shim/core/st_core.h"
 #include "harness.h"
 
 static char dir[64], trace[128], dump[256], life[256];

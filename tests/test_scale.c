@@ -19,7 +19,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "../shim/st_internal.h"
+#include "../shim/core/st_core.h"
 #include "../tools/reader/st_stream.h"
 #include "../tools/reader/st_symbols.h"
 #include "harness.h"

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../shim/st_internal.h"
+#include "../shim/core/st_core.h"
 #include "harness.h"
 
 static char dir[64], trace[128], dump[256];

@@ -4,7 +4,7 @@
  * frame of an event: a seed for the fuzzer.
  *
  * gentrace FILE EVENTS [THREADS [STEP_NS]]: writes a large trace fast with the shim's
- * own recorder (shim/st_record.c, st_file.c), no system call per event: the
+ * own recorder (shim/core/st_record.c, st_file.c), no system call per event: the
  * reader-at-scale tests and `make bench` read what it writes.  Each thread
  * writes its share as a server would: accepts and connects with their
  * getsockname/getpeername, on loopback ports, one process record first.
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../shim/st_internal.h"
+#include "../../shim/core/st_core.h"
 
 
 static long gen_per_thread;

@@ -1,7 +1,7 @@
 /*
  * The tracer: socktrace's second front-end (the first is the LD_PRELOAD
  * shim).  It follows programs with ptrace, sees their socket system calls
- * at entry and exit, and feeds them to the same core (shim/st_core.h) that
+ * at entry and exit, and feeds them to the same core (shim/core/st_core.h) that
  * the shim feeds, so the trace is the same.  It reaches what the loader
  * cannot: static and Go programs, raw system calls, a process already
  * running (-p).
@@ -16,7 +16,7 @@
 #include <sys/ptrace.h>
 #include <sys/types.h>
 
-#include "../../shim/st_core.h"
+#include "../../shim/core/st_core.h"
 
 struct st_tr_options {
 	const char *trace;     /* the trace file, absolute */

@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
-#include "st_format.h"
+#include "../st_format.h"
 
 #define ST_TLS __attribute__((tls_model("initial-exec")))
 #define ST_LIKELY(x) __builtin_expect(!!(x), 1)
