@@ -354,6 +354,19 @@ Test(tracer, exit_status_and_signals_pass_through)
 	close(out);
 }
 
+/* A program with a seccomp filter of its own: its filter's answer wins over
+ * the tracer's (the kernel runs the strictest), as bare. */
+Test(tracer, a_programs_own_seccomp_filter_answers_as_bare)
+{
+	static struct h_run bare, traced;
+	const char *argv[] = {tracee, "seccomp", NULL};
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0, "%s", bare.err);
+	cr_assert_eq(tr_launch(&traced, (const char *[]){"-q", "--ptrace", "-o", trace, tracee,
+							 "seccomp", NULL}), 0, "%s", traced.err);
+	cr_assert_str_eq(bare.out, "connect=-1 errno=EPERM\n");
+	cr_assert_str_eq(traced.out, bare.out);
+}
+
 /* Where the client's calls are inline system calls (forkdup, prefork), the
  * shim sees only the server's end; the tracer sees both and pairs them. */
 Test(tracer, raw_clients_the_shim_misses_are_paired)
@@ -413,6 +426,9 @@ Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached
 	close(out);
 	cr_assert(tr_state_becomes(prog, "?XZ"), "launched program still alive: %c",
 		  tr_state(prog));
+	struct st_trace t;
+	h_load(&t, trace); /* readable, as a killed shim's trace is */
+	st_trace_free(&t);
 
 	buf[0] = '\0';
 	const char *bare[] = {tracee, "sleep", NULL};
@@ -427,6 +443,8 @@ Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached
 	tr_wait(tracer);
 	cr_assert(tr_state_becomes(alone, "SR"), "attached program left in state %c",
 		  tr_state(alone));
+	h_load(&t, attached_trace);
+	st_trace_free(&t);
 	kill(alone, SIGTERM);
 	cr_assert_eq(tr_wait(alone), 128 + SIGTERM, "it goes on, and dies of its own signal");
 	close(out);
@@ -582,6 +600,20 @@ Test(tracer, attach_failures_are_said)
 	pid_t tracer = tr_attach(prog, other, &tout, tbuf, sizeof tbuf);
 	cr_assert_eq(tr_launch(&r, (const char *[]){"-p", pidarg, "-o", trace, NULL}), 2);
 	cr_assert_not_null(strstr(r.err, "already traced by process"), "%s", r.err);
+	/* a zombie: exited, nothing to trace */
+	const char *zombie_maker[] = {tracee, "zombie", NULL};
+	int zout;
+	char zbuf[4096] = "";
+	pid_t parent = tr_spawn(zombie_maker, &zout);
+	cr_assert(tr_read_until(zout, "zombie ", zbuf, sizeof zbuf), "%s", zbuf);
+	char zpid[16];
+	snprintf(zpid, sizeof zpid, "%d", atoi(strstr(zbuf, "zombie ") + 7));
+	cr_assert(tr_state_becomes((pid_t)atoi(zpid), "Z"));
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-p", zpid, "-o", trace, NULL}), 2);
+	cr_assert_not_null(strstr(r.err, "a zombie"), "%s", r.err);
+	kill(parent, SIGKILL);
+	tr_wait(parent);
+	close(zout);
 	kill(tracer, SIGTERM);
 	cr_assert_eq(tr_wait(tracer), 0);
 	kill(prog, SIGKILL);

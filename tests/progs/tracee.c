@@ -10,10 +10,17 @@
  *                   SIGUSR1 and SIGCHLD, prints all counts and exits on
  *                   SIGTERM; prints "ready PID" first
  *   tracee sleep    prints "ready PID", then sleeps until killed
+ *   tracee seccomp  installs a filter of its own that fails connect with
+ *                   EPERM, then connects: prints what connect returned
+ *   tracee zombie   starts a child that exits at once and is never waited
+ *                   for: prints "zombie PID", then sleeps
  */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdbool.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -125,6 +132,42 @@ static int tracee_signals(void)
 	return tracee_term ? 0 : 1;
 }
 
+/* A filter of the program's own: connect fails with EPERM, all else runs. */
+static int tracee_own_filter(void)
+{
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_connect, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) == 0);
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	int ret = connect(c, (struct sockaddr *)&in, sizeof in);
+	printf("connect=%d errno=%s\n", ret, ret < 0 ? strerrorname_np(errno) : "0");
+	close(c);
+	close(l);
+	return 0;
+}
+
+static int tracee_zombie(void)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	printf("zombie %d\n", (int)pid);
+	for (int i = 0; i < 600; i++)
+		usleep(100000);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -141,6 +184,10 @@ int main(int argc, char **argv)
 			usleep(100000);
 		return 0;
 	}
-	fprintf(stderr, "usage: tracee inline|libc|signals|sleep\n");
+	if (!strcmp(mode, "seccomp"))
+		return tracee_own_filter();
+	if (!strcmp(mode, "zombie"))
+		return tracee_zombie();
+	fprintf(stderr, "usage: tracee inline|libc|signals|sleep|seccomp|zombie\n");
 	return 2;
 }
