@@ -580,6 +580,69 @@ Test(tracer, attach_records_only_what_happens_while_attached)
 	close(tout);
 }
 
+/* Children a process starts while attached are followed (the connects of
+ * forked clients paired with the parent's accepts, their bytes counted);
+ * those before and after the attach are not in the trace, and the program
+ * serves on after the detach. */
+Test(tracer, children_started_while_attached_are_followed)
+{
+	int out, tout;
+	char buf[4096] = "", tbuf[4096] = "";
+	const char *bare[] = {tracee, "forks", NULL};
+	pid_t prog = tr_spawn(bare, &out);
+	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	kill(prog, SIGUSR1);
+	cr_assert(tr_read_until(out, "served 1\n", buf, sizeof buf), "%s", buf);
+	pid_t tracer = tr_attach(prog, trace, &tout, tbuf, sizeof tbuf);
+	for (int i = 2; i <= 4; i++) {
+		char seen[32];
+		snprintf(seen, sizeof seen, "served %d\n", i);
+		kill(prog, SIGUSR1);
+		cr_assert(tr_read_until(out, seen, buf, sizeof buf), "%s", buf);
+	}
+	kill(tracer, SIGTERM);
+	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
+	kill(prog, SIGUSR1);
+	cr_assert(tr_read_until(out, "served 5\n", buf, sizeof buf), "after the detach: %s", buf);
+	kill(prog, SIGTERM);
+	cr_assert_eq(tr_wait(prog), 0);
+	close(out);
+	close(tout);
+	static struct h_run d;
+	const char *argv[] = {dump, "-n", "-c", "--json", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	cr_assert_eq(h_occurrences(d.out, "\"paired\":true"), 3, "%s", d.out);
+	cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":100,\"rx_bytes\":0"), 3, "%s", d.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nprocs, 4, "the parent and its three children while attached");
+	st_trace_free(&t);
+}
+
+/* A set-user-ID program under --ptrace runs without its privileges (the
+ * filter needs no_new_privs, which exec honours), as under strace, and the
+ * launcher says so. */
+Test(tracer, a_set_user_id_program_runs_unprivileged_and_is_told)
+{
+	if (geteuid() == 65534)
+		cr_skip_test("runs as nobody already");
+	char suid[200];
+	snprintf(suid, sizeof suid, "%s/suid", dir);
+	static struct h_run r;
+	const char *mk[] = {"/bin/sh", "-c", "cp \"$0\" \"$1\" && chown 65534 \"$1\" && chmod 4755 \"$1\"",
+			    tracee, suid, NULL};
+	cr_assert_eq(h_run(&r, NULL, mk, NULL, 30), 0, "%s", r.err);
+	const char *bare[] = {suid, "euid", NULL};
+	cr_assert_eq(h_run(&r, NULL, bare, NULL, 30), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "euid=65534\n", "bare, it runs as its owner");
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, suid, "euid",
+						    NULL}), 0, "%s", r.err);
+	char mine[32];
+	snprintf(mine, sizeof mine, "euid=%d\n", (int)geteuid());
+	cr_assert_str_eq(r.out, mine);
+	cr_assert_not_null(strstr(r.err, "runs without its privileges"), "%s", r.err);
+}
+
 /* Bad input to -p: said in words, exit 2, and the target untouched. */
 Test(tracer, attach_failures_are_said)
 {

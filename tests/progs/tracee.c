@@ -12,6 +12,11 @@
  *   tracee sleep    prints "ready PID", then sleeps until killed
  *   tracee seccomp  installs a filter of its own that fails connect with
  *                   EPERM, then connects: prints what connect returned
+ *   tracee forks    a listener; on each SIGUSR1 a forked child connects to
+ *                   it, sends 100 bytes and exits, and the parent accepts,
+ *                   reads and closes: prints "served N" after each; exits
+ *                   0 on SIGTERM; prints "ready PID" first
+ *   tracee euid     prints its effective uid
  *   tracee zombie   starts a child that exits at once and is never waited
  *                   for: prints "zombie PID", then sleeps
  */
@@ -156,6 +161,45 @@ static int tracee_own_filter(void)
 	return 0;
 }
 
+static int tracee_forks(void)
+{
+	struct sigaction sa = {.sa_handler = tracee_count};
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0);
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	printf("ready %d\n", (int)getpid());
+	sig_atomic_t served = 0;
+	for (int i = 0; i < 6000 && !tracee_term; i++) { /* a minute at most */
+		usleep(10000);
+		for (; served < tracee_usr1; served++) {
+			pid_t pid = fork();
+			CHECK(pid >= 0);
+			if (pid == 0) {
+				static char buf[100];
+				int c = socket(AF_INET, SOCK_STREAM, 0);
+				CHECK(c >= 0 && connect(c, (struct sockaddr *)&in, sizeof in) == 0);
+				CHECK(write(c, buf, sizeof buf) == (ssize_t)sizeof buf);
+				close(c);
+				_exit(0);
+			}
+			int a = accept(l, NULL, NULL);
+			CHECK(a >= 0);
+			char buf[100];
+			for (ssize_t got = 0, n; got < 100; got += n)
+				CHECK((n = read(a, buf, sizeof buf)) > 0);
+			close(a);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			printf("served %d\n", (int)served + 1);
+		}
+	}
+	close(l);
+	return 0;
+}
+
 static int tracee_zombie(void)
 {
 	pid_t pid = fork();
@@ -186,6 +230,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "seccomp"))
 		return tracee_own_filter();
+	if (!strcmp(mode, "forks"))
+		return tracee_forks();
+	if (!strcmp(mode, "euid")) {
+		printf("euid=%d\n", (int)geteuid());
+		return 0;
+	}
 	if (!strcmp(mode, "zombie"))
 		return tracee_zombie();
 	fprintf(stderr, "usage: tracee inline|libc|signals|sleep|seccomp|zombie\n");
