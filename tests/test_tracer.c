@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -732,4 +733,50 @@ Test(tracer, garbage_arguments_get_the_bare_answers)
 	h_load(&t, trace);
 	cr_assert_gt(t.nevs, 100, "the calls were seen");
 	st_trace_free(&t);
+}
+
+/* Reaps every exited child; how many children are left (-1: none ever). */
+static int tr_reap_all(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		;
+	return pid == 0 ? 1 : 0; /* 0: some are still running or stopped */
+}
+
+/* The tracer SIGKILLed at any moment, a third of the times in its first
+ * 3 ms (creating the file, seizing, the program's exec): the trace it leaves
+ * loads whole, and its program dies with it (no stray process). */
+Test(tracer, a_tracer_killed_at_any_moment_leaves_a_readable_trace)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	/* orphans come back to this process, to be waited for */
+	cr_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	unsigned seed = (unsigned)time(NULL);
+	for (int k = 0; k < 30; k++) {
+		unlink(trace);
+		long delay_us = (long)(rand_r(&seed) % (k % 3 == 0 ? 3000 : 30000));
+		int out;
+		const char *argv[] = {launcher, "-q", "--ptrace", "-o", trace, life, "reuse", "300",
+				      NULL};
+		pid_t tracer = tr_spawn(argv, &out);
+		usleep((useconds_t)delay_us);
+		kill(tracer, SIGKILL);
+		tr_wait(tracer);
+		close(out);
+		/* its program, or its child not yet a program, is gone too */
+		int left = 0;
+		for (int i = 0; i < 250 && (left = tr_reap_all()) > 0; i++)
+			usleep(20000);
+		cr_assert_eq(left, 0, "kill %d after %ld us: a process outlived its tracer", k,
+			     delay_us);
+		if (access(trace, F_OK) != 0)
+			continue; /* killed before it made the file */
+		struct st_trace t;
+		int rc = st_trace_load(&t, trace, 0);
+		cr_assert_eq(rc, 0, "kill %d after %ld us: %s", k, delay_us, t.error);
+		st_trace_free(&t);
+	}
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -248,6 +249,7 @@ int st_tracer_launch(const struct st_tr_options *o, const char *command, char *c
 {
 	if (!st_tr_open_trace(o))
 		return -1;
+	pid_t tracer = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("socktrace: fork");
@@ -260,7 +262,14 @@ int st_tracer_launch(const struct st_tr_options *o, const char *command, char *c
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGQUIT, SIG_DFL);
+		/* a tracer killed before it holds this child must not leave it
+		 * stopped forever: killed with it until then, and only until
+		 * then (the program keeps no death signal of ours) */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != tracer)
+			_exit(127);
 		raise(SIGSTOP);
+		prctl(PR_SET_PDEATHSIG, 0);
 		int rc = st_tr_seccomp_install();
 		if (rc < 0) {
 			fprintf(stderr, "socktrace: seccomp filter: %s\n", strerror(-rc));
