@@ -480,8 +480,13 @@ Test(tracer, signals_reach_an_attached_program_as_bare)
 	cr_assert(tr_state_becomes(prog, "Tt"), "SIGSTOP: state %c", tr_state(prog));
 	kill(prog, SIGCONT);
 	cr_assert(tr_state_becomes(prog, "SR"), "SIGCONT: state %c", tr_state(prog));
+	/* detached while stopped: it stays stopped, as bare, until SIGCONT */
+	kill(prog, SIGSTOP);
+	cr_assert(tr_state_becomes(prog, "Tt"), "SIGSTOP: state %c", tr_state(prog));
 	kill(tracer, SIGINT);
 	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
+	cr_assert(tr_state_becomes(prog, "T"), "detached while stopped: state %c", tr_state(prog));
+	kill(prog, SIGCONT);
 	cr_assert(tr_state_becomes(prog, "SR"), "after detach: state %c", tr_state(prog));
 	kill(prog, SIGTERM);
 	cr_assert_eq(tr_wait(prog), 0);
