@@ -141,6 +141,15 @@ $(BUILD)/bench/%: tools/bench/%.c tools/bench/bench.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -o $@ $<
 
+# The reference user-space tracer's row (LTTng-UST), for make bench only.
+BENCH_PACKAGES = liblttng-ust-dev lttng-tools
+BENCH_LTTNG = $(BUILD)/bench/names_loop_lttng
+$(BENCH_LTTNG): tools/bench/lttng/names_loop_lttng.c tools/bench/lttng/names_tp.c \
+		tools/bench/lttng/names_tp.h tools/bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Itools/bench/lttng -o $@ tools/bench/lttng/names_loop_lttng.c \
+		tools/bench/lttng/names_tp.c -llttng-ust -ldl
+
 # The format tests drive the real writer (the core), without the wrappers or
 # constructor; the loader-lock test, that one front-end file.
 $(TESTS): $(TEST_SRC) tests/harness.c tests/harness.h $(READER_SRC) $(READER_HDR) $(SHIM_CORE) $(SHIM_HDR)
@@ -198,6 +207,8 @@ stress: all $(PROGS) $(TESTS)
 	ST_BUILD=$(abspath $(BUILD)) ST_STORM_KILLS=$(STRESS_KILLS) $(TESTS) --filter 'storm/*' --verbose
 
 bench: deps all $(BENCH) $(BUILD)/progs/gentrace
+	@tools/scripts/deps.sh $(BENCH_PACKAGES) && $(MAKE) -s $(BENCH_LTTNG) || \
+		echo "socktrace: no LTTng-UST here: its row is left out"
 	@tools/bench/bench.sh $(BUILD)
 
 install: all

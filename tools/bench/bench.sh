@@ -70,6 +70,91 @@ echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair,
 	"shim-notcpinfo = SOCKTRACE_TCPINFO=0; ptrace = socktrace --ptrace; added = the" \
 	"tracer's added ns over strace --seccomp-bpf's)"
 
+# Added CPU per event: the names loop's own thread CPU time (what tracing
+# adds to the program, whatever else the machine does), bare, under the shim
+# and with one LTTng-UST tracepoint per call recording the same fields with
+# the vpid/vtid contexts, in a session writing to disk with blocking channels
+# (no event discarded), plus the CPU its consumer daemon spent meanwhile.
+# Alternated round by round; two events per iteration.
+cpu_rounds=${BENCH_CPU_ROUNDS:-7}
+cpu_n=${BENCH_CPU_ITERATIONS:-200000}
+lt="$build/bench/names_loop_lttng"
+lttng_ok=false started_sessiond=false lttng_why=""
+if [ ! -x "$lt" ]; then
+	lttng_why="names_loop_lttng not built (no liblttng-ust-dev)"
+elif ! command -v lttng-sessiond >/dev/null 2>&1; then
+	lttng_why="no lttng-sessiond (lttng-tools)"
+else
+	if ! pgrep -x lttng-sessiond >/dev/null 2>&1; then
+		lttng-sessiond --daemonize >/dev/null 2>&1 && started_sessiond=true
+	fi
+	if lttng create socktrace-bench --output="$dir/lttng" >/dev/null 2>&1 &&
+		lttng enable-channel -u --blocking-timeout=inf ch >/dev/null 2>&1 &&
+		lttng enable-event -u -c ch 'socktrace_bench:*' >/dev/null 2>&1 &&
+		lttng add-context -u -c ch -t vpid -t vtid >/dev/null 2>&1 &&
+		lttng start >/dev/null 2>&1; then
+		lttng_ok=true
+	else
+		lttng_why="the LTTng session could not start"
+	fi
+fi
+consumer_ns() { # CPU ns used so far by the UST consumer daemons' threads
+	for p in $(pgrep -f lttng-consumerd); do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+		awk '{s += $1} END {printf "%.0f\n", s}'
+}
+cpu_of() { awk '{print $2}'; }
+for r in $(seq "$cpu_rounds"); do
+	taskset -c 0 "$build/bench/names_loop" "$cpu_n" | cpu_of >>"$dir/cpu.bare"
+	rm -f "$dir/c.trace"
+	SOCKTRACE_FILE="$dir/c.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/names_loop" \
+		"$cpu_n" | cpu_of >>"$dir/cpu.shim"
+	if $lttng_ok; then
+		c0=$(consumer_ns)
+		LTTNG_UST_ALLOW_BLOCKING=1 taskset -c 0 "$lt" "$cpu_n" | cpu_of >>"$dir/cpu.lttng"
+		sleep 1 # the consumer drains the buffers after the program is done
+		c1=$(consumer_ns)
+		echo "$c0 $c1 $cpu_n" | awk '{printf "%.1f\n", ($2 - $1) / $3}' >>"$dir/cpu.consumer"
+	fi
+done
+shim_bytes=$(stat -c %s "$dir/c.trace")
+paste "$dir/cpu.shim" "$dir/cpu.bare" | awk '{printf "%.1f\n", ($1 - $2) / 2}' >"$dir/added.shim"
+echo
+printf '%-24s %8s %8s %8s %9s %12s\n' "added CPU per event" median fastest slowest "slow/fast" "bytes/event"
+row() { # label file bytes-per-event
+	sort -n "$2" | awk -v l="$1" -v b="$3" '{v[NR] = $1} END {
+		printf "%-24s %5.0f ns %5.0f ns %5.0f ns %8.2fx %12s\n", l, v[int((NR + 1) / 2)],
+			v[1], v[NR], (v[1] > 0 ? v[NR] / v[1] : 0), b }'
+}
+row "socktrace (shim)" "$dir/added.shim" \
+	"$(echo "$shim_bytes $cpu_n" | awk '{printf "%.1f", $1 / ($2 * 2)}')"
+if $lttng_ok; then
+	discarded=$(lttng stop 2>&1 | grep -o '[0-9]* events were discarded' | awk '{print $1}')
+	lttng_bytes=$(du -sb "$dir/lttng" | awk '{print $1}')
+	lttng destroy socktrace-bench >/dev/null 2>&1
+	paste "$dir/cpu.lttng" "$dir/cpu.bare" "$dir/cpu.consumer" |
+		awk '{printf "%.1f\n", ($1 - $2 + $3) / 2}' >"$dir/added.lttng"
+	row "LTTng-UST + consumer" "$dir/added.lttng" \
+		"$(echo "$lttng_bytes $cpu_n $cpu_rounds" | awk '{printf "%.1f", $1 / ($2 * 2 * $3)}')"
+	echo "$(sort -n "$dir/added.shim" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}') \
+$(sort -n "$dir/added.lttng" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')" |
+		awk '{printf "socktrace / LTTng-UST: %.2f (goal <= 0.50)\n", $1 / $2}'
+	echo "($cpu_rounds alternated rounds of $cpu_n names iterations, thread CPU time;" \
+		"LTTng: vpid/vtid contexts, blocking channel, ${discarded:-0} events discarded;" \
+		"its consumer's CPU per event added in)"
+else
+	echo "(LTTng-UST row left out: $lttng_why)"
+fi
+$started_sessiond && pkill -x lttng-sessiond
+
+# The trace's clock: one CLOCK_MONOTONIC read through the vDSO (what the shim
+# uses) beside one rdtsc, and whether the TSC is invariant and the kernel's
+# clocksource (the condition for stamping with it, as LTTng and perf do).
+if [ -x "$build/bench/clock_cost" ]; then
+	echo
+	taskset -c 0 "$build/bench/clock_cost" |
+		awk '{printf "clock: vDSO CLOCK_MONOTONIC %s ns, rdtsc %s ns per read; invariant TSC %s; clocksource %s\n", $2, $4, $6, $8}'
+fi
+
 # A real program: the small HTTP server under ab (fixed request count),
 # bare, under the shim and under strace -f; requests per second, median.
 if command -v ab >/dev/null 2>&1; then
