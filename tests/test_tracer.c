@@ -655,6 +655,36 @@ Test(tracer, a_set_user_id_program_runs_unprivileged_and_is_told)
 	cr_assert_not_null(strstr(r.err, "runs without its privileges"), "%s", r.err);
 }
 
+/* -p with a thread's id attaches to its whole process, as strace -p does:
+ * the process record names the process, not the thread. */
+Test(tracer, a_thread_id_names_its_process)
+{
+	int out, tout;
+	char buf[4096] = "", tbuf[4096] = "";
+	const char *prog[] = {"/usr/bin/python3", "-c",
+			      "import threading, time\n"
+			      "t = threading.Thread(target=time.sleep, args=(30,), daemon=True)\n"
+			      "t.start(); print('tid', t.native_id, flush=True); time.sleep(30)",
+			      NULL};
+	pid_t py = tr_spawn(prog, &out);
+	cr_assert(tr_read_until(out, "tid ", buf, sizeof buf), "%s", buf);
+	pid_t tid = (pid_t)atoi(strstr(buf, "tid ") + 4);
+	cr_assert_neq(tid, py);
+	pid_t tracer = tr_attach(tid, trace, &tout, tbuf, sizeof tbuf);
+	kill(tracer, SIGTERM);
+	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
+	kill(py, SIGKILL);
+	tr_wait(py);
+	close(out);
+	close(tout);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.nprocs, 1);
+	cr_assert_eq(t.procs[0].pid, (uint32_t)py, "record of %u, not of the process %d",
+		     t.procs[0].pid, (int)py);
+	st_trace_free(&t);
+}
+
 /* Bad input to -p: said in words, exit 2, and the target untouched. */
 Test(tracer, attach_failures_are_said)
 {

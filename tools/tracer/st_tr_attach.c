@@ -188,11 +188,14 @@ int st_tracer_attach(const struct st_tr_options *o, const pid_t *pids, size_t np
 		return 2;
 	size_t attached = 0;
 	for (size_t i = 0; i < npids; i++) {
-		if (st_tr_thread_find(pids[i]) != NULL)
+		/* a thread's id names its whole process, as for strace -p */
+		pid_t tgid = st_tr_tgid_of(pids[i]);
+		pid_t pid = tgid > 0 ? tgid : pids[i];
+		if (st_tr_thread_find(pid) != NULL)
 			continue;
-		struct st_tr_proc *p = st_tr_proc_new(pids[i], st_socktab_new());
+		struct st_tr_proc *p = st_tr_proc_new(pid, st_socktab_new());
 		if (!st_tr_seize_all(p)) {
-			st_tr_why_not(pids[i], errno);
+			st_tr_why_not(pid, errno);
 			if (p->refs == 0)
 				st_tr_proc_free(p);
 			else
