@@ -391,6 +391,31 @@ Test(tracer, raw_clients_the_shim_misses_are_paired)
 	}
 }
 
+/* An exec from a thread other than the leader: the new program's
+ * connections are followed to their end (before, the dead leader's exit
+ * left the process counted as gone, and its ends were never recorded). */
+Test(tracer, an_exec_from_a_second_thread_is_followed)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, tracee,
+						    "threadexec", life, "abandon", NULL}),
+		     0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t programs = 0;
+	for (size_t i = 0; i < t.nprocs; i++)
+		programs += t.procs[i].exe_len >= 4 &&
+			    memcmp(t.procs[i].exe + t.procs[i].exe_len - 4, "life", 4) == 0;
+	cr_assert_eq(programs, 1, "the exec recorded");
+	size_t at_exit = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		at_exit += t.closes[i].how == ST_END_EXIT;
+	cr_assert_gt(at_exit, 0, "the new program's connections open at its exit, ended");
+	st_trace_free(&t);
+}
+
 /* Threads, fork and exec under the tracer: a forked child's close of an
  * inherited connection is one of several, the parent's is its end. */
 Test(tracer, forks_threads_and_exec_are_followed)

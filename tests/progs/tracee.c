@@ -17,10 +17,14 @@
  *                   reads and closes: prints "served N" after each; exits
  *                   0 on SIGTERM; prints "ready PID" first
  *   tracee euid     prints its effective uid
+ *   tracee threadexec PROG ARG...  a second thread execs PROG while the
+ *                   first waits: the program's exec from a thread
+ *                   other than the leader (Go's runtime can do this)
  *   tracee zombie   starts a child that exits at once and is never waited
  *                   for: prints "zombie PID", then sleeps
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <linux/filter.h>
@@ -200,6 +204,25 @@ static int tracee_forks(void)
 	return 0;
 }
 
+static char **tracee_exec_argv;
+
+static void *tracee_exec_thread(void *arg)
+{
+	(void)arg;
+	execv(tracee_exec_argv[0], tracee_exec_argv);
+	perror("execv");
+	_exit(127);
+}
+
+static int tracee_thread_exec(char **argv)
+{
+	tracee_exec_argv = argv;
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, tracee_exec_thread, NULL) == 0);
+	pthread_join(t, NULL); /* never returns: the exec replaces this thread too */
+	return 1;
+}
+
 static int tracee_zombie(void)
 {
 	pid_t pid = fork();
@@ -236,6 +259,8 @@ int main(int argc, char **argv)
 		printf("euid=%d\n", (int)geteuid());
 		return 0;
 	}
+	if (!strcmp(mode, "threadexec") && argc > 2)
+		return tracee_thread_exec(argv + 2);
 	if (!strcmp(mode, "zombie"))
 		return tracee_zombie();
 	fprintf(stderr, "usage: tracee inline|libc|signals|sleep|seccomp|zombie\n");

@@ -81,6 +81,15 @@ static void st_tr_child(struct st_tr_thread *t)
 	}
 }
 
+/* After an exec the process has one thread: any other entry of it is a
+ * thread the exec killed, whose exit notice must not count it again. */
+static void st_tr_exec_killed(struct st_tr_thread *other, void *exec_thread)
+{
+	const struct st_tr_thread *t = exec_thread;
+	if (other != t && other->proc == t->proc)
+		other->exiting = true;
+}
+
 /* exec: the process is a new program (the shim starts anew in it too); a
  * thread other than the leader that called it now has the leader's id. */
 static void st_tr_exec(struct st_tr_thread *t)
@@ -93,6 +102,10 @@ static void st_tr_exec(struct st_tr_thread *t)
 			st_tr_thread_remove(gone);
 	}
 	struct st_tr_proc *p = t->proc;
+	st_tr_thread_each(st_tr_exec_killed, t);
+	t->exiting = false; /* the old leader's entry, if it saw its exit stop */
+	t->in_call = false;
+	p->threads = 1;
 	struct st_socktab *fresh = st_socktab_new();
 	if (fresh != NULL) {
 		st_socktab_free(p->tab);
