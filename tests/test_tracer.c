@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -707,6 +708,39 @@ Test(tracer, a_thread_id_names_its_process)
 	cr_assert_eq(t.nprocs, 1);
 	cr_assert_eq(t.procs[0].pid, (uint32_t)py, "record of %u, not of the process %d",
 		     t.procs[0].pid, (int)py);
+	st_trace_free(&t);
+}
+
+/* Threads and processes under the tracer lose no call: the kill storm's
+ * writer (2 processes x 3 threads calling getpeername as fast as they can,
+ * each counting its calls after they return in a shared file) runs under
+ * --ptrace until timeout(1) SIGKILLs its process group: the trace holds every
+ * call the program counted, plus at most one per thread in flight. */
+Test(tracer, threads_and_processes_lose_no_call)
+{
+	char edges[256], counters[200];
+	h_path(edges, sizeof edges, "progs/edges");
+	snprintf(counters, sizeof counters, "%s/counters", dir);
+	int fd = open(counters, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0 && ftruncate(fd, 6 * sizeof(long)) == 0);
+	long *slots = mmap(NULL, 6 * sizeof(long), PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert(slots != MAP_FAILED);
+	close(fd);
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, "timeout", "-s",
+						    "KILL", "0.5", edges, "storm", counters, "2", "3",
+						    NULL}),
+		     128 + SIGKILL, "%s", r.err);
+	long completed = 0;
+	for (int i = 0; i < 6; i++)
+		completed += __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+	munmap(slots, 6 * sizeof(long));
+	struct st_trace t;
+	h_load(&t, trace);
+	long got = (long)h_count(&t, ST_OP_GETPEERNAME, 0);
+	cr_assert_gt(completed, 100, "the writer ran");
+	cr_assert(got >= completed && got <= completed + 6, "%ld recorded, %ld completed", got,
+		  completed);
 	st_trace_free(&t);
 }
 
