@@ -14,6 +14,7 @@
  * handed to libdwfl so it opens nothing else by that name.
  */
 #define _GNU_SOURCE
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@ struct st_objfile {
 	uint8_t build_id[ST_BUILD_ID_MAX];
 	uint8_t build_id_len;
 	bool tried;
+	bool asked_aranges, no_aranges; /* Go's objects have no .debug_aranges */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	const unsigned char *disk_id;
@@ -318,6 +320,37 @@ static void st_cache_grow(struct st_symbolizer *s)
 	free(old);
 }
 
+/*
+ * The line of addr when libdwfl cannot find its compile unit: Go's linker
+ * writes no .debug_aranges, the table libdwfl looks units up in ("address
+ * out of range"), so the units are asked one by one for their ranges, as
+ * addr2line does.  Only for objects whose first lookup failed so.
+ */
+static Dwarf_Line *st_line_by_units(Dwfl_Module *mod, uint64_t addr)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+	Dwarf_Off off = 0, next;
+	size_t header;
+	while (dw && dwarf_nextcu(dw, off, &next, &header, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		if (dwarf_offdie(dw, off + header, &cu) && dwarf_haspc(&cu, addr - bias) > 0)
+			return dwarf_getsrc_die(&cu, addr - bias);
+		off = next;
+	}
+	return NULL;
+}
+
+/* Whether the object's DWARF has the address table libdwfl looks in. */
+static bool st_has_aranges(Dwfl_Module *mod)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+	Dwarf_Aranges *aranges;
+	size_t n = 0;
+	return dw == NULL || (dwarf_getaranges(dw, &aranges, &n) == 0 && n > 0);
+}
+
 static void st_name(struct st_symbolizer *s, struct st_objfile *o, uint64_t addr,
 		    struct st_named *n)
 {
@@ -335,9 +368,20 @@ static void st_name(struct st_symbolizer *s, struct st_objfile *o, uint64_t addr
 			free(plain);
 		n->off = off + 1; /* of the return address, as backtrace(3) prints it */
 	}
-	Dwfl_Line *line = dwfl_module_getsrc(o->mod, addr);
+	if (!o->asked_aranges) {
+		o->asked_aranges = true;
+		o->no_aranges = !st_has_aranges(o->mod);
+	}
 	int lineno = 0;
-	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	const char *file = NULL;
+	if (!o->no_aranges) {
+		Dwfl_Line *line = dwfl_module_getsrc(o->mod, addr);
+		file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	} else {
+		Dwarf_Line *unit_line = st_line_by_units(o->mod, addr);
+		if (unit_line && dwarf_lineno(unit_line, &lineno) == 0)
+			file = dwarf_linesrc(unit_line, NULL, NULL);
+	}
 	if (file && lineno > 0) {
 		n->file = file;
 		n->line = lineno;
