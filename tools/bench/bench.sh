@@ -52,7 +52,14 @@ done
 
 printf '%-9s %10s %10s %7s' loop "bare ns" "shim ns" ratio
 for m in $extra_modes; do printf ' %10s %7s' "$m" ratio; done
-printf ' %10s %7s %10s %7s %8s\n' "ptrace ns" ratio "strace ns" ratio "added"
+printf ' %10s %7s %10s %7s %8s %8s\n' "ptrace ns" ratio "strace ns" ratio "added" "B/event"
+# bytes of trace per call event under the shim (results and closes included)
+bytes_per_event() { # program iterations
+	rm -f "$dir/b.trace"
+	SOCKTRACE_FILE="$dir/b.trace" LD_PRELOAD="$lib" "$build/bench/$1" "$2" >/dev/null
+	events=$("$build/socktrace-dump" --stats --json "$dir/b.trace" | sed 's/^{"events":\([0-9]*\).*/\1/')
+	echo "$(stat -c %s "$dir/b.trace") $events" | awk '{printf "%.1f", ($2 > 0 ? $1 / $2 : 0)}'
+}
 for l in $loops; do
 	name=${l%%:*}
 	bare=$(median <"$dir/$name.bare")
@@ -62,13 +69,16 @@ for l in $loops; do
 		printf ' %10.0f %6.2fx' "$v" "$(echo "$v $bare" | awk '{print $1/$2}')"
 	done
 	# the tracer's added cost as a share of strace's (target <= 0.50)
-	printf ' %7.2f\n' "$(echo "$(median <"$dir/$name.ptrace") $(median <"$dir/$name.strace") $bare" |
+	printf ' %7.2f' "$(echo "$(median <"$dir/$name.ptrace") $(median <"$dir/$name.strace") $bare" |
 		awk '{print ($2 > $3 ? ($1 - $3) / ($2 - $3) : 0)}')"
+	rest=${l#*:}
+	printf ' %8s\n' "$(bytes_per_event "${rest%%:*}" 20000)"
 done
 echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair," \
 	"connect = socket+connect+accept(addr buffer)+close x2, with close records;" \
 	"shim-notcpinfo = SOCKTRACE_TCPINFO=0; ptrace = socktrace --ptrace; added = the" \
-	"tracer's added ns over strace --seccomp-bpf's)"
+	"tracer's added ns over strace --seccomp-bpf's; B/event = trace bytes per call event" \
+	"under the shim)"
 
 # Added CPU per event: the names loop's own thread CPU time (what tracing
 # adds to the program, whatever else the machine does), bare, under the shim
