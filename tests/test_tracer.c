@@ -133,6 +133,24 @@ static bool tr_state_becomes(pid_t pid, const char *want)
 	return false;
 }
 
+/* tracee MODE, bare, once it said "ready". */
+static pid_t tr_start_tracee(const char *mode, int *out, char *buf, size_t size)
+{
+	const char *argv[] = {tracee, mode, NULL};
+	pid_t pid = tr_spawn(argv, out);
+	cr_assert(tr_read_until(*out, "ready ", buf, size), "%s", buf);
+	return pid;
+}
+
+/* Sends sig to pid and waits (bounded) for the program to say "WORD N". */
+static void tr_poke(pid_t pid, int sig, int out, char *buf, size_t size, const char *word, int n)
+{
+	char seen[32];
+	snprintf(seen, sizeof seen, "%s%d\n", word, n);
+	kill(pid, sig);
+	cr_assert(tr_read_until(out, seen, buf, size), "no '%s': %s", word, buf);
+}
+
 /* socktrace -p pid -o path, started and seen attached; its pid. */
 static pid_t tr_attach(pid_t pid, const char *path, int *tout, char *tbuf, size_t size)
 {
@@ -506,9 +524,7 @@ Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached
 	st_trace_free(&t);
 
 	buf[0] = '\0';
-	const char *bare[] = {tracee, "sleep", NULL};
-	pid_t alone = tr_spawn(bare, &out);
-	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	pid_t alone = tr_start_tracee("sleep", &out, buf, sizeof buf);
 	char attached_trace[200];
 	snprintf(attached_trace, sizeof attached_trace, "%s/a.trace", dir);
 	int tout;
@@ -534,18 +550,12 @@ Test(tracer, signals_reach_an_attached_program_as_bare)
 {
 	int out, tout;
 	char buf[4096] = "", tbuf[4096] = "";
-	const char *bare[] = {tracee, "signals", NULL};
-	pid_t prog = tr_spawn(bare, &out);
-	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	pid_t prog = tr_start_tracee("signals", &out, buf, sizeof buf);
 	pid_t tracer = tr_attach(prog, trace, &tout, tbuf, sizeof tbuf);
 	/* one at a time: a signal sent while the same one is pending is merged,
 	 * bare or traced */
-	for (int i = 1; i <= 3; i++) {
-		char seen[32];
-		snprintf(seen, sizeof seen, "usr1=%d\n", i);
-		kill(prog, SIGUSR1);
-		cr_assert(tr_read_until(out, seen, buf, sizeof buf), "%s", buf);
-	}
+	for (int i = 1; i <= 3; i++)
+		tr_poke(prog, SIGUSR1, out, buf, sizeof buf, "usr1=", i);
 	kill(prog, SIGUSR2); /* a child (SIGCHLD) and a broken pipe (SIGPIPE) */
 	cr_assert(tr_read_until(out, "chld=1\n", buf, sizeof buf), "%s", buf);
 	kill(prog, SIGSTOP);
@@ -668,22 +678,14 @@ Test(tracer, children_started_while_attached_are_followed)
 {
 	int out, tout;
 	char buf[4096] = "", tbuf[4096] = "";
-	const char *bare[] = {tracee, "forks", NULL};
-	pid_t prog = tr_spawn(bare, &out);
-	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
-	kill(prog, SIGUSR1);
-	cr_assert(tr_read_until(out, "served 1\n", buf, sizeof buf), "%s", buf);
+	pid_t prog = tr_start_tracee("forks", &out, buf, sizeof buf);
+	tr_poke(prog, SIGUSR1, out, buf, sizeof buf, "served ", 1);
 	pid_t tracer = tr_attach(prog, trace, &tout, tbuf, sizeof tbuf);
-	for (int i = 2; i <= 4; i++) {
-		char seen[32];
-		snprintf(seen, sizeof seen, "served %d\n", i);
-		kill(prog, SIGUSR1);
-		cr_assert(tr_read_until(out, seen, buf, sizeof buf), "%s", buf);
-	}
+	for (int i = 2; i <= 4; i++)
+		tr_poke(prog, SIGUSR1, out, buf, sizeof buf, "served ", i);
 	kill(tracer, SIGTERM);
 	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
-	kill(prog, SIGUSR1);
-	cr_assert(tr_read_until(out, "served 5\n", buf, sizeof buf), "after the detach: %s", buf);
+	tr_poke(prog, SIGUSR1, out, buf, sizeof buf, "served ", 5); /* after the detach */
 	kill(prog, SIGTERM);
 	cr_assert_eq(tr_wait(prog), 0);
 	close(out);
@@ -800,9 +802,7 @@ Test(tracer, attach_failures_are_said)
 	/* a process already traced: by another socktrace */
 	int out, tout;
 	char buf[4096] = "", tbuf[4096] = "";
-	const char *bare[] = {tracee, "sleep", NULL};
-	pid_t prog = tr_spawn(bare, &out);
-	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	pid_t prog = tr_start_tracee("sleep", &out, buf, sizeof buf);
 	char pidarg[16], other[200];
 	snprintf(pidarg, sizeof pidarg, "%d", (int)prog);
 	snprintf(other, sizeof other, "%s/other.trace", dir);
