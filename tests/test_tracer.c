@@ -791,6 +791,27 @@ Test(tracer, threads_and_processes_lose_no_call)
 	st_trace_free(&t);
 }
 
+/* Without pidfd_getfd (a kernel before 5.6, a container's policy) the
+ * tracer still records every call, says once what it cannot know, and the
+ * program runs as bare. */
+Test(tracer, without_pidfd_it_says_so_once_and_traces_on)
+{
+	char socknames_static[256];
+	h_path(socknames_static, sizeof socknames_static, "progs/socknames-static");
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, (const char *[]){tracee, "nopidfd", launcher, "-q", "--ptrace",
+						      "-o", trace, socknames_static, "0", NULL},
+			   NULL, 60),
+		     0, "%s", r.err);
+	cr_assert_eq(h_occurrences(r.err, "pidfd_open: Function not implemented"), 1, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "getpeername(acceptFd)"), "%s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(tr_op_count(&t, ST_OP_ACCEPT, 0), 1);
+	cr_assert_eq(tr_op_count(&t, ST_OP_GETPEERNAME, 0), 2);
+	st_trace_free(&t);
+}
+
 /* Bad input to -p: said in words, exit 2, and the target untouched. */
 Test(tracer, attach_failures_are_said)
 {

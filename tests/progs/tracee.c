@@ -20,6 +20,9 @@
  *   tracee threadexec PROG ARG...  a second thread execs PROG while the
  *                   first waits: the program's exec from a thread
  *                   other than the leader (Go's runtime can do this)
+ *   tracee nopidfd PROG ARG...  runs PROG under a filter that fails
+ *                   pidfd_open and pidfd_getfd with ENOSYS, as a kernel before
+ *                   5.6 (or a container's policy) would
  *   tracee zombie   starts a child that exits at once and is never waited
  *                   for: prints "zombie PID", then sleeps
  */
@@ -223,6 +226,23 @@ static int tracee_thread_exec(char **argv)
 	return 1;
 }
 
+static int tracee_no_pidfd(char **argv)
+{
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_getfd, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	};
+	struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) == 0);
+	execv(argv[0], argv);
+	perror("execv");
+	return 127;
+}
+
 static int tracee_zombie(void)
 {
 	pid_t pid = fork();
@@ -261,6 +281,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "threadexec") && argc > 2)
 		return tracee_thread_exec(argv + 2);
+	if (!strcmp(mode, "nopidfd") && argc > 2)
+		return tracee_no_pidfd(argv + 2);
 	if (!strcmp(mode, "zombie"))
 		return tracee_zombie();
 	fprintf(stderr, "usage: tracee inline|libc|signals|sleep|seccomp|zombie\n");

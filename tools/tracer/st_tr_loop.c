@@ -38,8 +38,16 @@ static void st_tr_syscall_stop(struct st_tr_thread *t)
 {
 	struct __ptrace_syscall_info info;
 	memset(&info, 0, sizeof info);
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, (void *)sizeof info, &info) <= 0)
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, (void *)sizeof info, &info) <= 0) {
+		static bool said;
+		if (!said && (errno == EIO || errno == EINVAL)) {
+			said = true; /* the program runs on, untraced */
+			fprintf(stderr, "socktrace: PTRACE_GET_SYSCALL_INFO: %s (Linux 5.3 or "
+					"later is needed): no system call is recorded\n",
+				strerror(errno));
+		}
 		return;
+	}
 	if (info.op == PTRACE_SYSCALL_INFO_ENTRY || info.op == PTRACE_SYSCALL_INFO_SECCOMP) {
 		long nr = (long)(info.op == PTRACE_SYSCALL_INFO_ENTRY ? info.entry.nr : info.seccomp.nr);
 		const uint64_t *args = info.op == PTRACE_SYSCALL_INFO_ENTRY ? info.entry.args

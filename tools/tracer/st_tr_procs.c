@@ -156,6 +156,15 @@ struct st_tr_proc *st_tr_proc_new(pid_t pid, struct st_socktab *tab)
 	p->pid = pid;
 	p->tab = tab;
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	static bool said;
+	if (p->pidfd < 0 && !said) {
+		/* the kernel's view of a traced socket needs pidfd_getfd */
+		said = true;
+		fprintf(stderr, "socktrace: pidfd_open: %s (Linux 5.6 or later is needed to "
+				"ask the kernel about a traced program's sockets): endpoints the "
+				"program did not pass, and bytes at close, are not recorded\n",
+			strerror(errno));
+	}
 	return p;
 }
 
