@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -810,6 +811,35 @@ Test(tracer, without_pidfd_it_says_so_once_and_traces_on)
 	cr_assert_eq(tr_op_count(&t, ST_OP_ACCEPT, 0), 1);
 	cr_assert_eq(tr_op_count(&t, ST_OP_GETPEERNAME, 0), 2);
 	st_trace_free(&t);
+}
+
+/* A trace the file size limit cuts short: the tracer is not killed by
+ * SIGXFSZ (the write fails, counted as dropped) and the program finishes;
+ * with no room for a trace at all the program runs untraced and the reason
+ * is said, as under the shim. */
+Test(tracer, a_file_size_limit_never_kills_and_never_stops_the_program)
+{
+	char life[256];
+	h_path(life, sizeof life, "progs/life");
+	static struct h_run r;
+	h_limit_next(RLIMIT_FSIZE, 40 << 10);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, life, "reuse",
+						    "2000", NULL}),
+		     0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_gt(t.nevs, 10);
+	cr_assert_gt(t.dropped, 0, "what did not fit is counted");
+	st_trace_free(&t);
+	unlink(trace);
+	h_limit_next(RLIMIT_FSIZE, 0);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, "/bin/echo", "hi",
+						    NULL}),
+		     0, "%s", r.err);
+	cr_assert_str_eq(r.out, "hi\n");
+	cr_assert_not_null(strstr(r.err, "RLIMIT_FSIZE (ulimit -f) is below the smallest trace"),
+			   "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "running /bin/echo untraced"), "%s", r.err);
 }
 
 /* Bad input to -p: said in words, exit 2, and the target untouched. */

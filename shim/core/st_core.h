@@ -100,6 +100,11 @@ static inline void *st_fdpages_entry(void **pages, unsigned per_page, size_t ent
 	return tab ? tab + (size_t)((unsigned)fd % per_page) * entry_size : NULL;
 }
 
+/* st_size.c: SOCKTRACE_SIZE (NULL or empty: the default), rounded to whole
+ * chunks into *size; NULL, or the problem to say after "SOCKTRACE_SIZE=s"
+ * (*size is then what is used instead). */
+const char *st_size_parse(const char *s, uint64_t *size);
+
 /* st_clock.c: the trace's clock, monotonic with an offset to wall time. */
 void st_clock_init(void);
 uint64_t st_now_ns(void);

@@ -527,17 +527,15 @@ static void st_default_signals(void)
 		signal(st_forwarded[i], SIG_DFL);
 }
 
-/* SOCKTRACE_SIZE as the shim reads it (bytes, or with K, M, G); 64M unset. */
+/* SOCKTRACE_SIZE as the shim reads it, its problem said the same way. */
 static uint64_t st_trace_size(void)
 {
 	const char *v = getenv("SOCKTRACE_SIZE");
-	char *end;
-	unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
-	if (n == 0)
-		return 64ull << 20;
-	int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
-		    : *end == 'G' || *end == 'g' ? 30 : 0;
-	return (uint64_t)n << shift;
+	uint64_t size;
+	const char *problem = st_size_parse(v, &size);
+	if (problem != NULL)
+		fprintf(stderr, "socktrace: SOCKTRACE_SIZE=%s%s\n", v, problem);
+	return size;
 }
 
 /* -p 12,34: the pids, or exit 2 with a word. */

@@ -184,6 +184,7 @@ static void st_tr_stop_on_signals(void)
 int st_tracer_attach(const struct st_tr_options *o, const pid_t *pids, size_t npids)
 {
 	st_tr_stop_on_signals();
+	signal(SIGXFSZ, SIG_IGN); /* a trace past RLIMIT_FSIZE: EFBIG, not death */
 	if (!st_tr_open_trace(o))
 		return 2;
 	size_t attached = 0;

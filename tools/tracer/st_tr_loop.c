@@ -268,8 +268,17 @@ bool st_tr_open_trace(const struct st_tr_options *o)
 
 int st_tracer_launch(const struct st_tr_options *o, const char *command, char *const argv[])
 {
-	if (!st_tr_open_trace(o))
-		return -1;
+	/* a trace past RLIMIT_FSIZE fails its write (EFBIG, counted as full),
+	 * not the tracer: the program gets the disposition back before exec */
+	signal(SIGXFSZ, SIG_IGN);
+	if (!st_tr_open_trace(o)) {
+		/* as the shim does: the program runs untraced, and it was said why */
+		fprintf(stderr, "socktrace: running %s untraced\n", command);
+		signal(SIGXFSZ, SIG_DFL);
+		execv(command, argv);
+		fprintf(stderr, "socktrace: %s: %s\n", command, strerror(errno));
+		return errno == ENOENT ? 127 : 126;
+	}
 	pid_t tracer = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -283,6 +292,7 @@ int st_tracer_launch(const struct st_tr_options *o, const char *command, char *c
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGQUIT, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
 		/* a tracer killed before it holds this child must not leave it
 		 * stopped forever: killed with it until then, and only until
 		 * then (the program keeps no death signal of ours) */
