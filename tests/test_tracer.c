@@ -842,6 +842,27 @@ Test(tracer, a_file_size_limit_never_kills_and_never_stops_the_program)
 	cr_assert_not_null(strstr(r.err, "running /bin/echo untraced"), "%s", r.err);
 }
 
+/* A process per connection under a low descriptor limit: the tracer keeps a
+ * pidfd per traced process, and its own limit (not the program's) is raised
+ * to the hard one, so every connection's end has its bytes. */
+Test(tracer, many_live_processes_do_not_run_the_tracer_out_of_descriptors)
+{
+	static struct h_run r;
+	h_limit_next(RLIMIT_NOFILE, 64);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, tracee, "fan",
+						    "100", NULL}),
+		     0, "%s", r.err);
+	cr_assert_str_eq(r.out, "fan 100\n");
+	cr_assert_null(strstr(r.err, "pidfd_open"), "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t counted = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		counted += (t.closes[i].flags & ST_CLOSE_TCPINFO) != 0;
+	cr_assert_eq(counted, 200, "both ends of 100 connections with their bytes");
+	st_trace_free(&t);
+}
+
 /* Bad input to -p: said in words, exit 2, and the target untouched. */
 Test(tracer, attach_failures_are_said)
 {

@@ -23,6 +23,10 @@
  *   tracee nopidfd PROG ARG...  runs PROG under a filter that fails
  *                   pidfd_open and pidfd_getfd with ENOSYS, as a kernel before
  *                   5.6 (or a container's policy) would
+ *   tracee fan N    N children live at once, each connected to the
+ *                   parent's listener, sending 10 bytes, closing when all
+ *                   were served (the parent accepts, reads and closes each):
+ *                   prints "fan N"
  *   tracee zombie   starts a child that exits at once and is never waited
  *                   for: prints "zombie PID", then sleeps
  */
@@ -243,6 +247,45 @@ static int tracee_no_pidfd(char **argv)
 	return 127;
 }
 
+static int tracee_fan(int n)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	CHECK(listen(l, n + 8) == 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int go[2];
+	CHECK(pipe(go) == 0);
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			close(go[1]);
+			int c = socket(AF_INET, SOCK_STREAM, 0);
+			CHECK(c >= 0 && connect(c, (struct sockaddr *)&in, sizeof in) == 0);
+			CHECK(write(c, "0123456789", 10) == 10);
+			char byte;
+			CHECK(read(go[0], &byte, 1) == 0); /* all children live at once */
+			close(c);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	for (int i = 0; i < n; i++) {
+		int a = accept(l, NULL, NULL);
+		CHECK(a >= 0);
+		char buf[16];
+		for (ssize_t got = 0, r; got < 10; got += r)
+			CHECK((r = read(a, buf, sizeof buf)) > 0);
+		close(a);
+	}
+	close(go[1]); /* every child was live until now; they close theirs */
+	while (wait(NULL) > 0)
+		;
+	printf("fan %d\n", n);
+	return 0;
+}
+
 static int tracee_zombie(void)
 {
 	pid_t pid = fork();
@@ -283,6 +326,8 @@ int main(int argc, char **argv)
 		return tracee_thread_exec(argv + 2);
 	if (!strcmp(mode, "nopidfd") && argc > 2)
 		return tracee_no_pidfd(argv + 2);
+	if (!strcmp(mode, "fan") && argc > 2)
+		return tracee_fan(atoi(argv[2]));
 	if (!strcmp(mode, "zombie"))
 		return tracee_zombie();
 	fprintf(stderr, "usage: tracee inline|libc|signals|sleep|seccomp|zombie\n");

@@ -185,6 +185,7 @@ int st_tracer_attach(const struct st_tr_options *o, const pid_t *pids, size_t np
 {
 	st_tr_stop_on_signals();
 	signal(SIGXFSZ, SIG_IGN); /* a trace past RLIMIT_FSIZE: EFBIG, not death */
+	st_tr_more_fds();
 	if (!st_tr_open_trace(o))
 		return 2;
 	size_t attached = 0;

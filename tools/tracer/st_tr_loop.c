@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -247,6 +248,18 @@ int st_tr_loop(pid_t root)
 	return root_status;
 }
 
+/* The tracer keeps a pidfd per traced process: a server forking a child
+ * per connection must not run it out of descriptors.  Its own limit only:
+ * raised after the program was forked, which keeps its own. */
+void st_tr_more_fds(void)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &lim);
+	}
+}
+
 /* The trace file, attached as the shim attaches it. */
 bool st_tr_open_trace(const struct st_tr_options *o)
 {
@@ -322,6 +335,7 @@ int st_tracer_launch(const struct st_tr_options *o, const char *command, char *c
 	if (o->launched)
 		__atomic_store_n(o->launched, pid, __ATOMIC_RELEASE);
 	st_tr_filtered = true;
+	st_tr_more_fds();
 	struct st_tr_proc *p = st_tr_proc_new(pid, st_socktab_new());
 	st_tr_thread_add(pid, p);
 	kill(pid, SIGCONT);

@@ -4,6 +4,7 @@
  * at every stop), processes owned by their threads and freed with the last.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,10 +161,12 @@ struct st_tr_proc *st_tr_proc_new(pid_t pid, struct st_socktab *tab)
 	if (p->pidfd < 0 && !said) {
 		/* the kernel's view of a traced socket needs pidfd_getfd */
 		said = true;
-		fprintf(stderr, "socktrace: pidfd_open: %s (Linux 5.6 or later is needed to "
-				"ask the kernel about a traced program's sockets): endpoints the "
-				"program did not pass, and bytes at close, are not recorded\n",
-			strerror(errno));
+		fprintf(stderr, "socktrace: pidfd_open: %s%s: endpoints the program did not pass, "
+				"and bytes at close, are not recorded for process %d%s\n",
+			strerror(errno),
+			errno == ENOSYS ? " (Linux 5.6 or later is needed to ask the kernel "
+					  "about a traced program's sockets)" : "",
+			(int)pid, errno == ENOSYS ? "" : " and any other that fails so");
 	}
 	return p;
 }

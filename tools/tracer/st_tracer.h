@@ -75,6 +75,7 @@ struct st_tr_thread {
 	 PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT)
 extern volatile sig_atomic_t st_tr_stop_asked; /* let go of everything */
 bool st_tr_open_trace(const struct st_tr_options *o);
+void st_tr_more_fds(void); /* the tracer's own RLIMIT_NOFILE up to its hard limit */
 int st_tr_loop(pid_t root); /* until no thread is left; root's wait status */
 void st_tr_abandon(struct st_tr_proc *p); /* lets its threads go (a failed attach) */
 
