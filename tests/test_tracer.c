@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -861,6 +863,45 @@ Test(tracer, many_live_processes_do_not_run_the_tracer_out_of_descriptors)
 		counted += (t.closes[i].flags & ST_CLOSE_TCPINFO) != 0;
 	cr_assert_eq(counted, 200, "both ends of 100 connections with their bytes");
 	st_trace_free(&t);
+}
+
+/* A full filesystem under the tracer (a private tmpfs of 256 KiB): no SIGBUS
+ * in the tracer, the program finishes with its every call made, the trace
+ * loads with what did not fit counted; already full: the program runs
+ * untraced, the reason said, no file left behind. */
+Test(tracer, a_full_filesystem_drops_events_and_never_stops_the_program)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		cr_skip_test("no private mount namespace here: %s", strerror(errno));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0)
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+	char edges[256];
+	h_path(edges, sizeof edges, "progs/edges");
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, edges, "loop",
+						    "20000", NULL}),
+		     0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "calls=20000"), "%s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_gt(t.dropped, 0, "the tmpfs should have filled");
+	cr_assert_gt(t.nevs, 100);
+	st_trace_free(&t);
+	unlink(trace); /* its room is then taken by fill */
+	char fill[200];
+	snprintf(fill, sizeof fill, "%s/fill", dir);
+	int fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	static char block[4096];
+	while (fd >= 0 && write(fd, block, sizeof block) > 0)
+		;
+	close(fd);
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, "/bin/echo", "hello",
+						    NULL}),
+		     0, "%s", r.err);
+	cr_assert_str_eq(r.out, "hello\n");
+	cr_assert_not_null(strstr(r.err, "running /bin/echo untraced"), "[%s]", r.err);
+	struct stat st;
+	cr_assert(stat(trace, &st) < 0, "a failed attach left its file behind");
 }
 
 /* Bad input to -p: said in words, exit 2, and the target untouched. */
