@@ -904,6 +904,32 @@ Test(tracer, a_full_filesystem_drops_events_and_never_stops_the_program)
 	cr_assert(stat(trace, &st) < 0, "a failed attach left its file behind");
 }
 
+/* Attaching to and detaching from threads blocked in accept and poll does
+ * not wake them with EINTR: the kernel restarts the calls, as under strace
+ * -p; accept returns the connection made after the detach, poll times out. */
+Test(tracer, blocked_calls_see_no_attach_and_no_detach)
+{
+	int out, tout;
+	char buf[4096] = "", tbuf[4096] = "";
+	pid_t prog = tr_start_tracee("blocked", &out, buf, sizeof buf);
+	unsigned port = (unsigned)atoi(strstr(buf, " port ") + 6);
+	pid_t tracer = tr_attach(prog, trace, &tout, tbuf, sizeof tbuf);
+	kill(tracer, SIGINT);
+	cr_assert_eq(tr_wait(tracer), 0, "%s", tbuf);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert(connect(c, (struct sockaddr *)&in, sizeof in) == 0);
+	cr_assert(tr_read_until(out, "poll=", buf, sizeof buf), "%s", buf);
+	cr_assert_eq(tr_wait(prog), 0);
+	tr_read_until(out, "\npoll=0\n", buf, sizeof buf);
+	close(c);
+	cr_assert_not_null(strstr(buf, "accept=ok\n"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "poll=0\n"), "%s", buf);
+	close(out);
+	close(tout);
+}
+
 /* Bad input to -p: said in words, exit 2, and the target untouched. */
 Test(tracer, attach_failures_are_said)
 {

@@ -27,10 +27,15 @@
  *                   parent's listener, sending 10 bytes, closing when all
  *                   were served (the parent accepts, reads and closes each):
  *                   prints "fan N"
+ *   tracee blocked  prints "ready PID port P", then blocks in accept and,
+ *                   in a second thread, in poll on a pipe nobody writes
+ *                   (60 s): prints what each returned ("accept=ok",
+ *                   "poll=0" when it timed out, or the errno name)
  *   tracee zombie   starts a child that exits at once and is never waited
  *                   for: prints "zombie PID", then sleeps
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -286,6 +291,30 @@ static int tracee_fan(int n)
 	return 0;
 }
 
+static void *tracee_poll_thread(void *arg)
+{
+	int *never = arg;
+	struct pollfd p = {never[0], POLLIN, 0};
+	int n = poll(&p, 1, 2000);
+	printf("poll=%s\n", n < 0 ? strerrorname_np(errno) : n == 0 ? "0" : "ready");
+	return NULL;
+}
+
+static int tracee_blocked(void)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	int never[2];
+	CHECK(pipe(never) == 0);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, tracee_poll_thread, never) == 0);
+	printf("ready %d port %u\n", (int)getpid(), port);
+	int a = accept(l, NULL, NULL);
+	printf("accept=%s\n", a >= 0 ? "ok" : strerrorname_np(errno));
+	pthread_join(t, NULL);
+	return 0;
+}
+
 static int tracee_zombie(void)
 {
 	pid_t pid = fork();
@@ -328,6 +357,8 @@ int main(int argc, char **argv)
 		return tracee_no_pidfd(argv + 2);
 	if (!strcmp(mode, "fan") && argc > 2)
 		return tracee_fan(atoi(argv[2]));
+	if (!strcmp(mode, "blocked"))
+		return tracee_blocked();
 	if (!strcmp(mode, "zombie"))
 		return tracee_zombie();
 	fprintf(stderr, "usage: tracee inline|libc|signals|sleep|seccomp|zombie\n");
