@@ -68,26 +68,28 @@ static void st_tr_syscall_stop(struct st_tr_thread *t)
 	}
 }
 
-/* A child of t (fork, vfork, clone): a thread of the same process, or a new
- * process with a copy of the parent's sockets. */
+/* A new traced thread: of a known process, or the first of a new one, with
+ * a copy of its parent's sockets (fork copies the fd table) or none. */
+static struct st_tr_thread *st_tr_new_thread(pid_t tid, struct st_tr_proc *parent)
+{
+	pid_t tgid = st_tr_tgid_of(tid);
+	struct st_tr_thread *leader = tgid > 0 ? st_tr_thread_find(tgid) : NULL;
+	if (leader != NULL && tgid != tid)
+		return st_tr_thread_add(tid, leader->proc);
+	struct st_tr_proc *proc = st_tr_proc_new(
+		tid, parent ? st_socktab_fork(parent->tab, st_now_ns()) : st_socktab_new());
+	st_tr_proc_record(proc, tid);
+	return st_tr_thread_add(tid, proc);
+}
+
+/* A child of t (fork, vfork, clone), unless its first stop came first. */
 static void st_tr_child(struct st_tr_thread *t)
 {
 	unsigned long msg = 0;
 	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0L, &msg) != 0 || msg == 0)
 		return;
-	pid_t child = (pid_t)msg;
-	struct st_tr_proc *proc = t->proc;
-	if (st_tr_tgid_of(child) != proc->pid) {
-		proc = st_tr_proc_new(child, st_socktab_fork(t->proc->tab, st_now_ns()));
-		st_tr_proc_record(proc, child);
-	}
-	struct st_tr_thread *c = st_tr_thread_find(child);
-	if (c == NULL) {
-		st_tr_thread_add(child, proc); /* its first stop is on its way */
-	} else if (c->parked) {
-		st_tr_thread_adopt(c, proc);
-		st_tr_resume(c, 0);
-	}
+	if (st_tr_thread_find((pid_t)msg) == NULL)
+		st_tr_new_thread((pid_t)msg, t->proc);
 }
 
 /* After an exec the process has one thread: any other entry of it is a
@@ -129,15 +131,14 @@ static bool st_tr_is_group_stop_signal(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-/* A stop of a thread not known yet: a new child whose parent's event has
- * not been seen (held until it is), or a thread of a known process. */
+/* A stop of a thread not known yet: its parent's fork or clone event has
+ * not been seen (it may never be, if the parent was killed meanwhile), so
+ * its parent is read from /proc: the parent is stopped at that event or
+ * before it, so its sockets are still those the child inherited. */
 static struct st_tr_thread *st_tr_newcomer(pid_t tid)
 {
-	pid_t tgid = st_tr_tgid_of(tid);
-	struct st_tr_thread *leader = tgid > 0 ? st_tr_thread_find(tgid) : NULL;
-	if (leader != NULL && leader->proc != NULL && tgid != tid)
-		return st_tr_thread_add(tid, leader->proc);
-	return st_tr_thread_add(tid, NULL);
+	struct st_tr_thread *parent = st_tr_thread_find(st_tr_ppid_of(tid));
+	return st_tr_new_thread(tid, parent ? parent->proc : NULL);
 }
 
 /* Detaching: a thread that reports any stop is let go, with the signal
@@ -154,8 +155,6 @@ static void st_tr_stopped(pid_t tid, int status)
 	if (t == NULL)
 		t = st_tr_newcomer(tid);
 	int sig = WSTOPSIG(status), event = (int)((unsigned)status >> 16);
-	if (t->parked)
-		return; /* held until its parent's event names its process */
 	if (sig == (SIGTRAP | 0x80) || event == PTRACE_EVENT_SECCOMP) {
 		st_tr_syscall_stop(t);
 		sig = 0;
@@ -207,11 +206,6 @@ static bool st_tr_wait_one(pid_t root, int *root_status)
 static void st_tr_interrupt_one(struct st_tr_thread *t, void *arg)
 {
 	(void)arg;
-	/* a parked child was never resumed: let it go as it is */
-	if (t->parked) {
-		st_tr_let_go(t, 0);
-		return;
-	}
 	ptrace(PTRACE_INTERRUPT, t->tid, 0L, 0L);
 }
 

@@ -70,9 +70,7 @@ struct st_tr_thread *st_tr_thread_add(pid_t tid, struct st_tr_proc *proc)
 		exit(1);
 	}
 	t->tid = tid;
-	t->parked = proc == NULL;
-	if (proc != NULL)
-		st_tr_thread_adopt(t, proc);
+	st_tr_thread_adopt(t, proc);
 	st_tr_place(st_tr_slots, st_tr_nslots, t);
 	st_tr_nthreads++;
 	return t;
@@ -111,7 +109,6 @@ void st_tr_proc_free(struct st_tr_proc *p)
 void st_tr_thread_adopt(struct st_tr_thread *t, struct st_tr_proc *proc)
 {
 	t->proc = proc;
-	t->parked = false;
 	proc->threads++;
 	proc->refs++;
 }
@@ -189,7 +186,7 @@ static size_t st_tr_proc_file(pid_t pid, const char *name, char *buf, size_t siz
 	return st_read_file(path, buf, size);
 }
 
-static pid_t st_tr_ppid_of(pid_t pid)
+pid_t st_tr_ppid_of(pid_t pid)
 {
 	char buf[2048];
 	size_t n = st_tr_proc_file(pid, "status", buf, sizeof buf);
