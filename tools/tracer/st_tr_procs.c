@@ -57,6 +57,13 @@ struct st_tr_thread *st_tr_thread_find(pid_t tid)
 	return NULL;
 }
 
+static void st_tr_thread_adopt(struct st_tr_thread *t, struct st_tr_proc *proc)
+{
+	t->proc = proc;
+	proc->threads++;
+	proc->refs++;
+}
+
 struct st_tr_thread *st_tr_thread_add(pid_t tid, struct st_tr_proc *proc)
 {
 	struct st_tr_thread *t = st_tr_thread_find(tid);
@@ -106,12 +113,6 @@ void st_tr_proc_free(struct st_tr_proc *p)
 	free(p);
 }
 
-void st_tr_thread_adopt(struct st_tr_thread *t, struct st_tr_proc *proc)
-{
-	t->proc = proc;
-	proc->threads++;
-	proc->refs++;
-}
 
 /* The last of a process's threads to reach its exit ends what it left open,
  * while its descriptors still exist. */
