@@ -17,7 +17,7 @@
 
 #define ST_MAGIC "SOCKTRC\x1a"
 #define ST_MAGIC_LEN 8
-#define ST_VERSION 3
+#define ST_VERSION 4
 #define ST_VERSION_OLDEST 1 /* readers read every version from this one */
 #define ST_HEADER_SIZE 4096u
 #define ST_CHUNK_SIZE 16384u
@@ -59,8 +59,26 @@ struct st_header {
 	 * their closes are not.  0 before. */
 	uint32_t unfollowed;
 	uint32_t pad;
+	/* Version 4: flight-recorder mode (flags & ST_HDR_RING), 0 otherwise.
+	 * The file is meta_chunks chunks of metadata right after the header
+	 * (process, module, resolve and peer records, never overwritten),
+	 * then ring_chunks chunks of ring from ring_base, reused oldest
+	 * first.  next_chunk counts ring chunks ever handed out (x chunk_size):
+	 * the Nth (from 1) is sequence number N in slot (N - 1) % ring_chunks.
+	 * meta_next counts metadata bytes handed out, as next_chunk does in
+	 * the append mode. */
+	uint64_t ring_base;
+	uint32_t ring_chunks;
+	uint32_t meta_chunks;
+	uint64_t meta_next;
+	uint64_t overwritten;         /* call events lost to reuse */
+	uint64_t overwritten_records; /* other records lost to reuse */
+	/* ring chunks passed over because the thread that wrote them still
+	 * held them (a slow thread, or one that is idle): kept, not reused */
+	uint64_t ring_skipped;
 };
 #define ST_HDR_MONOTONIC 0x1u
+#define ST_HDR_RING 0x2u
 #define ST_BOOT_ID_LEN 40
 
 /* Commit word: len (bytes, header included) | type << 32 | ST_REC_MARK << 48 */
@@ -82,7 +100,29 @@ enum st_rec_type {
 	/* version 3: room a writer reserved and never filled (a signal handler
 	 * left it with siglongjmp): word and ts only, to be skipped */
 	ST_REC_PAD = 8,
+	/* version 4, ring files only: the first record of every ring chunk */
+	ST_REC_CHUNK = 9,
 };
+
+/*
+ * Chunk record (version 4, ring mode): the first 32 bytes of every ring
+ * chunk.  seq is the chunk's sequence number, with ST_SEQ_BUSY set while a
+ * writer clears the chunk for reuse; a reader reads seq before and after
+ * reading the chunk and keeps what it read only when both are the same and
+ * not busy (a seqlock).  owner is the thread (kernel tid) writing the chunk,
+ * 0 once it moved on: a writer never reuses a chunk whose owner is alive.
+ * ts_ns is when the chunk was taken.
+ */
+struct st_chunk_rec {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint64_t seq;
+	uint32_t owner;
+	uint32_t pad;
+};
+#define ST_SEQ_BUSY (1ull << 63)
+#define ST_CHUNK_SEQ_OFF 16u
+#define ST_CHUNK_OWNER_OFF 24u
 
 enum st_op {
 	ST_OP_CONNECT = 1,
@@ -266,6 +306,15 @@ struct st_close {
 	uint64_t bytes_sent;
 };
 #define ST_CLOSE_V2_SIZE 72u
+/* Version 4, ring mode: a close record may be followed by the connection's
+ * endpoints, so that a connection whose opening event was overwritten is
+ * still shown with its ends: this, then local_len bytes of sockaddr padded
+ * to 8, then peer_len bytes padded to 8. */
+struct st_close_ends {
+	uint16_t local_len;
+	uint16_t peer_len;
+	uint32_t pad;
+};
 
 /*
  * Resolve record (version 2): getaddrinfo or gethostbyname*, one record per

@@ -178,7 +178,10 @@ static void st_init(bool from_constructor)
 	strcpy(st_conf.file_template, file);
 	st_conf.size = st_setting_size(secure ? NULL : getenv("SOCKTRACE_SIZE"));
 	st_conf.depth = st_setting_depth(secure ? NULL : getenv("SOCKTRACE_BACKTRACE"));
-	st_tcpinfo_on = st_setting_tcpinfo(secure ? NULL : getenv("SOCKTRACE_TCPINFO"));
+	st_tcpinfo_on = st_setting_flag("SOCKTRACE_TCPINFO",
+					secure ? NULL : getenv("SOCKTRACE_TCPINFO"), true);
+	st_file_ring_wanted = st_setting_flag("SOCKTRACE_RING",
+					      secure ? NULL : getenv("SOCKTRACE_RING"), false);
 	st_read_identity();
 	st_recording = st_attach_current();
 	if (st_recording) {

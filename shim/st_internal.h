@@ -66,7 +66,7 @@ void st_warn(const char *path, const char *reason);
 /* st_settings.c: SOCKTRACE_* values, each bad one named in a message. */
 uint64_t st_setting_size(const char *value);
 unsigned st_setting_depth(const char *value);
-bool st_setting_tcpinfo(const char *value);
+bool st_setting_flag(const char *name, const char *value, bool dflt);
 bool st_setting_secure_mode(void);
 bool st_setting_secure_file(char *out, size_t size);
 

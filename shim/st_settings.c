@@ -53,15 +53,18 @@ unsigned st_setting_depth(const char *s)
 	return (unsigned)v;
 }
 
-/* SOCKTRACE_TCPINFO=0 skips the getsockopt(TCP_INFO) before each close. */
-bool st_setting_tcpinfo(const char *s)
+/* A 0-or-1 setting (SOCKTRACE_TCPINFO=0 skips the getsockopt(TCP_INFO)
+ * before each close; SOCKTRACE_RING=1 makes a new trace a flight recorder);
+ * unset or empty: dflt. */
+bool st_setting_flag(const char *name, const char *s, bool dflt)
 {
-	if (s == NULL || *s == '\0' || strcmp(s, "1") == 0)
-		return true;
-	if (strcmp(s, "0") == 0)
-		return false;
-	st_say((const char *const[]){"SOCKTRACE_TCPINFO=", s, " is not 0 or 1; using 1", NULL});
-	return true;
+	if (s == NULL || *s == '\0')
+		return dflt;
+	if (strcmp(s, "1") == 0 || strcmp(s, "0") == 0)
+		return s[0] == '1';
+	st_say((const char *const[]){name, "=", s, dflt ? " is not 0 or 1; using 1"
+						       : " is not 0 or 1; using 0", NULL});
+	return dflt;
 }
 
 /*

@@ -123,7 +123,7 @@ Test(format, a_writer_names_whose_records_it_writes)
 	st_record_event(ST_OP_CONNECT, 3, -1, &done, &a, &a, 0, NULL);
 	st_record_process(1, "/x", 2, "x", 1, "h", 1);
 	struct st_close c = {.ts_ns = 2000, .fd = 3, .how = ST_END_CLOSE, .role = ST_ROLE_CLIENT};
-	st_record_close(&c);
+	st_record_close(&c, NULL, NULL);
 	st_record_as(0, 0);
 	done.ts_ns = 3000;
 	st_record_event(ST_OP_CONNECT, 4, -1, &done, &a, &a, 0, NULL);

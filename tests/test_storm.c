@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -145,4 +146,131 @@ Test(storm, sigkill_at_any_moment_leaves_a_readable_exact_trace)
 	}
 	cr_log_info("storm: %d kills, shared trace of %d runs, %d left no file", kills, shared_runs,
 		    empty_files);
+}
+
+/*
+ * The ring storm: the same kills on a flight recorder (SOCKTRACE_RING=1,
+ * 256 KiB: 14 ring chunks, wrapped many times in each run), whose writer
+ * (tests/progs/ring storm) names each call in its descriptor: run, thread
+ * slot, call number.  After each kill the trace must read whole and hold,
+ * for every thread of the run just killed, its newest calls without a gap:
+ * up to the last one it counted (or the one in flight), from wherever the
+ * ring's window begins; or none, when the thread's newest chunk is older
+ * than the window (with 6 threads on few CPUs, one preempted for a few
+ * milliseconds while the others wrap the ring).  Three runs in four share the file (a ring left by
+ * a killed run, its chunks owned by dead threads, must be taken over).
+ * The run's calls, kept or counted overwritten, add up to what it made,
+ * but for the chunks a kill may catch while they are being cleared (their
+ * old records then lost without being counted): one per thread at most.
+ */
+#define RING_SLOTS 8
+#define RING_CHUNK_EVENTS (16384 / 48)
+
+static void ring_storm_run(const char *trace, const char *counters, int run, long delay_us)
+{
+	char prog[256], lib[4096], runs[16];
+	h_path(prog, sizeof prog, "progs/ring");
+	snprintf(runs, sizeof runs, "%d", run);
+	const char *preload = h_preload(lib, sizeof lib);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		dup2(null, 2);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("SOCKTRACE_FILE", trace, 1);
+		setenv("SOCKTRACE_RING", "1", 1);
+		setenv("SOCKTRACE_SIZE", "256K", 1);
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+		execl(prog, prog, "storm", counters, "2", "3", runs, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
+	nanosleep(&ts, NULL);
+	kill(-pid, SIGKILL);
+	int reaped = 0;
+	while (waitpid(-1, NULL, 0) > 0 && reaped++ < 64)
+		;
+}
+
+/* Checks the newest calls of run (its counters in slots) are all kept; returns
+ * the trace's kept + overwritten events. */
+static long ring_storm_check(const char *trace, int run, const long *slots, int kill_no,
+			     long delay_us, int *empty)
+{
+	struct st_trace t;
+	int rc = st_trace_load(&t, trace, 0);
+	cr_assert_eq(rc, 0, "kill %d after %ld us: %s: %s", kill_no, delay_us, trace, t.error);
+	long lo[RING_SLOTS], hi[RING_SLOTS], n[RING_SLOTS];
+	for (int s = 0; s < RING_SLOTS; s++)
+		lo[s] = LONG_MAX, hi[s] = -1, n[s] = 0;
+	for (size_t i = 0; i < t.nevs; i++) {
+		unsigned fd = (unsigned)t.evs[i].fd;
+		if (!(fd & 1u << 30) || (int)(fd >> 23 & 0x3f) != (run & 0x3f))
+			continue;
+		int s = (int)(fd >> 20 & 7);
+		long call = fd & 0xfffff;
+		lo[s] = call < lo[s] ? call : lo[s];
+		hi[s] = call > hi[s] ? call : hi[s];
+		n[s]++;
+	}
+	for (int s = 0; s < 6; s++) {
+		long done = __atomic_load_n(&slots[s], __ATOMIC_ACQUIRE);
+		if (n[s] == 0) {
+			*empty += 1; /* no call yet, or none in the window */
+			continue;
+		}
+		cr_assert(hi[s] == done - 1 || hi[s] == done,
+			  "kill %d after %ld us: slot %d made %ld calls, the newest kept is %ld",
+			  kill_no, delay_us, s, done, hi[s]);
+		cr_assert_eq(n[s], hi[s] - lo[s] + 1,
+			     "kill %d after %ld us: slot %d kept %ld calls from %ld to %ld: a gap",
+			     kill_no, delay_us, s, n[s], lo[s], hi[s]);
+	}
+	long all = (long)(t.nevs + t.overwritten + t.dropped);
+	st_trace_free(&t);
+	return all;
+}
+
+Test(storm, sigkill_while_a_ring_wraps_keeps_the_newest_calls)
+{
+	const char *env = getenv("ST_STORM_KILLS");
+	int kills = env ? atoi(env) / 2 : 100;
+	cr_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	char shared[128], fresh[128], ctr[128];
+	snprintf(shared, sizeof shared, "%s/ring-shared.trace", dir);
+	snprintf(fresh, sizeof fresh, "%s/ring-fresh.trace", dir);
+	snprintf(ctr, sizeof ctr, "%s/ring.counters", dir);
+	unsigned seed = (unsigned)time(NULL) ^ 0x5a5a;
+	long shared_made = 0;
+	int shared_runs = 0, empty = 0;
+	for (int k = 0; k < kills; k++) {
+		long delay_us = (long)(rand_r(&seed) % (k % 3 == 0 ? 3000 : 15000));
+		bool fresh_run = k % 4 == 3;
+		const char *trace = fresh_run ? fresh : shared;
+		if (fresh_run)
+			unlink(fresh);
+		long *slots = storm_counters(ctr);
+		ring_storm_run(trace, ctr, k, delay_us);
+		long made = storm_sum(slots);
+		if (access(trace, F_OK) == 0) {
+			long seen = ring_storm_check(trace, k, slots, k, delay_us, &empty);
+			long before = fresh_run ? 0 : shared_made;
+			int runs = fresh_run ? 1 : shared_runs + 1;
+			cr_assert(seen >= before + made - (long)RING_CHUNK_EVENTS * STORM_SLOTS * runs &&
+					  seen <= before + made + (long)STORM_SLOTS * runs,
+				  "kill %d after %ld us: %ld kept or overwritten, %ld made", k,
+				  delay_us, seen, before + made);
+		}
+		if (!fresh_run) {
+			shared_made += made;
+			shared_runs++;
+		}
+		munmap(slots, STORM_SLOTS * sizeof(long));
+	}
+	cr_log_info("ring storm: %d kills, %d of %d threads with no call in the window", kills,
+		    empty, kills * 6);
 }

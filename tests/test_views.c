@@ -256,6 +256,24 @@ Test(views, follow_prints_live_events_once_and_stops_on_ctrl_c)
 	cr_assert_eq(count_lines(out, "\"op\":\"close\""), 4);
 }
 
+/* Every view reads a fixture with no error and prints something. */
+static void every_view_reads(const char *path)
+{
+	static struct h_run r;
+	static const char *const views[][3] = {
+		{"-n", NULL}, {"--json", NULL}, {"--stats", NULL}, {"--stats", "--json"},
+		{"--graph", NULL}, {"--otlp", NULL}, {"-c", "-n"}, {"-c", "--json"},
+	};
+	const char *name = strrchr(path, '/') + 1;
+	for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+		const char *args[] = {views[i][0], views[i][1] ? views[i][1] : path,
+				      views[i][1] ? path : NULL, NULL};
+		run_dump(&r, args, 0);
+		cr_assert_null(strstr(r.err, name), "%s %s: %s", views[i][0], path, r.err);
+		cr_assert_neq(r.out[0], '\0', "%s printed nothing", views[i][0]);
+	}
+}
+
 /* A version-2 trace (72-byte closes, no handshakes, written by the shim of
  * the previous format) stays readable by every view, with its exact bytes. */
 Test(views, version_2_traces_stay_readable)
@@ -266,17 +284,22 @@ Test(views, version_2_traces_stay_readable)
 	cr_assert_not_null(strstr(r.out, "\"handshake_ns\":null,\"duration_ns\":"), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":1048576,\"rx_bytes\":65536"), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "\"result\":\"refused\""), "%s", r.out);
-	static const char *const views[][3] = {
-		{"-n", NULL}, {"--json", NULL}, {"--stats", NULL}, {"--stats", "--json"},
-		{"--graph", NULL}, {"--otlp", NULL},
-	};
-	for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
-		const char *args[] = {views[i][0], views[i][1] ? views[i][1] : "tests/data/v2.trace",
-				      views[i][1] ? "tests/data/v2.trace" : NULL, NULL};
-		run_dump(&r, args, 0);
-		cr_assert_null(strstr(r.err, "v2.trace:"), "%s: %s", views[i][0], r.err);
-		cr_assert_neq(r.out[0], '\0', "%s printed nothing", views[i][0]);
-	}
+	every_view_reads("tests/data/v2.trace");
+}
+
+/* Version 1 (tests/data/golden.trace: events only) and version 3 (written
+ * by the shim before the flight recorder: `life bytes` then `life refused`)
+ * stay readable by every view; version 3 with its handshake and bytes. */
+Test(views, version_1_and_3_traces_stay_readable)
+{
+	every_view_reads("tests/data/golden.trace");
+	static struct h_run r;
+	const char *conn[] = {"-c", "--json", "tests/data/v3.trace", NULL};
+	run_dump(&r, conn, 0);
+	cr_assert_not_null(strstr(r.out, "\"handshake_ns\":40000,"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":1048576,\"rx_bytes\":65536"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"result\":\"refused\""), "%s", r.out);
+	every_view_reads("tests/data/v3.trace");
 }
 
 /* Two views at once are refused, never silently the last one. */

@@ -118,8 +118,14 @@ struct st_file {
 	dev_t dev;
 	ino_t ino;
 	char path[4096];
+	/* flight-recorder mode, as the file's header says (not as asked:
+	 * whoever made the file chose) */
+	bool ring;
+	uint64_t ring_base;
+	uint32_t ring_chunks, meta_chunks;
 };
 extern struct st_file st_trace;
+extern bool st_file_ring_wanted; /* SOCKTRACE_RING, --ring: for a file this process makes */
 int st_file_attach(const char *path, uint64_t capacity, const char **why);
 void st_file_detach(void);
 bool st_file_unseal(void);
@@ -127,6 +133,8 @@ void st_file_register_pid(uint32_t pid);
 void st_file_forget(void);
 void st_file_new_process(void); /* a forked child: the parent's slot is not its own */
 uint64_t st_file_size_limit(void); /* RLIMIT_FSIZE in whole chunks */
+/* a process or thread (tid) that exists and is not a zombie */
+bool st_file_pid_alive(uint32_t pid);
 extern bool st_note_capped; /* attach lowered the capacity to RLIMIT_FSIZE */
 
 /* What the real call did, taken the moment it returned: the event's time is
@@ -156,7 +164,10 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
 		       uint64_t ts, uint32_t handshake_us);
 struct st_close;
-void st_record_close(const struct st_close *c); /* fills word, pid, tid */
+/* fills word, pid, tid; local and peer (may be NULL, or of length 0) follow
+ * it in a ring, so a connection whose start was overwritten keeps its ends */
+void st_record_close(const struct st_close *c, const struct st_addr *local,
+		     const struct st_addr *peer);
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
 struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
@@ -209,6 +220,12 @@ void st_record_jumped(uintptr_t target_sp); /* a longjmp to target_sp is under w
 void st_record_section_enter(void);
 void st_record_section_leave(void);
 void st_record_unfollowed(void); /* counts a connection not followed to its end */
+
+/* st_ring.c: the flight recorder's chunks (st_trace.ring) */
+void st_ring_next(uint64_t *off, uint64_t *seq);
+bool st_ring_claim(char *chunk, uint64_t seq, uint32_t me, uint64_t ts);
+void st_ring_release(char *chunk, uint32_t me);
+bool st_ring_meta_next(uint64_t *off);
 void st_record_init(void);
 void st_record_reset_thread(void);
 void st_record_new_file(void); /* %p child: its own file is not full */
@@ -298,6 +315,8 @@ extern bool st_tcpinfo_on; /* SOCKTRACE_TCPINFO, default on */
 struct st_end_note {
 	bool active;
 	struct st_close rec;
+	/* a ring's close carries the endpoints (len 0: unknown) */
+	struct st_addr local, peer;
 };
 /* type and protocol for events, and the fd's state (0: unknown); asks the
  * kernel once, when ask_kernel (the fd is known to be a socket) */

@@ -179,17 +179,31 @@ static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_
 	return true;
 }
 
+/* A ring's close names its connection's ends, from what connect, accept or
+ * getsockname/getpeername learned (no system call): the event that named
+ * them may be overwritten before the close is read. */
+static void st_end_ends(int fd, struct st_addr *local, struct st_addr *peer)
+{
+	if (!st_trace.ring || !st_fdcache_load(fd, local, peer))
+		local->len = peer->len = 0;
+}
+
 void st_end_now(int fd, uint8_t how, int shut_how)
 {
 	struct st_close c;
+	struct st_addr local, peer;
 	/* after a shutdown the fd, and its connection's state, stay */
-	if (st_end_fill(fd, how, shut_how, how != ST_END_SHUTDOWN, &c))
-		st_record_close(&c);
+	if (st_end_fill(fd, how, shut_how, how != ST_END_SHUTDOWN, &c)) {
+		st_end_ends(fd, &local, &peer);
+		st_record_close(&c, &local, &peer);
+	}
 }
 
 bool st_end_begin(int fd, uint8_t how, struct st_end_note *n)
 {
 	n->active = st_end_fill(fd, how, -1, true, &n->rec);
+	if (n->active)
+		st_end_ends(fd, &n->local, &n->peer);
 	return n->active;
 }
 
@@ -198,7 +212,7 @@ void st_end_finish(const struct st_end_note *n, int close_ret, int close_errno)
 	/* EBADF: nothing was open there; the state taken was stale */
 	if (n->active && !(close_ret < 0 && close_errno == EBADF)) {
 		struct st_close c = n->rec;
-		st_record_close(&c);
+		st_record_close(&c, &n->local, &n->peer);
 	}
 }
 

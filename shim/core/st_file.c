@@ -29,6 +29,7 @@
 
 struct st_file st_trace;
 bool st_note_capped;
+bool st_file_ring_wanted;
 static bool st_leaving;
 static bool st_overflowed; /* this process found no live slot */
 
@@ -125,13 +126,34 @@ static const char *st_header_check(const struct st_header *h)
 		return "exists with another trace format version";
 	if (h->capacity < ST_HEADER_SIZE + ST_CHUNK_SIZE)
 		return "has a corrupt header";
+	if ((h->flags & ST_HDR_RING) &&
+	    (h->ring_chunks < 2 || h->meta_chunks < 1 ||
+	     h->ring_base != ST_HEADER_SIZE + (uint64_t)h->meta_chunks * ST_CHUNK_SIZE ||
+	     h->ring_base + (uint64_t)h->ring_chunks * ST_CHUNK_SIZE > h->capacity))
+		return "has a corrupt header";
 	return NULL;
+}
+
+/* A ring's layout: an eighth of the chunks for metadata (process, module,
+ * resolve and peer records that kept events need in order to be read), the
+ * rest reused in turn.  False when the file is too small for both. */
+static bool st_ring_layout(uint64_t capacity, struct st_header *h)
+{
+	uint64_t chunks = (capacity - ST_HEADER_SIZE) / ST_CHUNK_SIZE;
+	uint64_t meta = chunks / 8 ? chunks / 8 : 1;
+	if (chunks < meta + 2 || chunks > UINT32_MAX)
+		return false;
+	h->flags |= ST_HDR_RING;
+	h->meta_chunks = (uint32_t)meta;
+	h->ring_chunks = (uint32_t)(chunks - meta);
+	h->ring_base = ST_HEADER_SIZE + meta * ST_CHUNK_SIZE;
+	return true;
 }
 
 /* Writes a fresh header with pwrite: on a full disk this fails with ENOSPC
  * instead of a SIGBUS on the first store through a mapping.  One write of
  * the whole page, which a SIGKILL cannot cut in two. */
-static int st_header_write(int fd, uint64_t capacity)
+static int st_header_write(int fd, uint64_t capacity, const char **why)
 {
 	static union {
 		struct st_header h;
@@ -143,6 +165,10 @@ static int st_header_write(int fd, uint64_t capacity)
 	u.h.header_size = ST_HEADER_SIZE;
 	u.h.chunk_size = ST_CHUNK_SIZE;
 	u.h.capacity = capacity;
+	if (st_file_ring_wanted && !st_ring_layout(capacity, &u.h)) {
+		*why = "is too small for a ring (SOCKTRACE_SIZE below 52 KiB)";
+		return -EFBIG;
+	}
 	st_clock_stamp(&u.h);
 	ssize_t n = pwrite(fd, u.page, sizeof u.page, 0);
 	if (n == (ssize_t)sizeof u.page)
@@ -223,10 +249,15 @@ static int st_attach_locked(int fd, const struct stat *st, uint64_t *capacity, b
 		*why = "RLIMIT_FSIZE (ulimit -f) is below the smallest trace";
 		return -EFBIG;
 	}
+	if (!*fresh && (h.flags & ST_HDR_RING) && cap < h.capacity) {
+		/* a ring's chunks are placed over its whole size, from the start */
+		*why = "is a ring larger than RLIMIT_FSIZE (ulimit -f) lets this process write";
+		return -EFBIG;
+	}
 	if (capped)
 		st_note_capped = true;
 	if (*fresh) {
-		int rc = st_header_write(fd, cap);
+		int rc = st_header_write(fd, cap, why);
 		if (rc < 0)
 			return rc;
 	}
@@ -275,6 +306,11 @@ int st_file_attach(const char *path, uint64_t capacity, const char **why)
 		return rc;
 	}
 	st_trace.hdr = map;
+	struct st_header *h = map;
+	st_trace.ring = (h->flags & ST_HDR_RING) != 0;
+	st_trace.ring_base = h->ring_base;
+	st_trace.ring_chunks = h->ring_chunks;
+	st_trace.meta_chunks = h->meta_chunks;
 	st_clock_adopt(map);
 	st_trace.capacity = capacity;
 	st_trace.dev = st.st_dev;
@@ -330,7 +366,7 @@ bool st_file_unseal(void)
 	return ok;
 }
 
-static bool st_pid_alive(uint32_t pid)
+bool st_file_pid_alive(uint32_t pid)
 {
 	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
 		return false;
@@ -359,7 +395,7 @@ static bool st_slots_reclaim(struct st_header *h)
 	bool freed = false;
 	for (unsigned i = 0; i < ST_LIVE_SLOTS; i++) {
 		uint32_t pid = __atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE);
-		if (pid != 0 && pid != st_pid && !st_pid_alive(pid))
+		if (pid != 0 && pid != st_pid && !st_file_pid_alive(pid))
 			freed |= __atomic_compare_exchange_n(&h->live_pid[i], &pid, 0, false,
 							     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	}
@@ -374,7 +410,7 @@ static bool st_others_live(struct st_header *h)
 		uint32_t pid = __atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE);
 		if (pid == 0)
 			continue;
-		if (pid != st_pid && st_pid_alive(pid))
+		if (pid != st_pid && st_file_pid_alive(pid))
 			live = true;
 		else
 			__atomic_compare_exchange_n(&h->live_pid[i], &pid, 0, false,
@@ -419,7 +455,8 @@ void st_file_detach(void)
 		st_overflowed = false;
 		__atomic_fetch_sub(&h->live_overflow, 1, __ATOMIC_RELAXED);
 	}
-	if (!st_others_live(h)) {
+	/* A ring is never shrunk: its chunks are placed over its whole size. */
+	if (!st_others_live(h) && !st_trace.ring) {
 		/* Seal first so no thread of ours takes a chunk past the new end. */
 		uint64_t next = __atomic_fetch_or(&h->next_chunk, ST_SEALED, __ATOMIC_ACQ_REL);
 		if (!(next & ST_SEALED)) {

@@ -53,6 +53,15 @@ struct st_cursor {
 	 * handler in between would leave a window that writes one offset's
 	 * records over another's, so st_cursor_abandon drops such a window */
 	bool moving;
+	/* which part of the file its chunks come from: the trace's chunks (the
+	 * ring in the flight-recorder mode), or a ring's metadata area */
+	bool meta;
+	/* the window a refill moved away from, unmapped once the refill is
+	 * done: a ring chunk is given back only after the next is claimed, so
+	 * a thread always holds its newest events (one preempted between the
+	 * two would otherwise find them overwritten) */
+	char *retired;
+	uint64_t retired_len;
 };
 
 struct st_thread {
@@ -69,18 +78,43 @@ struct st_thread {
 	uint32_t as_pid, as_tid;
 	bool has_key; /* the thread-exit destructor will unmap the leases */
 	struct st_cursor cursor[ST_DEPTHS];
+	struct st_cursor meta[ST_DEPTHS]; /* a ring's metadata area, per level */
 };
 
 static __thread struct st_thread st_self ST_TLS;
 struct st_core_hooks st_core_hooks;
 uint32_t st_pid;
 static bool st_full;       /* capacity reached or no space left: stop trying */
+static bool st_meta_full;  /* a ring's metadata area is used up: the ring takes its records */
 static bool st_no_populate; /* kernel before 5.14: no MADV_POPULATE_WRITE */
 static pthread_key_t st_thread_key;
 static bool st_key_ok;
 
+/* The chunk a cursor writes, or NULL. */
+static char *st_cursor_chunk(const struct st_cursor *c)
+{
+	if (c->pos == 0 || c->moving || c->map == NULL || c->end < c->map_off + ST_CHUNK_SIZE ||
+	    c->end > c->map_off + c->map_len)
+		return NULL;
+	return c->map + (c->end - ST_CHUNK_SIZE - c->map_off);
+}
+
+/* A ring chunk the cursor is done with goes back to the ring: the cursor
+ * has no chunk from then on (it would otherwise write into a chunk that
+ * another thread may be clearing). */
+static void st_cursor_release(struct st_cursor *c)
+{
+	if (!st_trace.ring || c->meta)
+		return;
+	char *chunk = st_cursor_chunk(c);
+	if (chunk != NULL)
+		st_ring_release(chunk, st_tid());
+	c->pos = 0;
+}
+
 static void st_cursor_unmap(struct st_cursor *c)
 {
+	st_cursor_release(c);
 	if (c->map != NULL)
 		munmap(c->map, c->map_len);
 	*c = (struct st_cursor){0};
@@ -89,8 +123,10 @@ static void st_cursor_unmap(struct st_cursor *c)
 static void st_thread_exit(void *arg)
 {
 	(void)arg;
-	for (unsigned i = 0; i < ST_DEPTHS; i++)
+	for (unsigned i = 0; i < ST_DEPTHS; i++) {
 		st_cursor_unmap(&st_self.cursor[i]);
+		st_cursor_unmap(&st_self.meta[i]);
+	}
 	st_self.has_key = false;
 }
 
@@ -106,12 +142,19 @@ void st_record_init(void)
 void st_record_new_file(void)
 {
 	__atomic_store_n(&st_full, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&st_meta_full, false, __ATOMIC_RELAXED);
 }
 
+/* In a forked child the ring chunks are still the parent's thread's: let go
+ * of the mappings without giving the chunks back. */
 void st_record_reset_thread(void)
 {
-	for (unsigned i = 0; i < ST_DEPTHS; i++)
+	for (unsigned i = 0; i < ST_DEPTHS; i++) {
+		st_self.cursor[i].pos = 0;
+		st_self.meta[i].pos = 0;
 		st_cursor_unmap(&st_self.cursor[i]);
+		st_cursor_unmap(&st_self.meta[i]);
+	}
 	memset(&st_self, 0, sizeof st_self);
 }
 
@@ -223,8 +266,12 @@ static bool st_window_move(struct st_cursor *c, uint64_t off)
 	c->committed = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	c->moving = false;
-	if (old_map != NULL)
+	if (old_map != NULL && c->retired == NULL) {
+		c->retired = old_map;
+		c->retired_len = old_len;
+	} else if (old_map != NULL) {
 		munmap(old_map, old_len);
+	}
 	return true;
 }
 
@@ -280,10 +327,70 @@ static void st_thread_watch(void)
 	}
 }
 
+/* A new chunk's offset: the next of the append mode, of a ring's metadata
+ * area, or of the ring (*seq set, the chunk still to be claimed). */
+static bool st_chunk_take(const struct st_cursor *c, uint64_t *off, uint64_t *seq,
+			  enum st_refusal *why)
+{
+	*seq = 0;
+	if (c->meta) {
+		if (st_ring_meta_next(off))
+			return true;
+		__atomic_store_n(&st_meta_full, true, __ATOMIC_RELAXED);
+		return false;
+	}
+	if (!st_trace.ring)
+		return st_chunk_reserve(off, why);
+	st_ring_next(off, seq);
+	return true;
+}
+
+/* Maps and allocates the chunk at off; false when it cannot be written. */
+static bool st_chunk_reach(struct st_cursor *c, uint64_t off)
+{
+	if (c->map == NULL || off < c->map_off || off + ST_CHUNK_SIZE > c->map_off + c->map_len) {
+		/* no address space: the chunk stays a hole */
+		if (!st_window_move(c, off))
+			return false;
+		st_thread_watch();
+	}
+	if (!st_chunk_ready(c, off)) {
+		__atomic_store_n(&st_full, true, __ATOMIC_RELAXED);
+		return false;
+	}
+	return true;
+}
+
+/* Gets a chunk ready to write (a ring chunk claimed); false when none. */
+static bool st_chunk_get(struct st_cursor *c, uint64_t *off, enum st_refusal *why)
+{
+	/* a ring whose every chunk is held by live threads: bounded */
+	uint64_t tries = st_trace.ring ? (uint64_t)st_trace.ring_chunks + 1 : 1;
+	for (uint64_t i = 0; i < tries; i++) {
+		uint64_t seq;
+		if (!st_chunk_take(c, off, &seq, why))
+			return false;
+		/* a chunk of its own from here on (a ring chunk: once claimed):
+		 * a jump out of a handler while it is mapped leaves it for the
+		 * next try (see spare) */
+		if (seq == 0)
+			c->spare = *off;
+		if (!st_chunk_reach(c, *off))
+			return false;
+		if (seq == 0)
+			return true;
+		if (st_ring_claim(c->map + (*off - c->map_off), seq, st_tid(), st_now_ns())) {
+			c->spare = *off;
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 {
 	*why = ST_REFUSED_FULL;
-	if (__atomic_load_n(&st_full, __ATOMIC_RELAXED))
+	if (__atomic_load_n(c->meta ? &st_meta_full : &st_full, __ATOMIC_RELAXED))
 		return false;
 	int saved = errno;
 	uint64_t off = c->spare;
@@ -292,32 +399,32 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 	 * again: its records would be written over from its start */
 	if (off != 0 && c->pos != 0 && off == c->end - ST_CHUNK_SIZE)
 		off = 0;
-	bool ok = off != 0 || st_chunk_reserve(&off, why);
-	if (ok)
-		c->spare = off;
-	if (ok && (c->map == NULL || off < c->map_off ||
-		   off + ST_CHUNK_SIZE > c->map_off + c->map_len)) {
-		/* no address space: the chunk stays a hole */
-		ok = st_window_move(c, off);
-		if (ok)
-			st_thread_watch();
-	}
-	if (ok && !st_chunk_ready(c, off)) {
-		__atomic_store_n(&st_full, true, __ATOMIC_RELAXED);
-		ok = false;
+	/* the ring chunk in use stays ours until the next one is claimed */
+	char *old = st_trace.ring && !c->meta ? st_cursor_chunk(c) : NULL;
+	uint64_t old_off = old != NULL ? c->end - ST_CHUNK_SIZE : 0;
+	c->pos = 0;
+	bool ok = off != 0 ? st_chunk_reach(c, off) : st_chunk_get(c, &off, why);
+	if (old != NULL && !(ok && off == old_off))
+		st_ring_release(old, st_tid());
+	if (c->retired != NULL) {
+		munmap(c->retired, c->retired_len);
+		c->retired = NULL;
 	}
 	if (ok) {
+		c->spare = off; /* in use only once published below */
+		/* a ring chunk starts with its chunk record */
+		uint64_t first = off + (st_trace.ring && !c->meta ? sizeof(struct st_chunk_rec) : 0);
 		/* in this order: a jump out of a handler between two of these stores
 		 * leaves committed and pos in different chunks, which
 		 * st_cursor_abandon takes for "no chunk" */
-		c->committed = off;
+		c->committed = first;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		c->end = off + ST_CHUNK_SIZE;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		c->spare = 0; /* before pos: a spare still set once in use would be
 				 taken again and its records written over */
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		c->pos = off;
+		c->pos = first;
 	}
 	errno = saved;
 	return ok;
@@ -384,6 +491,37 @@ static void st_leave(void)
 	st_self.depth--;
 }
 
+/* Records that kept events need in order to be read go to a ring's
+ * metadata area, never overwritten, while it has room. */
+static bool st_is_meta(uint16_t type)
+{
+	return type == ST_REC_PROCESS || type == ST_REC_MODULE || type == ST_REC_RESOLVE ||
+	       type == ST_REC_PEER;
+}
+
+static struct st_cursor *st_enter_for(uint16_t type)
+{
+	struct st_cursor *c = st_enter();
+	if (c != NULL && ST_UNLIKELY(st_trace.ring) && st_is_meta(type) &&
+	    !__atomic_load_n(&st_meta_full, __ATOMIC_RELAXED)) {
+		c = &st_self.meta[st_self.depth - 1];
+		c->meta = true;
+	}
+	return c;
+}
+
+/* Room in *c, else (a full metadata area) in the level's ring cursor,
+ * which *c then names. */
+static char *st_reserve_in(struct st_cursor **c, uint32_t len, enum st_refusal *why)
+{
+	char *p = st_reserve(*c, len, why);
+	if (p == NULL && (*c)->meta) {
+		*c = &st_self.cursor[*c - st_self.meta];
+		p = st_reserve(*c, len, why);
+	}
+	return p;
+}
+
 /* An IPv4 address is stored without sin_zero when that is zero (as the kernel
  * returns it): 8 bytes instead of 16 on every inet event.  Every byte written
  * costs: the kernel zeroes each new page of the trace before we fill it. */
@@ -425,21 +563,22 @@ static char *st_put_addr(char *p, const struct st_addr *a, uint16_t stored)
  * closes, resolutions): NULL, and one more dropped, when there is none.  On
  * success the caller is inside the recorder until st_record_done.
  */
-static char *st_record_begin(uint32_t len, bool event)
+static char *st_record_begin(uint32_t len, uint16_t type, struct st_cursor **used)
 {
-	struct st_cursor *c = st_enter();
+	struct st_cursor *c = st_enter_for(type);
 	enum st_refusal why = ST_REFUSED_FULL;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
+	char *p = c ? st_reserve_in(&c, len, &why) : NULL;
 	if (p == NULL) {
-		st_count_dropped(why, event);
+		st_count_dropped(why, type == ST_REC_EVENT);
 		st_leave();
 	}
+	*used = c;
 	return p;
 }
 
-static void st_record_done(char *p, uint32_t len, uint16_t type)
+static void st_record_done(struct st_cursor *c, char *p, uint32_t len, uint16_t type)
 {
-	st_commit(&st_self.cursor[st_self.depth - 1], p, len, type);
+	st_commit(c, p, len, type);
 	st_leave();
 }
 
@@ -479,7 +618,8 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	}
 	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
 	uint32_t len = sizeof(struct st_event) + ST_ALIGN8(llen) + ST_ALIGN8(plen) + 8u * nframes;
-	char *p = st_record_begin(len, true);
+	struct st_cursor *c;
+	char *p = st_record_begin(len, ST_REC_EVENT, &c);
 	if (p == NULL)
 		return;
 	struct st_event *ev = (struct st_event *)p;
@@ -498,7 +638,7 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	char *q = st_put_addr(st_put_addr(p + sizeof *ev, local, llen), peer, plen);
 	if (nframes)
 		memcpy(q, stack->ip, 8u * nframes);
-	st_record_done(p, len, ST_REC_EVENT);
+	st_record_done(c, p, len, ST_REC_EVENT);
 }
 
 /* s may be NULL when n is 0 (an object with no name). */
@@ -515,9 +655,9 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host, size_t host_len)
 {
 	uint32_t len = ST_ALIGN8(sizeof(struct st_process) + exe_len + cmd_len + host_len);
-	struct st_cursor *c = st_enter();
+	struct st_cursor *c = st_enter_for(ST_REC_PROCESS);
 	enum st_refusal why;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
+	char *p = c ? st_reserve_in(&c, len, &why) : NULL;
 	if (p != NULL) {
 		struct st_process *pr = (struct st_process *)p;
 		pr->ts_ns = st_now_ns();
@@ -541,9 +681,9 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 	if (path_len > 1024)
 		path_len = 1024;
 	uint32_t len = ST_ALIGN8(sizeof(struct st_module) + build_id_len + path_len);
-	struct st_cursor *c = st_enter();
+	struct st_cursor *c = st_enter_for(ST_REC_MODULE);
 	enum st_refusal why;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
+	char *p = c ? st_reserve_in(&c, len, &why) : NULL;
 	if (p != NULL) {
 		struct st_module *m = (struct st_module *)p;
 		m->ts_ns = ts;
@@ -568,14 +708,15 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 static void st_record_fixed(const void *rec, uint32_t len, uint16_t type)
 {
 	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
-	char *p = st_record_begin(len, false);
+	struct st_cursor *c;
+	char *p = st_record_begin(len, type, &c);
 	if (p == NULL)
 		return;
 	/* pid and tid sit after word and ts in every fixed record */
 	memcpy(p + 8, (const char *)rec + 8, len - 8);
 	memcpy(p + 16, &pid, 4);
 	memcpy(p + 20, &tid, 4);
-	st_record_done(p, len, type);
+	st_record_done(c, p, len, type);
 }
 
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
@@ -587,9 +728,33 @@ void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uin
 	st_record_fixed(&r, sizeof r, ST_REC_RESULT);
 }
 
-void st_record_close(const struct st_close *c)
+static void st_record_close_ends(const struct st_close *rec, const struct st_addr *local,
+				 const struct st_addr *peer)
 {
-	st_record_fixed(c, sizeof *c, ST_REC_CLOSE);
+	uint16_t llen = st_stored_len(local), plen = st_stored_len(peer);
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
+	uint32_t len = sizeof *rec + sizeof(struct st_close_ends) + ST_ALIGN8(llen) +
+		       ST_ALIGN8(plen);
+	struct st_cursor *c;
+	char *p = st_record_begin(len, ST_REC_CLOSE, &c);
+	if (p == NULL)
+		return;
+	memcpy(p + 8, (const char *)rec + 8, sizeof *rec - 8);
+	memcpy(p + 16, &pid, 4);
+	memcpy(p + 20, &tid, 4);
+	struct st_close_ends ends = {.local_len = llen, .peer_len = plen};
+	memcpy(p + sizeof *rec, &ends, sizeof ends);
+	st_put_addr(st_put_addr(p + sizeof *rec + sizeof ends, local, llen), peer, plen);
+	st_record_done(c, p, len, ST_REC_CLOSE);
+}
+
+void st_record_close(const struct st_close *c, const struct st_addr *local,
+		     const struct st_addr *peer)
+{
+	if (st_trace.ring && local != NULL && peer != NULL && local->len != 0)
+		st_record_close_ends(c, local, peer);
+	else
+		st_record_fixed(c, sizeof *c, ST_REC_CLOSE);
 }
 
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
@@ -606,7 +771,8 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
 	uint32_t strings = ST_ALIGN8(name_len + serv_len);
 	uint32_t len = sizeof(struct st_resolve) + strings + naddrs * sizeof *addrs;
-	char *p = st_record_begin(len, false);
+	struct st_cursor *c;
+	char *p = st_record_begin(len, ST_REC_RESOLVE, &c);
 	if (p == NULL)
 		return;
 	struct st_resolve *r = (struct st_resolve *)p;
@@ -621,7 +787,7 @@ void st_record_resolve(uint8_t call, int result, const char *name, size_t name_l
 	st_put_bytes(st_put_bytes(p + sizeof *r, name, name_len), serv, serv_len);
 	if (naddrs)
 		memcpy(p + sizeof *r + strings, addrs, naddrs * sizeof *addrs);
-	st_record_done(p, len, ST_REC_RESOLVE);
+	st_record_done(c, p, len, ST_REC_RESOLVE);
 }
 
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid)
@@ -702,7 +868,9 @@ void st_record_jumped(uintptr_t target_sp)
 	for (uint32_t d = 0; d < levels && keep == depth; d++)
 		if (st_level_left(st_self.level_sp[d], target_sp, &alt))
 			keep = d;
-	for (uint32_t d = keep; d < levels; d++)
+	for (uint32_t d = keep; d < levels; d++) {
 		st_cursor_abandon(&st_self.cursor[d]);
+		st_cursor_abandon(&st_self.meta[d]);
+	}
 	st_self.depth = keep;
 }

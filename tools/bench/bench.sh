@@ -12,7 +12,7 @@ lib="$build/libsocktrace.so"
 # name  program  iterations (strace gets fewer: it is ~50x slower per call)
 loops="names:names_loop:200000:20000 connect:connect_loop:4000:2000"
 modes="bare shim ptrace strace"
-extra_modes=${BENCH_EXTRA_MODES-shim-bt16 shim-notcpinfo}
+extra_modes=${BENCH_EXTRA_MODES-shim-bt16 shim-notcpinfo shim-ring}
 # BENCH_EXTRA_MODES=shim-ref BENCH_REF_LIB=/path/libsocktrace.so: another
 # build of the shim in the same alternated run (before and after a change)
 
@@ -27,6 +27,9 @@ run() { # mode program iterations
 		taskset -c 0 "$build/bench/$2" "$3" ;;
 	shim-notcpinfo) SOCKTRACE_FILE="$dir/b.trace" SOCKTRACE_TCPINFO=0 LD_PRELOAD="$lib" \
 		taskset -c 0 "$build/bench/$2" "$3" ;;
+	# the flight recorder, 4 MiB: the names loop wraps it about five times
+	shim-ring) SOCKTRACE_FILE="$dir/b.trace" SOCKTRACE_RING=1 SOCKTRACE_SIZE=4M \
+		LD_PRELOAD="$lib" taskset -c 0 "$build/bench/$2" "$3" ;;
 	strace) taskset -c 0 strace -f --seccomp-bpf -e trace=network -o /dev/null \
 		"$build/bench/$2" "$3" ;;
 	# the tracer (socktrace --ptrace), on the same CPU as its tracee: the
@@ -76,7 +79,7 @@ for l in $loops; do
 done
 echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair," \
 	"connect = socket+connect+accept(addr buffer)+close x2, with close records;" \
-	"shim-notcpinfo = SOCKTRACE_TCPINFO=0; ptrace = socktrace --ptrace; added = the" \
+	"shim-notcpinfo = SOCKTRACE_TCPINFO=0; shim-ring = SOCKTRACE_RING=1 in 4 MiB, wrapped; ptrace = socktrace --ptrace; added = the" \
 	"tracer's added ns over strace --seccomp-bpf's; B/event = trace bytes per call event" \
 	"under the shim)"
 

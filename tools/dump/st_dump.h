@@ -84,6 +84,10 @@ struct st_dump {
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
 	uint64_t unfollowed; /* connections whose ends the shim could not follow */
 	uint64_t exit_dropped; /* not recorded: their process had left the trace */
+	/* flight-recorder traces: what reuse overwrote, where the kept window
+	 * begins (its earliest ring record; 0 = none) */
+	bool ring;
+	uint64_t overwritten, overwritten_records, window_ts;
 	bool many_hosts; /* the traces come from more than one host name */
 	struct st_view_state *state;
 	struct st_stream *stream; /* while st_run streams: file versions */
@@ -171,6 +175,8 @@ uint32_t st_dump_version(const struct st_dump *d, uint32_t file);
 void st_dump_summary(const struct st_dump *d, FILE *err);
 /* "N connections not followed to their end (...)", in a static buffer */
 const char *st_unfollowed_text(uint64_t n);
+/* a flight recorder's losses and kept window, for summaries */
+void st_ring_text(const struct st_dump *d, FILE *out);
 /* One record of any kind through the filters and the view (st_run, -f). */
 void st_run_record(struct st_dump *d, const struct st_rec *r, FILE *out);
 /* -f -c / --otlp: rows settled by now (wall clock, ns) are printed. */

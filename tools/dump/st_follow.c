@@ -42,6 +42,15 @@ static void st_on_stop(int sig)
 struct st_chunk_page {
 	uint64_t first; /* chunk index of next[0] */
 	uint64_t next[ST_PAGE_CHUNKS];
+	/* a ring chunk's generation that next is in (0: none read yet) */
+	uint64_t seq[ST_PAGE_CHUNKS];
+};
+
+/* Where to go on reading chunk k: its next record, and for a ring chunk the
+ * generation (sequence number) that offset belongs to. */
+struct st_chunk_pos {
+	uint64_t *next;
+	uint64_t *seq;
 };
 
 enum st_state { ST_NONE, ST_MISSING, ST_NOT_TRACE, ST_FOLLOWING };
@@ -68,6 +77,10 @@ struct st_follower {
 	struct st_rec *recs;
 	size_t nrecs, recs_cap;
 	size_t printed;
+	bool ring; /* a flight recorder: chunks from ring_base are reused */
+	uint64_t ring_base;
+	uint32_t ring_chunks;
+	uint64_t ring_handed; /* as the header said at this poll */
 };
 
 static bool st_grow_pages(struct st_follower *f);
@@ -111,7 +124,7 @@ static bool st_grow_pages(struct st_follower *f)
 
 /* Chunk k's next-record offset, its page made on first use; NULL when out
  * of memory. */
-static uint64_t *st_chunk_next(struct st_follower *f, uint64_t k)
+static struct st_chunk_pos st_chunk_next(struct st_follower *f, uint64_t k)
 {
 	uint64_t first = k / ST_PAGE_CHUNKS * ST_PAGE_CHUNKS;
 	size_t lo = 0, hi = f->npages;
@@ -126,16 +139,18 @@ static uint64_t *st_chunk_next(struct st_follower *f, uint64_t k)
 		struct st_chunk_page *p = malloc(sizeof *p);
 		if (p == NULL || !st_grow_pages(f)) {
 			free(p);
-			return NULL;
+			return (struct st_chunk_pos){NULL, NULL};
 		}
 		p->first = first;
-		for (size_t i = 0; i < ST_PAGE_CHUNKS; i++)
+		for (size_t i = 0; i < ST_PAGE_CHUNKS; i++) {
 			p->next[i] = ST_HEADER_SIZE + (first + i) * ST_CHUNK_SIZE;
+			p->seq[i] = 0;
+		}
 		memmove(&f->pages[lo + 1], &f->pages[lo], (f->npages - lo) * sizeof *f->pages);
 		f->pages[lo] = p;
 		f->npages++;
 	}
-	return &f->pages[lo]->next[k - first];
+	return (struct st_chunk_pos){&f->pages[lo]->next[k - first], &f->pages[lo]->seq[k - first]};
 }
 
 /* What the file holds now, through the streaming reader, which says where
@@ -153,11 +168,13 @@ static void st_initial(struct st_dump *d, struct st_follower *f, FILE *out)
 	d->stream = NULL;
 	for (size_t i = 0; i < st_stream_chunks(s); i++) {
 		uint32_t file;
-		uint64_t off, stop;
-		st_stream_chunk(s, i, &file, &off, &stop);
-		uint64_t *next = st_chunk_next(f, (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
-		if (next != NULL)
-			*next = stop;
+		uint64_t off, stop, seq;
+		st_stream_chunk(s, i, &file, &off, &stop, &seq);
+		struct st_chunk_pos pos = st_chunk_next(f, (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
+		if (pos.next != NULL) {
+			*pos.next = stop;
+			*pos.seq = seq;
+		}
 	}
 	const struct st_source_info *info = st_stream_info(s, 0);
 	if (info->error[0])
@@ -198,6 +215,9 @@ static bool st_attach(struct st_dump *d, struct st_follower *f, FILE *out)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	f->ring = h.ring;
+	f->ring_base = h.ring_base;
+	f->ring_chunks = h.ring_chunks;
 	d->follow_version = h.version;
 	if (replaced || f->said != ST_NONE)
 		fprintf(stderr, "socktrace-dump: %s: %s; following it from its start\n", f->path,
@@ -238,8 +258,8 @@ static void st_keep_record(struct st_follower *f, const uint8_t *rec, uint32_t l
 }
 
 /* Reads what chunk k gained since the last poll; false when it is damaged. */
-static bool st_read_chunk(struct st_dump *d, struct st_follower *f, uint64_t k, uint64_t *next,
-			  uint64_t size)
+static bool st_read_records(struct st_dump *d, struct st_follower *f, uint64_t k, uint64_t *next,
+			    uint64_t size)
 {
 	uint64_t start = ST_HEADER_SIZE + k * ST_CHUNK_SIZE, end = start + ST_CHUNK_SIZE;
 	static uint8_t rec[ST_CHUNK_SIZE];
@@ -271,6 +291,54 @@ static bool st_read_chunk(struct st_dump *d, struct st_follower *f, uint64_t k, 
 	return true;
 }
 
+static uint64_t st_seq_now(const struct st_follower *f, uint64_t chunk)
+{
+	uint8_t rec[sizeof(struct st_chunk_rec)];
+	uint64_t seq = 0;
+	if (pread(f->fd, rec, sizeof rec, (off_t)chunk) != (ssize_t)sizeof rec ||
+	    st_ring_chunk_seq(rec, sizeof rec, f->ring_chunks, f->ring_handed, &seq) <= 0)
+		return 0;
+	return seq;
+}
+
+/*
+ * A ring chunk: read as a seqlock.  A new generation is read from its
+ * start (what the old one held past where we were was overwritten); what
+ * was read in this poll is kept only when the generation did not change
+ * while it was read, and each generation's records are read once.
+ */
+static bool st_read_ring_chunk(struct st_dump *d, struct st_follower *f, uint64_t k,
+			       struct st_chunk_pos pos, uint64_t size)
+{
+	uint64_t start = ST_HEADER_SIZE + k * ST_CHUNK_SIZE;
+	uint64_t seq = st_seq_now(f, start);
+	if (seq == 0)
+		return true; /* unused, or being cleared: next poll */
+	if (seq != *pos.seq) {
+		*pos.seq = seq;
+		*pos.next = start + sizeof(struct st_chunk_rec);
+	}
+	size_t nrecs = f->nrecs, arena_len = f->arena_len;
+	uint64_t next = *pos.next;
+	bool ok = st_read_records(d, f, k, &next, size);
+	if (st_seq_now(f, start) != seq) {
+		/* reused while read: nothing of it, the new generation next poll */
+		f->nrecs = nrecs;
+		f->arena_len = arena_len;
+		return true;
+	}
+	*pos.next = next;
+	return ok;
+}
+
+static bool st_read_chunk(struct st_dump *d, struct st_follower *f, uint64_t k,
+			  struct st_chunk_pos pos, uint64_t size)
+{
+	if (f->ring && ST_HEADER_SIZE + k * ST_CHUNK_SIZE >= f->ring_base)
+		return st_read_ring_chunk(d, f, k, pos, size);
+	return st_read_records(d, f, k, pos.next, size);
+}
+
 /* The chunks below end that hold data: holes (never written, or a sparse
  * file's claim) are skipped with SEEK_DATA, as the streaming reader does. */
 static void st_read_chunks(struct st_dump *d, struct st_follower *f, uint64_t end,
@@ -283,11 +351,11 @@ static void st_read_chunks(struct st_dump *d, struct st_follower *f, uint64_t en
 		     off + ST_CHUNK_SIZE > end))
 			return;
 		uint64_t k = (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE;
-		uint64_t *next = st_chunk_next(f, k);
-		if (next == NULL)
+		struct st_chunk_pos pos = st_chunk_next(f, k);
+		if (pos.next == NULL)
 			return;
-		if (*next != UINT64_MAX && !st_read_chunk(d, f, k, next, size))
-			*next = UINT64_MAX;
+		if (*pos.next != UINT64_MAX && !st_read_chunk(d, f, k, pos, size))
+			*pos.next = UINT64_MAX;
 	}
 }
 
@@ -352,6 +420,7 @@ static size_t st_poll(struct st_dump *d, struct st_follower *f, FILE *out)
 		return 0;
 	uint64_t size = (uint64_t)st.st_size;
 	uint64_t end = h.content_end < size ? h.content_end : size;
+	f->ring_handed = h.ring_handed;
 	st_read_chunks(d, f, end, size);
 	return st_flush(d, f, out);
 }

@@ -50,6 +50,35 @@ static bool st_forked_close_kept(struct st_dump *d, const struct st_rec *r)
 	       (d->filter.pid < 0 || r->close.pid == (uint32_t)d->filter.pid);
 }
 
+/*
+ * A flight recorder's close of a connection that began before the kept
+ * window: its opening event was overwritten, so the connection views get
+ * one made from the close (its ends, its start: the close's date minus its
+ * age), marked ST_EV_BEFORE_WINDOW, which the close then ends.
+ */
+static void st_ring_opening(struct st_dump *d, const struct st_rec *r, FILE *out)
+{
+	const struct st_close *c = &r->close;
+	if (d->stream == NULL || r->close_ends[0].len == 0 || c->how == ST_END_SHUTDOWN ||
+	    (c->role != ST_ROLE_CLIENT && c->role != ST_ROLE_SERVER &&
+	     c->role != ST_ROLE_INHERITED) || c->age_ns > c->ts_ns)
+		return;
+	const struct st_source_info *info = st_stream_info(d->stream, r->file);
+	uint64_t start = c->ts_ns - c->age_ns;
+	if (!info->ring || info->window_ts == 0 || start >= info->window_ts)
+		return;
+	struct st_ev ev = {
+		.ts = start, .pid = c->pid, .tid = c->tid, .fd = c->fd, .ret = c->fd,
+		.listen_fd = c->role == ST_ROLE_SERVER ? 0 : -1, .op = ST_OP_HELD,
+		.flags = (uint8_t)((c->flags & (3u << ST_EV_SOCK_SHIFT | 3u << ST_EV_PROTO_SHIFT)) |
+				   ST_EV_BEFORE_WINDOW),
+		.local = r->close_ends[0], .peer = r->close_ends[1], .file = r->file,
+		.offset = r->offset,
+	};
+	if (st_filter_match(&d->filter, &ev))
+		st_dispatch(d, &ev, out);
+}
+
 static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *out)
 {
 	bool result = r->type == ST_REC_RESULT, peer = r->type == ST_REC_PEER;
@@ -61,6 +90,8 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 	bool ends = r->type == ST_REC_CLOSE && r->close.how != ST_END_SHUTDOWN &&
 		    !(r->close.flags & ST_CLOSE_SHARED);
 	/* -c and --stats take them all: filters apply to the connections' events */
+	if (r->type == ST_REC_CLOSE && (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH))
+		st_ring_opening(d, r, out);
 	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)
 		st_conn_life(d, r);
 	else if (d->view == ST_VIEW_STATS) {
@@ -106,7 +137,22 @@ void st_dump_summary(const struct st_dump *d, FILE *err)
 			d->dropped_records == 1 ? "" : "s");
 	if (d->unfollowed)
 		fprintf(err, "; %s", st_unfollowed_text(d->unfollowed));
+	if (d->ring)
+		st_ring_text(d, err);
 	fputc('\n', err);
+}
+
+/* "; ring: 1200 events, 30 other records overwritten, kept from 12:00:01.000002" */
+void st_ring_text(const struct st_dump *d, FILE *out)
+{
+	fprintf(out, "; ring: %llu event%s, %llu other record%s overwritten",
+		(unsigned long long)d->overwritten, d->overwritten == 1 ? "" : "s",
+		(unsigned long long)d->overwritten_records,
+		d->overwritten_records == 1 ? "" : "s");
+	if (d->window_ts) {
+		fputs(", kept from ", out);
+		st_print_time(out, d->window_ts);
+	}
 }
 
 uint32_t st_dump_version(const struct st_dump *d, uint32_t file)
@@ -162,6 +208,13 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 		d->exit_dropped += info->exit_dropped;
 		d->dropped_records += info->dropped_records;
 		d->unfollowed += info->unfollowed;
+		if (info->ring) {
+			d->ring = true;
+			d->overwritten += info->overwritten;
+			d->overwritten_records += info->overwritten_records;
+			if (info->window_ts && (d->window_ts == 0 || info->window_ts < d->window_ts))
+				d->window_ts = info->window_ts;
+		}
 	}
 	d->many_hosts = d->procs.many_hosts;
 	if (d->view == ST_VIEW_CONNECTIONS || d->view >= ST_VIEW_GRAPH)

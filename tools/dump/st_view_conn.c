@@ -684,6 +684,8 @@ static const char *st_end_result(const struct st_end *c)
 		return "abandoned";
 	if (c->copy.ret < 0 && !c->closed)
 		return "pending";
+	if (c->copy.flags & ST_EV_BEFORE_WINDOW) /* its start was overwritten */
+		return "pre-window";
 	if (c->copy.op == ST_OP_HELD) /* connected before tracing began */
 		return "held";
 	return c->wants_close && !c->closed ? "open" : "ok";

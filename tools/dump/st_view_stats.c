@@ -184,6 +184,8 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 			(unsigned long long)d->exit_dropped);
 	if (d->unfollowed)
 		fprintf(out, "; %s", st_unfollowed_text(d->unfollowed));
+	if (d->ring)
+		st_ring_text(d, out);
 	if (d->nevs) {
 		fputs(", from ", out);
 		st_print_time(out, s->first);
@@ -231,6 +233,13 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 			(unsigned long long)s->last);
 	else
 		fputs("null,\"last_ts\":null", out);
+	if (d->ring)
+		fprintf(out, ",\"ring\":{\"overwritten\":%llu,\"overwritten_records\":%llu,"
+			     "\"window_ts\":%llu}",
+			(unsigned long long)d->overwritten,
+			(unsigned long long)d->overwritten_records, (unsigned long long)d->window_ts);
+	else
+		fputs(",\"ring\":null", out);
 	fputs(",\"calls\":{", out);
 	bool first = true;
 	for (uint8_t op = 1; op < ST_OPS && st_op_name(op); op++, first = false)

@@ -42,13 +42,15 @@ struct st_launch {
 
 static void st_usage(FILE *out)
 {
-	fputs("usage: socktrace [-o FILE] [-k DEPTH] [-q] [--ptrace|--preload] [--] COMMAND [ARG...]\n"
+	fputs("usage: socktrace [-o FILE] [-k DEPTH] [-q] [--ring] [--ptrace|--preload] [--] COMMAND [ARG...]\n"
 	      "       socktrace [-o FILE] [-k DEPTH] [-q] -p PID[,PID...]\n"
 	      "  -o, --output FILE   trace file (default socktrace.trace); an existing trace\n"
 	      "                      or empty file is replaced, any other file is refused;\n"
 	      "                      %p in FILE makes one file per process\n"
 	      "  -k, --stack DEPTH   record call stacks of up to DEPTH frames (0-64)\n"
 	      "  -q, --quiet         no summary at the end\n"
+	      "      --ring          flight recorder: keep the newest events within\n"
+	      "                      SOCKTRACE_SIZE, overwriting the oldest\n"
 	      "      --ptrace        trace with ptrace, not LD_PRELOAD (chosen by itself\n"
 	      "                      for static and Go programs)\n"
 	      "      --preload       trace with LD_PRELOAD only\n"
@@ -318,6 +320,8 @@ struct st_totals {
 	size_t events, outcomes, closes, resolutions;
 	size_t procs, procs_with_sockets;
 	uint64_t dropped, dropped_records;
+	bool ring;
+	uint64_t overwritten; /* events and records a flight recorder reused */
 };
 
 /* Distinct pids of a sorted array. */
@@ -379,6 +383,8 @@ static bool st_sum_file(const char *path, struct st_totals *t, char *error, size
 	t->procs_with_sockets += st_distinct(socket_pids, nsocket);
 	t->dropped += info->dropped;
 	t->dropped_records += info->dropped_records;
+	t->ring |= info->ring;
+	t->overwritten += info->overwritten + info->overwritten_records;
 	free(pids);
 	free(socket_pids);
 	st_stream_close(s);
@@ -399,6 +405,9 @@ static void st_totals_print(const struct st_totals *t)
 	if (t->procs_with_sockets != t->procs)
 		fprintf(stderr, " (%zu with sockets)", t->procs_with_sockets);
 	fprintf(stderr, ", %llu dropped", (unsigned long long)(t->dropped + t->dropped_records));
+	if (t->ring)
+		fprintf(stderr, ", %llu overwritten (ring: the newest kept)",
+			(unsigned long long)t->overwritten);
 }
 
 /* -o 'x.%p.trace': the files of this run are those the pattern matches that
@@ -465,7 +474,7 @@ static int st_parse(int argc, char **argv, struct st_launch *l)
 		{"output", required_argument, NULL, 'o'}, {"stack", required_argument, NULL, 'k'},
 		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
 		{"ptrace", no_argument, NULL, 'P'},       {"preload", no_argument, NULL, 'L'},
-		{"pid", required_argument, NULL, 'p'},
+		{"pid", required_argument, NULL, 'p'},    {"ring", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -477,6 +486,8 @@ static int st_parse(int argc, char **argv, struct st_launch *l)
 		case 'P': l->way = ST_WAY_PTRACE; break;
 		case 'L': l->way = ST_WAY_PRELOAD; break;
 		case 'p': l->pids = optarg; break;
+		/* the environment carries it to the shim in every process */
+		case 'R': setenv("SOCKTRACE_RING", "1", 1); break;
 		case 'h': st_usage(stdout); exit(0);
 		default: st_usage(stderr); exit(2);
 		}
@@ -563,6 +574,8 @@ static struct st_tr_options st_tracer_options(const struct st_launch *l)
 	if (strstr(l->trace, "%p") != NULL)
 		st_die(2, l->trace, "%p (a file per process) is the preload shim's: the ptrace "
 				    "tracer writes one trace for all");
+	const char *ring = getenv("SOCKTRACE_RING");
+	st_file_ring_wanted = ring != NULL && strcmp(ring, "1") == 0;
 	return (struct st_tr_options){.trace = l->trace, .size = st_trace_size(),
 				      .depth = l->depth ? (unsigned)atoi(l->depth) : 0,
 				      .quiet = l->quiet, .launched = &st_child};

@@ -19,7 +19,9 @@ int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *
 int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why);
 /* version 2 */
 int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *why);
-int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *why);
+/* ends (may be NULL): a ring's close endpoints, {NULL, 0} when absent */
+int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct st_endpoint ends[2],
+		    char *why);
 int st_decode_resolve(const uint8_t *p, uint32_t len, struct st_res *r, char *why);
 int st_decode_peer(const uint8_t *p, uint32_t len, struct st_peer *r, char *why);
 
@@ -35,10 +37,21 @@ struct st_header_info {
 	uint32_t unfollowed;      /* version 3: connections whose ends were not followed */
 	uint32_t version;
 	bool unwritten;       /* empty or zero: its writer died before writing it */
+	/* version 4, flight-recorder mode: ring chunks start at ring_base */
+	bool ring;
+	uint64_t ring_base;
+	uint64_t overwritten, overwritten_records; /* lost to reuse */
+	uint64_t ring_handed; /* ring chunks ever taken (sequence numbers used) */
+	uint32_t ring_chunks, meta_chunks;
 };
 /* head: the first min(size, ST_HEADER_SIZE) bytes of a file of size bytes.
  * On -1, *err_off is where the problem is. */
 int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *info,
 		     uint64_t *err_off, char *why);
+
+/* The chunk record starting a ring chunk: 1 and its sequence number, 0
+ * when the chunk is unused or being cleared (skip it), -1 when damaged. */
+int st_ring_chunk_seq(const uint8_t *chunk, size_t avail, uint32_t ring_chunks, uint64_t handed,
+		      uint64_t *seq);
 
 #endif

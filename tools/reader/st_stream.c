@@ -20,6 +20,7 @@ struct st_chunkref {
 	uint64_t off;
 	uint64_t stop; /* where reading it ended: its first unwritten word */
 	uint32_t file;
+	uint64_t seq; /* a ring chunk's sequence number when indexed; 0 otherwise */
 };
 
 struct st_cursor {
@@ -35,6 +36,8 @@ struct st_cursor {
 
 struct st_source {
 	struct st_source_info info;
+	uint64_t ring_base; /* chunks from here on start with a chunk record */
+	uint64_t ring_handed; /* ring chunks ever taken, as the header said */
 	int fd;
 	uint64_t size;
 	uint64_t error_off; /* of info.error; UINT64_MAX while whole */
@@ -96,6 +99,29 @@ uint64_t st_chunk_with_data(int fd, uint64_t off, uint64_t *data_end)
 	return ST_HEADER_SIZE + ((uint64_t)data - ST_HEADER_SIZE) / ST_CHUNK_SIZE * ST_CHUNK_SIZE;
 }
 
+/* A chunk's first record and its time (a ring chunk's: the one after its
+ * chunk record); false when it holds none. */
+static bool st_index_chunk(struct st_source *src, struct st_chunkref *c)
+{
+	uint8_t head[sizeof(struct st_chunk_rec) + 16] = {0};
+	bool ring = src->info.ring && c->off >= src->ring_base;
+	size_t skip = ring ? sizeof(struct st_chunk_rec) : 0;
+	ssize_t got = pread(src->fd, head, skip + 16, (off_t)c->off);
+	if (ring) {
+		int rc = st_ring_chunk_seq(head, got > 0 ? (size_t)got : 0, src->info.ring_chunks,
+					   src->ring_handed, &c->seq);
+		if (rc < 0)
+			st_src_error(src, c->off, "corrupt ring chunk record");
+		if (rc <= 0)
+			return false;
+		c->stop = c->off + skip;
+	}
+	if (got < (ssize_t)(skip + 8) || st_get_u64(head + skip) == 0)
+		return false;
+	c->first_ts = got == (ssize_t)(skip + 16) ? st_get_u64(head + skip + 8) : 0;
+	return true;
+}
+
 /* Reads each chunk's first commit word and time; holes are never read. */
 static void st_index_source(struct st_stream *s, uint32_t file, uint64_t content_end,
 			    size_t *cap)
@@ -108,13 +134,13 @@ static void st_index_source(struct st_stream *s, uint32_t file, uint64_t content
 		    ((off = st_chunk_with_data(src->fd, off, &data_end)) == UINT64_MAX ||
 		     off + 8 > end))
 			break;
-		uint8_t head[16] = {0};
-		ssize_t got = pread(src->fd, head, sizeof head, (off_t)off);
-		if (got < 8 || st_get_u64(head) == 0)
+		struct st_chunkref c = {0, off, off, file, 0};
+		if (!st_index_chunk(src, &c))
 			continue;
-		struct st_chunkref c = {got == 16 ? st_get_u64(head + 8) : 0, off, off, file};
 		if (!st_index_add(s, cap, &c))
 			break;
+		if (c.seq != 0 && (src->info.window_ts == 0 || c.first_ts < src->info.window_ts))
+			src->info.window_ts = c.first_ts;
 		if (s->first_ts == 0 || c.first_ts < s->first_ts)
 			s->first_ts = c.first_ts;
 	}
@@ -154,6 +180,12 @@ static void st_open_source(struct st_stream *s, uint32_t file, const char *path,
 	src->info.dropped_records = h.dropped_records;
 	src->info.unfollowed = h.unfollowed;
 	src->info.version = h.version;
+	src->info.ring = h.ring;
+	src->info.ring_chunks = h.ring_chunks;
+	src->info.overwritten = h.overwritten;
+	src->info.overwritten_records = h.overwritten_records;
+	src->ring_base = h.ring_base;
+	src->ring_handed = h.ring_handed;
 	if (h.unwritten) {
 		src->info.unwritten = true;
 		snprintf(src->info.warning, sizeof src->info.warning, "%s", ST_UNWRITTEN_NOTE);
@@ -237,6 +269,22 @@ static struct st_cursor *st_cursor_open(struct st_stream *s, size_t index)
 	ssize_t got = pread(src->fd, c->buf, ST_CHUNK_SIZE, (off_t)ref->off);
 	c->start = c->off = ref->off;
 	c->end = ref->off + (got > 0 ? (uint64_t)got : 0);
+	if (ref->seq != 0) {
+		/* a ring chunk: kept only when it is still the generation indexed,
+		 * before and after the read (a seqlock) */
+		uint64_t seq = 0, now = 0;
+		bool same = st_ring_chunk_seq(c->buf, c->end - c->start, src->info.ring_chunks,
+					      src->ring_handed, &seq) > 0 &&
+			    seq == ref->seq &&
+			    pread(src->fd, &now, sizeof now, (off_t)(ref->off + ST_CHUNK_SEQ_OFF)) ==
+				    (ssize_t)sizeof now &&
+			    now == ref->seq;
+		if (!same) {
+			src->info.reused_while_read++;
+			c->end = c->start; /* nothing of it is read */
+		}
+		c->off = ref->off + sizeof(struct st_chunk_rec);
+	}
 	c->file = ref->file;
 	c->ts = ref->first_ts;
 	c->ref = index;
@@ -333,7 +381,7 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, s
 		rc = st_decode_result(p, len, &r->result, why);
 		break;
 	case ST_REC_CLOSE:
-		rc = st_decode_close(p, len, &r->close, why);
+		rc = st_decode_close(p, len, &r->close, r->close_ends, why);
 		break;
 	case ST_REC_RESOLVE:
 		rc = st_decode_resolve(p, len, &r->resolve, why);
@@ -342,6 +390,7 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, s
 		rc = st_decode_peer(p, len, &r->peer, why);
 		break;
 	case ST_REC_PAD:
+	case ST_REC_CHUNK:
 		why[0] = '\0'; /* room a writer never filled: skipped without a word */
 		return 1;
 	default:
@@ -398,8 +447,9 @@ size_t st_stream_chunks(const struct st_stream *s)
 }
 
 void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64_t *off,
-		     uint64_t *stop)
+		     uint64_t *stop, uint64_t *seq)
 {
+	*seq = s->chunks[i].seq;
 	*file = s->chunks[i].file;
 	*off = s->chunks[i].off;
 	*stop = s->chunks[i].stop;

@@ -31,6 +31,8 @@ struct st_rec {
 		struct st_res resolve;
 		struct st_peer peer;
 	};
+	/* a ring's close: the connection's endpoints, {NULL, 0} when absent */
+	struct st_endpoint close_ends[2];
 };
 
 /* What a file turned out to hold, complete once the stream has ended. */
@@ -41,6 +43,12 @@ struct st_source_info {
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
 	uint32_t unfollowed;      /* connections whose ends were not followed */
 	bool unwritten;
+	/* version 4, flight-recorder mode */
+	bool ring;
+	uint32_t ring_chunks;
+	uint64_t overwritten, overwritten_records; /* lost to reuse, per the header */
+	uint64_t reused_while_read; /* ring chunks reused while this reader read them */
+	uint64_t window_ts; /* the earliest record of a ring chunk: where the kept window begins */
 	char error[512];   /* "offset N: problem", "" when whole */
 	char warning[512]; /* skipped records, or an unwritten header */
 };
@@ -61,8 +69,9 @@ uint32_t st_stream_version(const struct st_stream *s, uint32_t file);
 /* Once the stream has ended: each non-empty chunk, and the offset where its
  * records ended (where a follower goes on reading). */
 size_t st_stream_chunks(const struct st_stream *s);
+/* *seq: a ring chunk's sequence number when it was indexed (0: not a ring's) */
 void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64_t *off,
-		     uint64_t *stop);
+		     uint64_t *stop, uint64_t *seq);
 /* One record of len bytes at p, from file at offset off: 0, -1 when damaged,
  * 1 for a type this reader does not know (why says which). */
 /* The first chunk at or after off that may hold data (holes skipped with

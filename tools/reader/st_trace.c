@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,13 +158,40 @@ int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *
 	return 0;
 }
 
-int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, char *why)
+/* A ring's close record may end with the connection's endpoints. */
+static int st_decode_close_ends(const uint8_t *p, uint32_t len, struct st_endpoint ends[2],
+				char *why)
 {
-	/* version 2's close records end before bytes_sent */
-	if (len != sizeof *c && len != ST_CLOSE_V2_SIZE)
+	struct st_close_ends x;
+	if (len < sizeof(struct st_close) + sizeof x)
+		return st_why(why, "close record of %u bytes, not %zu", len, sizeof(struct st_close));
+	memcpy(&x, p + sizeof(struct st_close), sizeof x);
+	const uint8_t *q = p + sizeof(struct st_close) + sizeof x;
+	if (x.local_len > ST_ADDR_MAX || x.peer_len > ST_ADDR_MAX ||
+	    len != sizeof(struct st_close) + sizeof x + ST_ALIGN8(x.local_len) +
+			   ST_ALIGN8(x.peer_len))
+		return st_why(why, "close record length %u does not match its endpoints", len);
+	if (ends != NULL) {
+		ends[0] = (struct st_endpoint){x.local_len ? q : NULL, x.local_len};
+		q += ST_ALIGN8(x.local_len);
+		ends[1] = (struct st_endpoint){x.peer_len ? q : NULL, x.peer_len};
+	}
+	return 0;
+}
+
+int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct st_endpoint ends[2],
+		    char *why)
+{
+	if (ends != NULL)
+		ends[0] = ends[1] = (struct st_endpoint){NULL, 0};
+	/* version 2's close records end before bytes_sent; a ring's may carry
+	 * the endpoints after it */
+	if (len > sizeof *c && st_decode_close_ends(p, len, ends, why) < 0)
+		return -1;
+	if (len < sizeof *c && len != ST_CLOSE_V2_SIZE)
 		return st_why(why, "close record of %u bytes, not %zu", len, sizeof *c);
 	memset(c, 0, sizeof *c);
-	memcpy(c, p, len);
+	memcpy(c, p, len < sizeof *c ? len : sizeof *c);
 	if (len == ST_CLOSE_V2_SIZE)
 		c->flags &= (uint8_t)~ST_CLOSE_SENT;
 	if (c->how < ST_END_CLOSE || c->how > ST_END_EXIT || c->role < ST_ROLE_CLIENT ||
@@ -225,6 +253,9 @@ static bool st_all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+static int st_ring_header(const struct st_header *h, struct st_header_info *info,
+			  uint64_t *err_off, char *why);
+
 int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *info,
 		     uint64_t *err_off, char *why)
 {
@@ -264,6 +295,8 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 	    chunks % ST_CHUNK_SIZE != 0)
 		return st_why(why, "header lies about its size (capacity %llu, chunks %llu)",
 			      (unsigned long long)h.capacity, (unsigned long long)chunks);
+	if (h.version >= 4 && (h.flags & ST_HDR_RING))
+		return st_ring_header(&h, info, err_off, why);
 	/* No chunk handed out yet: the header alone is a whole trace. */
 	info->content_end = chunks ? ST_HEADER_SIZE + chunks : size;
 	if (info->content_end > h.capacity)
@@ -274,6 +307,52 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 	info->unfollowed = h.version >= 3 ? h.unfollowed : 0;
 	info->version = h.version;
 	return 0;
+}
+
+/* A ring's header: its chunks lie over the whole ring, whatever was handed out. */
+static int st_ring_header(const struct st_header *h, struct st_header_info *info,
+			  uint64_t *err_off, char *why)
+{
+	uint64_t ring_end = h->ring_base + (uint64_t)h->ring_chunks * ST_CHUNK_SIZE;
+	*err_off = offsetof(struct st_header, ring_base);
+	if (h->ring_chunks < 1 || h->meta_chunks < 1 ||
+	    h->ring_base != ST_HEADER_SIZE + (uint64_t)h->meta_chunks * ST_CHUNK_SIZE ||
+	    ring_end > h->capacity || h->meta_next > (uint64_t)h->meta_chunks * ST_CHUNK_SIZE)
+		return st_why(why, "header lies about its ring (base %llu, %u chunks, %u metadata)",
+			      (unsigned long long)h->ring_base, h->ring_chunks, h->meta_chunks);
+	info->ring = true;
+	info->ring_base = h->ring_base;
+	info->ring_chunks = h->ring_chunks;
+	info->meta_chunks = h->meta_chunks;
+	info->ring_handed = (h->next_chunk & ~ST_SEALED) / ST_CHUNK_SIZE;
+	info->overwritten = h->overwritten;
+	info->overwritten_records = h->overwritten_records;
+	info->content_end = info->ring_handed ? ring_end : h->ring_base;
+	info->dropped = h->dropped;
+	info->exit_dropped = h->exit_dropped;
+	info->dropped_records = h->dropped_records;
+	info->unfollowed = h->unfollowed;
+	info->version = h->version;
+	return 0;
+}
+
+int st_ring_chunk_seq(const uint8_t *chunk, size_t avail, uint32_t ring_chunks, uint64_t handed,
+		      uint64_t *seq)
+{
+	struct st_chunk_rec r;
+	if (avail < sizeof r)
+		return 0;
+	memcpy(&r, chunk, sizeof r);
+	if (r.word != ST_REC_WORD(sizeof r, ST_REC_CHUNK))
+		return r.word == 0 ? 0 : -1;
+	if (r.seq == 0 || (r.seq & ST_SEQ_BUSY))
+		return 0;
+	/* given back after its slot came round (its writer retires it, unless
+	 * it is being claimed right now): older than the window */
+	if (r.owner == 0 && r.seq + ring_chunks <= handed)
+		return 0;
+	*seq = r.seq;
+	return 1;
 }
 
 static int st_fail_why(struct st_trace *t, uint64_t offset, const char *why)
@@ -321,7 +400,7 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			break;
 		case ST_REC_CLOSE:
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
-			rc = st_decode_close(p, len, &t->closes[t->ncloses], why);
+			rc = st_decode_close(p, len, &t->closes[t->ncloses], NULL, why);
 			t->ncloses += rc == 0;
 			break;
 		case ST_REC_PEER:
@@ -336,6 +415,7 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			t->nresolves += rc == 0;
 			break;
 		case ST_REC_PAD:
+		case ST_REC_CHUNK: /* read by st_parse_ring_chunk */
 			break; /* room a writer never filled: nothing to read */
 		default:
 			snprintf(t->warning, sizeof t->warning,
@@ -362,6 +442,12 @@ static int st_parse_header(struct st_trace *t, uint64_t *content_end)
 		return 1;
 	}
 	*content_end = info.content_end;
+	t->ring = info.ring;
+	t->ring_base = info.ring_base;
+	t->ring_chunks = info.ring_chunks;
+	t->ring_handed = info.ring_handed;
+	t->overwritten = info.overwritten;
+	t->overwritten_records = info.overwritten_records;
 	t->dropped = info.dropped;
 	t->exit_dropped = info.exit_dropped;
 	t->dropped_records = info.dropped_records;
@@ -381,7 +467,18 @@ static int st_parse_owned(struct st_trace *t, uint8_t *data, size_t size, uint32
 	uint64_t avail = end < t->size ? end : t->size;
 	for (uint64_t chunk = ST_HEADER_SIZE; chunk < avail; chunk += ST_CHUNK_SIZE) {
 		uint64_t chunk_end = chunk + ST_CHUNK_SIZE < avail ? chunk + ST_CHUNK_SIZE : avail;
-		if (st_parse_chunk(t, chunk, chunk_end, index) < 0)
+		uint64_t first = chunk;
+		if (t->ring && chunk >= t->ring_base) {
+			uint64_t seq;
+			int rc = st_ring_chunk_seq(t->data + chunk, chunk_end - chunk, t->ring_chunks,
+						   t->ring_handed, &seq);
+			if (rc < 0)
+				return st_fail(t, chunk, "corrupt ring chunk record");
+			if (rc == 0)
+				continue; /* unused, or being cleared for reuse */
+			first += sizeof(struct st_chunk_rec);
+		}
+		if (st_parse_chunk(t, first, chunk_end, index) < 0)
 			return -1;
 	}
 	if (end > t->size)
@@ -438,6 +535,32 @@ static int st_read_all(const char *path, uint8_t **out, size_t *size, char *err,
 	return 0;
 }
 
+/*
+ * A ring's writers may reuse a chunk while it is read: the second half of
+ * a seqlock.  Each ring chunk whose sequence number in the file is no
+ * longer the one read is blanked in the copy (as if unused): none of its
+ * records can be trusted to be of one generation.
+ */
+static void st_ring_settle(const char *path, uint8_t *buf, size_t size)
+{
+	struct st_header_info info;
+	uint64_t err_off;
+	char why[ST_WHY];
+	if (st_decode_header(buf, size, &info, &err_off, why) < 0 || !info.ring)
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (uint64_t off = info.ring_base; off + sizeof(struct st_chunk_rec) <= size &&
+					    off < info.content_end; off += ST_CHUNK_SIZE) {
+		uint64_t now;
+		if (pread(fd, &now, sizeof now, (off_t)(off + ST_CHUNK_SEQ_OFF)) != sizeof now ||
+		    memcmp(&now, buf + off + ST_CHUNK_SEQ_OFF, sizeof now) != 0)
+			memset(buf + off, 0, sizeof(struct st_chunk_rec));
+	}
+	close(fd);
+}
+
 int st_trace_load(struct st_trace *t, const char *path, uint32_t index)
 {
 	memset(t, 0, sizeof *t);
@@ -446,6 +569,7 @@ int st_trace_load(struct st_trace *t, const char *path, uint32_t index)
 	size_t size;
 	if (st_read_all(path, &buf, &size, t->error, sizeof t->error) < 0)
 		return -1;
+	st_ring_settle(path, buf, size);
 	return st_parse_owned(t, buf, size, index);
 }
 

@@ -25,6 +25,11 @@ struct st_ev {
 	uint64_t offset;
 };
 
+/* Set by the reader only, never in a file: a connection of a flight
+ * recorder whose opening event was overwritten, made from its close (op
+ * ST_OP_HELD; its time is the connection's start). */
+#define ST_EV_BEFORE_WINDOW 0x80
+
 /* Events that open a connection's end in the reader's views: a connect (not
  * a repeat), an accept that returned a socket, a socket held at an attach. */
 static inline bool st_ev_opens_client(const struct st_ev *ev)
@@ -85,6 +90,12 @@ struct st_trace {
 	uint64_t dropped_records; /* results, closes, resolutions lost (version 3) */
 	uint32_t unfollowed; /* connections whose ends the shim could not follow */
 	bool unwritten;        /* empty or all-zero header: its writer died before writing it */
+	/* version 4, flight-recorder mode */
+	bool ring;
+	uint64_t ring_base;
+	uint32_t ring_chunks;
+	uint64_t ring_handed; /* ring chunks ever taken, when the header was read */
+	uint64_t overwritten, overwritten_records; /* lost to reuse */
 	struct st_ev *evs;
 	size_t nevs, evs_cap;
 	struct st_proc *procs;

@@ -61,6 +61,12 @@ a, _ = s.accept(); time.sleep(2); c.close(); a.close()" &
 	wait "$held" || true
 	wait "$tracer" || true
 fi
+# flight recorders (format 4) that wrapped: chunk records, a busy-free ring,
+# closes carrying their endpoints; 52 KiB, the smallest ring, within -max_len
+if [ ! -s "$seeds/v4-ring.trace" ]; then
+	make_seed v4-ring.trace SOCKTRACE_RING=1 SOCKTRACE_SIZE=52K "$build/progs/ring" calls 1 2 3000
+	make_seed v4-ring-early.trace SOCKTRACE_RING=1 SOCKTRACE_SIZE=52K "$build/progs/ring" early 3000
+fi
 if [ ! -s "$seeds/modules.trace" ]; then
 	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi
