@@ -162,12 +162,17 @@ static void run_dump(struct h_run *r, const char *const *args)
 }
 
 /* A connection whose connect and accept were overwritten is still a row,
- * marked, with its ends, its duration and its bytes from the closes. */
+ * marked, with its ends, its duration and its bytes from the closes, and
+ * the name it was dialled by (a resolution made before all the overwritten
+ * events, kept in the metadata area); the kept events' stacks are named
+ * (their modules are kept there too). */
 Test(ring, a_connection_whose_start_was_overwritten_is_shown_with_its_end)
 {
 	static struct h_run r;
 	const char *argv[] = {ring, "early", "100000", NULL};
-	cr_assert_eq(h_run(&r, trace, argv, ring_env, 60), 0, "%s", r.err);
+	const char *env[] = {"SOCKTRACE_RING=1", "SOCKTRACE_SIZE=512K", "SOCKTRACE_BACKTRACE=4",
+			     NULL};
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s", r.err);
 	long port = h_field(r.out, "early", "port");
 	struct st_trace t;
 	h_load(&t, trace);
@@ -182,6 +187,11 @@ Test(ring, a_connection_whose_start_was_overwritten_is_shown_with_its_end)
 	char want[64];
 	snprintf(want, sizeof want, "\"port\":%ld}", port);
 	cr_assert_eq(h_occurrences(r.out, want), 2, "both ends name the server port: %s", r.out);
+	cr_assert(strstr(r.out, "\"name\":\"localhost\"") != NULL, "%s", r.out);
+	const char *stacks[] = {"--json", trace, NULL};
+	run_dump(&r, stacks);
+	cr_assert(h_occurrences(r.out, "\"sym\":\"numbered_calls\"") > 20,
+		  "the kept events' stacks are named: %.2000s", r.out);
 	const char *stats[] = {"--stats", "--json", trace, NULL};
 	run_dump(&r, stats);
 	cr_assert(strstr(r.out, "\"ring\":{\"overwritten\":") != NULL, "%s", r.out);

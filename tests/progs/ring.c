@@ -6,7 +6,8 @@
  *                                the event's fd is its number in the run;
  *                                US: a pause of US microseconds every 500
  *                                calls (a reader polls while it wraps)
- *   ring early N                 a TCP connection made, 1000 bytes each way,
+ *   ring early N                 a TCP connection to "localhost" (resolved
+ *                                with getaddrinfo) made, 1000 bytes each way,
  *                                then N numbered calls, then both ends
  *                                closed: the connection began long before
  *                                the newest events
@@ -17,6 +18,7 @@
  *                                counter (a shared file) once it returned
  */
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -126,7 +128,13 @@ static int early(long n)
 {
 	unsigned port;
 	int l = tcp_listener(AF_INET, &port);
-	int c = tcp_connect(AF_INET, port);
+	char service[16];
+	snprintf(service, sizeof service, "%u", port);
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+	CHECK(getaddrinfo("localhost", service, &hints, &res) == 0);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && connect(c, res->ai_addr, res->ai_addrlen) == 0);
+	freeaddrinfo(res);
 	int a = accept(l, NULL, NULL);
 	CHECK(a >= 0);
 	char buf[1000] = {0};
