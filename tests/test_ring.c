@@ -308,3 +308,21 @@ Test(ring, follow_across_wraps_shows_each_event_once)
 	cr_log_info("followed %ld events of 600000, %zu kept at the end", printed, t.nevs);
 	st_trace_free(&t);
 }
+
+/* A metadata area that fills up hands its records to the ring: nothing is
+ * dropped, and the resolutions kept and overwritten add up. */
+Test(ring, a_full_metadata_area_goes_on_in_the_ring)
+{
+	static struct h_run r;
+	const char *argv[] = {ring, "resolves", "3000", NULL};
+	const char *env[] = {"SOCKTRACE_RING=1", "SOCKTRACE_SIZE=52K", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.dropped_records, 0);
+	cr_assert(t.overwritten_records > 0, "the ring took resolutions and wrapped");
+	cr_assert_eq(t.nresolves + t.overwritten_records, 3000, "%zu kept, %llu overwritten",
+		     t.nresolves, (unsigned long long)t.overwritten_records);
+	cr_assert_eq(t.nprocs, 1, "the process record, in the metadata area, is kept");
+	st_trace_free(&t);
+}

@@ -11,6 +11,9 @@
  *                                then N numbered calls, then both ends
  *                                closed: the connection began long before
  *                                the newest events
+ *   ring resolves N              N getaddrinfo("localhost") calls: more
+ *                                resolutions than a small ring's metadata
+ *                                area holds
  *   ring storm COUNTERS PROCS THREADS RUN   every thread calls as fast as it
  *                                can until killed: call n of thread slot s
  *                                of run r names descriptor ST_STORM_FD(r, s,
@@ -124,6 +127,17 @@ static int storm(const char *counters, int procs, int threads, int run)
 	return 0;
 }
 
+static int resolves(long n)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+	for (long i = 0; i < n; i++) {
+		CHECK(getaddrinfo("localhost", "80", &hints, &res) == 0);
+		freeaddrinfo(res);
+	}
+	printf("resolves done %ld\n", n);
+	return 0;
+}
+
 static int early(long n)
 {
 	unsigned port;
@@ -160,6 +174,8 @@ int main(int argc, char **argv)
 		       calls(atoi(argv[2]), atoi(argv[3]), atol(argv[4]));
 	if (!strcmp(s, "storm") && argc > 5)
 		return storm(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if (!strcmp(s, "resolves") && argc > 2)
+		return resolves(atol(argv[2]));
 	if (!strcmp(s, "early") && argc > 2)
 		return early(atol(argv[2]));
 	fprintf(stderr, "ring: unknown scenario '%s'\n", s);
