@@ -110,17 +110,20 @@ enum st_rec_type {
  * writer clears the chunk for reuse; a reader reads seq before and after
  * reading the chunk and keeps what it read only when both are the same and
  * not busy (a seqlock).  owner is the thread (kernel tid) writing the chunk,
- * 0 once it moved on: a writer never reuses a chunk whose owner is alive.
- * ts_ns is when the chunk was taken.
+ * 0 once it moved on, or a thread claiming it for reuse: a writer never
+ * reuses a chunk whose owner is alive.  writer is the thread that took it
+ * (it never changes).  ts_ns is when the chunk was taken.
  */
 struct st_chunk_rec {
 	uint64_t word;
 	uint64_t ts_ns;
 	uint64_t seq;
 	uint32_t owner;
-	uint32_t pad;
+	uint32_t writer;
 };
 #define ST_SEQ_BUSY (1ull << 63)
+/* in owner, with the claimer's tid, from taking a chunk to marking it busy */
+#define ST_OWNER_CLAIMING 0x80000000u
 #define ST_CHUNK_SEQ_OFF 16u
 #define ST_CHUNK_OWNER_OFF 24u
 

@@ -71,9 +71,13 @@ bool st_ring_claim(char *chunk, uint64_t seq, uint32_t me, uint64_t ts)
 	uint32_t *owner = (uint32_t *)(chunk + ST_CHUNK_OWNER_OFF);
 	uint64_t *seqp = (uint64_t *)(chunk + ST_CHUNK_SEQ_OFF);
 	uint32_t held = __atomic_load_n(owner, __ATOMIC_ACQUIRE);
-	if ((held != 0 && held != me && st_file_pid_alive(held)) ||
-	    !__atomic_compare_exchange_n(owner, &held, me, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_RELAXED)) {
+	uint32_t holder = held & ~ST_OWNER_CLAIMING;
+	/* owned as "claiming" until the chunk is busy: the chunk's own
+	 * writer reclaiming its slot must not look, for that moment, like
+	 * the writer still holding its old events */
+	if ((holder != 0 && holder != me && st_file_pid_alive(holder)) ||
+	    !__atomic_compare_exchange_n(owner, &held, me | ST_OWNER_CLAIMING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		__atomic_fetch_add(&st_trace.hdr->ring_skipped, 1, __ATOMIC_RELAXED);
 		return false;
 	}
@@ -97,9 +101,10 @@ bool st_ring_claim(char *chunk, uint64_t seq, uint32_t me, uint64_t ts)
 	}
 	struct st_chunk_rec *rec = (struct st_chunk_rec *)chunk;
 	rec->ts_ns = ts;
-	rec->pad = 0;
+	rec->writer = me;
 	__atomic_store_n(&rec->word, ST_REC_WORD(sizeof *rec, ST_REC_CHUNK), __ATOMIC_RELEASE);
 	__atomic_store_n(seqp, seq, __ATOMIC_RELEASE);
+	__atomic_store_n(owner, me, __ATOMIC_RELEASE);
 	return true;
 }
 

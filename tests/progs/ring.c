@@ -18,7 +18,9 @@
  *                                can until killed: call n of thread slot s
  *                                of run r names descriptor ST_STORM_FD(r, s,
  *                                n), and n + 1 is stored in the slot's
- *                                counter (a shared file) once it returned
+ *                                counter (a shared file of 16 longs) once it
+ *                                returned; process p stores its pid in
+ *                                counter 8 + p
  */
 #include <fcntl.h>
 #include <netdb.h>
@@ -100,8 +102,9 @@ static void *storm_calls(void *arg)
 	return NULL;
 }
 
-static void storm_threads(int first_slot, int threads)
+static void storm_threads(int first_slot, int threads, int proc)
 {
+	__atomic_store_n(&storm_slots[8 + proc], (long)getpid(), __ATOMIC_RELEASE);
 	pthread_t th[8];
 	struct storm_thread arg[8];
 	for (int i = 0; i < threads && i < 8; i++) {
@@ -116,14 +119,14 @@ static int storm(const char *counters, int procs, int threads, int run)
 {
 	int fd = open(counters, O_RDWR);
 	CHECK(fd >= 0);
-	storm_slots = mmap(NULL, 8 * sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	storm_slots = mmap(NULL, 16 * sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(storm_slots != MAP_FAILED);
 	close(fd);
 	storm_run_no = run;
 	for (int p = 1; p < procs && p * threads < 8; p++)
 		if (fork() == 0)
-			storm_threads(p * threads, threads);
-	storm_threads(0, threads);
+			storm_threads(p * threads, threads, p);
+	storm_threads(0, threads, 0);
 	return 0;
 }
 

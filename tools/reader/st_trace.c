@@ -327,7 +327,10 @@ static int st_ring_header(const struct st_header *h, struct st_header_info *info
 	info->ring_handed = (h->next_chunk & ~ST_SEALED) / ST_CHUNK_SIZE;
 	info->overwritten = h->overwritten;
 	info->overwritten_records = h->overwritten_records;
-	info->content_end = info->ring_handed ? ring_end : h->ring_base;
+	/* nothing handed out yet: the header alone is a whole trace (its
+	 * writer may have been killed before making the file its size) */
+	info->content_end = info->ring_handed ? ring_end
+			    : h->meta_next ? ST_HEADER_SIZE + h->meta_next : ST_HEADER_SIZE;
 	info->dropped = h->dropped;
 	info->exit_dropped = h->exit_dropped;
 	info->dropped_records = h->dropped_records;
@@ -347,9 +350,9 @@ int st_ring_chunk_seq(const uint8_t *chunk, size_t avail, uint32_t ring_chunks, 
 		return r.word == 0 ? 0 : -1;
 	if (r.seq == 0 || (r.seq & ST_SEQ_BUSY))
 		return 0;
-	/* given back after its slot came round (its writer retires it, unless
-	 * it is being claimed right now): older than the window */
-	if (r.owner == 0 && r.seq + ring_chunks <= handed)
+	/* its slot came round and its writer no longer holds it (given back,
+	 * to be retired, or being claimed for reuse): older than the window */
+	if (r.owner != r.writer && r.seq + ring_chunks <= handed)
 		return 0;
 	*seq = r.seq;
 	return 1;
