@@ -438,6 +438,11 @@ void st_html_print(struct st_dump *d, FILE *out)
 		d->procs.n, h->total, h->failed, (unsigned long long)d->dropped);
 	if (h->total)
 		fprintf(f, ", over %.3f s", (double)(h->last - h->first) / 1e9);
+	/* a flight recorder: what is not on the page because it was reused */
+	if (d->ring)
+		fprintf(f, "; flight recorder: %llu events and %llu other records overwritten "
+			   "before the kept window",
+			(unsigned long long)d->overwritten, (unsigned long long)d->overwritten_records);
 	fputs(".</p>\n", f);
 	if (h->total == 0) { /* no empty sections: the page says so */
 		fputs("<p class=\"note\" id=\"nothing\">Nothing recorded: the trace holds no "
