@@ -59,14 +59,13 @@ static long storm_sum(const long *slots)
 	return sum;
 }
 
-/* Starts the writer in a process group of its own, kills the group after
- * delay_us, and reaps every process of it (this test is their subreaper). */
-static void storm_run(const char *trace, const char *counters, long delay_us)
+/* Starts argv (under the shim, writing trace, with the "NAME=value" strings
+ * of env) in a process group of its own, kills the group after delay_us,
+ * and reaps every process of it (this test is their subreaper). */
+static void storm_spawn(const char *trace, char *const argv[], const char *const *env,
+			long delay_us)
 {
-	char edges[256], lib[4096], nprocs[8], nthreads[8];
-	h_path(edges, sizeof edges, "progs/edges");
-	snprintf(nprocs, sizeof nprocs, "%d", STORM_PROCS);
-	snprintf(nthreads, sizeof nthreads, "%d", STORM_THREADS);
+	char lib[4096];
 	const char *preload = h_preload(lib, sizeof lib);
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
@@ -78,7 +77,9 @@ static void storm_run(const char *trace, const char *counters, long delay_us)
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("SOCKTRACE_FILE", trace, 1);
 		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-		execl(edges, edges, "storm", counters, nprocs, nthreads, (char *)NULL);
+		for (size_t i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	setpgid(pid, pid);
@@ -88,6 +89,16 @@ static void storm_run(const char *trace, const char *counters, long delay_us)
 	int reaped = 0;
 	while (waitpid(-1, NULL, 0) > 0 && reaped++ < 64)
 		;
+}
+
+static void storm_run(const char *trace, const char *counters, long delay_us)
+{
+	char edges[256], nprocs[8], nthreads[8];
+	h_path(edges, sizeof edges, "progs/edges");
+	snprintf(nprocs, sizeof nprocs, "%d", STORM_PROCS);
+	snprintf(nthreads, sizeof nthreads, "%d", STORM_THREADS);
+	char *const argv[] = {edges, "storm", (char *)counters, nprocs, nthreads, NULL};
+	storm_spawn(trace, argv, NULL, delay_us);
 }
 
 /* Calls recorded or counted as dropped, in every trace of the run. */
@@ -179,32 +190,12 @@ static long *ring_storm_counters(const char *path)
 
 static void ring_storm_run(const char *trace, const char *counters, int run, long delay_us)
 {
-	char prog[256], lib[4096], runs[16];
+	char prog[256], runs[16];
 	h_path(prog, sizeof prog, "progs/ring");
 	snprintf(runs, sizeof runs, "%d", run);
-	const char *preload = h_preload(lib, sizeof lib);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		setpgid(0, 0);
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 1);
-		dup2(null, 2);
-		setenv("LD_PRELOAD", preload, 1);
-		setenv("SOCKTRACE_FILE", trace, 1);
-		setenv("SOCKTRACE_RING", "1", 1);
-		setenv("SOCKTRACE_SIZE", "256K", 1);
-		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-		execl(prog, prog, "storm", counters, "2", "3", runs, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
-	nanosleep(&ts, NULL);
-	kill(-pid, SIGKILL);
-	int reaped = 0;
-	while (waitpid(-1, NULL, 0) > 0 && reaped++ < 64)
-		;
+	char *const argv[] = {prog, "storm", (char *)counters, "2", "3", runs, NULL};
+	static const char *const env[] = {"SOCKTRACE_RING=1", "SOCKTRACE_SIZE=256K", NULL};
+	storm_spawn(trace, argv, env, delay_us);
 }
 
 /* Checks the newest calls of run (its counters in slots) are all kept; returns
