@@ -326,3 +326,23 @@ Test(ring, a_full_metadata_area_goes_on_in_the_ring)
 	cr_assert_eq(t.nprocs, 1, "the process record, in the metadata area, is kept");
 	st_trace_free(&t);
 }
+
+/* A ring keeps the mode and size it was made with: a later run that asks
+ * for a smaller append-mode trace joins it as a ring, over its whole size. */
+Test(ring, a_later_run_joins_the_ring_as_it_was_made)
+{
+	static struct h_run r;
+	const char *argv[] = {ring, "calls", "1", "1", "50000", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, ring_env, 60), 0, "%s", r.err);
+	const char *env[] = {"SOCKTRACE_SIZE=100K", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s", r.err);
+	cr_assert_str_empty(r.err, "joining said: %s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert(t.ring);
+	cr_assert_eq(t.dropped, 0);
+	cr_assert_eq(t.nevs + t.overwritten, 100000, "%zu kept, %llu overwritten", t.nevs,
+		     (unsigned long long)t.overwritten);
+	cr_assert_eq(t.nprocs, 2);
+	st_trace_free(&t);
+}

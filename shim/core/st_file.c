@@ -244,7 +244,12 @@ static int st_attach_locked(int fd, const struct stat *st, uint64_t *capacity, b
 	if (!*fresh && (*why = st_header_check(&h)) != NULL)
 		return -EINVAL;
 	bool capped;
-	uint64_t cap = st_own_capacity(*capacity, *fresh ? *capacity : h.capacity, &capped);
+	/* a ring's chunks lie over its whole size: whoever joins it writes up
+	 * to that size, whatever its own SOCKTRACE_SIZE (RLIMIT_FSIZE still
+	 * applies, below) */
+	bool ring = !*fresh && (h.flags & ST_HDR_RING);
+	uint64_t cap = st_own_capacity(ring ? h.capacity : *capacity,
+				       *fresh ? *capacity : h.capacity, &capped);
 	if (cap == 0) {
 		*why = "RLIMIT_FSIZE (ulimit -f) is below the smallest trace";
 		return -EFBIG;
