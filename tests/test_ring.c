@@ -346,3 +346,43 @@ Test(ring, a_later_run_joins_the_ring_as_it_was_made)
 	cr_assert_eq(t.nprocs, 2);
 	st_trace_free(&t);
 }
+
+/* Loading a ring again and again while its writer wraps it: every load is
+ * whole (no record mixed from two generations reads as damage) and every
+ * event is one the program made. */
+Test(ring, a_reader_racing_the_writer_sees_only_whole_records)
+{
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		static struct h_run r;
+		const char *argv[] = {ring, "calls", "1", "2", "300000", "1000", NULL};
+		_exit(h_run(&r, trace, argv, ring_env, 60) == 0 ? 0 : 1);
+	}
+	int loads = 0, status = 0;
+	size_t seen = 0;
+	for (int i = 0; i < 2000 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+		struct st_trace t;
+		if (access(trace, F_OK) != 0) {
+			usleep(1000);
+			continue;
+		}
+		int rc = st_trace_load(&t, trace, 0);
+		cr_assert_eq(rc, 0, "load %d: %s", loads, t.error);
+		for (size_t k = 0; k < t.nevs; k++) {
+			const struct st_ev *ev = &t.evs[k];
+			cr_assert(ev->op == ST_OP_GETSOCKNAME && ev->err == EBADF &&
+					  ev->fd >= RING_FD0 && ev->fd < RING_FD0 + 300000,
+				  "load %d: event %zu: op %u fd %d err %d", loads, k, ev->op, ev->fd,
+				  ev->err);
+		}
+		seen += t.nevs;
+		loads++;
+		st_trace_free(&t);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		status = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer: %d", status);
+	cr_assert_gt(loads, 5, "the reader loaded the ring while it wrapped");
+	cr_log_info("%d loads while the ring wrapped, %zu events seen", loads, seen);
+}
