@@ -700,7 +700,7 @@ Test(tracer, children_started_while_attached_are_followed)
 	cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":100,\"rx_bytes\":0"), 3, "%s", d.out);
 	struct st_trace t;
 	h_load(&t, trace);
-	cr_assert_eq(t.nprocs, 4, "the parent and its three children while attached");
+	cr_assert_eq(t.nprocs, 4, "the parent and its three children while attached: %zu", t.nprocs);
 	st_trace_free(&t);
 }
 
