@@ -1,5 +1,5 @@
 /*
- * socktrace trace format, version 3: the one definition shared by the shim
+ * socktrace trace format, version 5: the one definition shared by the shim
  * (writer) and socktrace-dump (reader).  docs/FORMAT.md explains it in prose.
  *
  * A file is a header of ST_HEADER_SIZE bytes followed by chunks of
@@ -17,7 +17,7 @@
 
 #define ST_MAGIC "SOCKTRC\x1a"
 #define ST_MAGIC_LEN 8
-#define ST_VERSION 4
+#define ST_VERSION 5
 #define ST_VERSION_OLDEST 1 /* readers read every version from this one */
 #define ST_HEADER_SIZE 4096u
 #define ST_CHUNK_SIZE 16384u
@@ -102,6 +102,10 @@ enum st_rec_type {
 	ST_REC_PAD = 8,
 	/* version 4, ring files only: the first record of every ring chunk */
 	ST_REC_CHUNK = 9,
+	/* version 5: who writes the short events that follow in the chunk */
+	ST_REC_CONTEXT = 10,
+	/* version 5: a call with IPv4 ends or none, in 32 bytes */
+	ST_REC_SHORT_EVENT = 11,
 };
 
 /*
@@ -182,6 +186,49 @@ struct st_event {
 	uint16_t local_len;
 	uint16_t peer_len;
 };
+
+/*
+ * Version 5: what is the same for many events is said once per chunk.  A
+ * context record names the process, thread and base time of the short
+ * events after it in its chunk, up to the next context record; a chunk's
+ * short events always follow a context record of the same chunk (a writer
+ * starts every chunk without one).  A writer writes a new one when the
+ * thread it writes for changes (the tracer writes for many) or when an
+ * event's time is more than ST_SHORT_DT_MAX after the base, or before it.
+ */
+struct st_context {
+	uint64_t word;
+	uint64_t ts_ns; /* base time of the short events that follow */
+	uint32_t pid;
+	uint32_t tid;
+};
+
+/*
+ * Short event (version 5): a call whose ends are IPv4 with a zero sin_zero
+ * or absent, without a stack, with small numbers; any other call is an
+ * event record.  Read as the event record {ts = base + dt_ns, pid and tid of
+ * the context, fd, ret, err, listen_fd, op, flags, nframes 0, the ends as
+ * 8-byte sockaddr_in without sin_zero}.  fd and listen_fd are stored plus
+ * one (0 is -1).  ret is not stored: it is -1 when err is not 0, else the
+ * fd for an accept and 0 for any other call (a writer writes an event
+ * record when that is not so).
+ */
+struct st_short_event {
+	uint64_t word;
+	uint32_t dt_ns;
+	uint16_t fd1;
+	uint16_t listen_fd1;
+	uint8_t op;
+	uint8_t flags;
+	uint8_t err;
+	uint8_t ends; /* ST_SHORT_LOCAL | ST_SHORT_PEER: which ends are there */
+	uint16_t local_port, peer_port; /* network order, as in sockaddr_in */
+	uint32_t local_addr, peer_addr; /* network order */
+};
+#define ST_SHORT_LOCAL 0x1
+#define ST_SHORT_PEER 0x2
+#define ST_SHORT_DT_MAX 0xffffffffu
+#define ST_SHORT_FD_MAX 0xfffe
 
 /*
  * Process record, written when a process attaches (start, fork, exec): then
@@ -365,5 +412,8 @@ struct st_peer {
 };
 
 #define ST_ALIGN8(n) (((n) + 7u) & ~7u)
+
+_Static_assert(sizeof(struct st_context) == 24, "context record: 24 bytes");
+_Static_assert(sizeof(struct st_short_event) == 32, "short event: 32 bytes");
 
 #endif

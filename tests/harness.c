@@ -271,12 +271,12 @@ void h_load(struct st_trace *t, const char *path)
 
 const char *h_ep(const struct st_endpoint *ep, char *buf, size_t size)
 {
-	if (ep->sa == NULL) {
+	if (st_ep_sa(ep) == NULL) {
 		snprintf(buf, size, "none");
 		return buf;
 	}
 	struct sockaddr_storage ss = {0};
-	memcpy(&ss, ep->sa, ep->len);
+	memcpy(&ss, st_ep_sa(ep), ep->len);
 	return ep_str(&ss, ep->len, buf, size);
 }
 

@@ -621,7 +621,7 @@ Test(edges, a_busy_thread_maps_few_windows_and_holds_no_empty_room)
 	snprintf(log, sizeof log, "%s/st.log", dir);
 	snprintf(cmd, sizeof cmd,
 		 "strace -f -qq -e trace=mremap -o %s env LD_PRELOAD='%s' SOCKTRACE_FILE=%s "
-		 "%s loop 100000 >/dev/null && grep -c 'mremap(' %s",
+		 "%s loop 200000 >/dev/null && grep -c 'mremap(' %s",
 		 log, h_preload(preload, sizeof preload), trace, edges, log);
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	static struct h_run r;

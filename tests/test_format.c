@@ -397,6 +397,8 @@ Test(format, the_documented_sizes_are_the_headers)
 		{"st_module", sizeof(struct st_module)},   {"st_result", sizeof(struct st_result)},
 		{"st_close", sizeof(struct st_close)},     {"st_resolve", sizeof(struct st_resolve)},
 		{"st_resolved", sizeof(struct st_resolved)}, {"st_peer", sizeof(struct st_peer)},
+		{"st_context", sizeof(struct st_context)},
+		{"st_short_event", sizeof(struct st_short_event)},
 	};
 	FILE *f = fopen("docs/FORMAT.md", "r");
 	cr_assert_not_null(f, "docs/FORMAT.md: %s", strerror(errno));

@@ -849,7 +849,7 @@ Test(life, filters_keep_outcomes_and_errors_are_failed_outcomes)
 	unsigned port = 0;
 	for (size_t i = 0; i < t.nevs; i++)
 		if (t.evs[i].op == ST_OP_CONNECT && t.evs[i].peer.len >= 4)
-			port = ntohs(*(const uint16_t *)(t.evs[i].peer.sa + 2));
+			port = ntohs(*(const uint16_t *)(st_ep_sa(&t.evs[i].peer) + 2));
 	st_trace_free(&t);
 	cr_assert_neq(port, 0);
 	char port_s[16];

@@ -310,7 +310,7 @@ Test(matrix, c_nonblocking_refused_and_timed_out_connects)
 	const struct st_ev *last = &t.evs[t.nevs - 1];
 	cr_assert_eq(last->op, ST_OP_CONNECT);
 	cr_assert_eq(last->err, EINPROGRESS);
-	cr_assert_not_null(last->local.sa, "the timed-out connect has no local end");
+	cr_assert_not_null(st_ep_sa(&last->local), "the timed-out connect has no local end");
 	st_trace_free(&t);
 }
 
@@ -392,7 +392,7 @@ Test(matrix, sixteen_threads_of_connect_accept_pairs)
 	cr_assert_eq(t.dropped, 0);
 	for (size_t i = 0; i < t.nevs; i++)
 		if (t.evs[i].op == ST_OP_ACCEPT)
-			cr_assert(t.evs[i].local.sa && t.evs[i].peer.sa, "accept without both ends");
+			cr_assert(st_ep_sa(&t.evs[i].local) && st_ep_sa(&t.evs[i].peer), "accept without both ends");
 	st_trace_free(&t);
 }
 

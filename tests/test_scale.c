@@ -59,9 +59,9 @@ Test(scale, every_view_of_a_150mb_trace_stays_within_64mb)
 {
 	if (h_sanitized())
 		cr_skip_test("the sanitizer's shadow memory counts in RSS");
-	char gen[256], events[16] = "2400000";
+	char gen[256], events[16] = "4800000";
 	h_path(gen, sizeof gen, "progs/gentrace");
-	/* 4 threads, 4,000 connections a second: 10 minutes of a busy server */
+	/* 4 threads, 4,000 connections a second: 20 minutes of a busy server */
 	const char *argv[] = {gen, trace, events, "4", "250000", NULL};
 	static struct h_run r;
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 120), 0, "%s", r.err);

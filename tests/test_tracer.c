@@ -200,8 +200,8 @@ static int tr_op_count(const struct st_trace *t, int op, int family)
 	int n = 0;
 	for (size_t i = 0; i < t->nevs; i++)
 		if (t->evs[i].op == op && t->evs[i].ret >= 0 &&
-		    (family == 0 || (t->evs[i].peer.sa &&
-				     ((const struct sockaddr *)t->evs[i].peer.sa)->sa_family == family)))
+		    (family == 0 || (st_ep_sa(&t->evs[i].peer) &&
+				     ((const struct sockaddr *)st_ep_sa(&t->evs[i].peer))->sa_family == family)))
 			n++;
 	return n;
 }
@@ -216,7 +216,7 @@ static void tr_inet_shape(const struct st_trace *t, char *out, size_t size)
 	for (size_t i = 0; i < t->nevs && n + 1 < size; i++) {
 		const struct st_ev *ev = &t->evs[i];
 		const struct st_endpoint *ends[2] = {&ev->local, &ev->peer};
-		if (ev->local.sa == NULL || ((const struct sockaddr *)ev->local.sa)->sa_family != AF_INET)
+		if (st_ep_sa(&ev->local) == NULL || ((const struct sockaddr *)st_ep_sa(&ev->local))->sa_family != AF_INET)
 			continue;
 		n += (size_t)snprintf(out + n, size - n, "%s", st_op_name(ev->op));
 		for (int k = 0; k < 2 && n + 1 < size; k++) {

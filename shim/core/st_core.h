@@ -153,6 +153,10 @@ struct st_stack;
 void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
 		     const struct st_addr *local, const struct st_addr *peer,
 		     uint8_t flags, const struct st_stack *stack);
+/* version 5: calls that fit are written as 32-byte short events (false:
+ * every call as an event record, for a program that writes a trace of
+ * long events to compare with, as tests/progs/gentrace does) */
+extern bool st_record_short_events;
 bool st_record_busy(void); /* this thread is inside the recorder (a signal interrupted it) */
 extern uint16_t st_record_process_flags; /* ST_PROC_*: set by the front-end */
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,

@@ -62,6 +62,12 @@ struct st_cursor {
 	 * two would otherwise find them overwritten) */
 	char *retired;
 	uint64_t retired_len;
+	/* the context record in force for short events (version 5): valid
+	 * while ctx_end is the end of the chunk being written, and reset
+	 * whenever a chunk is taken (the same offset may come back in a ring) */
+	uint64_t ctx_end;
+	uint64_t ctx_base;
+	uint32_t ctx_pid, ctx_tid;
 };
 
 struct st_thread {
@@ -418,6 +424,7 @@ static bool st_cursor_refill(struct st_cursor *c, enum st_refusal *why)
 		 * leaves committed and pos in different chunks, which
 		 * st_cursor_abandon takes for "no chunk" */
 		c->committed = first;
+		c->ctx_end = 0; /* a new chunk starts without a context */
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		c->end = off + ST_CHUNK_SIZE;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -603,6 +610,96 @@ void st_record_section_leave(void)
 	st_self.in_section = false;
 }
 
+/* Whether a is an IPv4 end a short event can hold (8 stored bytes: no
+ * sin_zero), or none; its port and address then, in network order. */
+static bool st_short_end(const struct st_addr *a, uint16_t stored, uint16_t *port,
+			 uint32_t *addr)
+{
+	*port = 0;
+	*addr = 0;
+	if (a == NULL || stored == 0)
+		return true;
+	if (stored != ST_INET_SHORT_LEN || a->ss.ss_family != AF_INET)
+		return false;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+	*port = in->sin_port;
+	*addr = in->sin_addr.s_addr;
+	return true;
+}
+
+/* Whether the call's numbers fit a short event exactly (its ret is implied). */
+static bool st_short_fits(uint8_t op, int fd, int listen_fd, const struct st_outcome *done)
+{
+	if (fd < -1 || fd > ST_SHORT_FD_MAX || listen_fd < -1 || listen_fd > ST_SHORT_FD_MAX ||
+	    done->err < 0 || done->err > 255 || op == ST_OP_HELD)
+		return false;
+	bool accept = op == ST_OP_ACCEPT || op == ST_OP_ACCEPT4;
+	int implied = done->err != 0 ? -1 : accept ? fd : 0;
+	return done->ret == implied;
+}
+
+/* Whether c's context record names pid, tid and a base at most
+ * ST_SHORT_DT_MAX before ts, with room for one short event after it. */
+static bool st_context_fits(const struct st_cursor *c, uint32_t pid, uint32_t tid, uint64_t ts)
+{
+	return c->pos != 0 && c->ctx_end == c->end && c->pos + sizeof(struct st_short_event) <= c->end &&
+	       c->ctx_pid == pid && c->ctx_tid == tid && ts >= c->ctx_base &&
+	       ts - c->ctx_base <= ST_SHORT_DT_MAX;
+}
+
+bool st_record_short_events = true;
+
+/*
+ * The 32-byte form of an event (version 5): written after a context record
+ * of the same chunk, both in one reservation when the chunk has none for
+ * this thread yet, so the two can never land in different chunks.  The
+ * context is committed first, then published in the cursor: a jump out of a
+ * handler in between costs one more context record, never a short event
+ * read with another's base.
+ */
+static bool st_record_short(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
+			    const struct st_addr *local, uint16_t llen,
+			    const struct st_addr *peer, uint16_t plen, uint8_t flags)
+{
+	struct st_short_event ev = {.op = op, .flags = flags, .err = (uint8_t)done->err,
+				    .fd1 = (uint16_t)(fd + 1), .listen_fd1 = (uint16_t)(listen_fd + 1)};
+	if (!st_short_end(local, llen, &ev.local_port, &ev.local_addr) ||
+	    !st_short_end(peer, plen, &ev.peer_port, &ev.peer_addr))
+		return false;
+	ev.ends = (llen ? ST_SHORT_LOCAL : 0) | (plen ? ST_SHORT_PEER : 0);
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
+	struct st_cursor *c = st_enter();
+	bool need_ctx = c != NULL && !st_context_fits(c, pid, tid, done->ts_ns);
+	uint32_t len = sizeof ev + (need_ctx ? sizeof(struct st_context) : 0);
+	enum st_refusal why = ST_REFUSED_FULL;
+	char *p = c ? st_reserve(c, len, &why) : NULL;
+	if (p == NULL) {
+		st_count_dropped(why, true);
+		st_leave();
+		return true;
+	}
+	if (need_ctx) {
+		struct st_context *ctx = (struct st_context *)p;
+		ctx->ts_ns = done->ts_ns;
+		ctx->pid = pid;
+		ctx->tid = tid;
+		__atomic_store_n(&ctx->word, ST_REC_WORD(sizeof *ctx, ST_REC_CONTEXT),
+				 __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		c->committed = c->pos - sizeof ev;
+		c->ctx_pid = pid;
+		c->ctx_tid = tid;
+		c->ctx_base = done->ts_ns;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		c->ctx_end = c->end;
+		p += sizeof *ctx;
+	}
+	ev.dt_ns = (uint32_t)(done->ts_ns - c->ctx_base);
+	memcpy(p + 8, (const char *)&ev + 8, sizeof ev - 8);
+	st_record_done(c, p, sizeof ev, ST_REC_SHORT_EVENT);
+	return true;
+}
+
 void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
 		     const struct st_addr *local, const struct st_addr *peer, uint8_t flags,
 		     const struct st_stack *stack)
@@ -611,6 +708,10 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	unsigned nframes = stack ? stack->n : 0;
 	if (stack && stack->skipped)
 		flags |= ST_EV_STACK_SKIPPED;
+	if (nframes == 0 && ST_LIKELY(st_record_short_events) &&
+	    st_short_fits(op, fd, listen_fd, done) &&
+	    st_record_short(op, fd, listen_fd, done, local, llen, peer, plen, flags))
+		return;
 	if (nframes && st_core_hooks.stack_seen) {
 		st_record_section_enter();
 		st_core_hooks.stack_seen(stack->ip, nframes, done->ts_ns);

@@ -49,9 +49,9 @@ static void st_ring_count_lost(const char *chunk)
 		    len > ST_CHUNK_SIZE - off)
 			break;
 		uint16_t type = ST_REC_TYPE(w);
-		if (type == ST_REC_EVENT)
+		if (type == ST_REC_EVENT || type == ST_REC_SHORT_EVENT)
 			events++;
-		else if (type != ST_REC_PAD && type != ST_REC_CHUNK)
+		else if (type != ST_REC_PAD && type != ST_REC_CHUNK && type != ST_REC_CONTEXT)
 			others++;
 		off += len;
 	}

@@ -9,7 +9,11 @@
  * writes its share as a server would: accepts and connects with their
  * getsockname/getpeername, on loopback ports, one process record first.
  * STEP_NS spaces each thread's events in time as a real server's would be
- * (0, the default: the clock).
+ * (0, the default: the clock).  GENTRACE_START_NS: the first event's time
+ * (default now), so that two runs write the same events; GENTRACE_LONG=1:
+ * every call as a version-4 event record, none as a short event, to compare
+ * what readers make of the two forms; GENTRACE_VARIED=1: calls that fail or
+ * lack an end among them (gen_vary).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +28,30 @@
 
 
 static long gen_per_thread;
+static bool gen_varied;
+
+/* GENTRACE_VARIED: call i as a real program's calls vary (a refused
+ * connect, an accept that found nothing, a listener without a peer, a
+ * requested peer with socket bits, an fd past what a short event holds). */
+static bool gen_vary(long i, uint8_t *op, int *fd, int *listen_fd, struct st_outcome *done,
+		     const struct st_addr **local, const struct st_addr **peer, uint8_t *flags)
+{
+	switch (i % 10) {
+	case 4: *op = ST_OP_CONNECT; done->ret = -1; done->err = 111; *local = NULL;
+		*flags = ST_EV_PEER_REQUESTED | ST_SOCK_STREAM << ST_EV_SOCK_SHIFT |
+			 ST_PROTO_TCP << ST_EV_PROTO_SHIFT;
+		return true;
+	case 5: *op = ST_OP_ACCEPT; *fd = -1; done->ret = -1; done->err = 11; *local = *peer = NULL;
+		return true;
+	case 6: *op = ST_OP_GETSOCKNAME; *peer = NULL; *fd = 3; done->ret = 0;
+		return true;
+	case 7: *op = ST_OP_ACCEPT4; *fd = 70000; done->ret = 70000; *listen_fd = 3;
+		return true;
+	case 8: *op = ST_OP_GETPEERNAME; done->ret = -1; done->err = 107; *local = *peer = NULL;
+		return true;
+	}
+	return false;
+}
 static uint64_t gen_step_ns, gen_start_ns;
 
 static struct st_addr gen_inet(uint32_t ip, unsigned port)
@@ -39,6 +67,8 @@ static struct st_addr gen_inet(uint32_t ip, unsigned port)
 static void *gen_thread(void *arg)
 {
 	long id = (long)arg;
+	/* as thread 10000 + id, whatever its tid: two runs write the same records */
+	st_record_as(st_pid, 10000 + (uint32_t)id);
 	static const uint8_t ops[4] = {ST_OP_ACCEPT4, ST_OP_GETSOCKNAME, ST_OP_GETPEERNAME,
 				       ST_OP_CONNECT};
 	for (long i = 0; i < gen_per_thread; i++) {
@@ -46,11 +76,18 @@ static void *gen_thread(void *arg)
 		struct st_addr server = gen_inet(0x7f000001, 8080);
 		struct st_addr client = gen_inet(0x7f000001 + (uint32_t)id, client_port);
 		uint8_t op = ops[i % 4];
-		uint64_t ts = gen_step_ns ? gen_start_ns + (uint64_t)i * gen_step_ns : st_now_ns();
+		/* + id: no two threads at the same ns, so time alone orders them */
+		uint64_t ts = gen_step_ns ? gen_start_ns + (uint64_t)i * gen_step_ns + (uint64_t)id
+					  : st_now_ns();
 		struct st_outcome done = {ts, op == ST_OP_ACCEPT4 ? 7 : 0, 0};
 		bool accepts = op == ST_OP_ACCEPT4;
-		st_record_event(op, 7, accepts ? 3 : -1, &done, accepts ? &server : &client,
-				accepts ? &client : &server, 0, NULL);
+		int fd = 7, listen_fd = accepts ? 3 : -1;
+		const struct st_addr *local = accepts ? &server : &client;
+		const struct st_addr *peer = accepts ? &client : &server;
+		uint8_t flags = 0;
+		if (gen_varied)
+			gen_vary(i, &op, &fd, &listen_fd, &done, &local, &peer, &flags);
+		st_record_event(op, fd, listen_fd, &done, local, peer, flags, NULL);
 	}
 	return NULL;
 }
@@ -95,7 +132,12 @@ int main(int argc, char **argv)
 	if (threads < 1 || threads > 64)
 		threads = 4;
 	gen_step_ns = argc > 4 ? strtoull(argv[4], NULL, 10) : 0;
-	gen_start_ns = st_now_ns();
+	const char *start = getenv("GENTRACE_START_NS");
+	gen_start_ns = start ? strtoull(start, NULL, 10) : st_now_ns();
+	const char *lng = getenv("GENTRACE_LONG");
+	st_record_short_events = !(lng && strcmp(lng, "1") == 0);
+	const char *varied = getenv("GENTRACE_VARIED");
+	gen_varied = varied && strcmp(varied, "1") == 0;
 	const char *why = NULL;
 	uint64_t capacity = (uint64_t)events * 64 + (64ull << 20);
 	if (st_file_attach(argv[1], capacity, &why) != 0) {

@@ -130,30 +130,30 @@ int st_filter_resolve_times(struct st_filter *f, uint64_t first)
 static unsigned st_ep_port(const struct st_endpoint *ep, uint16_t family)
 {
 	uint16_t port;
-	memcpy(&port, ep->sa + 2, sizeof port);
+	memcpy(&port, st_ep_sa(ep) + 2, sizeof port);
 	return family == AF_INET || family == AF_INET6 ? ntohs(port) : 0x10000;
 }
 
 static uint16_t st_ep_family(const struct st_endpoint *ep)
 {
 	uint16_t f;
-	memcpy(&f, ep->sa, sizeof f);
+	memcpy(&f, st_ep_sa(ep), sizeof f);
 	return f;
 }
 
 static bool st_ep_port_is(const struct st_endpoint *ep, long port)
 {
-	return ep->sa && ep->len >= 4 && st_ep_port(ep, st_ep_family(ep)) == (unsigned)port;
+	return st_ep_sa(ep) && ep->len >= 4 && st_ep_port(ep, st_ep_family(ep)) == (unsigned)port;
 }
 
 static bool st_ep_addr_is(const struct st_endpoint *ep, const struct sockaddr_storage *want)
 {
-	if (ep->sa == NULL || ep->len < 8 || st_ep_family(ep) != want->ss_family)
+	if (st_ep_sa(ep) == NULL || ep->len < 8 || st_ep_family(ep) != want->ss_family)
 		return false;
 	if (want->ss_family == AF_INET)
-		return memcmp(ep->sa + 4, &((const struct sockaddr_in *)want)->sin_addr, 4) == 0;
+		return memcmp(st_ep_sa(ep) + 4, &((const struct sockaddr_in *)want)->sin_addr, 4) == 0;
 	return ep->len >= 24 &&
-	       memcmp(ep->sa + 8, &((const struct sockaddr_in6 *)want)->sin6_addr, 16) == 0;
+	       memcmp(st_ep_sa(ep) + 8, &((const struct sockaddr_in6 *)want)->sin6_addr, 16) == 0;
 }
 
 bool st_filter_is_error(const struct st_ev *ev)

@@ -44,6 +44,8 @@ struct st_chunk_page {
 	uint64_t next[ST_PAGE_CHUNKS];
 	/* a ring chunk's generation that next is in (0: none read yet) */
 	uint64_t seq[ST_PAGE_CHUNKS];
+	/* the context record in force at next (version 5) */
+	struct st_ctx ctx[ST_PAGE_CHUNKS];
 };
 
 /* Where to go on reading chunk k: its next record, and for a ring chunk the
@@ -51,6 +53,7 @@ struct st_chunk_page {
 struct st_chunk_pos {
 	uint64_t *next;
 	uint64_t *seq;
+	struct st_ctx *ctx;
 };
 
 enum st_state { ST_NONE, ST_MISSING, ST_NOT_TRACE, ST_FOLLOWING };
@@ -73,6 +76,7 @@ struct st_follower {
 		uint64_t off; /* in the file */
 		size_t at;    /* in the arena */
 		uint32_t len;
+		struct st_ctx ctx; /* a short event's context */
 	} *kept;
 	struct st_rec *recs;
 	size_t nrecs, recs_cap;
@@ -139,18 +143,21 @@ static struct st_chunk_pos st_chunk_next(struct st_follower *f, uint64_t k)
 		struct st_chunk_page *p = malloc(sizeof *p);
 		if (p == NULL || !st_grow_pages(f)) {
 			free(p);
-			return (struct st_chunk_pos){NULL, NULL};
+			return (struct st_chunk_pos){NULL, NULL, NULL};
 		}
 		p->first = first;
 		for (size_t i = 0; i < ST_PAGE_CHUNKS; i++) {
 			p->next[i] = ST_HEADER_SIZE + (first + i) * ST_CHUNK_SIZE;
 			p->seq[i] = 0;
+			p->ctx[i] = (struct st_ctx){0};
 		}
 		memmove(&f->pages[lo + 1], &f->pages[lo], (f->npages - lo) * sizeof *f->pages);
 		f->pages[lo] = p;
 		f->npages++;
 	}
-	return (struct st_chunk_pos){&f->pages[lo]->next[k - first], &f->pages[lo]->seq[k - first]};
+	struct st_chunk_page *page = f->pages[lo];
+	return (struct st_chunk_pos){&page->next[k - first], &page->seq[k - first],
+				     &page->ctx[k - first]};
 }
 
 /* What the file holds now, through the streaming reader, which says where
@@ -169,11 +176,13 @@ static void st_initial(struct st_dump *d, struct st_follower *f, FILE *out)
 	for (size_t i = 0; i < st_stream_chunks(s); i++) {
 		uint32_t file;
 		uint64_t off, stop, seq;
-		st_stream_chunk(s, i, &file, &off, &stop, &seq);
+		struct st_ctx ctx;
+		st_stream_chunk(s, i, &file, &off, &stop, &seq, &ctx);
 		struct st_chunk_pos pos = st_chunk_next(f, (off - ST_HEADER_SIZE) / ST_CHUNK_SIZE);
 		if (pos.next != NULL) {
 			*pos.next = stop;
 			*pos.seq = seq;
+			*pos.ctx = ctx;
 		}
 	}
 	const struct st_source_info *info = st_stream_info(s, 0);
@@ -227,7 +236,8 @@ static bool st_attach(struct st_dump *d, struct st_follower *f, FILE *out)
 	return true;
 }
 
-static void st_keep_record(struct st_follower *f, const uint8_t *rec, uint32_t len, uint64_t off)
+static void st_keep_record(struct st_follower *f, const uint8_t *rec, uint32_t len, uint64_t off,
+			   const struct st_ctx *ctx)
 {
 	if (f->arena_len + len > f->arena_cap) {
 		size_t n = f->arena_cap ? f->arena_cap * 2 : 1 << 16;
@@ -253,13 +263,13 @@ static void st_keep_record(struct st_follower *f, const uint8_t *rec, uint32_t l
 	}
 	memcpy(f->arena + f->arena_len, rec, len);
 	/* decoded once the arena stops moving */
-	f->kept[f->nrecs++] = (struct st_kept){off, f->arena_len, len};
+	f->kept[f->nrecs++] = (struct st_kept){off, f->arena_len, len, *ctx};
 	f->arena_len += len;
 }
 
 /* Reads what chunk k gained since the last poll; false when it is damaged. */
 static bool st_read_records(struct st_dump *d, struct st_follower *f, uint64_t k, uint64_t *next,
-			    uint64_t size)
+			    struct st_ctx *ctx, uint64_t size)
 {
 	uint64_t start = ST_HEADER_SIZE + k * ST_CHUNK_SIZE, end = start + ST_CHUNK_SIZE;
 	static uint8_t rec[ST_CHUNK_SIZE];
@@ -275,11 +285,14 @@ static bool st_read_records(struct st_dump *d, struct st_follower *f, uint64_t k
 		struct st_rec r = {.type = ST_REC_TYPE(w)};
 		/* processes and modules at once: the records that follow need them */
 		if (rc > 0 && (r.type == ST_REC_PROCESS || r.type == ST_REC_MODULE)) {
-			rc = st_rec_decode(rec, len, 0, off, &r, why) == 0 ? 1 : -1;
+			rc = st_rec_decode(rec, len, 0, off, NULL, &r, why) == 0 ? 1 : -1;
 			if (rc > 0)
 				st_dump_record(d, &r);
+		} else if (rc > 0 && r.type == ST_REC_CONTEXT) {
+			/* the short events after it are read with it */
+			rc = st_decode_context(rec, len, ctx, why) == 0 ? 1 : -1;
 		} else if (rc > 0) {
-			st_keep_record(f, rec, len, off);
+			st_keep_record(f, rec, len, off, ctx);
 		}
 		if (rc < 0) {
 			fprintf(stderr, "socktrace-dump: %s: offset %llu: %s\n", f->path,
@@ -317,10 +330,12 @@ static bool st_read_ring_chunk(struct st_dump *d, struct st_follower *f, uint64_
 	if (seq != *pos.seq) {
 		*pos.seq = seq;
 		*pos.next = start + sizeof(struct st_chunk_rec);
+		*pos.ctx = (struct st_ctx){0};
 	}
 	size_t nrecs = f->nrecs, arena_len = f->arena_len;
 	uint64_t next = *pos.next;
-	bool ok = st_read_records(d, f, k, &next, size);
+	struct st_ctx ctx = *pos.ctx;
+	bool ok = st_read_records(d, f, k, &next, &ctx, size);
 	if (st_seq_now(f, start) != seq) {
 		/* reused while read: nothing of it, the new generation next poll */
 		f->nrecs = nrecs;
@@ -328,6 +343,7 @@ static bool st_read_ring_chunk(struct st_dump *d, struct st_follower *f, uint64_
 		return true;
 	}
 	*pos.next = next;
+	*pos.ctx = ctx;
 	return ok;
 }
 
@@ -336,7 +352,7 @@ static bool st_read_chunk(struct st_dump *d, struct st_follower *f, uint64_t k,
 {
 	if (f->ring && ST_HEADER_SIZE + k * ST_CHUNK_SIZE >= f->ring_base)
 		return st_read_ring_chunk(d, f, k, pos, size);
-	return st_read_records(d, f, k, pos.next, size);
+	return st_read_records(d, f, k, pos.next, pos.ctx, size);
 }
 
 /* The chunks below end that hold data: holes (never written, or a sparse
@@ -384,7 +400,7 @@ static size_t st_flush(struct st_dump *d, struct st_follower *f, FILE *out)
 		const uint8_t *rec = f->arena + f->kept[i].at;
 		uint32_t len = f->kept[i].len;
 		char why[ST_WHY];
-		int rc = st_rec_decode(rec, len, 0, off, &f->recs[n], why);
+		int rc = st_rec_decode(rec, len, 0, off, &f->kept[i].ctx, &f->recs[n], why);
 		if (rc < 0)
 			fprintf(stderr, "socktrace-dump: %s: offset %llu: %s\n", f->path,
 				(unsigned long long)off, why);

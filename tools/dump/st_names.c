@@ -80,15 +80,15 @@ void st_names_add(struct st_dump *d, const struct st_res *r)
 const char *st_names_find(const struct st_dump *d, uint32_t pid, const struct st_endpoint *ep)
 {
 	const struct st_names *t = d->names;
-	if (t == NULL || ep->sa == NULL || ep->len < 8)
+	if (t == NULL || st_ep_sa(ep) == NULL || ep->len < 8)
 		return NULL;
 	uint16_t family;
 	uint8_t addr[16] = {0};
-	memcpy(&family, ep->sa, 2);
+	memcpy(&family, st_ep_sa(ep), 2);
 	if (family == AF_INET)
-		memcpy(addr, ep->sa + 4, 4);
+		memcpy(addr, st_ep_sa(ep) + 4, 4);
 	else if (family == AF_INET6 && ep->len >= 24)
-		memcpy(addr, ep->sa + 8, 16);
+		memcpy(addr, st_ep_sa(ep) + 8, 16);
 	else
 		return NULL;
 	for (const struct st_named_addr *e = t->bucket[st_names_slot(t, pid, family, addr)]; e;

@@ -94,9 +94,9 @@ struct st_peers *st_peers_new(void)
 static uint8_t st_key_of(const struct st_endpoint *ep, uint8_t *key)
 {
 	size_t len = ep->len < ST_KEY_MAX ? ep->len : ST_KEY_MAX;
-	if (ep->sa == NULL || len < sizeof(sa_family_t))
+	if (st_ep_sa(ep) == NULL || len < sizeof(sa_family_t))
 		return 0;
-	memcpy(key, ep->sa, len);
+	memcpy(key, st_ep_sa(ep), len);
 	sa_family_t family;
 	memcpy(&family, key, sizeof family);
 	if (family == AF_INET && len >= sizeof(struct sockaddr_in))
@@ -435,7 +435,7 @@ static void st_row_endpoint(const struct st_peer_row *r, char *buf, size_t size)
 		snprintf(buf, size, "other peers");
 		return;
 	}
-	struct st_endpoint ep = {.sa = r->key, .len = r->key_len};
+	struct st_endpoint ep = {.at = r->key, .len = r->key_len};
 	st_endpoint_ss_str(&ep, buf, size);
 }
 
@@ -454,7 +454,7 @@ static void st_peers_finish(struct st_peers *p, const struct st_dump *d)
 		st_row_endpoint(r, p->slow[i].peer, sizeof p->slow[i].peer);
 		/* named by its own process's resolution, as -c names it: never by
 		 * another program's lookup of the same address */
-		struct st_endpoint ep = {r->key, r->key_len};
+		struct st_endpoint ep = {.at = r->key, .len = r->key_len};
 		const char *name = r->key_len ? st_names_find(d, p->slow[i].pid, &ep) : NULL;
 		snprintf(p->slow[i].name, sizeof p->slow[i].name, "%s",
 			 name && !st_is_numeric(name) ? name : "");

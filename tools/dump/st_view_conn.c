@@ -98,19 +98,19 @@ struct st_view_state {
 static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
 {
 	memset(k, 0, sizeof *k);
-	if (ep->sa == NULL || ep->len < 8)
+	if (st_ep_sa(ep) == NULL || ep->len < 8)
 		return false;
 	uint16_t family, port;
-	memcpy(&family, ep->sa, 2);
-	memcpy(&port, ep->sa + 2, 2);
+	memcpy(&family, st_ep_sa(ep), 2);
+	memcpy(&port, st_ep_sa(ep) + 2, 2);
 	k->port = ntohs(port);
 	if (family == AF_INET) {
 		k->addr[10] = k->addr[11] = 0xff;
-		memcpy(k->addr + 12, ep->sa + 4, 4);
+		memcpy(k->addr + 12, st_ep_sa(ep) + 4, 4);
 		return true;
 	}
 	if (family == AF_INET6 && ep->len >= 24) {
-		memcpy(k->addr, ep->sa + 8, 16);
+		memcpy(k->addr, st_ep_sa(ep) + 8, 16);
 		return true;
 	}
 	return false;
@@ -126,14 +126,14 @@ static void st_key_of_path(const struct st_endpoint *ep, struct st_key *k)
 	/* connect's length may count the whole sun_path, getsockname's only the
 	 * name: a path ends at its NUL (an abstract name, first byte 0, does not) */
 	uint16_t end = ep->len;
-	if (ep->len > sizeof(sa_family_t) && ep->sa[sizeof(sa_family_t)] != 0) {
-		const uint8_t *nul = memchr(ep->sa + sizeof(sa_family_t), 0, ep->len - sizeof(sa_family_t));
+	if (ep->len > sizeof(sa_family_t) && st_ep_sa(ep)[sizeof(sa_family_t)] != 0) {
+		const uint8_t *nul = memchr(st_ep_sa(ep) + sizeof(sa_family_t), 0, ep->len - sizeof(sa_family_t));
 		if (nul)
-			end = (uint16_t)(nul - ep->sa);
+			end = (uint16_t)(nul - st_ep_sa(ep));
 	}
 	for (uint16_t i = sizeof(sa_family_t); i < end; i++) {
-		h = (h ^ ep->sa[i]) * 1099511628211ull;
-		g = (g ^ ep->sa[i]) * 0x100000001b3ull + 0x9e37;
+		h = (h ^ st_ep_sa(ep)[i]) * 1099511628211ull;
+		g = (g ^ st_ep_sa(ep)[i]) * 0x100000001b3ull + 0x9e37;
 	}
 	memcpy(k->addr, &h, 8);
 	memcpy(k->addr + 8, &g, 8);
@@ -555,8 +555,8 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	}
 	struct st_key local, peer;
 	const struct st_endpoint *path = is_client ? &ev->peer : &ev->local;
-	bool unix_stream = path->sa && path->len > sizeof(sa_family_t) &&
-			   ((const struct sockaddr *)path->sa)->sa_family == AF_UNIX &&
+	bool unix_stream = st_ep_sa(path) && path->len > sizeof(sa_family_t) &&
+			   ((const struct sockaddr *)st_ep_sa(path))->sa_family == AF_UNIX &&
 			   ST_EV_SOCK(ev->flags) != ST_SOCK_DGRAM && path->len <= 112;
 	bool failed_at_once = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
 	if (unix_stream) {
@@ -573,25 +573,25 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 			     .client = is_client};
 	e->unix_stream = unix_stream;
 	if (unix_stream) {
-		memcpy(e->path_sa, path->sa, path->len);
+		memcpy(e->path_sa, st_ep_sa(path), path->len);
 		e->copy.local.len = e->copy.peer.len = 0; /* the row shows the path */
 	} else {
 		/* a connect that failed at once has no local end: NULL, length 0,
 		 * which memcpy may not be given */
 		if (ev->local.len)
-			memcpy(e->local_sa, ev->local.sa, ev->local.len);
+			memcpy(e->local_sa, st_ep_sa(&ev->local), ev->local.len);
 		if (ev->peer.len)
-			memcpy(e->peer_sa, ev->peer.sa, ev->peer.len);
+			memcpy(e->peer_sa, st_ep_sa(&ev->peer), ev->peer.len);
 	}
 	if (ev->nframes)
 		memcpy(&e->frame0, ev->frames, sizeof e->frame0);
 	e->copy.nframes = ev->nframes ? 1 : 0;
-	e->copy.local.sa = e->copy.local.len ? e->local_sa : NULL;
-	e->copy.peer.sa = e->copy.peer.len ? e->peer_sa : NULL;
+	e->copy.local.at = e->copy.local.len ? e->local_sa : NULL;
+	e->copy.peer.at = e->copy.peer.len ? e->peer_sa : NULL;
 	if (unix_stream) {
 		/* the path stands for the end in text and JSON */
 		struct st_endpoint *where = is_client ? &e->copy.peer : &e->copy.local;
-		*where = (struct st_endpoint){e->path_sa, path->len};
+		*where = (struct st_endpoint){.at = e->path_sa, .len = path->len};
 	}
 	e->copy.frames = &e->frame0;
 	e->ev = &e->copy;

@@ -107,11 +107,11 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dum
 	} else if (ev->op == ST_OP_HELD) {
 		st_put_s(out, " client");
 	}
-	if (ev->local.sa) {
+	if (st_ep_sa(&ev->local)) {
 		fputs(" local=", out);
 		st_endpoint_text(out, &ev->local, o->numeric);
 	}
-	if (ev->peer.sa) {
+	if (st_ep_sa(&ev->peer)) {
 		fputs(" peer=", out);
 		st_endpoint_text(out, &ev->peer, o->numeric);
 	}

@@ -62,10 +62,10 @@ static void st_node_port(struct st_gnode *n, unsigned port)
 static unsigned st_port_of(const struct st_endpoint *ep)
 {
 	uint16_t family, port;
-	if (ep->sa == NULL || ep->len < 4)
+	if (st_ep_sa(ep) == NULL || ep->len < 4)
 		return 0;
-	memcpy(&family, ep->sa, 2);
-	memcpy(&port, ep->sa + 2, 2);
+	memcpy(&family, st_ep_sa(ep), 2);
+	memcpy(&port, st_ep_sa(ep) + 2, 2);
 	return family == AF_INET || family == AF_INET6 ? ntohs(port) : 0;
 }
 

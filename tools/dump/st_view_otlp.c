@@ -62,21 +62,21 @@ static void st_attr_int(FILE *out, bool *first, const char *key, uint64_t v)
 static bool st_ep_parts(const struct st_endpoint *ep, char *addr, size_t size, unsigned *port)
 {
 	uint16_t family;
-	if (ep->sa == NULL || ep->len < sizeof family)
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof family)
 		return false;
-	memcpy(&family, ep->sa, sizeof family);
+	memcpy(&family, st_ep_sa(ep), sizeof family);
 	uint16_t p = 0;
 	if ((family == AF_INET || family == AF_INET6) && ep->len >= 8) {
-		memcpy(&p, ep->sa + 2, 2);
+		memcpy(&p, st_ep_sa(ep) + 2, 2);
 		*port = ntohs(p);
-		return inet_ntop(family, ep->sa + (family == AF_INET ? 4 : 8), addr,
+		return inet_ntop(family, st_ep_sa(ep) + (family == AF_INET ? 4 : 8), addr,
 				 (socklen_t)size) != NULL &&
 		       (family == AF_INET || ep->len >= 24);
 	}
 	if (family == AF_UNIX) {
 		size_t off = offsetof(struct sockaddr_un, sun_path);
-		size_t n = ep->len > off ? strnlen((const char *)ep->sa + off, ep->len - off) : 0;
-		snprintf(addr, size, "%.*s", (int)n, (const char *)ep->sa + off);
+		size_t n = ep->len > off ? strnlen((const char *)st_ep_sa(ep) + off, ep->len - off) : 0;
+		snprintf(addr, size, "%.*s", (int)n, (const char *)st_ep_sa(ep) + off);
 		*port = 0;
 		return true;
 	}

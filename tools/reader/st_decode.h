@@ -7,6 +7,7 @@
 #ifndef ST_DECODE_H
 #define ST_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,18 @@
 #define ST_WHY 400
 
 int st_decode_event(const uint8_t *p, uint32_t len, struct st_ev *ev, char *why);
+/* version 5: the context of the short events that follow in a chunk; a
+ * reader keeps one per chunk it reads, reset at the chunk's start */
+struct st_ctx {
+	bool valid;
+	uint32_t pid, tid;
+	uint64_t base;
+};
+int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *why);
+/* A short event, read as the event record it stands for (its ends in the
+ * st_endpoint's own bytes); ctx: the chunk's context so far */
+int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
+			  struct st_ev *ev, char *why);
 int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why);
 int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why);
 /* version 2 */

@@ -188,7 +188,7 @@ const char *st_host_name(const struct sockaddr *sa, socklen_t len, char *num, si
 static uint16_t st_family(const struct st_endpoint *ep)
 {
 	sa_family_t f;
-	memcpy(&f, ep->sa, sizeof f);
+	memcpy(&f, st_ep_sa(ep), sizeof f);
 	return f;
 }
 
@@ -211,13 +211,13 @@ static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrl
 {
 	if (ep->len >= ST_INET_SHORT_LEN && addrlen >= 16 && st_family(ep) == AF_INET) {
 		uint16_t p;
-		memcpy(&p, ep->sa + 2, sizeof p);
+		memcpy(&p, st_ep_sa(ep) + 2, sizeof p);
 		*port = ntohs(p);
-		st_ipv4_text(ep->sa + 4, addr);
+		st_ipv4_text(st_ep_sa(ep) + 4, addr);
 		return true;
 	}
 	struct sockaddr_storage ss = {0};
-	memcpy(&ss, ep->sa, ep->len);
+	memcpy(&ss, st_ep_sa(ep), ep->len);
 	if (ss.ss_family == AF_INET && ep->len >= ST_INET_SHORT_LEN) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addrlen);
@@ -237,7 +237,7 @@ static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrl
 static char st_unix_parts(const struct st_endpoint *ep, const char **name, size_t *n)
 {
 	size_t off = offsetof(struct sockaddr_un, sun_path);
-	*name = (const char *)ep->sa + off;
+	*name = (const char *)st_ep_sa(ep) + off;
 	*n = ep->len > off ? ep->len - off : 0;
 	if (*n == 0)
 		return 'u';
@@ -253,7 +253,7 @@ static char st_unix_parts(const struct st_endpoint *ep, const char **name, size_
 
 void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 {
-	if (ep->sa == NULL || ep->len < sizeof(sa_family_t)) {
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t)) {
 		fputs("(none)", out);
 		return;
 	}
@@ -263,7 +263,7 @@ void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 		const char *host = addr;
 		if (!numeric) {
 			struct sockaddr_storage ss = {0};
-			memcpy(&ss, ep->sa, ep->len);
+			memcpy(&ss, st_ep_sa(ep), ep->len);
 			socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
 			host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
 		}
@@ -315,7 +315,7 @@ void st_json_cstr(FILE *out, const char *s)
 
 void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
 {
-	if (ep->sa == NULL || ep->len < sizeof(sa_family_t)) {
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t)) {
 		fputs("null", out);
 		return;
 	}
@@ -352,7 +352,7 @@ void st_endpoint_ss(FILE *out, const struct st_endpoint *ep)
 {
 	char addr[INET6_ADDRSTRLEN];
 	unsigned port;
-	if (ep->sa == NULL || ep->len < sizeof(sa_family_t))
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t))
 		fputs("-", out);
 	else if (st_inet_parts(ep, addr, sizeof addr, &port))
 		fprintf(out, st_family(ep) == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);

@@ -21,6 +21,7 @@ struct st_chunkref {
 	uint64_t stop; /* where reading it ended: its first unwritten word */
 	uint32_t file;
 	uint64_t seq; /* a ring chunk's sequence number when indexed; 0 otherwise */
+	struct st_ctx ctx; /* its context at stop (version 5) */
 };
 
 struct st_cursor {
@@ -32,6 +33,7 @@ struct st_cursor {
 	uint32_t len;
 	uint32_t file;
 	size_t ref; /* index of its chunk in the stream's list */
+	struct st_ctx ctx; /* the chunk's context record so far (version 5) */
 };
 
 struct st_source {
@@ -134,7 +136,7 @@ static void st_index_source(struct st_stream *s, uint32_t file, uint64_t content
 		    ((off = st_chunk_with_data(src->fd, off, &data_end)) == UINT64_MAX ||
 		     off + 8 > end))
 			break;
-		struct st_chunkref c = {0, off, off, file, 0};
+		struct st_chunkref c = {.off = off, .stop = off, .file = file};
 		if (!st_index_chunk(src, &c))
 			continue;
 		if (!st_index_add(s, cap, &c))
@@ -236,26 +238,55 @@ struct st_stream *st_stream_open(char *const *paths, size_t n, bool ordered)
 	return s;
 }
 
-/* Loads the commit word at c->off: true when a record starts there. */
-static bool st_cursor_load(struct st_stream *s, struct st_cursor *c)
+/* The commit word at c->off: 1 and c->len for a record, 0 at the chunk's
+ * end, -1 when damaged (said in the source's error). */
+static int st_cursor_word(struct st_stream *s, struct st_cursor *c)
 {
 	struct st_source *src = &s->src[c->file];
 	if (c->off + 8 > c->end)
-		return false;
+		return 0;
 	uint64_t w = st_get_u64(c->buf + (c->off - c->start));
 	char why[ST_WHY];
 	int rc = st_decode_word(w, c->off, c->start + ST_CHUNK_SIZE, src->size, &c->len, why);
 	if (rc < 0)
 		st_src_error(src, c->off, why);
 	if (rc <= 0)
-		return false;
+		return rc;
 	if (c->off + c->len > c->end) {
 		st_src_error(src, c->off, "record cut short: the file shrank while it was read");
-		return false;
+		return -1;
 	}
-	if (c->len >= 16)
-		c->ts = st_get_u64(c->buf + (c->off - c->start) + 8);
-	return true;
+	return 1;
+}
+
+/* Loads the record at c->off and its time: true when one starts there.
+ * Context records are taken in on the way (never returned): the short
+ * events after them are timed from their base. */
+static bool st_cursor_load(struct st_stream *s, struct st_cursor *c)
+{
+	for (;;) {
+		if (st_cursor_word(s, c) <= 0)
+			return false;
+		const uint8_t *p = c->buf + (c->off - c->start);
+		uint16_t type = ST_REC_TYPE(st_get_u64(p));
+		if (type == ST_REC_CONTEXT) {
+			char why[ST_WHY];
+			if (st_decode_context(p, c->len, &c->ctx, why) < 0) {
+				st_src_error(&s->src[c->file], c->off, why);
+				return false;
+			}
+			c->off += c->len;
+			continue;
+		}
+		if (type == ST_REC_SHORT_EVENT && c->len >= 12) {
+			uint32_t dt;
+			memcpy(&dt, p + 8, sizeof dt);
+			c->ts = c->ctx.base + dt;
+		} else if (c->len >= 16) {
+			c->ts = st_get_u64(p + 8);
+		}
+		return true;
+	}
 }
 
 static struct st_cursor *st_cursor_open(struct st_stream *s, size_t index)
@@ -288,8 +319,10 @@ static struct st_cursor *st_cursor_open(struct st_stream *s, size_t index)
 	c->file = ref->file;
 	c->ts = ref->first_ts;
 	c->ref = index;
+	c->ctx = (struct st_ctx){0};
 	if (!st_cursor_load(s, c)) {
 		ref->stop = c->off;
+		ref->ctx = c->ctx;
 		s->spare = c;
 		return NULL;
 	}
@@ -354,8 +387,8 @@ static void st_open_due(struct st_stream *s)
 	}
 }
 
-int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, struct st_rec *r,
-		  char *why)
+int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
+		  const struct st_ctx *ctx, struct st_rec *r, char *why)
 {
 	uint16_t type = ST_REC_TYPE(st_get_u64(p));
 	int rc;
@@ -366,6 +399,14 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, s
 	switch (type) {
 	case ST_REC_EVENT:
 		rc = st_decode_event(p, len, &r->ev, why);
+		r->ev.file = file;
+		r->ev.offset = off;
+		break;
+	case ST_REC_SHORT_EVENT:
+		/* read as the event it stands for: views know events only */
+		r->type = ST_REC_EVENT;
+		rc = st_decode_short_event(p, len, ctx, &r->ev, why);
+		r->ts = r->ev.ts;
 		r->ev.file = file;
 		r->ev.offset = off;
 		break;
@@ -391,6 +432,7 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, s
 		break;
 	case ST_REC_PAD:
 	case ST_REC_CHUNK:
+	case ST_REC_CONTEXT: /* taken in by the caller, which reads its chunk in order */
 		why[0] = '\0'; /* room a writer never filled: skipped without a word */
 		return 1;
 	default:
@@ -400,20 +442,20 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, s
 	return rc < 0 ? -1 : 0;
 }
 
-/* Decodes the record under c; false when it is damaged or of an unknown type. */
-static bool st_decode_at(struct st_stream *s, const struct st_cursor *c, struct st_rec *r)
+/* Decodes the record under c: 0, 1 for a type to skip, -1 when damaged. */
+static int st_decode_at(struct st_stream *s, const struct st_cursor *c, struct st_rec *r)
 {
 	struct st_source *src = &s->src[c->file];
 	const uint8_t *p = c->buf + (c->off - c->start);
 	char why[ST_WHY];
-	int rc = st_rec_decode(p, c->len, c->file, c->off, r, why);
+	int rc = st_rec_decode(p, c->len, c->file, c->off, &c->ctx, r, why);
 	r->ts = c->ts;
 	if (rc > 0 && why[0])
 		snprintf(src->info.warning, sizeof src->info.warning, "offset %llu: %s",
 			 (unsigned long long)c->off, why);
 	else if (rc < 0)
 		st_src_error(src, c->off, why);
-	return rc == 0;
+	return rc;
 }
 
 bool st_stream_next(struct st_stream *s, struct st_rec *r)
@@ -423,14 +465,15 @@ bool st_stream_next(struct st_stream *s, struct st_rec *r)
 		if (s->nheap == 0)
 			return false;
 		struct st_cursor *c = s->heap[0];
-		bool ok = st_decode_at(s, c, r);
-		bool damaged = !ok && r->type >= ST_REC_EVENT && r->type <= ST_REC_PEER;
+		int rc = st_decode_at(s, c, r);
+		bool ok = rc == 0, damaged = rc < 0;
 		c->off += c->len;
 		if (!damaged && st_cursor_load(s, c)) {
 			st_heap_down(s, 0);
 		} else {
 			/* Finished: its buffer holds r until the next call. */
 			s->chunks[c->ref].stop = c->off;
+			s->chunks[c->ref].ctx = c->ctx;
 			s->heap[0] = s->heap[--s->nheap];
 			st_heap_down(s, 0);
 			free(s->spare);
@@ -447,8 +490,9 @@ size_t st_stream_chunks(const struct st_stream *s)
 }
 
 void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64_t *off,
-		     uint64_t *stop, uint64_t *seq)
+		     uint64_t *stop, uint64_t *seq, struct st_ctx *ctx)
 {
+	*ctx = s->chunks[i].ctx;
 	*seq = s->chunks[i].seq;
 	*file = s->chunks[i].file;
 	*off = s->chunks[i].off;

@@ -69,17 +69,22 @@ uint32_t st_stream_version(const struct st_stream *s, uint32_t file);
 /* Once the stream has ended: each non-empty chunk, and the offset where its
  * records ended (where a follower goes on reading). */
 size_t st_stream_chunks(const struct st_stream *s);
-/* *seq: a ring chunk's sequence number when it was indexed (0: not a ring's) */
+/* *seq: a ring chunk's sequence number when it was indexed (0: not a ring's);
+ * *ctx: the context record in force at stop (version 5) */
+struct st_ctx;
 void st_stream_chunk(const struct st_stream *s, size_t i, uint32_t *file, uint64_t *off,
-		     uint64_t *stop, uint64_t *seq);
+		     uint64_t *stop, uint64_t *seq, struct st_ctx *ctx);
 /* One record of len bytes at p, from file at offset off: 0, -1 when damaged,
  * 1 for a type this reader does not know (why says which). */
 /* The first chunk at or after off that may hold data (holes skipped with
  * SEEK_DATA), UINT64_MAX when only holes are left; *data_end: where that
  * run of data ends (UINT64_MAX when the filesystem cannot tell). */
 uint64_t st_chunk_with_data(int fd, uint64_t off, uint64_t *data_end);
-int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off, struct st_rec *r,
-		  char *why);
+/* ctx: the context record before it in its chunk (version 5), NULL when
+ * none; a context record itself returns 1 without a word (its reader takes
+ * it in with st_decode_context). */
+int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
+		  const struct st_ctx *ctx, struct st_rec *r, char *why);
 const struct st_source_info *st_stream_info(const struct st_stream *s, size_t file);
 void st_stream_close(struct st_stream *s);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,11 +97,60 @@ int st_decode_event(const uint8_t *p, uint32_t len, struct st_ev *ev, char *why)
 		.err = e.err, .listen_fd = e.listen_fd, .op = e.op, .flags = e.flags,
 		.nframes = e.nframes,
 	};
-	ev->local = (struct st_endpoint){e.local_len ? q : NULL, e.local_len};
+	ev->local = (struct st_endpoint){.at = e.local_len ? q : NULL, .len = e.local_len};
 	q += ST_ALIGN8(e.local_len);
-	ev->peer = (struct st_endpoint){e.peer_len ? q : NULL, e.peer_len};
+	ev->peer = (struct st_endpoint){.at = e.peer_len ? q : NULL, .len = e.peer_len};
 	q += ST_ALIGN8(e.peer_len);
 	ev->frames = (const uint64_t *)q;
+	return 0;
+}
+
+int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *why)
+{
+	struct st_context r;
+	if (len != sizeof r)
+		return st_why(why, "context record of %u bytes (not %zu)", len, sizeof r);
+	memcpy(&r, p, sizeof r);
+	*ctx = (struct st_ctx){.valid = true, .base = r.ts_ns, .pid = r.pid, .tid = r.tid};
+	return 0;
+}
+
+/* An IPv4 end of a short event as the 8-byte sockaddr_in an event record
+ * holds (family, port, address; no sin_zero). */
+static void st_short_endpoint(struct st_endpoint *ep, bool present, uint16_t port, uint32_t addr)
+{
+	*ep = (struct st_endpoint){0};
+	if (!present)
+		return;
+	uint16_t family = AF_INET;
+	memcpy(ep->inl, &family, 2);
+	memcpy(ep->inl + 2, &port, 2);
+	memcpy(ep->inl + 4, &addr, 4);
+	ep->len = ST_INET_SHORT_LEN;
+}
+
+int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
+			  struct st_ev *ev, char *why)
+{
+	struct st_short_event e;
+	if (len != sizeof e)
+		return st_why(why, "short event of %u bytes (not %zu)", len, sizeof e);
+	if (ctx == NULL || !ctx->valid)
+		return st_why(why, "short event without a context record before it in its chunk");
+	memcpy(&e, p, sizeof e);
+	if (st_op_name(e.op) == NULL || e.op == ST_OP_HELD)
+		return st_why(why, "short event has unknown call number %u", e.op);
+	if (e.ends & ~(ST_SHORT_LOCAL | ST_SHORT_PEER))
+		return st_why(why, "short event has unknown ends 0x%x", e.ends);
+	int fd = (int)e.fd1 - 1;
+	bool accept = e.op == ST_OP_ACCEPT || e.op == ST_OP_ACCEPT4;
+	*ev = (struct st_ev){
+		.ts = ctx->base + e.dt_ns, .pid = ctx->pid, .tid = ctx->tid, .fd = fd,
+		.ret = e.err ? -1 : accept ? fd : 0, .err = e.err,
+		.listen_fd = (int)e.listen_fd1 - 1, .op = e.op, .flags = e.flags,
+	};
+	st_short_endpoint(&ev->local, e.ends & ST_SHORT_LOCAL, e.local_port, e.local_addr);
+	st_short_endpoint(&ev->peer, e.ends & ST_SHORT_PEER, e.peer_port, e.peer_addr);
 	return 0;
 }
 
@@ -172,9 +222,9 @@ static int st_decode_close_ends(const uint8_t *p, uint32_t len, struct st_endpoi
 			   ST_ALIGN8(x.peer_len))
 		return st_why(why, "close record length %u does not match its endpoints", len);
 	if (ends != NULL) {
-		ends[0] = (struct st_endpoint){x.local_len ? q : NULL, x.local_len};
+		ends[0] = (struct st_endpoint){.at = x.local_len ? q : NULL, .len = x.local_len};
 		q += ST_ALIGN8(x.local_len);
-		ends[1] = (struct st_endpoint){x.peer_len ? q : NULL, x.peer_len};
+		ends[1] = (struct st_endpoint){.at = x.peer_len ? q : NULL, .len = x.peer_len};
 	}
 	return 0;
 }
@@ -183,7 +233,7 @@ int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct s
 		    char *why)
 {
 	if (ends != NULL)
-		ends[0] = ends[1] = (struct st_endpoint){NULL, 0};
+		ends[0] = ends[1] = (struct st_endpoint){.at = NULL, .len = 0};
 	/* version 2's close records end before bytes_sent; a ring's may carry
 	 * the endpoints after it */
 	if (len > sizeof *c && st_decode_close_ends(p, len, ends, why) < 0)
@@ -367,6 +417,7 @@ static int st_fail_why(struct st_trace *t, uint64_t offset, const char *why)
 static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint32_t index)
 {
 	char why[ST_WHY];
+	struct st_ctx ctx = {0};
 	for (uint64_t off = start; off + 8 <= end;) {
 		uint32_t len = 0;
 		uint64_t w = st_u64(t->data + off);
@@ -382,6 +433,17 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 				t->evs[t->nevs].file = index;
 				t->evs[t->nevs++].offset = off;
 			}
+			break;
+		case ST_REC_SHORT_EVENT:
+			t->evs = st_grow(t->evs, &t->evs_cap, t->nevs + 1, sizeof *t->evs);
+			rc = st_decode_short_event(p, len, &ctx, &t->evs[t->nevs], why);
+			if (rc == 0) {
+				t->evs[t->nevs].file = index;
+				t->evs[t->nevs++].offset = off;
+			}
+			break;
+		case ST_REC_CONTEXT:
+			rc = st_decode_context(p, len, &ctx, why);
 			break;
 		case ST_REC_PROCESS:
 			t->procs = st_grow(t->procs, &t->procs_cap, t->nprocs + 1, sizeof *t->procs);

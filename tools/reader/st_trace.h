@@ -8,10 +8,20 @@
 
 #include "../../shim/st_format.h"
 
+/* An endpoint as recorded: a raw sockaddr of len bytes (0 = none), either
+ * inside the loaded file (at) or, for a version-5 short event whose
+ * endpoint is stored in 6 bytes, rebuilt here (at NULL): the bytes travel
+ * with the struct when it is copied or sorted.  Read it through st_ep_sa. */
 struct st_endpoint {
-	const uint8_t *sa; /* raw sockaddr inside the loaded file; NULL = none */
+	const uint8_t *at;
 	uint16_t len;
+	uint8_t inl[ST_INET_SHORT_LEN];
 };
+
+static inline const uint8_t *st_ep_sa(const struct st_endpoint *ep)
+{
+	return ep->len == 0 ? NULL : ep->at != NULL ? ep->at : ep->inl;
+}
 
 struct st_ev {
 	uint64_t ts;

@@ -5,6 +5,7 @@
 # fails (exit non-zero).
 set -eu
 build=$(cd "${1:-build}" && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-600}
 fuzzer="$build/fuzz/fuzz_reader"
 seeds="$build/fuzz/seeds"
@@ -67,6 +68,16 @@ if [ ! -s "$seeds/v4-ring.trace" ]; then
 	make_seed v4-ring.trace SOCKTRACE_RING=1 SOCKTRACE_SIZE=52K "$build/progs/ring" calls 1 2 3000
 	make_seed v4-ring-early.trace SOCKTRACE_RING=1 SOCKTRACE_SIZE=52K "$build/progs/ring" early 3000
 fi
+# version 5's context records and short events, with failures, missing ends,
+# long events among them and a context renewed every other event (3 s apart);
+# and the fixtures of every older version, as they were written
+if [ ! -s "$seeds/v5-short.trace" ]; then
+	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v5-short.trace" 300 2 3000000000 >/dev/null
+	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v5-dense.trace" 1000 1 1000 >/dev/null
+fi
+for old in golden v2 v3 v4; do
+	cp "$repo/tests/data/$old.trace" "$seeds/fixture-$old.trace"
+done
 if [ ! -s "$seeds/modules.trace" ]; then
 	"$build/progs/gentrace" "$seeds/modules.trace" --modules
 fi
