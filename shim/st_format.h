@@ -106,6 +106,9 @@ enum st_rec_type {
 	ST_REC_CONTEXT = 10,
 	/* version 5: a call with IPv4 ends or none, in 32 bytes */
 	ST_REC_SHORT_EVENT = 11,
+	/* version 5: a Python code object that stacks name (file, function,
+	 * line table), once per process */
+	ST_REC_PYCODE = 12,
 };
 
 /*
@@ -165,6 +168,16 @@ enum st_proto { ST_PROTO_UNKNOWN, ST_PROTO_TCP, ST_PROTO_UDP, ST_PROTO_OTHER };
  * (family, port, address): readers pad it back to 16 zero-filled bytes. */
 #define ST_INET_SHORT_LEN 8
 #define ST_FRAMES_MAX 64
+/*
+ * Version 5: a Python frame in an event's frames takes two slots: the code
+ * object's address with ST_FRAME_PY set (a user-space address never has bit
+ * 63), then the index of its last instruction run (code units from the
+ * start of the bytecode; -1 before the first), which the code's line table
+ * turns into a line.  Python frames follow the native frame of the
+ * interpreter activation that runs them (_PyEval_EvalFrameDefault); those
+ * beyond the native frames recorded come last.
+ */
+#define ST_FRAME_PY (1ull << 63)
 
 /*
  * Event record: this fixed part, then local_len bytes of a raw sockaddr
@@ -229,6 +242,29 @@ struct st_short_event {
 #define ST_SHORT_PEER 0x2
 #define ST_SHORT_DT_MAX 0xffffffffu
 #define ST_SHORT_FD_MAX 0xfffe
+
+/*
+ * Python code record (version 5): a code object of process pid, written
+ * before the first event whose stack holds it (again when another object
+ * took its address): then file_len bytes of its file name, name_len bytes
+ * of its qualified name (UTF-8), table_len bytes of its line table
+ * (co_linetable, CPython 3.11's location table), padded to 8 as a whole.
+ * An address of pid at time T names the newest such record before T.
+ */
+#define ST_PYCODE_TABLE_CUT 0x1 /* the line table was longer: lines past it are unknown */
+struct st_pycode {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	int32_t firstlineno;
+	uint64_t code;
+	uint16_t file_len;
+	uint16_t name_len;
+	uint16_t table_len;
+	uint16_t flags;
+	uint32_t version; /* the interpreter's PY_VERSION_HEX */
+	uint32_t pad;
+};
 
 /*
  * Process record, written when a process attaches (start, fork, exec): then
@@ -415,5 +451,6 @@ struct st_peer {
 
 _Static_assert(sizeof(struct st_context) == 24, "context record: 24 bytes");
 _Static_assert(sizeof(struct st_short_event) == 32, "short event: 32 bytes");
+_Static_assert(sizeof(struct st_pycode) == 48, "Python code record: 48 bytes");
 
 #endif

@@ -191,8 +191,10 @@ static void st_init(bool from_constructor)
 		const char *why = NULL;
 		if (!st_stack_init(st_conf.depth, &why))
 			st_say((const char *const[]){"no call stacks: ", why, NULL});
-		if (st_stack_depth)
+		if (st_stack_depth) {
 			st_modules_init(st_conf.exe, st_conf.exe_len);
+			st_python_init();
+		}
 	}
 	st_warn_mark(st_conf.file_template, from_constructor);
 }

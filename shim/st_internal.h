@@ -77,6 +77,11 @@ extern uintptr_t st_self_lo, st_self_hi; /* this object's addresses */
 extern uintptr_t st_unwinder_lo, st_unwinder_hi; /* libunwind's, once loaded */
 bool st_stack_init(unsigned depth, const char **why);
 bool st_stack_safe(void);
+
+/* st_python.c: CPython 3.11's frames put into stacks, when it runs us. */
+extern bool st_python_on;
+void st_python_init(void);
+void st_python_frames(struct st_stack *s);
 /* st_loader_lock.c: the loader's object-list lock, found at start-up. */
 void st_loader_lock_init(void);
 bool st_loader_lock_busy_here(uint32_t tid);
@@ -105,6 +110,8 @@ static inline __attribute__((always_inline)) void st_stack_take(struct st_stack 
 		first++;
 	for (int i = first; i < n && s->n < st_stack_depth; i++)
 		s->ip[s->n++] = (uint64_t)(uintptr_t)raw[i];
+	if (ST_UNLIKELY(st_python_on))
+		st_python_frames(s);
 }
 
 /* st_modules.c: objects mapped, recorded so stacks can be named offline. */

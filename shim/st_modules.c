@@ -175,8 +175,13 @@ static bool st_covered(uint64_t ip)
 void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 {
 	bool rescan = __atomic_load_n(&st_dirty, __ATOMIC_RELAXED);
-	for (unsigned i = 0; i < n && !rescan; i++)
+	for (unsigned i = 0; i < n && !rescan; i++) {
+		if (ips[i] & ST_FRAME_PY) { /* a Python frame: code object, instruction */
+			i++;
+			continue;
+		}
 		rescan = !st_covered(ips[i]);
+	}
 	if (rescan)
 		st_scan(event_ts);
 }

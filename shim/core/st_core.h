@@ -162,6 +162,9 @@ extern uint16_t st_record_process_flags; /* ST_PROC_*: set by the front-end */
 void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       const char *cmd, size_t cmd_len, const char *host,
 		       size_t host_len);
+/* a Python code object (version 5): rec's word and pid are filled here */
+void st_record_pycode(const struct st_pycode *rec, const char *file, const char *name,
+		      const uint8_t *table);
 void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,
 		      const uint8_t *build_id, uint8_t build_id_len, const char *path,
 		      size_t path_len);

@@ -503,7 +503,7 @@ static void st_leave(void)
 static bool st_is_meta(uint16_t type)
 {
 	return type == ST_REC_PROCESS || type == ST_REC_MODULE || type == ST_REC_RESOLVE ||
-	       type == ST_REC_PEER;
+	       type == ST_REC_PEER || type == ST_REC_PYCODE;
 }
 
 static struct st_cursor *st_enter_for(uint16_t type)
@@ -800,6 +800,24 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 			q = st_put_bytes(q, (const char *)build_id, build_id_len);
 		st_put_bytes(q, path, path_len);
 		st_commit(c, p, len, ST_REC_MODULE);
+	}
+	st_leave();
+}
+
+void st_record_pycode(const struct st_pycode *rec, const char *file, const char *name,
+		      const uint8_t *table)
+{
+	uint32_t len = ST_ALIGN8(sizeof *rec + rec->file_len + rec->name_len + rec->table_len);
+	struct st_cursor *c = st_enter_for(ST_REC_PYCODE);
+	enum st_refusal why;
+	char *p = c ? st_reserve_in(&c, len, &why) : NULL;
+	if (p != NULL) {
+		memcpy(p + 8, (const char *)rec + 8, sizeof *rec - 8);
+		memcpy(p + 16, &(uint32_t){st_writer_pid()}, 4);
+		char *q = st_put_bytes(p + sizeof *rec, file, rec->file_len);
+		q = st_put_bytes(q, name, rec->name_len);
+		st_put_bytes(q, (const char *)table, rec->table_len);
+		st_commit(c, p, len, ST_REC_PYCODE);
 	}
 	st_leave();
 }

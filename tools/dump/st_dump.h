@@ -46,7 +46,9 @@ struct st_conn_row {
 	uint64_t connect_ns, duration_ns, tx, rx;
 	uint32_t rtt_us, retrans;
 	uint64_t client_end_ns, server_end_ns; /* their closes; 0 = not seen */
-	const char *client_top, *server_top;   /* innermost named frame, or NULL */
+	const char *client_top, *server_top;   /* the code's frame (st_stack_code), or NULL */
+	const char *client_file, *server_file; /* its source file, NULL when unknown */
+	int client_line, server_line;          /* 0 when unknown */
 };
 
 struct st_dump;
@@ -140,8 +142,15 @@ void st_proc_name(const struct st_proc *p, char *buf, size_t size);
 void st_proc_label(const struct st_proc *p, char *buf, size_t size);
 
 /* Frame i of ev, named. */
-void st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i, struct st_frame *f);
+/* frame i of ev, native or Python: the slots it takes (1, or 2 for Python) */
+unsigned st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i,
+		     struct st_frame *f);
 /* Name of the innermost frame of ev, or NULL. */
+/* The frame that names the code of a call: the innermost Python frame of
+ * the program's own files (not the standard library's nor an installed
+ * package's) when the stack holds one, else the innermost; its slot index
+ * (nframes when there is none) and *f. */
+unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f);
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);
 

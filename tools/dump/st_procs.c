@@ -146,11 +146,39 @@ void st_proc_label(const struct st_proc *p, char *buf, size_t size)
 	st_escape(buf, size, raw, strlen(raw));
 }
 
-void st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i, struct st_frame *f)
+unsigned st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i,
+		     struct st_frame *f)
 {
-	uint64_t ip; /* frames sit in the mapped file, maybe unaligned for uint64_t */
-	memcpy(&ip, &ev->frames[i], sizeof ip);
-	st_sym_frame(d->symbols, ev, ip, f);
+	return st_sym_frame_at(d->symbols, ev, i, f);
+}
+
+/* Whether a Python file is the program's own: not the standard library nor
+ * an installed package (site-packages, dist-packages), nor frozen. */
+static bool st_py_own_file(const char *file)
+{
+	return file != NULL && file[0] != '<' && strstr(file, "/lib/python") == NULL &&
+	       strstr(file, "-packages/") == NULL;
+}
+
+unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f)
+{
+	/* only Python frames are looked at: native ones are named once chosen */
+	for (unsigned i = 0; i + 1 < ev->nframes;) {
+		uint64_t ip;
+		memcpy(&ip, &ev->frames[i], sizeof ip);
+		if (!(ip & ST_FRAME_PY)) {
+			i++;
+			continue;
+		}
+		st_frame_at(d, ev, i, f);
+		if (st_py_own_file(f->file))
+			return i;
+		i += 2;
+	}
+	if (ev->nframes == 0)
+		return 0;
+	st_frame_at(d, ev, 0, f);
+	return 0;
 }
 
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)
@@ -158,7 +186,7 @@ const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)
 	if (ev->nframes == 0)
 		return NULL;
 	struct st_frame f;
-	st_frame_at(d, ev, 0, &f);
+	st_stack_code(d, ev, &f);
 	return f.sym ? f.sym : "??";
 }
 

@@ -14,6 +14,8 @@ void st_dump_record(struct st_dump *d, const struct st_rec *r)
 			st_sym_add_process(d->symbols, &r->proc);
 	} else if (r->type == ST_REC_MODULE && d->symbols) {
 		st_sym_add_module(d->symbols, &r->mod);
+	} else if (r->type == ST_REC_PYCODE && d->symbols) {
+		st_sym_add_pycode(d->symbols, &r->pycode);
 	}
 }
 

@@ -49,7 +49,7 @@ struct st_end {
 	const struct st_ev *ev; /* &copy */
 	struct st_ev copy;
 	uint8_t local_sa[32], peer_sa[32];
-	uint64_t frame0;
+	uint64_t frames[2]; /* the frame that names its code (st_stack_code) */
 	const struct st_proc *proc;
 	struct st_key local, peer;
 	bool client;
@@ -583,9 +583,13 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		if (ev->peer.len)
 			memcpy(e->peer_sa, st_ep_sa(&ev->peer), ev->peer.len);
 	}
-	if (ev->nframes)
-		memcpy(&e->frame0, ev->frames, sizeof e->frame0);
-	e->copy.nframes = ev->nframes ? 1 : 0;
+	/* the frame that names its code: a Python frame takes two slots */
+	struct st_frame code;
+	unsigned at = st_stack_code(d, ev, &code);
+	unsigned slots = ev->nframes == 0 ? 0 : code.py ? 2 : 1;
+	if (slots)
+		memcpy(e->frames, ev->frames + at, slots * sizeof e->frames[0]);
+	e->copy.nframes = (uint16_t)slots;
 	e->copy.local.at = e->copy.local.len ? e->local_sa : NULL;
 	e->copy.peer.at = e->copy.peer.len ? e->peer_sa : NULL;
 	if (unix_stream) {
@@ -593,7 +597,7 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		struct st_endpoint *where = is_client ? &e->copy.peer : &e->copy.local;
 		*where = (struct st_endpoint){.at = e->path_sa, .len = path->len};
 	}
-	e->copy.frames = &e->frame0;
+	e->copy.frames = e->frames;
 	e->ev = &e->copy;
 	e->failed = is_client && ev->ret < 0 && ev->err != EINPROGRESS && ev->err != EAGAIN;
 	const char *dialled = is_client ? st_names_find(d, ev->pid, &ev->peer) : NULL;
@@ -899,6 +903,15 @@ static void st_row_of(struct st_dump *d, const struct st_end *c, const struct st
 		.client_top = c ? st_stack_top(d, c->ev) : NULL,
 		.server_top = s ? st_stack_top(d, s->ev) : NULL,
 	};
+	struct st_frame f;
+	if (c && c->ev->nframes && (st_stack_code(d, c->ev, &f), f.file)) {
+		r->client_file = f.file;
+		r->client_line = f.line;
+	}
+	if (s && s->ev->nframes && (st_stack_code(d, s->ev, &f), f.file)) {
+		r->server_file = f.file;
+		r->server_line = f.line;
+	}
 }
 
 static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const struct st_end *s)

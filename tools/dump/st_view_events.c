@@ -36,10 +36,20 @@ static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct 
 {
 	if (ev->flags & ST_EV_STACK_SKIPPED)
 		fputs("    (no stack: the call interrupted the dynamic loader or the shim)\n", out);
-	for (unsigned i = 0; i < ev->nframes; i++) {
+	for (unsigned i = 0; i < ev->nframes;) {
 		struct st_frame f;
-		st_frame_at(o, ev, i, &f);
+		i += st_frame_at(o, ev, i, &f);
 		fputs("    at ", out);
+		if (f.py) {
+			/* "at fetch_config (app.py:3) [py]", as Python names it */
+			st_fput_escaped_cstr(out, f.sym ? f.sym : "??");
+			fputs(" (", out);
+			st_fput_escaped_cstr(out, f.file ? f.file : "?");
+			if (f.line)
+				fprintf(out, ":%d", f.line);
+			fputs(") [py]\n", out);
+			continue;
+		}
 		if (f.sym) {
 			st_fput_escaped_cstr(out, f.sym);
 			fprintf(out, "+0x%llx (", (unsigned long long)f.off);
@@ -69,10 +79,23 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 	if (ev->flags & ST_EV_STACK_SKIPPED)
 		fputs(",\"stack_skipped\":true", out);
 	fputs(",\"stack\":[", out);
-	for (unsigned i = 0; i < ev->nframes; i++) {
+	for (unsigned i = 0; i < ev->nframes;) {
 		struct st_frame f;
-		st_frame_at(o, ev, i, &f);
-		fprintf(out, "%s{\"ip\":\"0x%llx\",\"sym\":", i ? "," : "", (unsigned long long)f.ip);
+		fputs(i ? "," : "", out);
+		i += st_frame_at(o, ev, i, &f);
+		if (f.py) {
+			fprintf(out, "{\"py\":true,\"code\":\"0x%llx\",\"instr\":%lld,\"sym\":",
+				(unsigned long long)f.ip, (long long)(int64_t)f.off);
+			st_json_cstr(out, f.sym);
+			fputs(",\"file\":", out);
+			st_json_cstr(out, f.file);
+			if (f.line)
+				fprintf(out, ",\"line\":%d}", f.line);
+			else
+				fputs(",\"line\":null}", out);
+			continue;
+		}
+		fprintf(out, "{\"ip\":\"0x%llx\",\"sym\":", (unsigned long long)f.ip);
 		st_json_cstr(out, f.sym);
 		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
 		st_json_cstr(out, f.obj);

@@ -181,6 +181,15 @@ static void st_span_life(FILE *out, bool *first, const struct st_conn_row *r, co
 		st_attr_str(out, first, "code.function", top, strlen(top));
 }
 
+/* code.filepath and code.lineno of the frame code.function names. */
+static void st_span_code_place(FILE *out, bool *first, const char *file, int line)
+{
+	if (file)
+		st_attr_str(out, first, "code.filepath", file, strlen(file));
+	if (file && line > 0)
+		st_attr_int(out, first, "code.lineno", (uint64_t)line);
+}
+
 /* Start and end of an end's span: from its event (less the connect's
  * latency, when known) to its close, when seen. */
 static void st_times(const struct st_ev *ev, uint64_t end_ns, uint64_t duration, bool have_dur,
@@ -222,6 +231,7 @@ void st_otlp_row(struct st_dump *d, const struct st_conn_row *r, FILE *out)
 		if (r->have_connect)
 			st_attr_int(out, &first, "socktrace.connect_ns", r->connect_ns);
 		st_span_life(out, &first, r, r->client_top);
+		st_span_code_place(out, &first, r->client_file, r->client_line);
 		st_span_close(out, r);
 		fputs("]}]}", out);
 	}
@@ -242,6 +252,7 @@ void st_otlp_row(struct st_dump *d, const struct st_conn_row *r, FILE *out)
 		st_attr_end(out, &first, "peer", &r->server->peer);
 		st_attr_end(out, &first, "local", &r->server->local);
 		st_span_life(out, &first, r, r->server_top);
+		st_span_code_place(out, &first, r->server_file, r->server_line);
 		st_span_close(out, r);
 		fputs("]}]}", out);
 	}

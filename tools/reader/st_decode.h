@@ -28,6 +28,7 @@ int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *
  * st_endpoint's own bytes); ctx: the chunk's context so far */
 int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
 			  struct st_ev *ev, char *why);
+int st_decode_pycode(const uint8_t *p, uint32_t len, struct st_pyc *c, char *why);
 int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why);
 int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why);
 /* version 2 */

@@ -24,8 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "st_xalloc.h"
+#include "st_pysyms.h"
 #include "st_symbols.h"
+#include "st_xalloc.h"
 
 /* libstdc++'s demangler: C++ names, and Rust's legacy ones (_ZN...17h<hash>E). */
 extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
@@ -80,6 +81,7 @@ struct st_symbolizer {
 	FILE *warn;
 	char *debuginfo_path;
 	Dwfl_Callbacks callbacks;
+	struct st_pysyms *py; /* Python code records (version 5), once one comes */
 };
 
 struct st_symbolizer *st_sym_new(FILE *warn)
@@ -174,7 +176,34 @@ void st_sym_add_traces(struct st_symbolizer *s, const struct st_trace *t, size_t
 			st_sym_add_module(s, &t[i].mods[k]);
 		for (size_t k = 0; k < t[i].nprocs; k++)
 			st_sym_add_process(s, &t[i].procs[k]);
+		for (size_t k = 0; k < t[i].npycodes; k++)
+			st_sym_add_pycode(s, &t[i].pycodes[k]);
 	}
+}
+
+void st_sym_add_pycode(struct st_symbolizer *s, const struct st_pyc *c)
+{
+	if (s->py == NULL)
+		s->py = st_pysyms_new();
+	st_pysyms_add(s->py, c);
+}
+
+unsigned st_sym_frame_at(struct st_symbolizer *s, const struct st_ev *ev, unsigned i,
+			 struct st_frame *out)
+{
+	uint64_t ip, instr; /* frames sit in the mapped file, maybe unaligned */
+	memcpy(&ip, &ev->frames[i], sizeof ip);
+	if (!(ip & ST_FRAME_PY) || i + 1 >= ev->nframes) {
+		st_sym_frame(s, ev, ip, out);
+		return 1;
+	}
+	memcpy(&instr, &ev->frames[i + 1], sizeof instr);
+	uint64_t code = ip & ~ST_FRAME_PY;
+	*out = (struct st_frame){.ip = code, .py = true, .off = instr};
+	if (s->py == NULL || !st_pysyms_name(s->py, ev->pid, code, (int64_t)instr, ev->ts,
+					     &out->file, &out->sym, &out->line))
+		out->file = out->sym = NULL;
+	return 2;
 }
 
 /* First index whose pid is not below pid. */
@@ -455,5 +484,6 @@ void st_sym_free(struct st_symbolizer *s)
 		free(o);
 	}
 	free(s->debuginfo_path);
+	st_pysyms_free(s->py);
 	free(s);
 }

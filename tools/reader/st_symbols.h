@@ -15,6 +15,10 @@ struct st_frame {
 	const char *file; /* source file, NULL without debug information */
 	int line;         /* 0 without debug information */
 	bool changed;     /* the object on disk no longer matches its build-id */
+	/* version 5: a Python frame: ip is its code object, off its last
+	 * instruction, sym its qualified name, file and line its source
+	 * (sym and file NULL when no code record names it) */
+	bool py;
 };
 
 struct st_symbolizer;
@@ -29,6 +33,12 @@ void st_sym_add_process(struct st_symbolizer *s, const struct st_proc *p);
 void st_sym_add_traces(struct st_symbolizer *s, const struct st_trace *t, size_t n);
 void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 		  struct st_frame *out);
+/* Frame i of ev, native or Python; returns the slots it takes (1, or 2 for
+ * a Python frame). */
+unsigned st_sym_frame_at(struct st_symbolizer *s, const struct st_ev *ev, unsigned i,
+			 struct st_frame *out);
+/* version 5: a Python code record, as the trace gives it; copied */
+void st_sym_add_pycode(struct st_symbolizer *s, const struct st_pyc *c);
 /* Objects opened, and frames named by libdwfl (not from the cache). */
 void st_sym_counts(const struct st_symbolizer *s, size_t *opened, size_t *named);
 void st_sym_free(struct st_symbolizer *s);

@@ -154,6 +154,29 @@ int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *c
 	return 0;
 }
 
+int st_decode_pycode(const uint8_t *p, uint32_t len, struct st_pyc *c, char *why)
+{
+	struct st_pycode r;
+	if (len < sizeof r)
+		return st_why(why, "Python code record too short (%u bytes)", len);
+	memcpy(&r, p, sizeof r);
+	uint32_t want = ST_ALIGN8(sizeof r + r.file_len + r.name_len + r.table_len);
+	if (want != len)
+		return st_why(why, "Python code record length %u does not match its contents (%u)",
+			      len, want);
+	if (r.code & ST_FRAME_PY)
+		return st_why(why, "Python code record has an impossible address 0x%llx",
+			      (unsigned long long)r.code);
+	const char *s = (const char *)p + sizeof r;
+	*c = (struct st_pyc){
+		.ts = r.ts_ns, .code = r.code, .pid = r.pid, .firstlineno = r.firstlineno,
+		.file = s, .file_len = r.file_len, .name = s + r.file_len, .name_len = r.name_len,
+		.table = (const uint8_t *)s + r.file_len + r.name_len, .table_len = r.table_len,
+		.flags = r.flags, .version = r.version,
+	};
+	return 0;
+}
+
 int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why)
 {
 	struct st_process r;
@@ -445,6 +468,12 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 		case ST_REC_CONTEXT:
 			rc = st_decode_context(p, len, &ctx, why);
 			break;
+		case ST_REC_PYCODE:
+			t->pycodes = st_grow(t->pycodes, &t->pycodes_cap, t->npycodes + 1,
+					     sizeof *t->pycodes);
+			rc = st_decode_pycode(p, len, &t->pycodes[t->npycodes], why);
+			t->npycodes += rc == 0;
+			break;
 		case ST_REC_PROCESS:
 			t->procs = st_grow(t->procs, &t->procs_cap, t->nprocs + 1, sizeof *t->procs);
 			rc = st_decode_process(p, len, &t->procs[t->nprocs], why);
@@ -649,5 +678,6 @@ void st_trace_free(struct st_trace *t)
 	free(t->closes);
 	free(t->resolves);
 	free(t->peers);
+	free(t->pycodes);
 	memset(t, 0, sizeof *t);
 }

@@ -91,6 +91,18 @@ struct st_res {
 	const struct st_resolved *addrs; /* maybe unaligned: copy before use */
 };
 
+/* A Python code record (version 5): strings and table inside the record. */
+struct st_pyc {
+	uint64_t ts, code;
+	uint32_t pid;
+	int32_t firstlineno;
+	const char *file, *name; /* not NUL-terminated */
+	uint16_t file_len, name_len;
+	const uint8_t *table;
+	uint16_t table_len, flags;
+	uint32_t version;
+};
+
 struct st_trace {
 	char *path;
 	uint8_t *data;
@@ -120,6 +132,8 @@ struct st_trace {
 	size_t nresolves, resolves_cap;
 	struct st_peer *peers;
 	size_t npeers, peers_cap;
+	struct st_pyc *pycodes; /* version 5 */
+	size_t npycodes, pycodes_cap;
 	char error[512];   /* first fatal problem, "" when the file is whole */
 	char warning[512]; /* last skipped-record warning, "" when none */
 };

@@ -1,0 +1,287 @@
+/*
+ * Python frames in the stacks (SOCKTRACE_BACKTRACE) of a CPython 3.11
+ * program: at the recorded call, the calling thread's frames are read from
+ * the interpreter's own memory, as py-spy and austin read them from outside,
+ * and put into the stack beside the native frame of the interpreter
+ * activation that runs them (see ST_FRAME_PY in st_format.h).
+ *
+ * Hazards, and what guards each:
+ * - The GIL is released around connect(), so another thread may be freeing
+ *   a frame or a code object while we read it, and a forked child or an
+ *   exiting interpreter may be tearing the state down: every read goes
+ *   through process_vm_readv on ourselves, which fails with EFAULT where a
+ *   load would fault, and any failed or implausible read drops the Python
+ *   frames of that event (the native stack is still recorded).
+ * - No Python API is called: nothing here allocates, takes the GIL or runs
+ *   Python code; loops are bounded (threads, frames, string lengths).
+ * - A code object freed and another made at its address: the record cache
+ *   keys on the address with the file, name and line-table pointers, and a
+ *   code object that differs is recorded again (the reader takes the newest
+ *   record before the event).
+ * Layouts differ between CPython versions; only 3.11's is known here (from
+ * its internal headers, checked against python3.11-dev by
+ * tests/test_python.c): any other version keeps native frames only, said
+ * once.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "st_internal.h"
+
+/* CPython 3.11, x86-64: offsets into its structures (Include/internal). */
+enum {
+	ST_PY_RUNTIME_INTERP_HEAD = 40,  /* _PyRuntimeState.interpreters.head */
+	ST_PY_INTERP_THREADS_HEAD = 16,  /* PyInterpreterState.threads.head */
+	ST_PY_TSTATE_NEXT = 8,           /* PyThreadState.next */
+	ST_PY_TSTATE_CFRAME = 56,        /* PyThreadState.cframe */
+	ST_PY_TSTATE_THREAD_ID = 152,    /* PyThreadState.thread_id (pthread_self) */
+	ST_PY_CFRAME_CURRENT = 8,        /* _PyCFrame.current_frame */
+	ST_PY_FRAME_CODE = 32,           /* _PyInterpreterFrame.f_code */
+	ST_PY_FRAME_PREVIOUS = 48,
+	ST_PY_FRAME_PREV_INSTR = 56,
+	ST_PY_FRAME_IS_ENTRY = 68,
+	ST_PY_FRAME_OWNER = 69,
+	ST_PY_FRAME_SIZE = 72,
+	ST_PY_CODE_FIRSTLINENO = 72,     /* PyCodeObject.co_firstlineno */
+	ST_PY_CODE_FILENAME = 112,
+	ST_PY_CODE_QUALNAME = 128,
+	ST_PY_CODE_LINETABLE = 136,
+	ST_PY_CODE_CODE = 184,           /* co_code_adaptive: the bytecode */
+	ST_PY_CODE_FIRSTTRACEABLE = 168, /* _co_firsttraceable */
+	ST_PY_CODE_SIZE = 176,
+	ST_PY_BYTES_SIZE = 16,           /* PyVarObject.ob_size */
+	ST_PY_BYTES_DATA = 32,           /* PyBytesObject.ob_sval */
+	ST_PY_STR_LENGTH = 16,           /* PyASCIIObject.length */
+	ST_PY_STR_STATE = 32,
+	ST_PY_STR_ASCII_DATA = 48,       /* sizeof(PyASCIIObject) */
+	ST_PY_STR_LATIN1_DATA = 72,      /* sizeof(PyCompactUnicodeObject) */
+	ST_PY_OWNED_BY_GENERATOR = 1,
+};
+
+#define ST_PY_THREADS_MAX 4096
+#define ST_PY_FRAMES_MAX (ST_FRAMES_MAX / 2)
+#define ST_PY_FILE_MAX 1024
+#define ST_PY_NAME_MAX 512
+#define ST_PY_TABLE_MAX 8192
+#define ST_PY_SEEN 4096
+
+bool st_python_on;
+static uint64_t st_py_runtime;         /* &_PyRuntime */
+static uintptr_t st_py_eval_lo, st_py_eval_hi; /* _PyEval_EvalFrameDefault */
+static uint32_t st_py_version;
+
+/* code objects already recorded, by process (a forked child records its own) */
+static struct st_py_seen {
+	uint64_t code; /* stored last */
+	uint64_t filename, qualname, linetable;
+	uint32_t pid;
+} st_py_seen[ST_PY_SEEN];
+
+struct st_py_frame {
+	uint64_t code;
+	int64_t instr;
+	bool entry;
+	bool shown; /* false for a frame still being set up (no instruction run) */
+};
+
+static bool st_py_read(uint64_t addr, void *buf, size_t len)
+{
+	struct iovec here = {buf, len}, there = {(void *)(uintptr_t)addr, len};
+	return addr != 0 &&
+	       ST_SYS(SYS_process_vm_readv, st_pid, &here, 1, &there, 1, 0) == (long)len;
+}
+
+static bool st_py_word(uint64_t addr, uint64_t *v)
+{
+	return st_py_read(addr, v, sizeof *v);
+}
+
+void st_python_init(void)
+{
+	const unsigned long *version = dlsym(RTLD_DEFAULT, "Py_Version");
+	void *runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
+	void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+	if (version == NULL || runtime == NULL || eval == NULL)
+		return; /* not a Python program (or one that does not export them) */
+	if ((*version >> 16) != 0x030b) {
+		static const char *const parts[] = {
+			"this CPython is not 3.11: its stacks show native frames only", NULL};
+		st_say(parts);
+		return;
+	}
+	Dl_info info;
+	const ElfW(Sym) *sym = NULL;
+	if (dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || sym == NULL ||
+	    sym->st_size == 0)
+		return;
+	st_py_version = (uint32_t)*version;
+	st_py_runtime = (uint64_t)(uintptr_t)runtime;
+	st_py_eval_lo = (uintptr_t)eval;
+	st_py_eval_hi = st_py_eval_lo + sym->st_size;
+	st_python_on = true;
+}
+
+/* The calling thread's PyThreadState, 0 when it has none. */
+static uint64_t st_py_tstate(void)
+{
+	uint64_t interp, t, self = (uint64_t)pthread_self();
+	if (!st_py_word(st_py_runtime + ST_PY_RUNTIME_INTERP_HEAD, &interp) ||
+	    !st_py_word(interp + ST_PY_INTERP_THREADS_HEAD, &t))
+		return 0;
+	for (unsigned i = 0; t != 0 && i < ST_PY_THREADS_MAX; i++) {
+		uint64_t head[3]; /* next at 8 */
+		uint64_t id;
+		if (!st_py_read(t, head, sizeof head) || !st_py_word(t + ST_PY_TSTATE_THREAD_ID, &id))
+			return 0;
+		if (id == self)
+			return t;
+		t = head[1];
+	}
+	return 0;
+}
+
+/* A str object's text as UTF-8 (ASCII and Latin-1 compact strings; others
+ * give false): up to max bytes into out. */
+static bool st_py_text(uint64_t str, char *out, size_t max, uint16_t *len)
+{
+	uint64_t length;
+	uint32_t state;
+	if (!st_py_word(str + ST_PY_STR_LENGTH, &length) ||
+	    !st_py_read(str + ST_PY_STR_STATE, &state, sizeof state))
+		return false;
+	unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+	if (!compact || kind != 1)
+		return false;
+	if (ascii) {
+		size_t n = length < max ? length : max;
+		*len = (uint16_t)n;
+		return st_py_read(str + ST_PY_STR_ASCII_DATA, out, n);
+	}
+	uint8_t latin1[ST_PY_FILE_MAX];
+	size_t n = length < max / 2 ? length : max / 2;
+	if (n > sizeof latin1 || !st_py_read(str + ST_PY_STR_LATIN1_DATA, latin1, n))
+		return false;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (latin1[i] < 0x80) {
+			out[o++] = (char)latin1[i];
+		} else {
+			out[o++] = (char)(0xc0 | latin1[i] >> 6);
+			out[o++] = (char)(0x80 | (latin1[i] & 0x3f));
+		}
+	}
+	*len = (uint16_t)o;
+	return true;
+}
+
+/* Writes the record of a code object not yet recorded by this process. */
+static bool st_py_note_code(uint64_t code, const uint8_t *head)
+{
+	uint64_t filename, qualname, linetable;
+	memcpy(&filename, head + ST_PY_CODE_FILENAME, 8);
+	memcpy(&qualname, head + ST_PY_CODE_QUALNAME, 8);
+	memcpy(&linetable, head + ST_PY_CODE_LINETABLE, 8);
+	struct st_py_seen *seen = &st_py_seen[(code >> 4) % ST_PY_SEEN];
+	if (__atomic_load_n(&seen->code, __ATOMIC_ACQUIRE) == code && seen->pid == st_pid &&
+	    seen->filename == filename && seen->qualname == qualname && seen->linetable == linetable)
+		return true;
+	static __thread char file[ST_PY_FILE_MAX], name[ST_PY_NAME_MAX];
+	static __thread uint8_t table[ST_PY_TABLE_MAX];
+	struct st_pycode rec = {.ts_ns = st_now_ns(), .code = code, .version = st_py_version};
+	memcpy(&rec.firstlineno, head + ST_PY_CODE_FIRSTLINENO, 4);
+	uint64_t table_len;
+	if (!st_py_text(filename, file, sizeof file, &rec.file_len) ||
+	    !st_py_text(qualname, name, sizeof name, &rec.name_len) ||
+	    !st_py_word(linetable + ST_PY_BYTES_SIZE, &table_len))
+		return false;
+	if (table_len > ST_PY_TABLE_MAX) {
+		table_len = ST_PY_TABLE_MAX;
+		rec.flags |= ST_PYCODE_TABLE_CUT;
+	}
+	rec.table_len = (uint16_t)table_len;
+	if (!st_py_read(linetable + ST_PY_BYTES_DATA, table, table_len))
+		return false;
+	st_record_pycode(&rec, file, name, table);
+	__atomic_store_n(&seen->code, 0, __ATOMIC_RELAXED);
+	seen->pid = st_pid;
+	seen->filename = filename;
+	seen->qualname = qualname;
+	seen->linetable = linetable;
+	__atomic_store_n(&seen->code, code, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* The thread's Python frames, innermost first; -1 on any doubt. */
+static int st_py_frames(struct st_py_frame *out, int max)
+{
+	uint64_t t = st_py_tstate(), cframe, frame;
+	if (t == 0 || !st_py_word(t + ST_PY_TSTATE_CFRAME, &cframe) ||
+	    !st_py_word(cframe + ST_PY_CFRAME_CURRENT, &frame))
+		return -1;
+	int n = 0;
+	for (; frame != 0 && n < max; n++) {
+		uint8_t f[ST_PY_FRAME_SIZE], code[ST_PY_CODE_SIZE];
+		uint64_t c, prev_instr;
+		if (!st_py_read(frame, f, sizeof f))
+			return -1;
+		memcpy(&c, f + ST_PY_FRAME_CODE, 8);
+		memcpy(&prev_instr, f + ST_PY_FRAME_PREV_INSTR, 8);
+		if (!st_py_read(c, code, sizeof code) || !st_py_note_code(c, code))
+			return -1;
+		int32_t first_traceable;
+		memcpy(&first_traceable, code + ST_PY_CODE_FIRSTTRACEABLE, 4);
+		int64_t instr = ((int64_t)prev_instr - (int64_t)(c + ST_PY_CODE_CODE)) / 2;
+		out[n] = (struct st_py_frame){
+			.code = c, .instr = instr < -1 ? -1 : instr, .entry = f[ST_PY_FRAME_IS_ENTRY] != 0,
+			/* _PyFrame_IsIncomplete: set up, not yet running */
+			.shown = f[ST_PY_FRAME_OWNER] == ST_PY_OWNED_BY_GENERATOR ||
+				 instr >= first_traceable,
+		};
+		memcpy(&frame, f + ST_PY_FRAME_PREVIOUS, 8);
+	}
+	return n;
+}
+
+static bool st_py_put(uint64_t *out, unsigned *n, const struct st_py_frame *f)
+{
+	if (!f->shown)
+		return true;
+	if (*n + 2 > ST_FRAMES_MAX)
+		return false;
+	out[(*n)++] = ST_FRAME_PY | f->code;
+	out[(*n)++] = (uint64_t)f->instr;
+	return true;
+}
+
+void st_python_frames(struct st_stack *s)
+{
+	struct st_py_frame py[ST_PY_FRAMES_MAX];
+	int np = st_py_frames(py, ST_PY_FRAMES_MAX);
+	if (np <= 0)
+		return;
+	uint64_t out[ST_FRAMES_MAX];
+	unsigned n = 0;
+	int next = 0;
+	for (unsigned i = 0; i < s->n && n < ST_FRAMES_MAX; i++) {
+		out[n++] = s->ip[i];
+		if (s->ip[i] < st_py_eval_lo || s->ip[i] >= st_py_eval_hi)
+			continue;
+		/* this activation runs the frames up to its entry frame */
+		while (next < np) {
+			bool entry = py[next].entry;
+			if (!st_py_put(out, &n, &py[next++]))
+				break;
+			if (entry)
+				break;
+		}
+	}
+	while (next < np && st_py_put(out, &n, &py[next]))
+		next++;
+	memcpy(s->ip, out, n * sizeof out[0]);
+	s->n = n;
+}
