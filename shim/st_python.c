@@ -32,36 +32,7 @@
 #include <sys/uio.h>
 
 #include "st_internal.h"
-
-/* CPython 3.11, x86-64: offsets into its structures (Include/internal). */
-enum {
-	ST_PY_RUNTIME_INTERP_HEAD = 40,  /* _PyRuntimeState.interpreters.head */
-	ST_PY_INTERP_THREADS_HEAD = 16,  /* PyInterpreterState.threads.head */
-	ST_PY_TSTATE_NEXT = 8,           /* PyThreadState.next */
-	ST_PY_TSTATE_CFRAME = 56,        /* PyThreadState.cframe */
-	ST_PY_TSTATE_THREAD_ID = 152,    /* PyThreadState.thread_id (pthread_self) */
-	ST_PY_CFRAME_CURRENT = 8,        /* _PyCFrame.current_frame */
-	ST_PY_FRAME_CODE = 32,           /* _PyInterpreterFrame.f_code */
-	ST_PY_FRAME_PREVIOUS = 48,
-	ST_PY_FRAME_PREV_INSTR = 56,
-	ST_PY_FRAME_IS_ENTRY = 68,
-	ST_PY_FRAME_OWNER = 69,
-	ST_PY_FRAME_SIZE = 72,
-	ST_PY_CODE_FIRSTLINENO = 72,     /* PyCodeObject.co_firstlineno */
-	ST_PY_CODE_FILENAME = 112,
-	ST_PY_CODE_QUALNAME = 128,
-	ST_PY_CODE_LINETABLE = 136,
-	ST_PY_CODE_CODE = 184,           /* co_code_adaptive: the bytecode */
-	ST_PY_CODE_FIRSTTRACEABLE = 168, /* _co_firsttraceable */
-	ST_PY_CODE_SIZE = 176,
-	ST_PY_BYTES_SIZE = 16,           /* PyVarObject.ob_size */
-	ST_PY_BYTES_DATA = 32,           /* PyBytesObject.ob_sval */
-	ST_PY_STR_LENGTH = 16,           /* PyASCIIObject.length */
-	ST_PY_STR_STATE = 32,
-	ST_PY_STR_ASCII_DATA = 48,       /* sizeof(PyASCIIObject) */
-	ST_PY_STR_LATIN1_DATA = 72,      /* sizeof(PyCompactUnicodeObject) */
-	ST_PY_OWNED_BY_GENERATOR = 1,
-};
+#include "st_python_layout.h"
 
 #define ST_PY_THREADS_MAX 4096
 #define ST_PY_FRAMES_MAX (ST_FRAMES_MAX / 2)
@@ -134,13 +105,13 @@ static uint64_t st_py_tstate(void)
 	    !st_py_word(interp + ST_PY_INTERP_THREADS_HEAD, &t))
 		return 0;
 	for (unsigned i = 0; t != 0 && i < ST_PY_THREADS_MAX; i++) {
-		uint64_t head[3]; /* next at 8 */
-		uint64_t id;
-		if (!st_py_read(t, head, sizeof head) || !st_py_word(t + ST_PY_TSTATE_THREAD_ID, &id))
+		uint64_t id, next;
+		if (!st_py_word(t + ST_PY_TSTATE_THREAD_ID, &id) ||
+		    !st_py_word(t + ST_PY_TSTATE_NEXT, &next))
 			return 0;
 		if (id == self)
 			return t;
-		t = head[1];
+		t = next;
 	}
 	return 0;
 }

@@ -148,8 +148,9 @@ unsigned st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i
 /* Name of the innermost frame of ev, or NULL. */
 /* The frame that names the code of a call: the innermost Python frame of
  * the program's own files (not the standard library's nor an installed
- * package's) when the stack holds one, else the innermost; its slot index
- * (nframes when there is none) and *f. */
+ * package's) when the stack holds one, else its innermost Python frame,
+ * else its innermost frame; its slot index and *f (untouched when the
+ * event has no stack). */
 unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f);
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);

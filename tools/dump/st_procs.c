@@ -163,6 +163,7 @@ static bool st_py_own_file(const char *file)
 unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f)
 {
 	/* only Python frames are looked at: native ones are named once chosen */
+	unsigned innermost_py = ev->nframes;
 	for (unsigned i = 0; i + 1 < ev->nframes;) {
 		uint64_t ip;
 		memcpy(&ip, &ev->frames[i], sizeof ip);
@@ -173,12 +174,16 @@ unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct s
 		st_frame_at(d, ev, i, f);
 		if (st_py_own_file(f->file))
 			return i;
+		if (innermost_py == ev->nframes)
+			innermost_py = i;
 		i += 2;
 	}
-	if (ev->nframes == 0)
-		return 0;
-	st_frame_at(d, ev, 0, f);
-	return 0;
+	/* all in the library: its innermost Python frame says more than the
+	 * interpreter's native one */
+	unsigned at = innermost_py < ev->nframes ? innermost_py : 0;
+	if (ev->nframes)
+		st_frame_at(d, ev, at, f);
+	return at;
 }
 
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)

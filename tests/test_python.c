@@ -1,0 +1,368 @@
+/*
+ * Python frames in the stacks (issue 19): Debian's CPython 3.11 under the
+ * shim with SOCKTRACE_BACKTRACE, each script a file of its own in the test's
+ * directory, so that the frames can only be named from the interpreter's
+ * memory.  Skipped where /usr/bin/python3 is not 3.11.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[64], trace[128], dump[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/py.trace", dir);
+	h_path(dump, sizeof dump, "socktrace-dump");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(python, .init = setup, .fini = teardown, .timeout = 90);
+
+static void py_need_311(void)
+{
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c",
+			      "import sys; print(sys.version_info[:2] == (3, 11))", NULL};
+	if (h_run(&r, NULL, argv, NULL, 30) != 0 || strncmp(r.out, "True", 4) != 0)
+		cr_skip_test("/usr/bin/python3 is not CPython 3.11");
+}
+
+static void py_write(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Runs dir/main.py under the shim, stacks of depth (NULL: none). */
+static void py_run(const char *depth)
+{
+	char main_py[256], env_bt[64];
+	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
+	snprintf(env_bt, sizeof env_bt, "SOCKTRACE_BACKTRACE=%s", depth ? depth : "0");
+	const char *argv[] = {"/usr/bin/python3", main_py, dir, NULL};
+	const char *env[] = {env_bt, NULL};
+	static struct h_run r;
+	unlink(trace);
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s%s", r.out, r.err);
+}
+
+static const char *py_dump(const char *view, const char *more)
+{
+	static struct h_run r;
+	const char *argv[] = {dump, "-n", view, more ? more : trace, more ? trace : NULL, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	return r.out;
+}
+
+/* The text of the connect event's stack (up to the next event). */
+static const char *py_stack_of(const char *out, const char *call, char *buf, size_t size)
+{
+	const char *ev = strstr(out, call);
+	cr_assert_not_null(ev, "no %s in\n%s", call, out);
+	const char *end = ev;
+	while ((end = strchr(end + 1, '\n')) != NULL && strncmp(end + 1, "    ", 4) == 0)
+		;
+	size_t n = end ? (size_t)(end - ev) : strlen(ev);
+	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), ev);
+	return buf;
+}
+
+/* needles in this order, each after the one before */
+static void py_in_order(const char *text, const char *const *needles)
+{
+	const char *at = text;
+	for (size_t i = 0; needles[i]; i++) {
+		const char *p = strstr(at, needles[i]);
+		cr_assert_not_null(p, "\"%s\" missing (or out of order) in\n%s", needles[i], text);
+		at = p + strlen(needles[i]);
+	}
+}
+
+static const char py_lib[] =
+	"import socket\n"
+	"def dial(port):\n"
+	"    return socket.create_connection(('127.0.0.1', port))\n"
+	"def middle(port):\n"
+	"    return dial(port)\n"
+	"def outer(port):\n"
+	"    return middle(port)\n";
+
+static const char py_main_deep[] =
+	"import socket, sys\n"
+	"sys.path.insert(0, sys.argv[1])\n"
+	"import mylib\n"
+	"s = socket.create_server(('127.0.0.1', 0))\n"
+	"c = mylib.outer(s.getsockname()[1])\n"
+	"c.close(); s.close()\n";
+
+/* A connect three functions deep in a file of its own: each function with
+ * its file and line, innermost first, after the standard library's frame
+ * that called connect(); -c and --otlp name the program's own innermost
+ * frame, not socket.py's. */
+Test(python, a_connect_three_functions_deep_names_each_line)
+{
+	py_need_311();
+	py_write("mylib.py", py_lib);
+	py_write("main.py", py_main_deep);
+	py_run("16");
+	char want[3][300], stack[8192];
+	snprintf(want[0], sizeof want[0], "at dial (%s/mylib.py:3) [py]", dir);
+	snprintf(want[1], sizeof want[1], "at middle (%s/mylib.py:5) [py]", dir);
+	snprintf(want[2], sizeof want[2], "at outer (%s/mylib.py:7) [py]", dir);
+	const char *const order[] = {"at create_connection (/usr/lib/python3.11/socket.py:", want[0],
+				     want[1], want[2], "at <module> (", NULL};
+	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+	const char *rows = py_dump("-c", NULL);
+	cr_assert_not_null(strstr(rows, "  dial / -"), "%s", rows);
+	const char *otlp = py_dump("--otlp", NULL);
+	cr_assert_not_null(strstr(otlp, "\"code.function\",\"value\":{\"stringValue\":\"dial\"}"),
+			   "%s", otlp);
+	cr_assert_not_null(strstr(otlp, "\"code.lineno\",\"value\":{\"intValue\":\"3\"}"), "%s",
+			   otlp);
+}
+
+/* Without stacks nothing of Python is read or written. */
+Test(python, without_stacks_no_python_is_read)
+{
+	py_need_311();
+	py_write("mylib.py", py_lib);
+	py_write("main.py", py_main_deep);
+	py_run(NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.npycodes, 0, "%zu code records", t.npycodes);
+	cr_assert_gt(h_count(&t, ST_OP_CONNECT, 0), 0);
+	st_trace_free(&t);
+}
+
+/* Each thread's connect names its own thread's function: the thread state
+ * is found by thread, not taken from whoever holds the GIL. */
+Test(python, threads_each_name_their_own_frames)
+{
+	py_need_311();
+	py_write("mylib.py", py_lib);
+	py_write("main.py",
+		 "import socket, sys, threading\n"
+		 "sys.path.insert(0, sys.argv[1])\n"
+		 "import mylib\n"
+		 "s = socket.create_server(('127.0.0.1', 0), backlog=16)\n"
+		 "port = s.getsockname()[1]\n"
+		 "go = threading.Barrier(4)\n"
+		 "def t0(): go.wait(); mylib.dial(port).close()\n"
+		 "def t1(): go.wait(); mylib.dial(port).close()\n"
+		 "def t2(): go.wait(); mylib.dial(port).close()\n"
+		 "def t3(): go.wait(); mylib.dial(port).close()\n"
+		 "ts = [threading.Thread(target=f) for f in (t0, t1, t2, t3)]\n"
+		 "[t.start() for t in ts]; [t.join() for t in ts]\n");
+	py_run("16");
+	const char *out = py_dump("-n", NULL);
+	bool seen[4] = {false};
+	const char *at = out;
+	for (int k = 0; k < 4; k++) {
+		char stack[8192];
+		const char *ev = strstr(at, " connect(");
+		cr_assert_not_null(ev, "only %d connects in\n%s", k, out);
+		py_stack_of(ev, " connect(", stack, sizeof stack);
+		int named = -1;
+		for (int i = 0; i < 4; i++) {
+			char fn[160];
+			snprintf(fn, sizeof fn, "at t%d (%s/main.py:%d) [py]", i, dir, 7 + i);
+			if (strstr(stack, fn)) {
+				cr_assert_eq(named, -1, "two threads' functions in one stack:\n%s", stack);
+				named = i;
+			}
+		}
+		cr_assert_geq(named, 0, "no thread function in\n%s", stack);
+		cr_assert(!seen[named], "t%d named twice", named);
+		seen[named] = true;
+		at = ev + 1;
+	}
+}
+
+/* A coroutine's connect (asyncio.open_connection) names the coroutine. */
+Test(python, an_asyncio_coroutine_is_named)
+{
+	py_need_311();
+	py_write("main.py",
+		 "import asyncio, socket\n"
+		 "async def fetch(port):\n"
+		 "    r, w = await asyncio.open_connection('127.0.0.1', port)\n"
+		 "    w.close()\n"
+		 "    await w.wait_closed()\n"
+		 "s = socket.create_server(('127.0.0.1', 0))\n"
+		 "asyncio.run(fetch(s.getsockname()[1]))\n");
+	py_run("32");
+	char stack[8192], want[300];
+	snprintf(want, sizeof want, "at fetch (%s/main.py:3) [py]", dir);
+	const char *const order[] = {"[py]", want, NULL};
+	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+}
+
+/* A forked child records its own code objects, even those its parent
+ * recorded before the fork (records name a code object of one process):
+ * the child's connect, made by the function the parent called too, is
+ * named. */
+Test(python, a_forked_child_names_its_frames)
+{
+	py_need_311();
+	py_write("main.py",
+		 "import os, socket\n"
+		 "def dial_once(port):\n"
+		 "    socket.create_connection(('127.0.0.1', port)).close()\n"
+		 "s = socket.create_server(('127.0.0.1', 0), backlog=4)\n"
+		 "dial_once(s.getsockname()[1])\n"
+		 "pid = os.fork()\n"
+		 "if pid == 0:\n"
+		 "    dial_once(s.getsockname()[1])\n"
+		 "    os._exit(0)\n"
+		 "os.waitpid(pid, 0)\n");
+	py_run("16");
+	const char *out = py_dump("-n", NULL);
+	const char *first = strstr(out, " connect(");
+	cr_assert_not_null(first, "%s", out);
+	char stack[8192], want[300];
+	snprintf(want, sizeof want, "at dial_once (%s/main.py:3) [py]", dir);
+	const char *const order[] = {want, NULL};
+	py_in_order(py_stack_of(first + 1, " connect(", stack, sizeof stack), order);
+	cr_assert(strncmp(stack, " connect(", 9) == 0);
+}
+
+/* urllib's connect: the program's own function is the code -c names. */
+Test(python, urllib_names_the_programs_own_function)
+{
+	py_need_311();
+	py_write("main.py",
+		 "import http.server, threading, urllib.request\n"
+		 "class H(http.server.BaseHTTPRequestHandler):\n"
+		 "    def do_GET(self):\n"
+		 "        self.send_response(200); self.end_headers(); self.wfile.write(b'ok')\n"
+		 "    def log_message(self, *a): pass\n"
+		 "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+		 "threading.Thread(target=srv.handle_request).start()\n"
+		 "def get_config(url):\n"
+		 "    return urllib.request.urlopen(url).read()\n"
+		 "get_config('http://127.0.0.1:%d/' % srv.server_address[1])\n");
+	py_run("32");
+	char stack[16384], want[300];
+	snprintf(want, sizeof want, "at get_config (%s/main.py:9) [py]", dir);
+	const char *const order[] = {"(/usr/lib/python3.11/http/client.py:", want, NULL};
+	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+	const char *rows = py_dump("-c", NULL);
+	/* the server is all library code: its innermost Python frame */
+	cr_assert_not_null(strstr(rows, "  get_config / socket.accept"), "%s", rows);
+}
+
+/* A C extension's own connect (the GIL released around it, as every
+ * extension does): the Python function that called into it is named, after
+ * the extension's native frame. */
+Test(python, a_c_extensions_connect_names_the_python_caller)
+{
+	py_need_311();
+	if (access("/usr/include/python3.11/Python.h", R_OK) != 0)
+		cr_skip_test("no python3.11-dev headers to build the extension");
+	py_write("dialext.c",
+		 "#define PY_SSIZE_T_CLEAN\n"
+		 "#include <Python.h>\n"
+		 "#include <arpa/inet.h>\n"
+		 "#include <unistd.h>\n"
+		 "static PyObject *dial(PyObject *self, PyObject *arg)\n"
+		 "{\n"
+		 "\tlong port = PyLong_AsLong(arg);\n"
+		 "\tint fd = socket(AF_INET, SOCK_STREAM, 0), r;\n"
+		 "\tstruct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),\n"
+		 "\t\t.sin_addr.s_addr = htonl(0x7f000001)};\n"
+		 "\tPy_BEGIN_ALLOW_THREADS\n"
+		 "\tr = connect(fd, (struct sockaddr *)&a, sizeof a);\n"
+		 "\tPy_END_ALLOW_THREADS\n"
+		 "\tclose(fd);\n"
+		 "\treturn PyLong_FromLong(r);\n"
+		 "}\n"
+		 "static PyMethodDef m[] = {{\"dial\", dial, METH_O, 0}, {0}};\n"
+		 "static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"dialext\", 0, -1, m};\n"
+		 "PyMODINIT_FUNC PyInit_dialext(void) { return PyModule_Create(&d); }\n");
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "cc -shared -fPIC -O1 -g -I/usr/include/python3.11 -o %s/dialext%s %s/dialext.c",
+		 dir, ".cpython-311-x86_64-linux-gnu.so", dir);
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	py_write("main.py",
+		 "import socket, sys\n"
+		 "sys.path.insert(0, sys.argv[1])\n"
+		 "import dialext\n"
+		 "def via_extension(port):\n"
+		 "    return dialext.dial(port)\n"
+		 "s = socket.create_server(('127.0.0.1', 0))\n"
+		 "assert via_extension(s.getsockname()[1]) == 0\n");
+	py_run("16");
+	char stack[8192], want[300];
+	snprintf(want, sizeof want, "at via_extension (%s/main.py:5) [py]", dir);
+	const char *const order[] = {"at dial+", "dialext", want, NULL};
+	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+}
+
+/* The offsets the shim reads CPython 3.11 with are the headers': compiled
+ * beside python3.11-dev's internal headers, every one checked by offsetof. */
+Test(python, the_layout_is_cpython_311s)
+{
+	if (access("/usr/include/python3.11/internal/pycore_frame.h", R_OK) != 0)
+		cr_skip_test("no python3.11-dev internal headers");
+	py_write("layout.c",
+		 "#define Py_BUILD_CORE 1\n"
+		 "#include <Python.h>\n"
+		 "#include <internal/pycore_frame.h>\n"
+		 "#include <internal/pycore_runtime.h>\n"
+		 "#include <internal/pycore_interp.h>\n"
+		 "#include <stddef.h>\n"
+		 "#include \"st_python_layout.h\"\n"
+		 "#define EQ(a, b) _Static_assert((a) == (b), #a)\n"
+		 "EQ(offsetof(_PyRuntimeState, interpreters.head), ST_PY_RUNTIME_INTERP_HEAD);\n"
+		 "EQ(offsetof(PyInterpreterState, threads.head), ST_PY_INTERP_THREADS_HEAD);\n"
+		 "EQ(offsetof(PyThreadState, next), ST_PY_TSTATE_NEXT);\n"
+		 "EQ(offsetof(PyThreadState, cframe), ST_PY_TSTATE_CFRAME);\n"
+		 "EQ(offsetof(PyThreadState, thread_id), ST_PY_TSTATE_THREAD_ID);\n"
+		 "EQ(offsetof(_PyCFrame, current_frame), ST_PY_CFRAME_CURRENT);\n"
+		 "EQ(offsetof(_PyInterpreterFrame, f_code), ST_PY_FRAME_CODE);\n"
+		 "EQ(offsetof(_PyInterpreterFrame, previous), ST_PY_FRAME_PREVIOUS);\n"
+		 "EQ(offsetof(_PyInterpreterFrame, prev_instr), ST_PY_FRAME_PREV_INSTR);\n"
+		 "EQ(offsetof(_PyInterpreterFrame, is_entry), ST_PY_FRAME_IS_ENTRY);\n"
+		 "EQ(offsetof(_PyInterpreterFrame, owner), ST_PY_FRAME_OWNER);\n"
+		 "EQ(sizeof(_PyInterpreterFrame) >= ST_PY_FRAME_SIZE, 1);\n"
+		 "EQ(offsetof(PyCodeObject, co_firstlineno), ST_PY_CODE_FIRSTLINENO);\n"
+		 "EQ(offsetof(PyCodeObject, co_filename), ST_PY_CODE_FILENAME);\n"
+		 "EQ(offsetof(PyCodeObject, co_qualname), ST_PY_CODE_QUALNAME);\n"
+		 "EQ(offsetof(PyCodeObject, co_linetable), ST_PY_CODE_LINETABLE);\n"
+		 "EQ(offsetof(PyCodeObject, co_code_adaptive), ST_PY_CODE_CODE);\n"
+		 "EQ(offsetof(PyCodeObject, _co_firsttraceable), ST_PY_CODE_FIRSTTRACEABLE);\n"
+		 "EQ(offsetof(PyCodeObject, _co_firsttraceable) + 4 <= ST_PY_CODE_SIZE, 1);\n"
+		 "EQ(offsetof(PyVarObject, ob_size), ST_PY_BYTES_SIZE);\n"
+		 "EQ(offsetof(PyBytesObject, ob_sval), ST_PY_BYTES_DATA);\n"
+		 "EQ(offsetof(PyASCIIObject, length), ST_PY_STR_LENGTH);\n"
+		 "EQ(offsetof(PyASCIIObject, state), ST_PY_STR_STATE);\n"
+		 "EQ(sizeof(PyASCIIObject), ST_PY_STR_ASCII_DATA);\n"
+		 "EQ(sizeof(PyCompactUnicodeObject), ST_PY_STR_LATIN1_DATA);\n"
+		 "EQ(FRAME_OWNED_BY_GENERATOR, ST_PY_OWNED_BY_GENERATOR);\n"
+		 "int main(void) { return 0; }\n");
+	char cmd[1024], cwd[512];
+	cr_assert_not_null(getcwd(cwd, sizeof cwd));
+	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I/usr/include/python3.11 -I%s/shim %s/layout.c",
+		 cwd, dir);
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+}
