@@ -79,6 +79,9 @@ struct st_header {
 };
 #define ST_HDR_MONOTONIC 0x1u
 #define ST_HDR_RING 0x2u
+/* version 5: the file holds JIT symbol records, written at exit after the
+ * events they name (a reader that names stacks reads them first) */
+#define ST_HDR_JIT 0x4u
 #define ST_BOOT_ID_LEN 40
 
 /* Commit word: len (bytes, header included) | type << 32 | ST_REC_MARK << 48 */
@@ -109,6 +112,8 @@ enum st_rec_type {
 	/* version 5: a Python code object that stacks name (file, function,
 	 * line table), once per process */
 	ST_REC_PYCODE = 12,
+	/* version 5: a JIT's name for a range of its code (perf map entry) */
+	ST_REC_JITSYM = 13,
 };
 
 /*
@@ -264,6 +269,25 @@ struct st_pycode {
 	uint16_t flags;
 	uint32_t version; /* the interpreter's PY_VERSION_HEX */
 	uint32_t pad;
+};
+
+/*
+ * JIT symbol record (version 5): an entry of the program's perf map
+ * (/tmp/perf-PID.map, written by node --perf-basic-prof-only-functions or
+ * java -XX:+DumpPerfMapAtExit) that holds a return address of the
+ * process's stacks, copied at its exit: then name_len bytes of the JIT's
+ * name for the code (V8: "JS:~fetchConfig /srv/app.js:12:20"), padded to
+ * 8.  A later record of the same pid for an address wins (the map is
+ * written in order, and code may be made again where other code was).
+ */
+struct st_jitsym {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint16_t name_len;
+	uint16_t pad;
+	uint64_t start;
+	uint64_t size;
 };
 
 /*
@@ -452,5 +476,6 @@ struct st_peer {
 _Static_assert(sizeof(struct st_context) == 24, "context record: 24 bytes");
 _Static_assert(sizeof(struct st_short_event) == 32, "short event: 32 bytes");
 _Static_assert(sizeof(struct st_pycode) == 48, "Python code record: 48 bytes");
+_Static_assert(sizeof(struct st_jitsym) == 40, "JIT symbol record: 40 bytes");
 
 #endif

@@ -78,6 +78,12 @@ extern uintptr_t st_unwinder_lo, st_unwinder_hi; /* libunwind's, once loaded */
 bool st_stack_init(unsigned depth, const char **why);
 bool st_stack_safe(void);
 
+/* st_jitmap.c: addresses of JIT code in stacks, named at exit from the
+ * program's perf map. */
+bool st_jit_known(uint64_t ip);
+void st_jit_note(uint64_t ip);
+void st_jit_flush(void);
+
 /* st_python.c: CPython 3.11's frames put into stacks, when it runs us. */
 extern bool st_python_on;
 void st_python_init(void);

@@ -180,10 +180,19 @@ void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 			i++;
 			continue;
 		}
-		rescan = !st_covered(ips[i]);
+		rescan = !st_covered(ips[i]) && !st_jit_known(ips[i]);
 	}
-	if (rescan)
-		st_scan(event_ts);
+	if (!rescan)
+		return;
+	st_scan(event_ts);
+	/* still in no object after a fresh scan: a JIT's code, named at exit
+	 * from its perf map, and no reason to scan again */
+	for (unsigned i = 0; i < n; i++) {
+		if (ips[i] & ST_FRAME_PY)
+			i++;
+		else if (!st_covered(ips[i]))
+			st_jit_note(ips[i]);
+	}
 }
 
 void st_modules_jumped(void)

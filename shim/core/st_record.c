@@ -503,7 +503,7 @@ static void st_leave(void)
 static bool st_is_meta(uint16_t type)
 {
 	return type == ST_REC_PROCESS || type == ST_REC_MODULE || type == ST_REC_RESOLVE ||
-	       type == ST_REC_PEER || type == ST_REC_PYCODE;
+	       type == ST_REC_PEER || type == ST_REC_PYCODE || type == ST_REC_JITSYM;
 }
 
 static struct st_cursor *st_enter_for(uint16_t type)
@@ -818,6 +818,28 @@ void st_record_pycode(const struct st_pycode *rec, const char *file, const char 
 		q = st_put_bytes(q, name, rec->name_len);
 		st_put_bytes(q, (const char *)table, rec->table_len);
 		st_commit(c, p, len, ST_REC_PYCODE);
+	}
+	st_leave();
+}
+
+void st_record_jitsym(uint64_t start, uint64_t size, const char *name, size_t name_len)
+{
+	if (name_len > 1024)
+		name_len = 1024;
+	uint32_t len = ST_ALIGN8(sizeof(struct st_jitsym) + name_len);
+	struct st_cursor *c = st_enter_for(ST_REC_JITSYM);
+	enum st_refusal why;
+	char *p = c ? st_reserve_in(&c, len, &why) : NULL;
+	if (p != NULL) {
+		struct st_jitsym *r = (struct st_jitsym *)p;
+		r->ts_ns = st_now_ns();
+		r->pid = st_writer_pid();
+		r->name_len = (uint16_t)name_len;
+		r->start = start;
+		r->size = size;
+		st_put_bytes(p + sizeof *r, name, name_len);
+		st_commit(c, p, len, ST_REC_JITSYM);
+		__atomic_fetch_or(&st_trace.hdr->flags, ST_HDR_JIT, __ATOMIC_RELAXED);
 	}
 	st_leave();
 }

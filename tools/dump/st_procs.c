@@ -160,23 +160,32 @@ static bool st_py_own_file(const char *file)
 	       strstr(file, "-packages/") == NULL;
 }
 
+/* Whether a JavaScript place is the program's own: not Node's (node:net)
+ * nor an installed package's. */
+static bool st_js_own_place(const char *where)
+{
+	return where != NULL && strncmp(where, "node:", 5) != 0 &&
+	       strstr(where, "/node_modules/") == NULL;
+}
+
 unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f)
 {
-	/* only Python frames are looked at: native ones are named once chosen */
+	/* native frames are named only where a JIT's may be among them */
+	bool jit = st_sym_has_jit(d->symbols);
 	unsigned innermost_py = ev->nframes;
-	for (unsigned i = 0; i + 1 < ev->nframes;) {
+	for (unsigned i = 0; i < ev->nframes;) {
 		uint64_t ip;
 		memcpy(&ip, &ev->frames[i], sizeof ip);
-		if (!(ip & ST_FRAME_PY)) {
+		if (!(ip & ST_FRAME_PY) && !jit) {
 			i++;
 			continue;
 		}
-		st_frame_at(d, ev, i, f);
-		if (st_py_own_file(f->file))
-			return i;
-		if (innermost_py == ev->nframes)
-			innermost_py = i;
-		i += 2;
+		unsigned at = i;
+		i += st_frame_at(d, ev, i, f);
+		if ((f->py && st_py_own_file(f->file)) || (f->jit && f->js && st_js_own_place(f->file)))
+			return at;
+		if ((f->py || f->jit) && innermost_py == ev->nframes)
+			innermost_py = at;
 	}
 	/* all in the library: its innermost Python frame says more than the
 	 * interpreter's native one */

@@ -1,9 +1,14 @@
 /* One pass of socktrace-dump: every file streamed through the chosen view,
  * then what the files turned out to hold (damage, notes) on err. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "st_decode.h"
 #include "st_dump.h"
 
 void st_dump_record(struct st_dump *d, const struct st_rec *r)
@@ -16,6 +21,8 @@ void st_dump_record(struct st_dump *d, const struct st_rec *r)
 		st_sym_add_module(d->symbols, &r->mod);
 	} else if (r->type == ST_REC_PYCODE && d->symbols) {
 		st_sym_add_pycode(d->symbols, &r->pycode);
+	} else if (r->type == ST_REC_JITSYM && d->symbols) {
+		st_sym_add_jit(d->symbols, &r->jit);
 	}
 }
 
@@ -186,6 +193,40 @@ void st_run_record(struct st_dump *d, const struct st_rec *r, FILE *out)
 	}
 }
 
+/* Whether path's header says it holds JIT symbol records. */
+static bool st_has_jit(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	static uint8_t head[ST_HEADER_SIZE];
+	struct stat st;
+	ssize_t got = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, head, sizeof head, 0)
+								  : -1;
+	close(fd);
+	struct st_header_info h;
+	uint64_t err_off;
+	char why[ST_WHY];
+	return got > 0 && st_decode_header(head, (uint64_t)st.st_size, &h, &err_off, why) == 0 &&
+	       h.jit;
+}
+
+/* A JIT's names are copied at the program's exit, after the events whose
+ * stacks they name: they are read first, from the files that hold some. */
+static void st_read_jit_names(struct st_dump *d, char **paths, size_t n)
+{
+	for (size_t i = 0; d->symbols && i < n; i++) {
+		if (!st_has_jit(paths[i]))
+			continue;
+		struct st_stream *s = st_stream_open(&paths[i], 1, false);
+		struct st_rec r;
+		while (s && st_stream_next(s, &r))
+			if (r.type == ST_REC_JITSYM)
+				st_sym_add_jit(d->symbols, &r.jit);
+		st_stream_close(s);
+	}
+}
+
 /* Streams every file through the view; 1 when a file was not read whole.
  * Damage is reported after the output, as it does not stop it. */
 int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
@@ -199,6 +240,7 @@ int st_run(struct st_dump *d, char **paths, size_t n, FILE *out, FILE *err)
 	}
 	if (st_filter_resolve_times(&d->filter, st_stream_first_ts(s)) < 0)
 		exit(2);
+	st_read_jit_names(d, paths, n);
 	d->stream = s;
 	struct st_rec r;
 	while (st_stream_next(s, &r))

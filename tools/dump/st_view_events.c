@@ -50,6 +50,17 @@ static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct 
 			fputs(") [py]\n", out);
 			continue;
 		}
+		if (f.jit) {
+			/* "at fetchConfig (/srv/app.js:12:20) [js]", "at Foo::bar [jit]" */
+			st_fput_escaped_cstr(out, f.sym);
+			if (f.file) {
+				fputs(" (", out);
+				st_fput_escaped_cstr(out, f.file);
+				fputc(')', out);
+			}
+			fputs(f.js ? " [js]\n" : " [jit]\n", out);
+			continue;
+		}
 		if (f.sym) {
 			st_fput_escaped_cstr(out, f.sym);
 			fprintf(out, "+0x%llx (", (unsigned long long)f.off);
@@ -95,7 +106,8 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 				fputs(",\"line\":null}", out);
 			continue;
 		}
-		fprintf(out, "{\"ip\":\"0x%llx\",\"sym\":", (unsigned long long)f.ip);
+		fprintf(out, "{%s\"ip\":\"0x%llx\",\"sym\":", f.jit ? "\"jit\":true," : "",
+			(unsigned long long)f.ip);
 		st_json_cstr(out, f.sym);
 		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
 		st_json_cstr(out, f.obj);

@@ -291,6 +291,44 @@ static void st_absolute(const char *path, char *out, size_t size)
 		st_die(2, path, "path too long");
 }
 
+/* name=value with words appended to what the user set, never replacing it;
+ * a word already there is not added again. */
+static void st_env_append(const char *name, const char *const *words)
+{
+	const char *old = getenv(name);
+	size_t len = (old ? strlen(old) : 0) + 1;
+	for (size_t i = 0; words[i]; i++)
+		len += strlen(words[i]) + 1;
+	char *v = malloc(len);
+	if (v == NULL)
+		st_die(1, name, strerror(errno));
+	snprintf(v, len, "%s", old ? old : "");
+	for (size_t i = 0; words[i]; i++) {
+		if (strstr(v, words[i]))
+			continue;
+		if (v[0])
+			strcat(v, " ");
+		strcat(v, words[i]);
+	}
+	setenv(name, v, 1);
+	free(v);
+}
+
+/* With stacks: JITs that keep frame pointers through their code and write
+ * the perf map that names it (/tmp/perf-PID.map), which the shim copies
+ * into the trace at exit.  Node: interpreted functions get frames of their
+ * own instead of all being the interpreter's trampoline. */
+static void st_jit_env(void)
+{
+	static const char *const node[] = {"--perf-basic-prof-only-functions",
+					   "--interpreted-frames-native-stack", NULL};
+	static const char *const java[] = {"-XX:+PreserveFramePointer",
+					   "-XX:+UnlockDiagnosticVMOptions",
+					   "-XX:+DumpPerfMapAtExit", NULL};
+	st_env_append("NODE_OPTIONS", node);
+	st_env_append("JAVA_TOOL_OPTIONS", java);
+}
+
 static void st_set_env(const struct st_launch *l)
 {
 	const char *old = getenv("LD_PRELOAD");
@@ -305,8 +343,10 @@ static void st_set_env(const struct st_launch *l)
 	setenv("LD_PRELOAD", preload, 1);
 	free(preload);
 	setenv("SOCKTRACE_FILE", l->trace, 1);
-	if (l->depth)
+	if (l->depth) {
 		setenv("SOCKTRACE_BACKTRACE", l->depth, 1);
+		st_jit_env();
+	}
 }
 
 static int st_pid_order(const void *a, const void *b)

@@ -28,6 +28,7 @@ int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *
  * st_endpoint's own bytes); ctx: the chunk's context so far */
 int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
 			  struct st_ev *ev, char *why);
+int st_decode_jitsym(const uint8_t *p, uint32_t len, struct st_jit *j, char *why);
 int st_decode_pycode(const uint8_t *p, uint32_t len, struct st_pyc *c, char *why);
 int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why);
 int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why);
@@ -51,6 +52,7 @@ struct st_header_info {
 	uint32_t unfollowed;      /* version 3: connections whose ends were not followed */
 	uint32_t version;
 	bool unwritten;       /* empty or zero: its writer died before writing it */
+	bool jit;             /* version 5: JIT symbol records, written at exit */
 	/* version 4, flight-recorder mode: ring chunks start at ring_base */
 	bool ring;
 	uint64_t ring_base;

@@ -433,6 +433,9 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
 	case ST_REC_PYCODE:
 		rc = st_decode_pycode(p, len, &r->pycode, why);
 		break;
+	case ST_REC_JITSYM:
+		rc = st_decode_jitsym(p, len, &r->jit, why);
+		break;
 	case ST_REC_PAD:
 	case ST_REC_CHUNK:
 	case ST_REC_CONTEXT: /* taken in by the caller, which reads its chunk in order */

@@ -31,6 +31,7 @@ struct st_rec {
 		struct st_res resolve;
 		struct st_peer peer;
 		struct st_pyc pycode; /* version 5 */
+		struct st_jit jit;    /* version 5 */
 	};
 	/* a ring's close: the connection's endpoints, {NULL, 0} when absent */
 	struct st_endpoint close_ends[2];

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_jitsyms.h"
 #include "st_pysyms.h"
 #include "st_symbols.h"
 #include "st_xalloc.h"
@@ -82,6 +83,7 @@ struct st_symbolizer {
 	char *debuginfo_path;
 	Dwfl_Callbacks callbacks;
 	struct st_pysyms *py; /* Python code records (version 5), once one comes */
+	struct st_jitsyms *jit; /* JIT symbol records (version 5), once one comes */
 };
 
 struct st_symbolizer *st_sym_new(FILE *warn)
@@ -178,7 +180,21 @@ void st_sym_add_traces(struct st_symbolizer *s, const struct st_trace *t, size_t
 			st_sym_add_process(s, &t[i].procs[k]);
 		for (size_t k = 0; k < t[i].npycodes; k++)
 			st_sym_add_pycode(s, &t[i].pycodes[k]);
+		for (size_t k = 0; k < t[i].njits; k++)
+			st_sym_add_jit(s, &t[i].jits[k]);
 	}
+}
+
+bool st_sym_has_jit(const struct st_symbolizer *s)
+{
+	return s != NULL && s->jit != NULL;
+}
+
+void st_sym_add_jit(struct st_symbolizer *s, const struct st_jit *j)
+{
+	if (s->jit == NULL)
+		s->jit = st_jitsyms_new();
+	st_jitsyms_add(s->jit, j->pid, j->start, j->size, j->name, j->name_len);
 }
 
 void st_sym_add_pycode(struct st_symbolizer *s, const struct st_pyc *c)
@@ -437,6 +453,8 @@ void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 	memset(out, 0, sizeof *out);
 	out->ip = ip;
 	const struct st_pmod *pm = st_find_module(s, ev->pid, ev->ts, ip);
+	if (pm == NULL && st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->js))
+		out->jit = true; /* code a JIT made, named by its perf map */
 	if (pm == NULL || pm->obj == NULL)
 		return;
 	struct st_objfile *o = pm->obj;
@@ -485,5 +503,6 @@ void st_sym_free(struct st_symbolizer *s)
 	}
 	free(s->debuginfo_path);
 	st_pysyms_free(s->py);
+	st_jitsyms_free(s->jit);
 	free(s);
 }

@@ -19,6 +19,9 @@ struct st_frame {
 	 * instruction, sym its qualified name, file and line its source
 	 * (sym and file NULL when no code record names it) */
 	bool py;
+	/* version 5: code a JIT made, named from the program's perf map: sym
+	 * its function, file V8's place ("/srv/app.js:12:20") or NULL; js: V8 */
+	bool jit, js;
 };
 
 struct st_symbolizer;
@@ -37,6 +40,9 @@ void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
  * a Python frame). */
 unsigned st_sym_frame_at(struct st_symbolizer *s, const struct st_ev *ev, unsigned i,
 			 struct st_frame *out);
+/* version 5: a JIT symbol record, as the trace gives it; copied */
+void st_sym_add_jit(struct st_symbolizer *s, const struct st_jit *j);
+bool st_sym_has_jit(const struct st_symbolizer *s); /* a JIT record was added */
 /* version 5: a Python code record, as the trace gives it; copied */
 void st_sym_add_pycode(struct st_symbolizer *s, const struct st_pyc *c);
 /* Objects opened, and frames named by libdwfl (not from the cache). */

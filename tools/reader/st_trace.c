@@ -177,6 +177,20 @@ int st_decode_pycode(const uint8_t *p, uint32_t len, struct st_pyc *c, char *why
 	return 0;
 }
 
+int st_decode_jitsym(const uint8_t *p, uint32_t len, struct st_jit *j, char *why)
+{
+	struct st_jitsym r;
+	if (len < sizeof r)
+		return st_why(why, "JIT symbol record too short (%u bytes)", len);
+	memcpy(&r, p, sizeof r);
+	if (ST_ALIGN8(sizeof r + r.name_len) != len)
+		return st_why(why, "JIT symbol record length %u does not match its name (%u bytes)",
+			      len, r.name_len);
+	*j = (struct st_jit){.ts = r.ts_ns, .start = r.start, .size = r.size, .pid = r.pid,
+			     .name = (const char *)p + sizeof r, .name_len = r.name_len};
+	return 0;
+}
+
 int st_decode_process(const uint8_t *p, uint32_t len, struct st_proc *pr, char *why)
 {
 	struct st_process r;
@@ -368,6 +382,7 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 	    chunks % ST_CHUNK_SIZE != 0)
 		return st_why(why, "header lies about its size (capacity %llu, chunks %llu)",
 			      (unsigned long long)h.capacity, (unsigned long long)chunks);
+	info->jit = h.version >= 5 && (h.flags & ST_HDR_JIT);
 	if (h.version >= 4 && (h.flags & ST_HDR_RING))
 		return st_ring_header(&h, info, err_off, why);
 	/* No chunk handed out yet: the header alone is a whole trace. */
@@ -467,6 +482,11 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			break;
 		case ST_REC_CONTEXT:
 			rc = st_decode_context(p, len, &ctx, why);
+			break;
+		case ST_REC_JITSYM:
+			t->jits = st_grow(t->jits, &t->jits_cap, t->njits + 1, sizeof *t->jits);
+			rc = st_decode_jitsym(p, len, &t->jits[t->njits], why);
+			t->njits += rc == 0;
 			break;
 		case ST_REC_PYCODE:
 			t->pycodes = st_grow(t->pycodes, &t->pycodes_cap, t->npycodes + 1,
@@ -679,5 +699,6 @@ void st_trace_free(struct st_trace *t)
 	free(t->resolves);
 	free(t->peers);
 	free(t->pycodes);
+	free(t->jits);
 	memset(t, 0, sizeof *t);
 }

@@ -103,6 +103,14 @@ struct st_pyc {
 	uint32_t version;
 };
 
+/* A JIT symbol record (version 5): the name inside the record. */
+struct st_jit {
+	uint64_t ts, start, size;
+	uint32_t pid;
+	const char *name; /* not NUL-terminated */
+	uint16_t name_len;
+};
+
 struct st_trace {
 	char *path;
 	uint8_t *data;
@@ -134,6 +142,8 @@ struct st_trace {
 	size_t npeers, peers_cap;
 	struct st_pyc *pycodes; /* version 5 */
 	size_t npycodes, pycodes_cap;
+	struct st_jit *jits; /* version 5 */
+	size_t njits, jits_cap;
 	char error[512];   /* first fatal problem, "" when the file is whole */
 	char warning[512]; /* last skipped-record warning, "" when none */
 };

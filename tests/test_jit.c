@@ -1,0 +1,224 @@
+/*
+ * JIT frames (issue 19): Node.js and Java code named from the perf map the
+ * JIT writes (socktrace -k adds the options that make it), copied into the
+ * trace at exit.  Skipped where node (java) is not installed.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "../tools/reader/st_jitsyms.h"
+
+static char dir[64], trace[128], dump[256], launcher[256];
+
+static void setup(void)
+{
+	h_tmpdir(dir, sizeof dir);
+	snprintf(trace, sizeof trace, "%s/jit.trace", dir);
+	h_path(dump, sizeof dump, "socktrace-dump");
+	h_path(launcher, sizeof launcher, "socktrace");
+}
+
+static void teardown(void)
+{
+	h_rmdir(dir);
+}
+
+TestSuite(jit, .init = setup, .fini = teardown, .timeout = 120);
+
+static void jit_write(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char jit_app[] =
+	"const net = require('net');\n"
+	"function localPortOf(sock) {\n"
+	"  return sock.localPort;\n"
+	"}\n"
+	"function fetchConfig(port, done) {\n"
+	"  const c = net.connect(port, '127.0.0.1', () => { localPortOf(c); c.end(); done(); });\n"
+	"}\n"
+	"console.log(process.env.NODE_OPTIONS);\n"
+	"const srv = net.createServer(s => s.end()).listen(0, '127.0.0.1', () => {\n"
+	"  fetchConfig(srv.address().port, () => srv.close());\n"
+	"});\n";
+
+/* The perf maps the traced JITs left in /tmp: gone with the test. */
+static void jit_forget_maps(void)
+{
+	struct st_trace t;
+	if (st_trace_load(&t, trace, 0) < 0 && t.nprocs == 0) {
+		st_trace_free(&t);
+		return;
+	}
+	for (size_t i = 0; i < t.nprocs; i++) {
+		char map[64];
+		snprintf(map, sizeof map, "/tmp/perf-%u.map", t.procs[i].pid);
+		unlink(map);
+	}
+	st_trace_free(&t);
+}
+
+static const char *jit_dump(void)
+{
+	static struct h_run r;
+	const char *argv[] = {dump, "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	return r.out;
+}
+
+/* The text of the first event named call and its stack. */
+static void jit_stack_of(const char *out, const char *call, char *buf, size_t size)
+{
+	const char *ev = strstr(out, call);
+	cr_assert_not_null(ev, "no %s in\n%s", call, out);
+	const char *end = ev;
+	while ((end = strchr(end + 1, '\n')) != NULL && strncmp(end + 1, "    ", 4) == 0)
+		;
+	size_t n = end ? (size_t)(end - ev) : strlen(ev);
+	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), ev);
+}
+
+/* socktrace -k runs node with its perf map on (appended to the user's
+ * NODE_OPTIONS, never replacing them): the getsockname a named function of
+ * the script makes names that function with V8's place for it, and
+ * connect's stack names Node's own JavaScript (node:net). */
+Test(jit, node_frames_are_named_from_its_perf_map)
+{
+	if (access("/usr/bin/node", X_OK) != 0)
+		cr_skip_test("no node");
+	jit_write("app.js", jit_app);
+	char app[256];
+	snprintf(app, sizeof app, "%s/app.js", dir);
+	const char *argv[] = {launcher, "-q", "-k", "32", "-o", trace, "/usr/bin/node", app, NULL};
+	const char *env[] = {"NODE_OPTIONS=--max-old-space-size=200", NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, env, 60), 0, "%s", r.err);
+	jit_forget_maps();
+	cr_assert_not_null(strstr(r.out, "--max-old-space-size=200 --perf-basic-prof-only-functions "
+					 "--interpreted-frames-native-stack"),
+			   "NODE_OPTIONS: %s", r.out);
+	const char *out = jit_dump();
+	char stack[16384], want[300];
+	snprintf(want, sizeof want, "at localPortOf (%s:2:21) [js]", app);
+	/* the getsockname of the connected socket (the listener's comes first) */
+	const char *named = NULL;
+	for (const char *ev = out; !named && (ev = strstr(ev, " getsockname(")) != NULL; ev++) {
+		jit_stack_of(ev, " getsockname(", stack, sizeof stack);
+		named = strstr(stack, want);
+	}
+	cr_assert_not_null(named, "no getsockname names %s in\n%s", want, out);
+	jit_stack_of(out, " connect(", stack, sizeof stack);
+	cr_assert_not_null(strstr(stack, "at internalConnect (node:net:"), "%s", stack);
+	cr_assert_null(strstr(stack, "?? ["), "an unnamed frame:\n%s", stack);
+}
+
+/* Without the map (node run with the shim alone), JIT frames stay unnamed:
+ * never another function's name; and a map that is a FIFO is not waited on
+ * at exit, nor read. */
+Test(jit, without_a_readable_map_jit_frames_stay_unnamed)
+{
+	if (access("/usr/bin/node", X_OK) != 0)
+		cr_skip_test("no node");
+	/* the map V8 opened is unlinked and a FIFO put at its path: what the
+	 * shim finds at exit */
+	jit_write("app.js",
+		  "const fs = require('fs'), cp = require('child_process');\n"
+		  "const map = '/tmp/perf-' + process.pid + '.map';\n"
+		  "fs.unlinkSync(map);\n"
+		  "cp.execFileSync('mkfifo', [map]);\n"
+		  "const net = require('net');\n"
+		  "const srv = net.createServer(s => s.end()).listen(0, '127.0.0.1', () => {\n"
+		  "  const c = net.connect(srv.address().port, '127.0.0.1', () => { c.end(); srv.close(); });\n"
+		  "});\n");
+	char app[256];
+	snprintf(app, sizeof app, "%s/app.js", dir);
+	const char *argv[] = {"/usr/bin/node", "--perf-basic-prof-only-functions",
+			      "--interpreted-frames-native-stack", app, NULL};
+	const char *env[] = {"SOCKTRACE_BACKTRACE=32", NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s", r.err);
+	jit_forget_maps(); /* the FIFO */
+	const char *out = jit_dump();
+	char stack[16384];
+	jit_stack_of(out, " connect(", stack, sizeof stack);
+	cr_assert_null(strstr(stack, "[js]"), "named without a map:\n%s", stack);
+	cr_assert_not_null(strstr(stack, "?? ["), "%s", stack);
+}
+
+/* The reader's names: an address in no entry has none, where entries
+ * overlap the later one wins, V8's names split into function and place. */
+Test(jit, names_come_only_from_an_entry_that_holds_the_address)
+{
+	struct st_jitsyms *j = st_jitsyms_new();
+	const char a[] = "JS:~fetchConfig /srv/app.js:12:20", b[] = "JS:*fetchConfig /srv/app.js:12:20";
+	const char c[] = "LazyCompile:~ node:net:1326:73", java[] = "java.net.Socket::connect";
+	st_jitsyms_add(j, 7, 0x1000, 0x100, a, sizeof a - 1);
+	st_jitsyms_add(j, 7, 0x2000, 0x100, c, sizeof c - 1);
+	st_jitsyms_add(j, 7, 0x1080, 0x40, b, sizeof b - 1); /* made again inside the first */
+	st_jitsyms_add(j, 8, 0x3000, 0x10, java, sizeof java - 1);
+	const char *fn, *where;
+	bool js;
+	cr_assert(st_jitsyms_name(j, 7, 0x1010, &fn, &where, &js));
+	cr_assert_str_eq(fn, "fetchConfig");
+	cr_assert_str_eq(where, "/srv/app.js:12:20");
+	cr_assert(js);
+	cr_assert(st_jitsyms_name(j, 7, 0x2000, &fn, &where, &js));
+	cr_assert_str_eq(fn, "(anonymous)");
+	cr_assert_str_eq(where, "node:net:1326:73");
+	cr_assert(!st_jitsyms_name(j, 7, 0x1100, &fn, &where, &js), "past the entry's end");
+	cr_assert(!st_jitsyms_name(j, 7, 0xfff, &fn, &where, &js), "before the first entry");
+	cr_assert(!st_jitsyms_name(j, 8, 0x1010, &fn, &where, &js), "another process's entry");
+	cr_assert(st_jitsyms_name(j, 8, 0x3008, &fn, &where, &js));
+	cr_assert_str_eq(fn, "java.net.Socket::connect");
+	cr_assert_null(where);
+	cr_assert(!js);
+	st_jitsyms_free(j);
+}
+
+/* Java (when installed): with -k the JVM keeps frame pointers and dumps its
+ * map at exit, so the stack goes on through the JVM's code past the native
+ * connect, every frame named (interpreted ones as the JVM names them,
+ * "Interpreter"), down to the launcher's thread; the JVM's own notice of
+ * the options it picked up is its, on its stderr. */
+Test(jit, java_frames_are_walked_and_named)
+{
+	if (access("/usr/bin/java", X_OK) != 0)
+		cr_skip_test("no java");
+	jit_write("Dial.java",
+		  "import java.net.*;\n"
+		  "public class Dial {\n"
+		  "    public static void main(String[] a) throws Exception {\n"
+		  "        ServerSocket s = new ServerSocket(0, 5, InetAddress.getByName(\"127.0.0.1\"));\n"
+		  "        new Socket(\"127.0.0.1\", s.getLocalPort()).close();\n"
+		  "        s.close();\n"
+		  "    }\n"
+		  "}\n");
+	char src[256];
+	snprintf(src, sizeof src, "%s/Dial.java", dir);
+	const char *argv[] = {launcher, "-q", "-k", "48", "-o", trace, "/usr/bin/java", src, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 90), 0, "%s", r.err);
+	jit_forget_maps();
+	const char *out = jit_dump();
+	char stack[16384];
+	jit_stack_of(out, " connect(", stack, sizeof stack);
+	const char *const order[] = {"Java_sun_nio_ch_Net_connect0", "[jit]", "JavaMain", NULL};
+	const char *at = stack;
+	for (size_t i = 0; order[i]; i++) {
+		const char *p = strstr(at, order[i]);
+		cr_assert_not_null(p, "\"%s\" missing in\n%s", order[i], stack);
+		at = p;
+	}
+	cr_assert_null(strstr(stack, "?? ["), "an unnamed frame:\n%s", stack);
+}
