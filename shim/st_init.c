@@ -193,7 +193,9 @@ static void st_init(bool from_constructor)
 			st_say((const char *const[]){"no call stacks: ", why, NULL});
 		if (st_stack_depth) {
 			st_modules_init(st_conf.exe, st_conf.exe_len);
-			st_python_init();
+			if (st_setting_flag("SOCKTRACE_PYTHON",
+					    secure ? NULL : getenv("SOCKTRACE_PYTHON"), true))
+				st_python_init();
 		}
 	}
 	st_warn_mark(st_conf.file_template, from_constructor);

@@ -67,6 +67,12 @@ static bool st_py_read(uint64_t addr, void *buf, size_t len)
 	       ST_SYS(SYS_process_vm_readv, st_pid, &here, 1, &there, 1, 0) == (long)len;
 }
 
+/* st_record_pycode's reader of the line table at *arg */
+static bool st_py_read_to(void *to, size_t len, void *arg)
+{
+	return st_py_read(*(const uint64_t *)arg, to, len);
+}
+
 static bool st_py_word(uint64_t addr, uint64_t *v)
 {
 	return st_py_read(addr, v, sizeof *v);
@@ -116,8 +122,9 @@ static uint64_t st_py_tstate(void)
 	return 0;
 }
 
-/* A str object's text as UTF-8 (ASCII and Latin-1 compact strings; others
- * give false): up to max bytes into out. */
+/* A str object's text as UTF-8, up to max bytes into out: ASCII and Latin-1
+ * compact strings; "?" for others (UCS-2 and UCS-4 names are rare, and
+ * converting them would take more stack); false when it cannot be read. */
 static bool st_py_text(uint64_t str, char *out, size_t max, uint16_t *len)
 {
 	uint64_t length;
@@ -126,24 +133,30 @@ static bool st_py_text(uint64_t str, char *out, size_t max, uint16_t *len)
 	    !st_py_read(str + ST_PY_STR_STATE, &state, sizeof state))
 		return false;
 	unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
-	if (!compact || kind != 1)
-		return false;
+	if (!compact || kind != 1) {
+		out[0] = '?';
+		*len = 1;
+		return true;
+	}
 	if (ascii) {
 		size_t n = length < max ? length : max;
 		*len = (uint16_t)n;
 		return st_py_read(str + ST_PY_STR_ASCII_DATA, out, n);
 	}
-	uint8_t latin1[ST_PY_FILE_MAX];
+	/* Latin-1 read into out's second half and widened to UTF-8 forwards:
+	 * byte i is read before out[2i + 1] can reach it */
 	size_t n = length < max / 2 ? length : max / 2;
-	if (n > sizeof latin1 || !st_py_read(str + ST_PY_STR_LATIN1_DATA, latin1, n))
+	uint8_t *latin1 = (uint8_t *)out + max / 2;
+	if (!st_py_read(str + ST_PY_STR_LATIN1_DATA, latin1, n))
 		return false;
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (latin1[i] < 0x80) {
-			out[o++] = (char)latin1[i];
+		uint8_t b = latin1[i];
+		if (b < 0x80) {
+			out[o++] = (char)b;
 		} else {
-			out[o++] = (char)(0xc0 | latin1[i] >> 6);
-			out[o++] = (char)(0x80 | (latin1[i] & 0x3f));
+			out[o++] = (char)(0xc0 | b >> 6);
+			out[o++] = (char)(0x80 | (b & 0x3f));
 		}
 	}
 	*len = (uint16_t)o;
@@ -161,8 +174,9 @@ static bool st_py_note_code(uint64_t code, const uint8_t *head)
 	if (__atomic_load_n(&seen->code, __ATOMIC_ACQUIRE) == code && seen->pid == st_pid &&
 	    seen->filename == filename && seen->qualname == qualname && seen->linetable == linetable)
 		return true;
-	static __thread char file[ST_PY_FILE_MAX], name[ST_PY_NAME_MAX];
-	static __thread uint8_t table[ST_PY_TABLE_MAX];
+	/* 1.5 KiB of stack, less than libunwind takes; the table goes straight
+	 * into the record (no per-thread buffer: memory the program could use) */
+	char file[ST_PY_FILE_MAX], name[ST_PY_NAME_MAX];
 	struct st_pycode rec = {.ts_ns = st_now_ns(), .code = code, .version = st_py_version};
 	memcpy(&rec.firstlineno, head + ST_PY_CODE_FIRSTLINENO, 4);
 	uint64_t table_len;
@@ -175,9 +189,8 @@ static bool st_py_note_code(uint64_t code, const uint8_t *head)
 		rec.flags |= ST_PYCODE_TABLE_CUT;
 	}
 	rec.table_len = (uint16_t)table_len;
-	if (!st_py_read(linetable + ST_PY_BYTES_DATA, table, table_len))
-		return false;
-	st_record_pycode(&rec, file, name, table);
+	uint64_t from = linetable + ST_PY_BYTES_DATA;
+	st_record_pycode(&rec, file, name, st_py_read_to, &from);
 	__atomic_store_n(&seen->code, 0, __ATOMIC_RELAXED);
 	seen->pid = st_pid;
 	seen->filename = filename;

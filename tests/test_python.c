@@ -135,6 +135,29 @@ Test(python, a_connect_three_functions_deep_names_each_line)
 			   otlp);
 }
 
+/* A file name that is not ASCII (a Latin-1 str inside CPython) is written
+ * as UTF-8; one beyond Latin-1 (UCS-2) is "?", its frame and line kept. */
+Test(python, file_names_beyond_ascii_are_utf8)
+{
+	py_need_311();
+	py_write("caf\xc3\xa9.py", py_lib);
+	py_write("\xe6\x97\xa5.py", py_lib);
+	py_write("main.py",
+		 "import socket, sys, importlib\n"
+		 "sys.path.insert(0, sys.argv[1])\n"
+		 "latin = importlib.import_module('caf\xc3\xa9')\n"
+		 "wide = importlib.import_module('\xe6\x97\xa5')\n"
+		 "s = socket.create_server(('127.0.0.1', 0), backlog=4)\n"
+		 "latin.dial(s.getsockname()[1]).close()\n"
+		 "wide.dial(s.getsockname()[1]).close()\n");
+	py_run("16");
+	const char *out = py_dump("-n", NULL);
+	char want[300];
+	snprintf(want, sizeof want, "at dial (%s/caf\xc3\xa9.py:3) [py]", dir);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	cr_assert_not_null(strstr(out, "at dial (?:3) [py]"), "%s", out);
+}
+
 /* Without stacks nothing of Python is read or written. */
 Test(python, without_stacks_no_python_is_read)
 {

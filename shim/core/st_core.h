@@ -164,7 +164,7 @@ void st_record_process(uint32_t ppid, const char *exe, size_t exe_len,
 		       size_t host_len);
 /* a Python code object (version 5): rec's word and pid are filled here */
 void st_record_pycode(const struct st_pycode *rec, const char *file, const char *name,
-		      const uint8_t *table);
+		      bool (*read_table)(void *to, size_t len, void *arg), void *arg);
 /* a JIT's name for [start, start + size) (version 5) */
 void st_record_jitsym(uint64_t start, uint64_t size, const char *name, size_t name_len);
 void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, uint64_t hi,

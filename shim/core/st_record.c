@@ -805,18 +805,23 @@ void st_record_module(uint64_t ts, uint16_t flags, uint64_t bias, uint64_t lo, u
 }
 
 void st_record_pycode(const struct st_pycode *rec, const char *file, const char *name,
-		      const uint8_t *table)
+		      bool (*read_table)(void *to, size_t len, void *arg), void *arg)
 {
 	uint32_t len = ST_ALIGN8(sizeof *rec + rec->file_len + rec->name_len + rec->table_len);
 	struct st_cursor *c = st_enter_for(ST_REC_PYCODE);
 	enum st_refusal why;
 	char *p = c ? st_reserve_in(&c, len, &why) : NULL;
 	if (p != NULL) {
+		struct st_pycode *r = (struct st_pycode *)p;
 		memcpy(p + 8, (const char *)rec + 8, sizeof *rec - 8);
-		memcpy(p + 16, &(uint32_t){st_writer_pid()}, 4);
+		r->pid = st_writer_pid();
 		char *q = st_put_bytes(p + sizeof *rec, file, rec->file_len);
 		q = st_put_bytes(q, name, rec->name_len);
-		st_put_bytes(q, (const char *)table, rec->table_len);
+		/* straight into the record: no table-sized buffer on any stack */
+		if (rec->table_len && !read_table(q, rec->table_len, arg)) {
+			memset(q, 0, rec->table_len);
+			r->flags |= ST_PYCODE_TABLE_CUT; /* no line rather than a wrong one */
+		}
 		st_commit(c, p, len, ST_REC_PYCODE);
 	}
 	st_leave();

@@ -168,6 +168,47 @@ if [ -x "$build/bench/clock_cost" ]; then
 		awk '{printf "clock: vDSO CLOCK_MONOTONIC %s ns, rdtsc %s ns per read; invariant TSC %s; clocksource %s\n", $2, $4, $6, $8}'
 fi
 
+# Python frames (issue 19): what -k 16 costs a Python program, the
+# interpreter's frames read with the native ones against native frames alone
+# (SOCKTRACE_PYTHON=0); target: Python frames cost at most the native stack
+# again ("py/native" <= 1).  The connect loop and an HTTP client loop, each
+# dial three functions deep; alternated round by round.
+pyloop="$(cd "$(dirname "$0")" && pwd)/py_connect_loop.py"
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+	py_rounds=${BENCH_PY_ROUNDS:-7}
+	for r in $(seq "$py_rounds"); do
+		for l in connect:2000 http:400; do
+			name=${l%%:*} n=${l#*:}
+			taskset -c 0 /usr/bin/python3 "$pyloop" "$name" "$n" >>"$dir/py.$name.bare"
+			for m in shim native16 py16; do
+				rm -f "$dir/p.trace"
+				case $m in
+				shim) bt=0 pyf=1 ;;
+				native16) bt=16 pyf=0 ;;
+				py16) bt=16 pyf=1 ;;
+				esac
+				SOCKTRACE_FILE="$dir/p.trace" SOCKTRACE_BACKTRACE=$bt SOCKTRACE_PYTHON=$pyf \
+					LD_PRELOAD="$lib" taskset -c 0 /usr/bin/python3 "$pyloop" "$name" "$n" \
+					>>"$dir/py.$name.$m"
+			done
+		done
+	done
+	echo
+	printf '%-14s %10s %10s %7s %14s %7s %14s %7s %10s\n' "python3 loop" "bare ns" "shim ns" ratio \
+		"-k 16 native" ratio "-k 16 + py" ratio "py/native"
+	for name in connect http; do
+		b=$(median <"$dir/py.$name.bare") s=$(median <"$dir/py.$name.shim")
+		k=$(median <"$dir/py.$name.native16") p=$(median <"$dir/py.$name.py16")
+		echo "$name $b $s $k $p" | awk '{printf "%-14s %10.0f %10.0f %6.2fx %14.0f %6.2fx %14.0f %6.2fx %10.2f\n",
+			$1, $2, $3, $3 / $2, $4, $4 / $2, $5, $5 / $2, ($4 > $3 ? ($5 - $4) / ($4 - $3) : 0)}'
+	done
+	echo "($py_rounds alternated rounds, medians; py/native = what the Python frames add" \
+		"over what the native 16-frame stack adds; target <= 1)"
+else
+	echo
+	echo "python3 loops: skipped (no CPython 3.11 at /usr/bin/python3)"
+fi
+
 # A real program: the small HTTP server under ab (fixed request count),
 # bare, under the shim and under strace -f; requests per second, median.
 if command -v ab >/dev/null 2>&1; then

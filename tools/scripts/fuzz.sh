@@ -75,6 +75,26 @@ if [ ! -s "$seeds/v5-short.trace" ]; then
 	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v5-short.trace" 300 2 3000000000 >/dev/null
 	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v5-dense.trace" 1000 1 1000 >/dev/null
 fi
+# Python code records and frames (the shim reading CPython 3.11), JIT symbol
+# records (node's perf map)
+if [ ! -s "$seeds/v5-python.trace" ]; then
+	make_seed v5-python.trace SOCKTRACE_BACKTRACE=24 /usr/bin/python3 -c \
+		"import socket
+def dial(p):
+    return socket.create_connection(('127.0.0.1', p))
+s = socket.create_server(('127.0.0.1', 0)); dial(s.getsockname()[1]).close()"
+	if [ -x /usr/bin/node ]; then
+		# sh's pid is node's once it execs: its perf map is removed after
+		rm -f "$seeds/v5-node.trace"
+		pid=$(env SOCKTRACE_FILE="$seeds/v5-node.trace" LD_PRELOAD="$build/libsocktrace.so" \
+			SOCKTRACE_BACKTRACE=24 sh -c 'echo $$; exec /usr/bin/node \
+			--perf-basic-prof-only-functions --interpreted-frames-native-stack -e "
+			const n = require(\"net\"); const s = n.createServer(c => c.end()).listen(0,
+			\"127.0.0.1\", () => { const c = n.connect(s.address().port, \"127.0.0.1\",
+			() => { c.localPort; c.end(); s.close(); }); });"' 2>/dev/null | head -n 1)
+		rm -f "/tmp/perf-$pid.map"
+	fi
+fi
 for old in golden v2 v3 v4; do
 	cp "$repo/tests/data/$old.trace" "$seeds/fixture-$old.trace"
 done
