@@ -103,21 +103,48 @@ void st_python_init(void)
 	st_python_on = true;
 }
 
-/* The calling thread's PyThreadState, 0 when it has none. */
-static uint64_t st_py_tstate(void)
+/*
+ * Reads are what a Python stack costs (a system call each), so an event
+ * makes few: the thread state is remembered per thread (checked by its
+ * thread id on every use: a thread state freed and made again elsewhere is
+ * looked up afresh), its head read at once; the top of the thread's frame
+ * stack (the "datastack", where frames not owned by a generator live) is
+ * read in one piece; and the code objects of all frames in one call with
+ * one iovec each.  The scratch space for the last two is one buffer for the
+ * process, taken with an exchange, never waited for: a thread that finds
+ * it taken reads frame by frame.
+ */
+#define ST_PY_TSTATE_HEAD 320 /* through datastack_top */
+#define ST_PY_STACK_COPY 16384
+
+static __thread uint64_t st_py_tstate_seen ST_TLS;
+
+static struct {
+	uint8_t stack[ST_PY_STACK_COPY];
+	uint8_t codes[ST_PY_FRAMES_MAX][ST_PY_CODE_SIZE];
+} st_py_scratch;
+static int st_py_scratch_busy;
+
+/* The calling thread's PyThreadState and its head (ST_PY_TSTATE_HEAD bytes
+ * into head); 0 when it has none. */
+static uint64_t st_py_tstate(uint8_t *head)
 {
-	uint64_t interp, t, self = (uint64_t)pthread_self();
+	uint64_t interp, t = st_py_tstate_seen, self = (uint64_t)pthread_self(), id;
+	if (t != 0 && st_py_read(t, head, ST_PY_TSTATE_HEAD) &&
+	    (memcpy(&id, head + ST_PY_TSTATE_THREAD_ID, 8), id == self))
+		return t;
 	if (!st_py_word(st_py_runtime + ST_PY_RUNTIME_INTERP_HEAD, &interp) ||
 	    !st_py_word(interp + ST_PY_INTERP_THREADS_HEAD, &t))
 		return 0;
 	for (unsigned i = 0; t != 0 && i < ST_PY_THREADS_MAX; i++) {
-		uint64_t id, next;
-		if (!st_py_word(t + ST_PY_TSTATE_THREAD_ID, &id) ||
-		    !st_py_word(t + ST_PY_TSTATE_NEXT, &next))
+		if (!st_py_read(t, head, ST_PY_TSTATE_HEAD))
 			return 0;
-		if (id == self)
+		memcpy(&id, head + ST_PY_TSTATE_THREAD_ID, 8);
+		if (id == self) {
+			st_py_tstate_seen = t;
 			return t;
-		t = next;
+		}
+		memcpy(&t, head + ST_PY_TSTATE_NEXT, 8);
 	}
 	return 0;
 }
@@ -200,34 +227,111 @@ static bool st_py_note_code(uint64_t code, const uint8_t *head)
 	return true;
 }
 
-/* The thread's Python frames, innermost first; -1 on any doubt. */
-static int st_py_frames(struct st_py_frame *out, int max)
+/* A copy of [base, base + len) of the program's memory, or len 0. */
+struct st_py_copy {
+	uint64_t base;
+	size_t len;
+	const uint8_t *bytes;
+};
+
+/* The top of the thread's frame stack, in one read. */
+static struct st_py_copy st_py_copy_stack(const uint8_t *head, uint8_t *buf)
 {
-	uint64_t t = st_py_tstate(), cframe, frame;
-	if (t == 0 || !st_py_word(t + ST_PY_TSTATE_CFRAME, &cframe) ||
-	    !st_py_word(cframe + ST_PY_CFRAME_CURRENT, &frame))
-		return -1;
+	uint64_t chunk, top;
+	memcpy(&chunk, head + ST_PY_TSTATE_DATASTACK_CHUNK, 8);
+	memcpy(&top, head + ST_PY_TSTATE_DATASTACK_TOP, 8);
+	uint64_t lo = chunk + ST_PY_STACK_CHUNK_DATA;
+	if (chunk == 0 || top <= lo)
+		return (struct st_py_copy){0};
+	if (top - lo > ST_PY_STACK_COPY)
+		lo = top - ST_PY_STACK_COPY;
+	if (!st_py_read(lo, buf, top - lo))
+		return (struct st_py_copy){0};
+	return (struct st_py_copy){lo, top - lo, buf};
+}
+
+/* A frame's first bytes: from the copy when they are all in it. */
+static bool st_py_frame_read(const struct st_py_copy *c, uint64_t frame, uint8_t *f)
+{
+	if (frame >= c->base && frame - c->base + ST_PY_FRAME_SIZE <= c->len) {
+		memcpy(f, c->bytes + (frame - c->base), ST_PY_FRAME_SIZE);
+		return true;
+	}
+	return st_py_read(frame, f, ST_PY_FRAME_SIZE);
+}
+
+/* The code objects' heads, one iovec each, in one call. */
+static bool st_py_codes_read(const struct st_py_frame *fr, int n, uint8_t (*codes)[ST_PY_CODE_SIZE])
+{
+	struct iovec here[ST_PY_FRAMES_MAX], there[ST_PY_FRAMES_MAX];
+	for (int i = 0; i < n; i++) {
+		here[i] = (struct iovec){codes[i], ST_PY_CODE_SIZE};
+		there[i] = (struct iovec){(void *)(uintptr_t)fr[i].code, ST_PY_CODE_SIZE};
+	}
+	return ST_SYS(SYS_process_vm_readv, st_pid, here, n, there, n, 0) ==
+	       (long)n * ST_PY_CODE_SIZE;
+}
+
+/* The frame chain from frame: code, instruction, entry; code heads after. */
+static int st_py_walk(const struct st_py_copy *copy, uint64_t frame, struct st_py_frame *out,
+		      int max, uint64_t *prev_instr, uint8_t *owner)
+{
 	int n = 0;
 	for (; frame != 0 && n < max; n++) {
-		uint8_t f[ST_PY_FRAME_SIZE], code[ST_PY_CODE_SIZE];
-		uint64_t c, prev_instr;
-		if (!st_py_read(frame, f, sizeof f))
+		uint8_t f[ST_PY_FRAME_SIZE];
+		if (!st_py_frame_read(copy, frame, f))
 			return -1;
-		memcpy(&c, f + ST_PY_FRAME_CODE, 8);
-		memcpy(&prev_instr, f + ST_PY_FRAME_PREV_INSTR, 8);
-		if (!st_py_read(c, code, sizeof code) || !st_py_note_code(c, code))
+		memcpy(&out[n].code, f + ST_PY_FRAME_CODE, 8);
+		memcpy(&prev_instr[n], f + ST_PY_FRAME_PREV_INSTR, 8);
+		out[n].entry = f[ST_PY_FRAME_IS_ENTRY] != 0;
+		owner[n] = f[ST_PY_FRAME_OWNER];
+		memcpy(&frame, f + ST_PY_FRAME_PREVIOUS, 8);
+	}
+	return n;
+}
+
+/* The thread's Python frames, innermost first, with scratch for copies
+ * (NULL: none, read frame by frame); -1 on any doubt. */
+static int st_py_frames_with(struct st_py_frame *out, int max, uint8_t *stack,
+			     uint8_t (*codes)[ST_PY_CODE_SIZE])
+{
+	uint8_t head[ST_PY_TSTATE_HEAD];
+	uint64_t cframe, frame;
+	if (st_py_tstate(head) == 0)
+		return -1;
+	memcpy(&cframe, head + ST_PY_TSTATE_CFRAME, 8);
+	if (!st_py_word(cframe + ST_PY_CFRAME_CURRENT, &frame))
+		return -1;
+	struct st_py_copy copy = stack ? st_py_copy_stack(head, stack) : (struct st_py_copy){0};
+	uint64_t prev_instr[ST_PY_FRAMES_MAX];
+	uint8_t owner[ST_PY_FRAMES_MAX];
+	int n = st_py_walk(&copy, frame, out, max, prev_instr, owner);
+	if (n <= 0)
+		return n;
+	if (codes && !st_py_codes_read(out, n, codes))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		uint8_t one[ST_PY_CODE_SIZE];
+		const uint8_t *code = codes ? codes[i] : one;
+		if ((!codes && !st_py_read(out[i].code, one, sizeof one)) ||
+		    !st_py_note_code(out[i].code, code))
 			return -1;
 		int32_t first_traceable;
 		memcpy(&first_traceable, code + ST_PY_CODE_FIRSTTRACEABLE, 4);
-		int64_t instr = ((int64_t)prev_instr - (int64_t)(c + ST_PY_CODE_CODE)) / 2;
-		out[n] = (struct st_py_frame){
-			.code = c, .instr = instr < -1 ? -1 : instr, .entry = f[ST_PY_FRAME_IS_ENTRY] != 0,
-			/* _PyFrame_IsIncomplete: set up, not yet running */
-			.shown = f[ST_PY_FRAME_OWNER] == ST_PY_OWNED_BY_GENERATOR ||
-				 instr >= first_traceable,
-		};
-		memcpy(&frame, f + ST_PY_FRAME_PREVIOUS, 8);
+		int64_t instr = ((int64_t)prev_instr[i] - (int64_t)(out[i].code + ST_PY_CODE_CODE)) / 2;
+		out[i].instr = instr < -1 ? -1 : instr;
+		/* _PyFrame_IsIncomplete: set up, not yet running */
+		out[i].shown = owner[i] == ST_PY_OWNED_BY_GENERATOR || instr >= first_traceable;
 	}
+	return n;
+}
+
+static int st_py_frames(struct st_py_frame *out, int max)
+{
+	if (__atomic_exchange_n(&st_py_scratch_busy, 1, __ATOMIC_ACQUIRE))
+		return st_py_frames_with(out, max, NULL, NULL);
+	int n = st_py_frames_with(out, max, st_py_scratch.stack, st_py_scratch.codes);
+	__atomic_store_n(&st_py_scratch_busy, 0, __ATOMIC_RELEASE);
 	return n;
 }
 

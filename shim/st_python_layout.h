@@ -15,6 +15,9 @@ enum {
 	ST_PY_TSTATE_NEXT = 8,           /* PyThreadState.next */
 	ST_PY_TSTATE_CFRAME = 56,        /* PyThreadState.cframe */
 	ST_PY_TSTATE_THREAD_ID = 152,    /* PyThreadState.thread_id (pthread_self) */
+	ST_PY_TSTATE_DATASTACK_CHUNK = 296, /* PyThreadState.datastack_chunk */
+	ST_PY_TSTATE_DATASTACK_TOP = 304,   /* PyThreadState.datastack_top */
+	ST_PY_STACK_CHUNK_DATA = 24,     /* _PyStackChunk.data */
 	ST_PY_CFRAME_CURRENT = 8,        /* _PyCFrame.current_frame */
 	ST_PY_FRAME_CODE = 32,           /* _PyInterpreterFrame.f_code */
 	ST_PY_FRAME_PREVIOUS = 48,

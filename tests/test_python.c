@@ -158,6 +158,36 @@ Test(python, file_names_beyond_ascii_are_utf8)
 	cr_assert_not_null(strstr(out, "at dial (?:3) [py]"), "%s", out);
 }
 
+/* A connect 300 calls deep: the innermost Python frames up to what an
+ * event holds, each named (the frame stack read in one piece covers the
+ * top of it, the rest frame by frame), with the innermost native frames. */
+Test(python, a_deep_recursion_keeps_its_innermost_frames)
+{
+	py_need_311();
+	py_write("main.py",
+		 "import socket, sys\n"
+		 "sys.setrecursionlimit(2000)\n"
+		 "def down(k, port):\n"
+		 "    if k == 0:\n"
+		 "        return socket.create_connection(('127.0.0.1', port))\n"
+		 "    return down(k - 1, port)\n"
+		 "s = socket.create_server(('127.0.0.1', 0))\n"
+		 "down(300, s.getsockname()[1]).close()\n");
+	py_run("16");
+	char stack[16384], want[300];
+	snprintf(want, sizeof want, "at down (%s/main.py:6) [py]", dir);
+	py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack);
+	size_t downs = 0;
+	for (const char *p = stack; (p = strstr(p, want)) != NULL; p++)
+		downs++;
+	/* 64 slots: 16 native frames at most, then two slots a Python frame */
+	cr_assert_geq(downs, 10, "%zu frames of down:\n%s", downs, stack);
+	cr_assert_null(strstr(stack, "?? (?)"), "%s", stack);
+	char first[300];
+	snprintf(first, sizeof first, "at down (%s/main.py:5) [py]", dir);
+	cr_assert_not_null(strstr(stack, first), "%s", stack);
+}
+
 /* Without stacks nothing of Python is read or written. */
 Test(python, without_stacks_no_python_is_read)
 {
@@ -359,6 +389,10 @@ Test(python, the_layout_is_cpython_311s)
 		 "EQ(offsetof(PyThreadState, next), ST_PY_TSTATE_NEXT);\n"
 		 "EQ(offsetof(PyThreadState, cframe), ST_PY_TSTATE_CFRAME);\n"
 		 "EQ(offsetof(PyThreadState, thread_id), ST_PY_TSTATE_THREAD_ID);\n"
+		 "EQ(offsetof(PyThreadState, datastack_chunk), ST_PY_TSTATE_DATASTACK_CHUNK);\n"
+		 "EQ(offsetof(PyThreadState, datastack_top), ST_PY_TSTATE_DATASTACK_TOP);\n"
+		 "EQ(offsetof(PyThreadState, datastack_top) + 8 <= 320, 1);\n"
+		 "EQ(offsetof(_PyStackChunk, data), ST_PY_STACK_CHUNK_DATA);\n"
 		 "EQ(offsetof(_PyCFrame, current_frame), ST_PY_CFRAME_CURRENT);\n"
 		 "EQ(offsetof(_PyInterpreterFrame, f_code), ST_PY_FRAME_CODE);\n"
 		 "EQ(offsetof(_PyInterpreterFrame, previous), ST_PY_FRAME_PREVIOUS);\n"
