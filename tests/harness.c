@@ -430,3 +430,24 @@ size_t h_occurrences(const char *s, const char *needle)
 		n++;
 	return n;
 }
+
+void h_write_in(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+void h_event_text(const char *out, const char *call, char *buf, size_t size)
+{
+	const char *ev = strstr(out, call);
+	cr_assert_not_null(ev, "no %s in\n%s", call, out);
+	const char *end = ev;
+	while ((end = strchr(end + 1, '\n')) != NULL && strncmp(end + 1, "    ", 4) == 0)
+		;
+	size_t n = end ? (size_t)(end - ev) : strlen(ev);
+	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), ev);
+}

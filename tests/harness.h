@@ -51,6 +51,11 @@ size_t h_count(const struct st_trace *t, int op, unsigned pid);
 int h_check_ends(const struct st_trace *t, const char *out, unsigned pid);
 /* Value of "key=" on the first line starting with label, or -1. */
 long h_field(const char *out, const char *label, const char *key);
+/* dir/name made with text in it (a script a test runs). */
+void h_write_in(const char *dir, const char *name, const char *text);
+/* From socktrace-dump -n's text: the first event line containing call, with
+ * its stack lines ("    at ..."), into buf. */
+void h_event_text(const char *out, const char *call, char *buf, size_t size);
 
 /* python3 -m http.server on a kernel-chosen loopback port, traced into trace:
  * under the shim, or under the socktrace launcher when launcher is true. */

@@ -30,16 +30,6 @@ static void teardown(void)
 
 TestSuite(jit, .init = setup, .fini = teardown, .timeout = 120);
 
-static void jit_write(const char *name, const char *text)
-{
-	char path[256];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "%s", path);
-	fputs(text, f);
-	fclose(f);
-}
-
 static const char jit_app[] =
 	"const net = require('net');\n"
 	"function localPortOf(sock) {\n"
@@ -77,18 +67,6 @@ static const char *jit_dump(void)
 	return r.out;
 }
 
-/* The text of the first event named call and its stack. */
-static void jit_stack_of(const char *out, const char *call, char *buf, size_t size)
-{
-	const char *ev = strstr(out, call);
-	cr_assert_not_null(ev, "no %s in\n%s", call, out);
-	const char *end = ev;
-	while ((end = strchr(end + 1, '\n')) != NULL && strncmp(end + 1, "    ", 4) == 0)
-		;
-	size_t n = end ? (size_t)(end - ev) : strlen(ev);
-	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), ev);
-}
-
 /* socktrace -k runs node with its perf map on (appended to the user's
  * NODE_OPTIONS, never replacing them): the getsockname a named function of
  * the script makes names that function with V8's place for it, and
@@ -97,7 +75,7 @@ Test(jit, node_frames_are_named_from_its_perf_map)
 {
 	if (access("/usr/bin/node", X_OK) != 0)
 		cr_skip_test("no node");
-	jit_write("app.js", jit_app);
+	h_write_in(dir, "app.js", jit_app);
 	char app[256];
 	snprintf(app, sizeof app, "%s/app.js", dir);
 	const char *argv[] = {launcher, "-q", "-k", "32", "-o", trace, "/usr/bin/node", app, NULL};
@@ -114,11 +92,11 @@ Test(jit, node_frames_are_named_from_its_perf_map)
 	/* the getsockname of the connected socket (the listener's comes first) */
 	const char *named = NULL;
 	for (const char *ev = out; !named && (ev = strstr(ev, " getsockname(")) != NULL; ev++) {
-		jit_stack_of(ev, " getsockname(", stack, sizeof stack);
+		h_event_text(ev, " getsockname(", stack, sizeof stack);
 		named = strstr(stack, want);
 	}
 	cr_assert_not_null(named, "no getsockname names %s in\n%s", want, out);
-	jit_stack_of(out, " connect(", stack, sizeof stack);
+	h_event_text(out, " connect(", stack, sizeof stack);
 	cr_assert_not_null(strstr(stack, "at internalConnect (node:net:"), "%s", stack);
 	cr_assert_null(strstr(stack, "?? ["), "an unnamed frame:\n%s", stack);
 }
@@ -132,7 +110,7 @@ Test(jit, without_a_readable_map_jit_frames_stay_unnamed)
 		cr_skip_test("no node");
 	/* the map V8 opened is unlinked and a FIFO put at its path: what the
 	 * shim finds at exit */
-	jit_write("app.js",
+	h_write_in(dir, "app.js",
 		  "const fs = require('fs'), cp = require('child_process');\n"
 		  "const map = '/tmp/perf-' + process.pid + '.map';\n"
 		  "fs.unlinkSync(map);\n"
@@ -151,7 +129,7 @@ Test(jit, without_a_readable_map_jit_frames_stay_unnamed)
 	jit_forget_maps(); /* the FIFO */
 	const char *out = jit_dump();
 	char stack[16384];
-	jit_stack_of(out, " connect(", stack, sizeof stack);
+	h_event_text(out, " connect(", stack, sizeof stack);
 	cr_assert_null(strstr(stack, "[js]"), "named without a map:\n%s", stack);
 	cr_assert_not_null(strstr(stack, "?? ["), "%s", stack);
 }
@@ -195,7 +173,7 @@ Test(jit, java_frames_are_walked_and_named)
 {
 	if (access("/usr/bin/java", X_OK) != 0)
 		cr_skip_test("no java");
-	jit_write("Dial.java",
+	h_write_in(dir, "Dial.java",
 		  "import java.net.*;\n"
 		  "public class Dial {\n"
 		  "    public static void main(String[] a) throws Exception {\n"
@@ -212,7 +190,7 @@ Test(jit, java_frames_are_walked_and_named)
 	jit_forget_maps();
 	const char *out = jit_dump();
 	char stack[16384];
-	jit_stack_of(out, " connect(", stack, sizeof stack);
+	h_event_text(out, " connect(", stack, sizeof stack);
 	const char *const order[] = {"Java_sun_nio_ch_Net_connect0", "[jit]", "JavaMain", NULL};
 	const char *at = stack;
 	for (size_t i = 0; order[i]; i++) {

@@ -37,16 +37,6 @@ static void py_need_311(void)
 		cr_skip_test("/usr/bin/python3 is not CPython 3.11");
 }
 
-static void py_write(const char *name, const char *text)
-{
-	char path[256];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "%s", path);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Runs dir/main.py under the shim, stacks of depth (NULL: none). */
 static void py_run(const char *depth)
 {
@@ -68,16 +58,10 @@ static const char *py_dump(const char *view, const char *more)
 	return r.out;
 }
 
-/* The text of the connect event's stack (up to the next event). */
+/* The first event with call and its stack, into buf. */
 static const char *py_stack_of(const char *out, const char *call, char *buf, size_t size)
 {
-	const char *ev = strstr(out, call);
-	cr_assert_not_null(ev, "no %s in\n%s", call, out);
-	const char *end = ev;
-	while ((end = strchr(end + 1, '\n')) != NULL && strncmp(end + 1, "    ", 4) == 0)
-		;
-	size_t n = end ? (size_t)(end - ev) : strlen(ev);
-	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), ev);
+	h_event_text(out, call, buf, size);
 	return buf;
 }
 
@@ -116,8 +100,8 @@ static const char py_main_deep[] =
 Test(python, a_connect_three_functions_deep_names_each_line)
 {
 	py_need_311();
-	py_write("mylib.py", py_lib);
-	py_write("main.py", py_main_deep);
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_deep);
 	py_run("16");
 	char want[3][300], stack[8192];
 	snprintf(want[0], sizeof want[0], "at dial (%s/mylib.py:3) [py]", dir);
@@ -140,9 +124,9 @@ Test(python, a_connect_three_functions_deep_names_each_line)
 Test(python, file_names_beyond_ascii_are_utf8)
 {
 	py_need_311();
-	py_write("caf\xc3\xa9.py", py_lib);
-	py_write("\xe6\x97\xa5.py", py_lib);
-	py_write("main.py",
+	h_write_in(dir, "caf\xc3\xa9.py", py_lib);
+	h_write_in(dir, "\xe6\x97\xa5.py", py_lib);
+	h_write_in(dir, "main.py",
 		 "import socket, sys, importlib\n"
 		 "sys.path.insert(0, sys.argv[1])\n"
 		 "latin = importlib.import_module('caf\xc3\xa9')\n"
@@ -164,7 +148,7 @@ Test(python, file_names_beyond_ascii_are_utf8)
 Test(python, a_deep_recursion_keeps_its_innermost_frames)
 {
 	py_need_311();
-	py_write("main.py",
+	h_write_in(dir, "main.py",
 		 "import socket, sys\n"
 		 "sys.setrecursionlimit(2000)\n"
 		 "def down(k, port):\n"
@@ -192,8 +176,8 @@ Test(python, a_deep_recursion_keeps_its_innermost_frames)
 Test(python, without_stacks_no_python_is_read)
 {
 	py_need_311();
-	py_write("mylib.py", py_lib);
-	py_write("main.py", py_main_deep);
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_deep);
 	py_run(NULL);
 	struct st_trace t;
 	h_load(&t, trace);
@@ -207,8 +191,8 @@ Test(python, without_stacks_no_python_is_read)
 Test(python, threads_each_name_their_own_frames)
 {
 	py_need_311();
-	py_write("mylib.py", py_lib);
-	py_write("main.py",
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py",
 		 "import socket, sys, threading\n"
 		 "sys.path.insert(0, sys.argv[1])\n"
 		 "import mylib\n"
@@ -250,7 +234,7 @@ Test(python, threads_each_name_their_own_frames)
 Test(python, an_asyncio_coroutine_is_named)
 {
 	py_need_311();
-	py_write("main.py",
+	h_write_in(dir, "main.py",
 		 "import asyncio, socket\n"
 		 "async def fetch(port):\n"
 		 "    r, w = await asyncio.open_connection('127.0.0.1', port)\n"
@@ -272,7 +256,7 @@ Test(python, an_asyncio_coroutine_is_named)
 Test(python, a_forked_child_names_its_frames)
 {
 	py_need_311();
-	py_write("main.py",
+	h_write_in(dir, "main.py",
 		 "import os, socket\n"
 		 "def dial_once(port):\n"
 		 "    socket.create_connection(('127.0.0.1', port)).close()\n"
@@ -298,7 +282,7 @@ Test(python, a_forked_child_names_its_frames)
 Test(python, urllib_names_the_programs_own_function)
 {
 	py_need_311();
-	py_write("main.py",
+	h_write_in(dir, "main.py",
 		 "import http.server, threading, urllib.request\n"
 		 "class H(http.server.BaseHTTPRequestHandler):\n"
 		 "    def do_GET(self):\n"
@@ -327,7 +311,7 @@ Test(python, a_c_extensions_connect_names_the_python_caller)
 	py_need_311();
 	if (access("/usr/include/python3.11/Python.h", R_OK) != 0)
 		cr_skip_test("no python3.11-dev headers to build the extension");
-	py_write("dialext.c",
+	h_write_in(dir, "dialext.c",
 		 "#define PY_SSIZE_T_CLEAN\n"
 		 "#include <Python.h>\n"
 		 "#include <arpa/inet.h>\n"
@@ -354,7 +338,7 @@ Test(python, a_c_extensions_connect_names_the_python_caller)
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	static struct h_run r;
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
-	py_write("main.py",
+	h_write_in(dir, "main.py",
 		 "import socket, sys\n"
 		 "sys.path.insert(0, sys.argv[1])\n"
 		 "import dialext\n"
@@ -375,7 +359,7 @@ Test(python, the_layout_is_cpython_311s)
 {
 	if (access("/usr/include/python3.11/internal/pycore_frame.h", R_OK) != 0)
 		cr_skip_test("no python3.11-dev internal headers");
-	py_write("layout.c",
+	h_write_in(dir, "layout.c",
 		 "#define Py_BUILD_CORE 1\n"
 		 "#include <Python.h>\n"
 		 "#include <internal/pycore_frame.h>\n"
