@@ -117,6 +117,19 @@ Test(python, a_connect_three_functions_deep_names_each_line)
 			   "%s", otlp);
 	cr_assert_not_null(strstr(otlp, "\"code.lineno\",\"value\":{\"intValue\":\"3\"}"), "%s",
 			   otlp);
+	/* the report: the code cell names dial, the whole stack a click away */
+	char html[160];
+	snprintf(html, sizeof html, "%s/r.html", dir);
+	py_dump("--html", html);
+	FILE *f = fopen(html, "r");
+	cr_assert_not_null(f);
+	static char page[1 << 20];
+	page[fread(page, 1, sizeof page - 1, f)] = '\0';
+	fclose(f);
+	const char *cell = strstr(page, "<details><summary>dial</summary><pre>");
+	cr_assert_not_null(cell, "no code cell with a stack");
+	const char *cell_order[] = {want[0], want[1], want[2], "</pre></details>", NULL};
+	py_in_order(cell, cell_order);
 }
 
 /* A file name that is not ASCII (a Latin-1 str inside CPython) is written

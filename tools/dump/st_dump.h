@@ -49,6 +49,7 @@ struct st_conn_row {
 	const char *client_top, *server_top;   /* the code's frame (st_stack_code), or NULL */
 	const char *client_file, *server_file; /* its source file, NULL when unknown */
 	int client_line, server_line;          /* 0 when unknown */
+	const char *client_stack, *server_stack; /* --html: the whole stack as text, or NULL */
 };
 
 struct st_dump;
@@ -152,6 +153,8 @@ unsigned st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i
  * else its innermost frame; its slot index and *f (untouched when the
  * event has no stack). */
 unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f);
+/* an event's stack as the text view prints it, a line a frame */
+void st_stack_print(FILE *out, const struct st_ev *ev, const struct st_dump *d);
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);
 

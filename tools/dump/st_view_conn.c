@@ -50,6 +50,7 @@ struct st_end {
 	struct st_ev copy;
 	uint8_t local_sa[32], peer_sa[32];
 	uint64_t frames[2]; /* the frame that names its code (st_stack_code) */
+	char *stack_text;   /* --html: the whole stack, as text (NULL: none) */
 	const struct st_proc *proc;
 	struct st_key local, peer;
 	bool client;
@@ -457,12 +458,29 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 	return st_paired_for_good(e, now);
 }
 
+/* The whole stack of ev as the text view prints it, at most 8 KiB (the
+ * report's rows outlive the stream's records). */
+static char *st_stack_string(const struct st_dump *d, const struct st_ev *ev)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL)
+		return NULL;
+	st_stack_print(f, ev, d);
+	fclose(f);
+	if (text && len > 8192)
+		text[8192] = '\0';
+	return text;
+}
+
 /* An end printed before its close leaves the index its close would find it by. */
 static void st_end_free(struct st_view_state *v, struct st_end *e)
 {
 	if (e->awaiting_fork)
 		st_forked_remove(v, e);
 	free(e->child_close);
+	free(e->stack_text);
 	if ((e->wants_close && !e->closed) || e->wants_result) {
 		struct st_end *open = st_open_find(v, e->copy.file, e->copy.pid, e->copy.fd);
 		if (open == e)
@@ -583,6 +601,8 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 		if (ev->peer.len)
 			memcpy(e->peer_sa, st_ep_sa(&ev->peer), ev->peer.len);
 	}
+	if (d->view == ST_VIEW_HTML && ev->nframes)
+		e->stack_text = st_stack_string(d, ev);
 	/* the frame that names its code: a Python frame takes two slots */
 	struct st_frame code;
 	unsigned at = st_stack_code(d, ev, &code);
@@ -903,6 +923,8 @@ static void st_row_of(struct st_dump *d, const struct st_end *c, const struct st
 		.client_top = c ? st_stack_top(d, c->ev) : NULL,
 		.server_top = s ? st_stack_top(d, s->ev) : NULL,
 	};
+	r->client_stack = c ? c->stack_text : NULL;
+	r->server_stack = s ? s->stack_text : NULL;
 	struct st_frame f;
 	if (c && c->ev->nframes && (st_stack_code(d, c->ev, &f), f.file)) {
 		r->client_file = f.file;

@@ -32,7 +32,7 @@ static const char *st_obj_name(const struct st_frame *f)
 }
 
 /* "    at inner+0x1a (/path/prog) prog.c:12" */
-static void st_print_stack_text(FILE *out, const struct st_ev *ev, const struct st_dump *o)
+void st_stack_print(FILE *out, const struct st_ev *ev, const struct st_dump *o)
 {
 	if (ev->flags & ST_EV_STACK_SKIPPED)
 		fputs("    (no stack: the call interrupted the dynamic loader or the shim)\n", out);
@@ -151,7 +151,7 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dum
 		st_endpoint_text(out, &ev->peer, o->numeric);
 	}
 	fputc('\n', out);
-	st_print_stack_text(out, ev, o);
+	st_stack_print(out, ev, o);
 }
 
 static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dump *o)

@@ -32,6 +32,7 @@ struct st_hrow {
 	char client[96], server[96], client_end[80], server_end[80];
 	char result[24], client_code[160], server_code[160];
 	char client_lane[96], server_lane[96]; /* services, without pids: the lanes */
+	char *client_stack, *server_stack; /* the whole stacks as text, or NULL */
 	bool have_connect, have_duration, have_bytes;
 	uint64_t connect_ns, duration_ns, tx, rx;
 };
@@ -128,6 +129,8 @@ void st_html_row(struct st_dump *d, const struct st_conn_row *r)
 	snprintf(x->result, sizeof x->result, "%s", r->result);
 	snprintf(x->client_code, sizeof x->client_code, "%s", r->client_top ? r->client_top : "");
 	snprintf(x->server_code, sizeof x->server_code, "%s", r->server_top ? r->server_top : "");
+	x->client_stack = r->client_stack ? st_xstrdup(r->client_stack) : NULL;
+	x->server_stack = r->server_stack ? st_xstrdup(r->server_stack) : NULL;
 	x->have_connect = r->have_connect;
 	x->connect_ns = r->connect_ns;
 	x->have_duration = r->have_duration;
@@ -350,6 +353,31 @@ static void st_cell_u64(FILE *out, bool have, uint64_t v, double scale, const ch
 	fputs("</td>", out);
 }
 
+/* A code cell: the frame that names the code, the whole stack a click away
+ * (a details element: no script needed). */
+static void st_html_code(FILE *out, const char *code, const char *stack)
+{
+	if (stack == NULL || stack[0] == '\0') {
+		st_html_text(out, code);
+		return;
+	}
+	fputs("<details><summary>", out);
+	st_html_text(out, code);
+	fputs("</summary><pre>", out);
+	/* a line a frame, each escaped (the text view's own escapes kept) */
+	for (const char *line = stack; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		char one[1024];
+		snprintf(one, sizeof one, "%.*s", (int)n, line);
+		st_html_text(out, one);
+		if (nl)
+			fputc('\n', out);
+		line += n + (nl != NULL);
+	}
+	fputs("</pre></details>", out);
+}
+
 static void st_html_table(const struct st_html *h, FILE *out)
 {
 	fputs("<table id=\"connections\"><thead><tr><th>#</th><th>client</th><th>client end</th>"
@@ -375,9 +403,9 @@ static void st_html_table(const struct st_html *h, FILE *out)
 		st_cell_u64(out, x->have_bytes, x->tx, 1, "%.0f");
 		st_cell_u64(out, x->have_bytes, x->rx, 1, "%.0f");
 		fputs("<td>", out);
-		st_html_text(out, x->client_code);
+		st_html_code(out, x->client_code, x->client_stack);
 		fputs("</td><td>", out);
-		st_html_text(out, x->server_code);
+		st_html_code(out, x->server_code, x->server_stack);
 		fputs("</td></tr>\n", out);
 	}
 	fputs("</tbody></table>\n", out);
@@ -412,6 +440,10 @@ static const char st_html_script[] =
 
 static void st_html_free(struct st_dump *d, struct st_html *h)
 {
+	for (size_t i = 0; i < h->nrows; i++) {
+		free(h->rows[i].client_stack);
+		free(h->rows[i].server_stack);
+	}
 	free(h->rows);
 	free(h->starts);
 	free(h->starts_failed);
