@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -326,6 +327,92 @@ static int st_py_frames_with(struct st_py_frame *out, int max, uint8_t *stack,
 	return n;
 }
 
+/*
+ * Without a system call: when the native stack shows that this thread is
+ * running Python code that called us directly (an interpreter frame among
+ * the native ones, and no signal frame before it), every object reached
+ * from the thread's current frame is kept alive by this very thread, which
+ * is inside our wrapper: the frames (on its frame stack, or owned by
+ * generators the chain keeps alive), their code objects (each frame holds a
+ * reference) and the code's strings.  Nothing can free them meanwhile; so
+ * they are read as memory.  A handler that interrupted Python halfway
+ * through popping a frame could see a code object being freed: a signal
+ * frame (the return into libc's __restore_rt, learnt from the handler
+ * CPython installs for SIGINT) sends the event to the read-by-system-call
+ * path, as does a native stack too short to show the interpreter frame.
+ * The thread state comes from CPython's own thread-local key (what
+ * PyGILState_GetThisThreadState reads), checked by thread id.
+ */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000 /* the kernel's; glibc sets it and keeps it to itself */
+#endif
+static uint64_t st_py_restorer;   /* __restore_rt, 0 while unknown */
+static bool st_py_restorer_tried;
+
+static void st_py_learn_restorer(void)
+{
+	struct sigaction sa;
+	st_py_restorer_tried = true;
+	if (sigaction(SIGINT, NULL, &sa) == 0 && (sa.sa_flags & SA_RESTORER))
+		st_py_restorer = (uint64_t)(uintptr_t)sa.sa_restorer;
+}
+
+/* Whether the stack's innermost interpreter frame is shown with no signal
+ * frame before it. */
+static bool st_py_called_directly(const struct st_stack *s)
+{
+	if (!st_py_restorer_tried)
+		st_py_learn_restorer();
+	if (st_py_restorer == 0)
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->ip[i] - st_py_restorer < 16)
+			return false;
+		if (s->ip[i] >= st_py_eval_lo && s->ip[i] < st_py_eval_hi)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t st_py_load(uint64_t addr)
+{
+	return *(const uint64_t *)(uintptr_t)addr;
+}
+
+/* The frames as memory (see above); -1 when anything is not as expected. */
+static int st_py_frames_direct(struct st_py_frame *out, int max)
+{
+	const uint8_t *tss = (const uint8_t *)(uintptr_t)(st_py_runtime + ST_PY_RUNTIME_AUTO_TSS);
+	int initialized;
+	pthread_key_t key;
+	memcpy(&initialized, tss + ST_PY_TSS_INITIALIZED, sizeof initialized);
+	memcpy(&key, tss + ST_PY_TSS_KEY, sizeof key);
+	uint64_t t = initialized ? (uint64_t)(uintptr_t)pthread_getspecific(key) : 0;
+	if (t == 0 || st_py_load(t + ST_PY_TSTATE_THREAD_ID) != (uint64_t)pthread_self())
+		return -1;
+	uint64_t cframe = st_py_load(t + ST_PY_TSTATE_CFRAME);
+	uint64_t frame = cframe ? st_py_load(cframe + ST_PY_CFRAME_CURRENT) : 0;
+	int n = 0;
+	for (; frame != 0 && n < max; n++) {
+		const uint8_t *f = (const uint8_t *)(uintptr_t)frame;
+		uint64_t c, prev_instr;
+		memcpy(&c, f + ST_PY_FRAME_CODE, 8);
+		memcpy(&prev_instr, f + ST_PY_FRAME_PREV_INSTR, 8);
+		if (c == 0 || !st_py_note_code(c, (const uint8_t *)(uintptr_t)c))
+			return -1;
+		int32_t first_traceable;
+		memcpy(&first_traceable, (const uint8_t *)(uintptr_t)c + ST_PY_CODE_FIRSTTRACEABLE, 4);
+		int64_t instr = ((int64_t)prev_instr - (int64_t)(c + ST_PY_CODE_CODE)) / 2;
+		out[n] = (struct st_py_frame){
+			.code = c, .instr = instr < -1 ? -1 : instr, .entry = f[ST_PY_FRAME_IS_ENTRY] != 0,
+			.shown = f[ST_PY_FRAME_OWNER] == ST_PY_OWNED_BY_GENERATOR ||
+				 instr >= first_traceable,
+		};
+		memcpy(&frame, f + ST_PY_FRAME_PREVIOUS, 8);
+	}
+	return n;
+}
+
 static int st_py_frames(struct st_py_frame *out, int max)
 {
 	if (__atomic_exchange_n(&st_py_scratch_busy, 1, __ATOMIC_ACQUIRE))
@@ -349,7 +436,11 @@ static bool st_py_put(uint64_t *out, unsigned *n, const struct st_py_frame *f)
 void st_python_frames(struct st_stack *s)
 {
 	struct st_py_frame py[ST_PY_FRAMES_MAX];
-	int np = st_py_frames(py, ST_PY_FRAMES_MAX);
+	int np = -1;
+	if (st_py_called_directly(s))
+		np = st_py_frames_direct(py, ST_PY_FRAMES_MAX);
+	if (np < 0)
+		np = st_py_frames(py, ST_PY_FRAMES_MAX);
 	if (np <= 0)
 		return;
 	uint64_t out[ST_FRAMES_MAX];

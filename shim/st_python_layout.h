@@ -11,6 +11,9 @@
 
 enum {
 	ST_PY_RUNTIME_INTERP_HEAD = 40,  /* _PyRuntimeState.interpreters.head */
+	ST_PY_RUNTIME_AUTO_TSS = 592,    /* _PyRuntimeState.gilstate.autoTSSkey */
+	ST_PY_TSS_INITIALIZED = 0,       /* Py_tss_t._is_initialized */
+	ST_PY_TSS_KEY = 4,               /* Py_tss_t._key */
 	ST_PY_INTERP_THREADS_HEAD = 16,  /* PyInterpreterState.threads.head */
 	ST_PY_TSTATE_NEXT = 8,           /* PyThreadState.next */
 	ST_PY_TSTATE_CFRAME = 56,        /* PyThreadState.cframe */

@@ -76,6 +76,20 @@ static void py_in_order(const char *text, const char *const *needles)
 	}
 }
 
+/* Builds dir/NAME.c into the extension module NAME. */
+static void py_build_extension(const char *name)
+{
+	if (access("/usr/include/python3.11/Python.h", R_OK) != 0)
+		cr_skip_test("no python3.11-dev headers to build the extension");
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "cc -shared -fPIC -O1 -g -I/usr/include/python3.11 -o %s/%s%s %s/%s.c", dir, name,
+		 ".cpython-311-x86_64-linux-gnu.so", dir, name);
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+}
+
 static const char py_lib[] =
 	"import socket\n"
 	"def dial(port):\n"
@@ -183,6 +197,85 @@ Test(python, a_deep_recursion_keeps_its_innermost_frames)
 	char first[300];
 	snprintf(first, sizeof first, "at down (%s/main.py:5) [py]", dir);
 	cr_assert_not_null(strstr(stack, first), "%s", stack);
+}
+
+/* A stack too short to show the interpreter's frame: the Python frames are
+ * read by system call, and come after the native ones, still named. */
+Test(python, a_short_native_stack_still_names_python_frames)
+{
+	py_need_311();
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_deep);
+	py_run("2");
+	char want[3][300], stack[8192];
+	snprintf(want[0], sizeof want[0], "at dial (%s/mylib.py:3) [py]", dir);
+	snprintf(want[1], sizeof want[1], "at middle (%s/mylib.py:5) [py]", dir);
+	snprintf(want[2], sizeof want[2], "at outer (%s/mylib.py:7) [py]", dir);
+	const char *const order[] = {want[0], want[1], want[2], NULL};
+	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+}
+
+/* A C signal handler that calls getsockname every 200 us while the
+ * interpreter makes and drops thousands of functions (code objects freed
+ * all the time): the handler's stacks go through libc's signal frame, so
+ * their Python frames are read by system call, never as memory that may be
+ * being freed.  The program runs to its end, its events recorded. */
+Test(python, a_signal_handlers_calls_while_code_is_freed_never_fault)
+{
+	py_need_311();
+	h_write_in(dir, "sigdial.c",
+		   "#define PY_SSIZE_T_CLEAN\n"
+		   "#include <Python.h>\n"
+		   "#include <signal.h>\n"
+		   "#include <sys/socket.h>\n"
+		   "#include <sys/time.h>\n"
+		   "static int fd = -1;\n"
+		   "static volatile long calls;\n"
+		   "static void on_alarm(int sig)\n"
+		   "{\n"
+		   "\t(void)sig;\n"
+		   "\tstruct sockaddr_storage ss;\n"
+		   "\tsocklen_t len = sizeof ss;\n"
+		   "\tgetsockname(fd, (struct sockaddr *)&ss, &len);\n"
+		   "\tcalls++;\n"
+		   "}\n"
+		   "static PyObject *start(PyObject *self, PyObject *arg)\n"
+		   "{\n"
+		   "\tfd = (int)PyLong_AsLong(arg);\n"
+		   "\tstruct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};\n"
+		   "\tsigaction(SIGALRM, &sa, 0);\n"
+		   "\tstruct itimerval it = {{0, 200}, {0, 200}};\n"
+		   "\tsetitimer(ITIMER_REAL, &it, 0);\n"
+		   "\tPy_RETURN_NONE;\n"
+		   "}\n"
+		   "static PyObject *stop(PyObject *self, PyObject *arg)\n"
+		   "{\n"
+		   "\tstruct itimerval it = {{0, 0}, {0, 0}};\n"
+		   "\tsetitimer(ITIMER_REAL, &it, 0);\n"
+		   "\treturn PyLong_FromLong(calls);\n"
+		   "}\n"
+		   "static PyMethodDef m[] = {{\"start\", start, METH_O, 0}, {\"stop\", stop, METH_NOARGS, 0}, {0}};\n"
+		   "static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"sigdial\", 0, -1, m};\n"
+		   "PyMODINIT_FUNC PyInit_sigdial(void) { return PyModule_Create(&d); }\n");
+	py_build_extension("sigdial");
+	h_write_in(dir, "main.py",
+		   "import socket, sys, time\n"
+		   "sys.path.insert(0, sys.argv[1])\n"
+		   "import sigdial\n"
+		   "s = socket.create_server(('127.0.0.1', 0))\n"
+		   "sigdial.start(s.fileno())\n"
+		   "end = time.monotonic() + 1.0\n"
+		   "k = 0\n"
+		   "while time.monotonic() < end and k < 200000:\n"
+		   "    exec(compile('def f%d(x):\\n    return [x + i for i in range(3)]\\nf%d(1)' % (k, k), 'gen', 'exec'), {})\n"
+		   "    k += 1\n"
+		   "print(sigdial.stop(), k)\n");
+	py_run("16");
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t names = h_count(&t, ST_OP_GETSOCKNAME, 0);
+	cr_assert_gt(names, 100, "%zu getsockname events from the handler", names);
+	st_trace_free(&t);
 }
 
 /* Without stacks nothing of Python is read or written. */
@@ -322,8 +415,6 @@ Test(python, urllib_names_the_programs_own_function)
 Test(python, a_c_extensions_connect_names_the_python_caller)
 {
 	py_need_311();
-	if (access("/usr/include/python3.11/Python.h", R_OK) != 0)
-		cr_skip_test("no python3.11-dev headers to build the extension");
 	h_write_in(dir, "dialext.c",
 		 "#define PY_SSIZE_T_CLEAN\n"
 		 "#include <Python.h>\n"
@@ -344,13 +435,7 @@ Test(python, a_c_extensions_connect_names_the_python_caller)
 		 "static PyMethodDef m[] = {{\"dial\", dial, METH_O, 0}, {0}};\n"
 		 "static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"dialext\", 0, -1, m};\n"
 		 "PyMODINIT_FUNC PyInit_dialext(void) { return PyModule_Create(&d); }\n");
-	char cmd[1024];
-	snprintf(cmd, sizeof cmd,
-		 "cc -shared -fPIC -O1 -g -I/usr/include/python3.11 -o %s/dialext%s %s/dialext.c",
-		 dir, ".cpython-311-x86_64-linux-gnu.so", dir);
-	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	static struct h_run r;
-	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	py_build_extension("dialext");
 	h_write_in(dir, "main.py",
 		 "import socket, sys\n"
 		 "sys.path.insert(0, sys.argv[1])\n"
@@ -382,6 +467,9 @@ Test(python, the_layout_is_cpython_311s)
 		 "#include \"st_python_layout.h\"\n"
 		 "#define EQ(a, b) _Static_assert((a) == (b), #a)\n"
 		 "EQ(offsetof(_PyRuntimeState, interpreters.head), ST_PY_RUNTIME_INTERP_HEAD);\n"
+		 "EQ(offsetof(_PyRuntimeState, gilstate.autoTSSkey), ST_PY_RUNTIME_AUTO_TSS);\n"
+		 "EQ(offsetof(Py_tss_t, _is_initialized), ST_PY_TSS_INITIALIZED);\n"
+		 "EQ(offsetof(Py_tss_t, _key), ST_PY_TSS_KEY);\n"
 		 "EQ(offsetof(PyInterpreterState, threads.head), ST_PY_INTERP_THREADS_HEAD);\n"
 		 "EQ(offsetof(PyThreadState, next), ST_PY_TSTATE_NEXT);\n"
 		 "EQ(offsetof(PyThreadState, cframe), ST_PY_TSTATE_CFRAME);\n"
