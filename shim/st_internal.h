@@ -87,6 +87,8 @@ void st_jit_flush(void);
 /* st_python.c: CPython 3.11's frames put into stacks, when it runs us. */
 extern bool st_python_on;
 void st_python_init(void);
+struct dl_phdr_info;
+void st_python_consider(const struct dl_phdr_info *info); /* an object the scan found */
 void st_python_frames(struct st_stack *s);
 /* st_loader_lock.c: the loader's object-list lock, found at start-up. */
 void st_loader_lock_init(void);

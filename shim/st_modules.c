@@ -124,6 +124,7 @@ static int st_scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		len = st_exe_len;
 	}
 	st_emit(*(const uint64_t *)arg, &st_mods[n], path, len, f.build_id, f.build_id_len, 0);
+	st_python_consider(info);
 	return 0;
 }
 

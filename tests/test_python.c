@@ -278,6 +278,37 @@ Test(python, a_signal_handlers_calls_while_code_is_freed_never_fault)
 	st_trace_free(&t);
 }
 
+/* A program that loads libpython itself, RTLD_LOCAL, as plugins do: CPython
+ * is found in the library's own symbol table when the module scan first
+ * sees it, and its frames are named. */
+Test(python, an_embedded_interpreter_loaded_later_is_found)
+{
+	if (access("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", R_OK) != 0)
+		cr_skip_test("no libpython3.11");
+	h_write_in(dir, "emb.py",
+		   "import socket\n"
+		   "def embedded_dial(port):\n"
+		   "    return socket.create_connection(('127.0.0.1', port))\n"
+		   "s = socket.create_server(('127.0.0.1', 0), backlog=4)\n"
+		   "for _ in range(3):\n"
+		   "    embedded_dial(s.getsockname()[1]).close()\n");
+	char prog[256], script[256];
+	h_path(prog, sizeof prog, "progs/pyembed");
+	snprintf(script, sizeof script, "%s/emb.py", dir);
+	const char *argv[] = {prog, script, NULL};
+	const char *env[] = {"SOCKTRACE_BACKTRACE=16", NULL};
+	static struct h_run r;
+	unlink(trace);
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s%s", r.out, r.err);
+	char want[300];
+	snprintf(want, sizeof want, "at embedded_dial (%s:3) [py]", script);
+	const char *out = py_dump("-n", NULL);
+	size_t named = 0;
+	for (const char *p = out; (p = strstr(p, want)) != NULL; p++)
+		named++;
+	cr_assert_eq(named, 3, "%zu of 3 connects named:\n%s", named, out);
+}
+
 /* Without stacks nothing of Python is read or written. */
 Test(python, without_stacks_no_python_is_read)
 {
