@@ -309,6 +309,34 @@ Test(python, an_embedded_interpreter_loaded_later_is_found)
 	cr_assert_eq(named, 3, "%zu of 3 connects named:\n%s", named, out);
 }
 
+/* Connections made while the interpreter shuts down (an atexit function,
+ * a finalizer run at exit) are recorded with their frames; nothing faults
+ * while the state is torn down. */
+Test(python, connects_during_interpreter_shutdown_are_safe)
+{
+	py_need_311();
+	h_write_in(dir, "main.py",
+		   "import atexit, socket\n"
+		   "s = socket.create_server(('127.0.0.1', 0), backlog=8)\n"
+		   "port = s.getsockname()[1]\n"
+		   "def at_exit_dial():\n"
+		   "    socket.create_connection(('127.0.0.1', port)).close()\n"
+		   "atexit.register(at_exit_dial)\n"
+		   "class Late:\n"
+		   "    def __del__(self):\n"
+		   "        socket.create_connection(('127.0.0.1', port)).close()\n"
+		   "keep = Late()\n");
+	py_run("16");
+	char want[300];
+	snprintf(want, sizeof want, "at at_exit_dial (%s/main.py:5) [py]", dir);
+	const char *out = py_dump("-n", NULL);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_geq(h_count(&t, ST_OP_CONNECT, 0), 1);
+	st_trace_free(&t);
+}
+
 /* Without stacks nothing of Python is read or written. */
 Test(python, without_stacks_no_python_is_read)
 {
