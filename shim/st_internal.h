@@ -84,11 +84,17 @@ bool st_jit_known(uint64_t ip);
 void st_jit_note(uint64_t ip);
 void st_jit_flush(void);
 
-/* st_python.c: CPython 3.11's frames put into stacks, when it runs us. */
+/* st_python_find.c: CPython 3.11 in this process, when it runs us. */
 extern bool st_python_on;
+extern struct st_py_where {
+	uint64_t runtime;          /* &_PyRuntime */
+	uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
+	uint32_t version;          /* PY_VERSION_HEX */
+} st_py_where;
 void st_python_init(void);
 struct dl_phdr_info;
 void st_python_consider(const struct dl_phdr_info *info); /* an object the scan found */
+/* st_python.c: the calling thread's Python frames put into its stack. */
 void st_python_frames(struct st_stack *s);
 /* st_loader_lock.c: the loader's object-list lock, found at start-up. */
 void st_loader_lock_init(void);

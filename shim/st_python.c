@@ -7,11 +7,14 @@
  *
  * Hazards, and what guards each:
  * - The GIL is released around connect(), so another thread may be freeing
- *   a frame or a code object while we read it, and a forked child or an
- *   exiting interpreter may be tearing the state down: every read goes
- *   through process_vm_readv on ourselves, which fails with EFAULT where a
- *   load would fault, and any failed or implausible read drops the Python
- *   frames of that event (the native stack is still recorded).
+ *   objects while we read, and a forked child or an exiting interpreter may
+ *   be tearing the state down.  What the calling thread's own frame chain
+ *   reaches is kept alive by that thread, inside our wrapper: it is read as
+ *   memory when the native stack proves the thread is there (an interpreter
+ *   frame and no signal frame before it, st_py_called_directly); anything
+ *   else goes through process_vm_readv on ourselves, which fails with
+ *   EFAULT where a load would fault, and any failed or implausible read
+ *   drops the Python frames of that event (the native stack is kept).
  * - No Python API is called: nothing here allocates, takes the GIL or runs
  *   Python code; loops are bounded (threads, frames, string lengths).
  * - A code object freed and another made at its address: the record cache
@@ -42,11 +45,6 @@
 #define ST_PY_TABLE_MAX 8192
 #define ST_PY_SEEN 4096
 
-bool st_python_on;
-static bool st_py_wanted; /* stacks on, SOCKTRACE_PYTHON not 0 */
-static uint64_t st_py_runtime;         /* &_PyRuntime */
-static uintptr_t st_py_eval_lo, st_py_eval_hi; /* _PyEval_EvalFrameDefault */
-static uint32_t st_py_version;
 
 /* code objects already recorded, by process (a forked child records its own) */
 static struct st_py_seen {
@@ -80,129 +78,6 @@ static bool st_py_word(uint64_t addr, uint64_t *v)
 	return st_py_read(addr, v, sizeof *v);
 }
 
-/* CPython in handle (RTLD_DEFAULT: the program's global scope). */
-static void st_python_find(void *handle)
-{
-	const unsigned long *version = dlsym(handle, "Py_Version");
-	void *runtime = dlsym(handle, "_PyRuntime");
-	void *eval = dlsym(handle, "_PyEval_EvalFrameDefault");
-	if (version == NULL || runtime == NULL || eval == NULL)
-		return; /* not a Python program (or one that does not export them) */
-	if ((*version >> 16) != 0x030b) {
-		static const char *const parts[] = {
-			"this CPython is not 3.11: its stacks show native frames only", NULL};
-		st_say(parts);
-		return;
-	}
-	Dl_info info;
-	const ElfW(Sym) *sym = NULL;
-	if (dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || sym == NULL ||
-	    sym->st_size == 0)
-		return;
-	st_py_version = (uint32_t)*version;
-	st_py_runtime = (uint64_t)(uintptr_t)runtime;
-	st_py_eval_lo = (uintptr_t)eval;
-	st_py_eval_hi = st_py_eval_lo + sym->st_size;
-	st_python_on = true;
-}
-
-void st_python_init(void)
-{
-	st_py_wanted = true;
-	st_python_find(RTLD_DEFAULT);
-}
-
-/*
- * A program that loads libpython itself (dlopen, often RTLD_LOCAL, as
- * plugins and embedding programs do): the module scan that first sees the
- * library hands it here, and CPython's three symbols are looked up in its
- * loaded dynamic symbol table (GNU hash), as memory: no dlsym, which the
- * scan (inside dl_iterate_phdr, signals blocked, maybe in a handler) must
- * not call.
- */
-
-static uint32_t st_py_gnu_hash(const char *s)
-{
-	uint32_t h = 5381;
-	for (; *s; s++)
-		h = h * 33 + (uint8_t)*s;
-	return h;
-}
-
-struct st_py_dynsyms {
-	uintptr_t base;
-	const Elf64_Sym *symtab;
-	const char *strtab;
-	const uint32_t *gnu_hash;
-};
-
-static const Elf64_Sym *st_py_dynsym(const struct st_py_dynsyms *d, const char *name)
-{
-	const uint32_t *h = d->gnu_hash;
-	uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2];
-	if (nbuckets == 0 || bloom_size == 0)
-		return NULL;
-	const uint64_t *bloom = (const uint64_t *)(h + 4);
-	const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
-	const uint32_t *chain = buckets + nbuckets;
-	uint32_t hash = st_py_gnu_hash(name);
-	uint32_t i = buckets[hash % nbuckets];
-	if (i < symoffset)
-		return NULL;
-	for (unsigned k = 0; k < 1u << 20; k++, i++) {
-		uint32_t ch = chain[i - symoffset];
-		if ((ch | 1) == (hash | 1) && strcmp(d->strtab + d->symtab[i].st_name, name) == 0)
-			return &d->symtab[i];
-		if (ch & 1)
-			return NULL;
-	}
-	return NULL;
-}
-
-/* The object's dynamic tables, from its PT_DYNAMIC (addresses relocated by
- * the loader, as glibc leaves them). */
-static bool st_py_dynamic(const struct dl_phdr_info *info, struct st_py_dynsyms *d)
-{
-	*d = (struct st_py_dynsyms){.base = info->dlpi_addr};
-	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-		if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-			continue;
-		const Elf64_Dyn *dyn = (const Elf64_Dyn *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-		for (; dyn->d_tag != DT_NULL; dyn++) {
-			if (dyn->d_tag == DT_SYMTAB)
-				d->symtab = (const Elf64_Sym *)dyn->d_un.d_ptr;
-			else if (dyn->d_tag == DT_STRTAB)
-				d->strtab = (const char *)dyn->d_un.d_ptr;
-			else if (dyn->d_tag == DT_GNU_HASH)
-				d->gnu_hash = (const uint32_t *)dyn->d_un.d_ptr;
-		}
-	}
-	return d->symtab && d->strtab && d->gnu_hash;
-}
-
-void st_python_consider(const struct dl_phdr_info *info)
-{
-	const char *path = info->dlpi_name, *base = path ? strrchr(path, '/') : NULL;
-	base = base ? base + 1 : path;
-	struct st_py_dynsyms d;
-	if (!st_py_wanted || __atomic_load_n(&st_python_on, __ATOMIC_ACQUIRE) || base == NULL ||
-	    strncmp(base, "libpython3.", 11) != 0 || !st_py_dynamic(info, &d))
-		return;
-	const Elf64_Sym *version = st_py_dynsym(&d, "Py_Version");
-	const Elf64_Sym *runtime = st_py_dynsym(&d, "_PyRuntime");
-	const Elf64_Sym *eval = st_py_dynsym(&d, "_PyEval_EvalFrameDefault");
-	if (version == NULL || runtime == NULL || eval == NULL || eval->st_size == 0)
-		return;
-	const unsigned long *v = (const unsigned long *)(d.base + version->st_value);
-	if ((*v >> 16) != 0x030b)
-		return;
-	st_py_version = (uint32_t)*v;
-	st_py_runtime = d.base + runtime->st_value;
-	st_py_eval_lo = d.base + eval->st_value;
-	st_py_eval_hi = st_py_eval_lo + eval->st_size;
-	__atomic_store_n(&st_python_on, true, __ATOMIC_RELEASE);
-}
-
 /*
  * Reads are what a Python stack costs (a system call each), so an event
  * makes few: the thread state is remembered per thread (checked by its
@@ -233,7 +108,7 @@ static uint64_t st_py_tstate(uint8_t *head)
 	if (t != 0 && st_py_read(t, head, ST_PY_TSTATE_HEAD) &&
 	    (memcpy(&id, head + ST_PY_TSTATE_THREAD_ID, 8), id == self))
 		return t;
-	if (!st_py_word(st_py_runtime + ST_PY_RUNTIME_INTERP_HEAD, &interp) ||
+	if (!st_py_word(st_py_where.runtime + ST_PY_RUNTIME_INTERP_HEAD, &interp) ||
 	    !st_py_word(interp + ST_PY_INTERP_THREADS_HEAD, &t))
 		return 0;
 	for (unsigned i = 0; t != 0 && i < ST_PY_THREADS_MAX; i++) {
@@ -304,7 +179,7 @@ static bool st_py_note_code(uint64_t code, const uint8_t *head)
 	/* 1.5 KiB of stack, less than libunwind takes; the table goes straight
 	 * into the record (no per-thread buffer: memory the program could use) */
 	char file[ST_PY_FILE_MAX], name[ST_PY_NAME_MAX];
-	struct st_pycode rec = {.ts_ns = st_now_ns(), .code = code, .version = st_py_version};
+	struct st_pycode rec = {.ts_ns = st_now_ns(), .code = code, .version = st_py_where.version};
 	memcpy(&rec.firstlineno, head + ST_PY_CODE_FIRSTLINENO, 4);
 	uint64_t table_len;
 	if (!st_py_text(filename, file, sizeof file, &rec.file_len) ||
@@ -467,7 +342,7 @@ static bool st_py_called_directly(const struct st_stack *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		if (s->ip[i] - st_py_restorer < 16)
 			return false;
-		if (s->ip[i] >= st_py_eval_lo && s->ip[i] < st_py_eval_hi)
+		if (s->ip[i] >= st_py_where.eval_lo && s->ip[i] < st_py_where.eval_hi)
 			return true;
 	}
 	return false;
@@ -481,7 +356,7 @@ static uint64_t st_py_load(uint64_t addr)
 /* The frames as memory (see above); -1 when anything is not as expected. */
 static int st_py_frames_direct(struct st_py_frame *out, int max)
 {
-	const uint8_t *tss = (const uint8_t *)(uintptr_t)(st_py_runtime + ST_PY_RUNTIME_AUTO_TSS);
+	const uint8_t *tss = (const uint8_t *)(uintptr_t)(st_py_where.runtime + ST_PY_RUNTIME_AUTO_TSS);
 	int initialized;
 	pthread_key_t key;
 	memcpy(&initialized, tss + ST_PY_TSS_INITIALIZED, sizeof initialized);
@@ -547,7 +422,7 @@ void st_python_frames(struct st_stack *s)
 	int next = 0;
 	for (unsigned i = 0; i < s->n && n < ST_FRAMES_MAX; i++) {
 		out[n++] = s->ip[i];
-		if (s->ip[i] < st_py_eval_lo || s->ip[i] >= st_py_eval_hi)
+		if (s->ip[i] < st_py_where.eval_lo || s->ip[i] >= st_py_where.eval_hi)
 			continue;
 		/* this activation runs the frames up to its entry frame */
 		while (next < np) {
