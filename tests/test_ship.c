@@ -179,6 +179,7 @@ Test(ship, the_report_escapes_what_the_trace_holds)
 	need_browser();
 	const char *seen = browser_check(report, shot);
 	cr_assert_not_null(strstr(seen, "\"dialogs\":[]"), "a script ran: %s", seen);
+	cr_assert_not_null(strstr(seen, "\"errors\":[]"), "the page's script failed: %s", seen);
 	cr_assert_not_null(strstr(seen, "\"scripts\":1"), "%s", seen);
 	cr_assert_not_null(strstr(seen, "\"requests\":[]"), "%s", seen);
 }
@@ -197,6 +198,8 @@ Test(ship, the_report_renders_in_a_browser_without_a_request)
 	cr_assert_not_null(strstr(seen, "\"rows\":6"), "5 fetches and a refused connect: %s", seen);
 	cr_assert_not_null(strstr(seen, "\"bars\":6"), "%s", seen);
 	cr_assert_not_null(strstr(seen, "\"requests\":[]"), "%s", seen);
+	/* every column sorted once (six rows: the comparator runs) */
+	cr_assert_not_null(strstr(seen, "\"errors\":[]"), "the page's script failed: %s", seen);
 	if (access("/usr/bin/dot", X_OK) == 0) {
 		cr_assert_not_null(strstr(seen, "\"python3\""), "%s", seen);
 		cr_assert_not_null(strstr(seen, "\"curl\""), "%s", seen);

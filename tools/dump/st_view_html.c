@@ -424,6 +424,7 @@ static const char st_html_head[] =
 
 static const char st_html_script[] =
 	"<script>\n"
+	"function label(c){var s=c.querySelector('summary');return (s||c).textContent;}\n"
 	"document.querySelectorAll('#connections th').forEach(function(th,col){\n"
 	" th.addEventListener('click',function(){\n"
 	"  var body=document.querySelector('#connections tbody');\n"
@@ -433,7 +434,7 @@ static const char st_html_script[] =
 	"   var x=a.cells[col],y=b.cells[col];\n"
 	"   var p=x.dataset.v,q=y.dataset.v;\n"
 	"   var c=(p!==undefined&&q!==undefined)?(Number(p)-Number(q)):"
-	"x.textContent.localeCompare(y.textContent);\n"
+	"label(x).localeCompare(label(y));\n"
 	"   return up?c:-c;});\n"
 	"  rows.forEach(function(r){body.appendChild(r);});});});\n"
 	"</script>\n";
