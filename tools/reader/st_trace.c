@@ -116,17 +116,16 @@ int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *
 }
 
 /* An IPv4 end of a short event as the 8-byte sockaddr_in an event record
- * holds (family, port, address; no sin_zero). */
+ * holds (family, port, address; no sin_zero), in the endpoint's own bytes.
+ * Every field is set: no zeroing first (this runs once per event read). */
 static void st_short_endpoint(struct st_endpoint *ep, bool present, uint16_t port, uint32_t addr)
 {
-	*ep = (struct st_endpoint){0};
-	if (!present)
-		return;
+	ep->at = NULL;
+	ep->len = present ? ST_INET_SHORT_LEN : 0;
 	uint16_t family = AF_INET;
 	memcpy(ep->inl, &family, 2);
 	memcpy(ep->inl + 2, &port, 2);
 	memcpy(ep->inl + 4, &addr, 4);
-	ep->len = ST_INET_SHORT_LEN;
 }
 
 int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
@@ -144,11 +143,20 @@ int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *c
 		return st_why(why, "short event has unknown ends 0x%x", e.ends);
 	int fd = (int)e.fd1 - 1;
 	bool accept = e.op == ST_OP_ACCEPT || e.op == ST_OP_ACCEPT4;
-	*ev = (struct st_ev){
-		.ts = ctx->base + e.dt_ns, .pid = ctx->pid, .tid = ctx->tid, .fd = fd,
-		.ret = e.err ? -1 : accept ? fd : 0, .err = e.err,
-		.listen_fd = (int)e.listen_fd1 - 1, .op = e.op, .flags = e.flags,
-	};
+	/* field by field: a compound literal would zero the whole event first */
+	ev->ts = ctx->base + e.dt_ns;
+	ev->pid = ctx->pid;
+	ev->tid = ctx->tid;
+	ev->fd = fd;
+	ev->ret = e.err ? -1 : accept ? fd : 0;
+	ev->err = e.err;
+	ev->listen_fd = (int)e.listen_fd1 - 1;
+	ev->op = e.op;
+	ev->flags = e.flags;
+	ev->nframes = 0;
+	ev->frames = NULL;
+	ev->file = 0;
+	ev->offset = 0;
 	st_short_endpoint(&ev->local, e.ends & ST_SHORT_LOCAL, e.local_port, e.local_addr);
 	st_short_endpoint(&ev->peer, e.ends & ST_SHORT_PEER, e.peer_port, e.peer_addr);
 	return 0;
