@@ -14,7 +14,7 @@ BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 SHIM_OPT   = -O3 -flto=auto
 SHIM_FLAGS = $(BASEFLAGS) $(SHIM_OPT) -fPIC -fvisibility=hidden
 DEBIAN_PACKAGES = build-essential clang libunwind-dev libcriterion-dev libdw-dev strace valgrind \
-                  iproute2 procps curl python3 socat apache2-utils time graphviz \
+                  iproute2 procps curl python3 python3-dev socat apache2-utils time graphviz \
                   chromium nodejs golang-go libfaketime
 
 # The shim makes raw x86-64 system calls and binds libunwind's x86-64
