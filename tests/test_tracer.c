@@ -1025,6 +1025,23 @@ Test(tracer, garbage_arguments_get_the_bare_answers)
 	st_trace_free(&t);
 }
 
+/* The tracer answers getsockname and getpeername itself at the seccomp stop
+ * (one stop instead of two), from a copy of the process's descriptor: a
+ * thread that unshared its descriptor table must still be answered about
+ * its own socket, not its leader's one under the same number. */
+Test(tracer, a_thread_with_its_own_descriptors_gets_its_own_names)
+{
+	char prog[256];
+	h_path(prog, sizeof prog, "progs/unshared");
+	static struct h_run bare, traced;
+	const char *argv[] = {prog, NULL};
+	cr_assert_eq(h_run(&bare, NULL, argv, NULL, 30), 0, "%s", bare.err);
+	cr_assert_eq(tr_launch(&traced, (const char *[]){"-q", "--ptrace", "-o", trace, prog, NULL}),
+		     0, "%s", traced.err);
+	cr_assert_eq(h_occurrences(bare.out, "thread own"), 3, "%s", bare.out);
+	cr_assert_str_eq(traced.out, bare.out);
+}
+
 /* Reaps every exited child; how many children are left (-1: none ever). */
 static int tr_reap_all(void)
 {

@@ -65,6 +65,41 @@ static void faults_setup(void)
 	faults_ptrs[3] = ro;
 }
 
+/* How far into buffer a call wrote: it is made twice, over two fills, so
+ * that a byte written equal to one fill still shows against the other. */
+static long faults_name_once(int peer, int f, int p, int l, unsigned char fill, int *extent,
+			     socklen_t *after, int *err)
+{
+	unsigned char *buf = faults_ptrs[p];
+	if (p == 2)
+		memset(buf, fill, 256);
+	socklen_t room;
+	socklen_t *len = faults_len(l, &room);
+	errno = 0;
+	long r = peer ? getpeername(faults_fds[f], faults_ptrs[p], len)
+		      : getsockname(faults_fds[f], faults_ptrs[p], len);
+	*err = errno;
+	*after = l >= 2 ? room : 0;
+	for (int i = 0; p == 2 && i < 256; i++)
+		if (buf[i] != fill && i + 1 > *extent)
+			*extent = i + 1;
+	return r;
+}
+
+/* getsockname or getpeername: its result and errno, the length it gave
+ * back and how many bytes of the address it wrote (a tracer that answers
+ * these calls itself must write exactly what the kernel writes). */
+static void faults_name(int peer, int f, int p, int l)
+{
+	int extent = 0, err;
+	socklen_t after;
+	faults_name_once(peer, f, p, l, 0xaa, &extent, &after, &err);
+	long r = faults_name_once(peer, f, p, l, 0x55, &extent, &after, &err);
+	errno = err;
+	printf("%s %d %d %d = %ld errno %d len %u wrote %d\n", peer ? "getpeername" : "getsockname",
+	       f, p, l, r, r < 0 ? err : 0, after, extent);
+}
+
 static void faults_names(void)
 {
 	for (int f = 0; f < FAULTS_FDS; f++)
@@ -73,11 +108,8 @@ static void faults_names(void)
 				socklen_t room;
 				socklen_t *len = faults_len(l, &room);
 				errno = 0;
-				faults_say("getsockname", f, p, l,
-					   getsockname(faults_fds[f], faults_ptrs[p], len));
-				len = faults_len(l, &room);
-				faults_say("getpeername", f, p, l,
-					   getpeername(faults_fds[f], faults_ptrs[p], len));
+				faults_name(0, f, p, l);
+				faults_name(1, f, p, l);
 				len = faults_len(l, &room);
 				faults_say("accept", f, p, l, accept(faults_fds[f], faults_ptrs[p], len));
 				len = faults_len(l, &room);

@@ -11,7 +11,7 @@ lib="$build/libsocktrace.so"
 
 # name  program  iterations (strace gets fewer: it is ~50x slower per call)
 loops="names:names_loop:200000:20000 connect:connect_loop:4000:2000"
-modes="bare shim ptrace strace"
+modes="bare shim ptrace floor strace"
 extra_modes=${BENCH_EXTRA_MODES-shim-bt16 shim-notcpinfo shim-ring}
 # BENCH_EXTRA_MODES=shim-ref BENCH_REF_LIB=/path/libsocktrace.so: another
 # build of the shim in the same alternated run (before and after a change)
@@ -36,6 +36,9 @@ run() { # mode program iterations
 	# stops are the cost, as they are strace's
 	ptrace) taskset -c 0 "$build/socktrace" -q --ptrace -o "$dir/b.trace" \
 		"$build/bench/$2" "$3" ;;
+	# the stops socktrace --ptrace makes, with nothing done at them: the
+	# floor under any ptrace tracer that records what socktrace records
+	floor) taskset -c 0 "$build/bench/floor_tracer" socktrace "$build/bench/$2" "$3" ;;
 	esac
 }
 
@@ -47,7 +50,7 @@ for r in $(seq "$rounds"); do
 		n=${rest%%:*}; ns=${rest#*:}
 		for m in $modes $extra_modes; do
 			it=$n
-			[ "$m" = strace ] || [ "$m" = ptrace ] && it=$ns
+			case $m in strace|ptrace|floor) it=$ns ;; esac
 			run "$m" "$prog" "$it" >>"$dir/$name.$m"
 		done
 	done
@@ -55,7 +58,8 @@ done
 
 printf '%-9s %10s %10s %7s' loop "bare ns" "shim ns" ratio
 for m in $extra_modes; do printf ' %10s %7s' "$m" ratio; done
-printf ' %10s %7s %10s %7s %8s %8s\n' "ptrace ns" ratio "strace ns" ratio "added" "B/event"
+printf ' %10s %7s %10s %7s %10s %7s %8s %8s %8s\n' "ptrace ns" ratio "floor ns" ratio \
+	"strace ns" ratio "added" "floor" "B/event"
 # bytes of trace per call event under the shim (results and closes included)
 bytes_per_event() { # program iterations
 	rm -f "$dir/b.trace"
@@ -67,20 +71,23 @@ for l in $loops; do
 	name=${l%%:*}
 	bare=$(median <"$dir/$name.bare")
 	printf '%-9s %10.0f' "$name" "$bare"
-	for m in shim $extra_modes ptrace strace; do
+	for m in shim $extra_modes ptrace floor strace; do
 		v=$(median <"$dir/$name.$m")
 		printf ' %10.0f %6.2fx' "$v" "$(echo "$v $bare" | awk '{print $1/$2}')"
 	done
 	# the tracer's added cost as a share of strace's (target <= 0.50)
-	printf ' %7.2f' "$(echo "$(median <"$dir/$name.ptrace") $(median <"$dir/$name.strace") $bare" |
-		awk '{print ($2 > $3 ? ($1 - $3) / ($2 - $3) : 0)}')"
+	for m in ptrace floor; do
+		printf ' %8.2f' "$(echo "$(median <"$dir/$name.$m") $(median <"$dir/$name.strace") $bare" |
+			awk '{print ($2 > $3 ? ($1 - $3) / ($2 - $3) : 0)}')"
+	done
 	rest=${l#*:}
 	printf ' %8s\n' "$(bytes_per_event "${rest%%:*}" 20000)"
 done
 echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair," \
 	"connect = socket+connect+accept(addr buffer)+close x2, with close records;" \
 	"shim-notcpinfo = SOCKTRACE_TCPINFO=0; shim-ring = SOCKTRACE_RING=1 in 4 MiB, wrapped; ptrace = socktrace --ptrace; added = the" \
-	"tracer's added ns over strace --seccomp-bpf's; B/event = trace bytes per call event" \
+	"tracer's added ns over strace --seccomp-bpf's; floor = floor_tracer: socktrace's stops with nothing done" \
+	"at them, its added ns over strace's; B/event = trace bytes per call event" \
 	"under the shim)"
 
 # Added CPU per event: the names loop's own thread CPU time (what tracing

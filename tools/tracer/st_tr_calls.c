@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -51,12 +52,6 @@ static bool st_tr_exit_unneeded(const struct st_tr_call *c)
 		st_end_finish(&c->note, 0, 0);
 		st_fdcache_forget(fd);
 		return true;
-	case SYS_socket:
-		/* the new socket's type and protocol are asked of the kernel when
-		 * a call first needs them (one getsockopt per connect or listener,
-		 * cheaper than a stop); no stale state is left under its number,
-		 * since every close, dup2 and exec was seen */
-		return true;
 	case SYS_fcntl: return c->args[1] != F_DUPFD && c->args[1] != F_DUPFD_CLOEXEC;
 	case SYS_getsockopt: return c->args[1] != SOL_SOCKET || c->args[2] != SO_ERROR;
 	case SYS_bind:
@@ -64,6 +59,9 @@ static bool st_tr_exit_unneeded(const struct st_tr_call *c)
 	case SYS_close_range:
 		st_fdcache_forget_range((unsigned)c->args[0], (unsigned)c->args[1]);
 		return true;
+	/* asked again after it too: a thread asking while it runs could
+	 * see the table before the change */
+	case SYS_unshare: return !(c->args[0] & CLONE_FILES);
 	default: return false;
 	}
 }
@@ -74,6 +72,7 @@ bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 	c->nr = nr;
 	memcpy(c->args, args, sizeof c->args);
 	c->note.active = false;
+	c->name_len = -1;
 	c->stack.n = 0;
 	c->stack.skipped = false;
 	st_tr_kernel_use(t->proc);
@@ -98,6 +97,10 @@ bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 		break;
 	case SYS_close_range:
 		st_call_range_ending((unsigned)args[0], (unsigned)args[1], (unsigned)args[2]);
+		break;
+	case SYS_unshare:
+		if (args[0] & CLONE_FILES)
+			t->proc->files_epoch++; /* which threads share a table: ask again */
 		break;
 	}
 	/* the stack of a call that records an event: taken while the thread
@@ -127,7 +130,9 @@ static void st_tr_accepted(struct st_tr_thread *t, const struct st_outcome *done
 static void st_tr_named(struct st_tr_thread *t, const struct st_outcome *done)
 {
 	const struct st_tr_call *c = &t->call;
-	long returned = done->ret == 0 ? st_tr_read_len(t->tid, c->args[2]) : 0;
+	long returned = done->ret != 0 ? 0
+			: c->name_len >= 0 ? c->name_len
+					   : st_tr_read_len(t->tid, c->args[2]);
 	st_call_name(c->nr == SYS_getsockname ? ST_OP_GETSOCKNAME : ST_OP_GETPEERNAME,
 		     (int)c->args[0], done, returned > 0 ? (socklen_t)returned : 0, &c->stack);
 }
@@ -170,6 +175,7 @@ void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error)
 	case SYS_getsockopt: if (ret == 0) st_tr_so_error(t, done.ts_ns); break;
 	case SYS_shutdown: if (ret == 0) st_call_shutdown(fd, other); break;
 	case SYS_dup: st_call_duplicated(fd, ret); break;
+	case SYS_unshare: t->proc->files_epoch++; break;
 	case SYS_fcntl:
 		if (other == F_DUPFD || other == F_DUPFD_CLOEXEC)
 			st_call_duplicated(fd, ret);

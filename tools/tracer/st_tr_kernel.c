@@ -26,7 +26,7 @@ static struct {
 } st_tr_borrowed[ST_TR_BORROWED];
 static unsigned st_tr_nborrowed;
 
-static int st_tr_borrow(int fd)
+int st_tr_borrow(int fd)
 {
 	for (unsigned i = 0; i < st_tr_nborrowed; i++)
 		if (st_tr_borrowed[i].theirs == fd)
@@ -87,4 +87,12 @@ bool st_tr_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 		return true;
 	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
 	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+bool st_tr_write(pid_t tid, uint64_t addr, const void *buf, size_t len)
+{
+	if (len == 0)
+		return true;
+	struct iovec local = {(void *)buf, len}, remote = {(void *)(uintptr_t)addr, len};
+	return process_vm_writev(tid, &local, 1, &remote, 1, 0) == (ssize_t)len;
 }

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,11 @@ static void st_tr_syscall_stop(struct st_tr_thread *t)
 									 : info.seccomp.args;
 		t->in_call = info.arch == AUDIT_ARCH_X86_64 && st_tr_call_wanted(nr) &&
 			     st_tr_call_entry(t, nr, args);
+		/* under the filter, a name is answered at this stop, with no
+		 * exit stop (attached, every call has its exit stop anyway) */
+		if (t->in_call && info.op == PTRACE_SYSCALL_INFO_SECCOMP &&
+		    (nr == SYS_getsockname || nr == SYS_getpeername) && st_tr_emulate_name(t, nr, args))
+			t->in_call = false;
 	} else if (info.op == PTRACE_SYSCALL_INFO_EXIT && t->in_call) {
 		t->in_call = false;
 		long rval = (long)info.exit.rval;

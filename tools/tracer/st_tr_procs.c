@@ -154,6 +154,7 @@ struct st_tr_proc *st_tr_proc_new(pid_t pid, struct st_socktab *tab)
 	}
 	p->pid = pid;
 	p->tab = tab;
+	p->files_epoch = 1;
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	static bool said;
 	if (p->pidfd < 0 && !said) {

@@ -18,11 +18,15 @@
 
 #include "st_tracer.h"
 
+/* socket(2) is not here: a new socket's type and protocol are asked of the
+ * kernel when a call first needs them (one getsockopt per connect or
+ * listener, cheaper than a stop), and no stale state can be left under its
+ * number, since every close, dup2 and exec is seen. */
 static const long st_tr_traced[] = {
-	SYS_socket,	 SYS_socketpair, SYS_connect, SYS_accept, SYS_accept4,
+	SYS_socketpair, SYS_connect, SYS_accept, SYS_accept4,
 	SYS_getsockname, SYS_getpeername, SYS_getsockopt, SYS_close, SYS_shutdown,
 	SYS_dup,	 SYS_dup2,	 SYS_dup3,    SYS_fcntl,  SYS_close_range,
-	SYS_bind,	 SYS_listen,
+	SYS_bind,	 SYS_listen,	 SYS_unshare,
 };
 #define ST_TR_NTRACED (sizeof st_tr_traced / sizeof st_tr_traced[0])
 

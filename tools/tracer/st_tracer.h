@@ -44,6 +44,7 @@ struct st_tr_proc {
 	int pidfd;
 	unsigned threads; /* traced threads not yet at their exit */
 	unsigned refs;	  /* thread entries naming it */
+	unsigned files_epoch; /* counts unshare(CLONE_FILES) calls seen in it */
 	struct st_socktab *tab;
 };
 
@@ -54,6 +55,7 @@ struct st_tr_call {
 	uint64_t start_ns;
 	struct st_addr addr;  /* connect's address, read at entry */
 	long offered_len;     /* accept: the room the program offered, -1 none */
+	long name_len;	      /* getsockname/getpeername: the length given back, -1 unknown */
 	struct st_end_note note; /* close, dup2 over a followed socket */
 	struct st_stack stack;
 };
@@ -65,6 +67,8 @@ struct st_tr_thread {
 	bool in_call;	   /* its entry was seen and its exit is awaited */
 	bool exiting;	   /* at or past PTRACE_EVENT_EXIT */
 	bool listening;	   /* in a group-stop, left there with PTRACE_LISTEN */
+	bool files_shared; /* its fd table is its leader's (as of files_epoch) */
+	unsigned files_epoch; /* its proc's files_epoch when that was asked; 0 never */
 	struct st_tr_call call;
 };
 
@@ -95,6 +99,11 @@ pid_t st_tr_ppid_of(pid_t pid); /* from /proc; 0 when gone */
 void st_tr_kernel_use(struct st_tr_proc *p); /* the process st_kernel answers for */
 void st_tr_kernel_release(void); /* closes the descriptors borrowed for this stop */
 bool st_tr_read(pid_t tid, uint64_t addr, void *buf, size_t len);
+/* as the program's own store would: false where it would fault */
+bool st_tr_write(pid_t tid, uint64_t addr, const void *buf, size_t len);
+/* a copy of the process's fd for this stop (closed by st_tr_kernel_release);
+ * -1 with pidfd_getfd's errno */
+int st_tr_borrow(int fd);
 
 /* st_tr_calls.c: a system call seen at entry and exit. */
 bool st_tr_call_wanted(long nr);
@@ -102,6 +111,10 @@ bool st_tr_call_wanted(long nr);
 bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6]);
 void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error);
 void st_tr_proc_exiting(struct st_tr_proc *p); /* its last thread exits: open ends */
+
+/* st_tr_emulate.c: getsockname/getpeername answered at a seccomp stop and
+ * recorded, the call skipped; false: not answered, the real call runs. */
+bool st_tr_emulate_name(struct st_tr_thread *t, long nr, const uint64_t args[6]);
 
 /* st_tr_seccomp.c: the filter a launched program runs under. */
 int st_tr_seccomp_install(void); /* in the child, before exec; -errno */
