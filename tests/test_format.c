@@ -14,6 +14,7 @@
 
 #include "../shim/core/st_core.h"
 #include "harness.h"
+#include "../tools/reader/st_fmt.h"
 
 
 static char dir[64], trace[128];
@@ -423,4 +424,37 @@ Test(format, the_documented_sizes_are_the_headers)
 	cr_assert(strncmp(doc, version, strlen(version)) == 0, "the title names version %d",
 		  ST_VERSION);
 	cr_assert_eq(ST_CLOSE_V2_SIZE, offsetof(struct st_close, bytes_sent));
+}
+
+/* The views' line builder (tools/reader/st_fmt.h): a line longer than its
+ * buffer goes out whole and in order, numbers and strings alike. */
+Test(format, a_line_longer_than_its_buffer_is_written_whole_and_in_order)
+{
+	char *got = NULL;
+	size_t got_len = 0;
+	FILE *f = open_memstream(&got, &got_len);
+	cr_assert_not_null(f);
+	static char expect[8192];
+	size_t n = 0;
+	struct st_line l;
+	st_line_init(&l, f);
+	for (int i = 0; i < 700; i++) { /* about 2.6 KiB, past ST_LINE_CAP */
+		st_line_i(&l, i - 350);
+		st_line_c(&l, ',');
+		n += (size_t)sprintf(expect + n, "%d,", i - 350);
+	}
+	static char big[3000];
+	memset(big, 'x', sizeof big);
+	st_line_mem(&l, big, sizeof big);
+	memcpy(expect + n, big, sizeof big);
+	n += sizeof big;
+	st_line_lit(&l, "(tail ");
+	st_line_u_width(&l, 42, 6);
+	st_line_c(&l, ')');
+	n += (size_t)sprintf(expect + n, "(tail %06d)", 42);
+	st_line_flush(&l);
+	fclose(f);
+	cr_assert_eq(got_len, n);
+	cr_assert(memcmp(got, expect, n) == 0, "%.80s", got);
+	free(got);
 }

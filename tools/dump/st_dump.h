@@ -157,6 +157,8 @@ unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct s
 void st_stack_print(FILE *out, const struct st_ev *ev, const struct st_dump *d);
 const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev);
 void st_print_time(FILE *out, uint64_t ts);
+struct st_line;
+void st_line_time(struct st_line *l, uint64_t ts); /* the same, into a line */
 
 /* the views: each takes the events that passed the filters, in time order
  * (stats too), then prints what it gathered at the end */

@@ -206,7 +206,8 @@ const char *st_stack_top(const struct st_dump *d, const struct st_ev *ev)
 
 /* HH:MM:SS.uuuuuu in local time; the seconds are converted once per second
  * of the trace, not once per event. */
-void st_print_time(FILE *out, uint64_t ts)
+/* "HH:MM:SS." of ts in local time, formatted once per second seen. */
+static const char *st_time_hms(uint64_t ts)
 {
 	static time_t last = (time_t)-1;
 	static char hms[16];
@@ -217,6 +218,17 @@ void st_print_time(FILE *out, uint64_t ts)
 		snprintf(hms, sizeof hms, "%02d:%02d:%02d.", tm.tm_hour, tm.tm_min, tm.tm_sec);
 		last = sec;
 	}
-	st_put_s(out, hms);
+	return hms;
+}
+
+void st_print_time(FILE *out, uint64_t ts)
+{
+	st_put_s(out, st_time_hms(ts));
 	st_put_u_width(out, ts % 1000000000u / 1000u, 6);
+}
+
+void st_line_time(struct st_line *l, uint64_t ts)
+{
+	st_line_s(l, st_time_hms(ts));
+	st_line_u_width(l, ts % 1000000000u / 1000u, 6);
 }

@@ -6,22 +6,22 @@
 #include "st_endpoint.h"
 #include "st_fmt.h"
 
-static void st_print_result(FILE *out, const struct st_ev *ev)
+static void st_print_result(struct st_line *l, const struct st_ev *ev)
 {
-	st_put_s(out, " = ");
-	st_put_i(out, ev->ret);
+	st_line_lit(l, " = ");
+	st_line_i(l, ev->ret);
 	if (ev->err) {
 		const char *name = strerrorname_np(ev->err);
 		const char *desc = strerrordesc_np(ev->err);
 		if (name) {
-			st_put_c(out, ' ');
-			st_put_s(out, name);
-			st_put_s(out, " (");
-			st_put_s(out, desc ? desc : "");
-			st_put_c(out, ')');
+			st_line_c(l, ' ');
+			st_line_s(l, name);
+			st_line_lit(l, " (");
+			st_line_s(l, desc ? desc : "");
+			st_line_c(l, ')');
 		} else {
-			st_put_s(out, " errno ");
-			st_put_i(out, ev->err);
+			st_line_lit(l, " errno ");
+			st_line_i(l, ev->err);
 		}
 	}
 }
@@ -122,73 +122,86 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 	fputc(']', out);
 }
 
+/* The event's line is built in memory and written at once (st_fmt.h);
+ * its stack follows through stdio. */
 static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dump *o)
 {
-	st_print_time(out, ev->ts);
+	struct st_line l;
+	st_line_init(&l, out);
+	st_line_time(&l, ev->ts);
 	bool accepts = ev->op == ST_OP_ACCEPT || ev->op == ST_OP_ACCEPT4;
-	st_put_c(out, ' ');
-	st_put_u(out, ev->pid);
-	st_put_c(out, '/');
-	st_put_u(out, ev->tid);
-	st_put_c(out, ' ');
-	st_put_s(out, st_op_name(ev->op));
-	st_put_c(out, '(');
-	st_put_i(out, accepts ? ev->listen_fd : ev->fd);
-	st_put_c(out, ')');
-	st_print_result(out, ev);
+	st_line_c(&l, ' ');
+	st_line_u(&l, ev->pid);
+	st_line_c(&l, '/');
+	st_line_u(&l, ev->tid);
+	st_line_c(&l, ' ');
+	st_line_s(&l, st_op_name(ev->op));
+	st_line_c(&l, '(');
+	st_line_i(&l, accepts ? ev->listen_fd : ev->fd);
+	st_line_c(&l, ')');
+	st_print_result(&l, ev);
 	if (ev->op == ST_OP_HELD && ev->listen_fd >= 0) { /* found connected at an attach */
-		st_put_s(out, " server of ");
-		st_put_i(out, ev->listen_fd);
+		st_line_lit(&l, " server of ");
+		st_line_i(&l, ev->listen_fd);
 	} else if (ev->op == ST_OP_HELD) {
-		st_put_s(out, " client");
+		st_line_lit(&l, " client");
 	}
 	if (st_ep_sa(&ev->local)) {
-		fputs(" local=", out);
-		st_endpoint_text(out, &ev->local, o->numeric);
+		st_line_lit(&l, " local=");
+		st_endpoint_text_line(&l, &ev->local, o->numeric);
 	}
 	if (st_ep_sa(&ev->peer)) {
-		fputs(" peer=", out);
-		st_endpoint_text(out, &ev->peer, o->numeric);
+		st_line_lit(&l, " peer=");
+		st_endpoint_text_line(&l, &ev->peer, o->numeric);
 	}
-	fputc('\n', out);
+	st_line_c(&l, '\n');
+	st_line_flush(&l);
 	st_stack_print(out, ev, o);
 }
 
 static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dump *o)
 {
-	st_put_s(out, "{\"ts\":");
-	st_put_u(out, ev->ts);
-	st_put_s(out, ",\"pid\":");
-	st_put_u(out, ev->pid);
-	st_put_s(out, ",\"tid\":");
-	st_put_u(out, ev->tid);
-	st_put_s(out, ",\"op\":\"");
-	st_put_s(out, st_op_name(ev->op));
-	st_put_s(out, "\",\"fd\":");
-	st_put_i(out, ev->fd);
-	st_put_s(out, ",\"ret\":");
-	st_put_i(out, ev->ret);
+	struct st_line l;
+	st_line_init(&l, out);
+	st_line_lit(&l, "{\"ts\":");
+	st_line_u(&l, ev->ts);
+	st_line_lit(&l, ",\"pid\":");
+	st_line_u(&l, ev->pid);
+	st_line_lit(&l, ",\"tid\":");
+	st_line_u(&l, ev->tid);
+	st_line_lit(&l, ",\"op\":\"");
+	st_line_s(&l, st_op_name(ev->op));
+	st_line_lit(&l, "\",\"fd\":");
+	st_line_i(&l, ev->fd);
+	st_line_lit(&l, ",\"ret\":");
+	st_line_i(&l, ev->ret);
 	const char *name = ev->err ? strerrorname_np(ev->err) : NULL;
 	if (name) {
-		st_put_s(out, ",\"errno\":\"");
-		st_put_s(out, name);
-		st_put_s(out, "\",");
+		st_line_lit(&l, ",\"errno\":\"");
+		st_line_s(&l, name);
+		st_line_lit(&l, "\",");
 	} else if (ev->err) {
-		st_put_s(out, ",\"errno\":\"E");
-		st_put_i(out, ev->err);
-		st_put_s(out, "\",");
+		st_line_lit(&l, ",\"errno\":\"E");
+		st_line_i(&l, ev->err);
+		st_line_lit(&l, "\",");
 	} else {
-		st_put_s(out, ",\"errno\":null,");
+		st_line_lit(&l, ",\"errno\":null,");
 	}
 	if (st_ev_is_accept(ev)) {
-		st_put_s(out, "\"listen_fd\":");
-		st_put_i(out, ev->listen_fd);
-		st_put_c(out, ',');
+		st_line_lit(&l, "\"listen_fd\":");
+		st_line_i(&l, ev->listen_fd);
+		st_line_c(&l, ',');
 	}
-	fputs("\"local\":", out);
-	st_endpoint_json(out, &ev->local);
-	fputs(",\"peer\":", out);
-	st_endpoint_json(out, &ev->peer);
+	st_line_lit(&l, "\"local\":");
+	st_endpoint_json_line(&l, &ev->local);
+	st_line_lit(&l, ",\"peer\":");
+	st_endpoint_json_line(&l, &ev->peer);
+	if (ev->nframes == 0 && !(ev->flags & ST_EV_STACK_SKIPPED)) {
+		st_line_lit(&l, ",\"stack\":[]}\n"); /* what st_print_stack_json prints */
+		st_line_flush(&l);
+		return;
+	}
+	st_line_flush(&l);
 	st_print_stack_json(out, ev, o);
 	fputs("}\n", out);
 }

@@ -290,6 +290,50 @@ void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 	fprintf(out, "(family %u)", st_family(ep));
 }
 
+void st_endpoint_text_line(struct st_line *l, const struct st_endpoint *ep, bool numeric)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port;
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
+	    !st_inet_parts(ep, addr, sizeof addr, &port)) {
+		st_line_flush(l);
+		st_endpoint_text(l->out, ep, numeric);
+		return;
+	}
+	const char *host = addr;
+	if (!numeric) {
+		struct sockaddr_storage ss = {0};
+		memcpy(&ss, st_ep_sa(ep), ep->len);
+		socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
+		host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
+	}
+	st_line_c(l, '(');
+	st_line_s(l, host);
+	st_line_lit(l, ", ");
+	st_line_u(l, port);
+	st_line_c(l, ')');
+}
+
+void st_endpoint_json_line(struct st_line *l, const struct st_endpoint *ep)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port;
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
+	    !st_inet_parts(ep, addr, sizeof addr, &port)) {
+		st_line_flush(l);
+		st_endpoint_json(l->out, ep);
+		return;
+	}
+	if (st_family(ep) == AF_INET)
+		st_line_lit(l, "{\"family\":\"inet\",\"addr\":\"");
+	else
+		st_line_lit(l, "{\"family\":\"inet6\",\"addr\":\"");
+	st_line_s(l, addr);
+	st_line_lit(l, "\",\"port\":");
+	st_line_u(l, port);
+	st_line_c(l, '}');
+}
+
 void st_json_string(FILE *out, const char *s, size_t n)
 {
 	fputc('"', out);

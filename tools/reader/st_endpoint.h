@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "st_fmt.h"
 #include "st_trace.h"
 
 /* Text like the book: "(localhost, 32835)", "(unix, /path)", "(unix, @name)". */
 void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric);
+/* The same, and JSON's object, into a line being built (st_fmt.h). */
+void st_endpoint_text_line(struct st_line *l, const struct st_endpoint *ep, bool numeric);
+void st_endpoint_json_line(struct st_line *l, const struct st_endpoint *ep);
 /* As ss prints it: "127.0.0.1:80", "[::1]:80", "unix:/path". */
 void st_endpoint_ss(FILE *out, const struct st_endpoint *ep);
 /* The same into buf (always terminated). */
