@@ -533,6 +533,7 @@ Test(python, the_layout_is_cpython_311s)
 		 "EQ(offsetof(PyThreadState, next), ST_PY_TSTATE_NEXT);\n"
 		 "EQ(offsetof(PyThreadState, cframe), ST_PY_TSTATE_CFRAME);\n"
 		 "EQ(offsetof(PyThreadState, thread_id), ST_PY_TSTATE_THREAD_ID);\n"
+		 "EQ(offsetof(PyThreadState, native_thread_id), ST_PY_TSTATE_NATIVE_THREAD_ID);\n"
 		 "EQ(offsetof(PyThreadState, datastack_chunk), ST_PY_TSTATE_DATASTACK_CHUNK);\n"
 		 "EQ(offsetof(PyThreadState, datastack_top), ST_PY_TSTATE_DATASTACK_TOP);\n"
 		 "EQ(offsetof(PyThreadState, datastack_top) + 8 <= 320, 1);\n"
@@ -561,7 +562,7 @@ Test(python, the_layout_is_cpython_311s)
 		 "int main(void) { return 0; }\n");
 	char cmd[1024], cwd[512];
 	cr_assert_not_null(getcwd(cwd, sizeof cwd));
-	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I/usr/include/python3.11 -I%s/shim %s/layout.c",
+	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I/usr/include/python3.11 -I%s/shim/core %s/layout.c",
 		 cwd, dir);
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	static struct h_run r;

@@ -1,5 +1,5 @@
 /*
- * CPython 3.11's structures as the shim reads them (x86-64), from its
+ * CPython 3.11's structures as socktrace reads them (x86-64), from its
  * internal headers (Include/internal/pycore_frame.h, pycore_interp.h,
  * pycore_runtime.h, Include/cpython/code.h, unicodeobject.h).
  * tests/test_python.c compiles this beside python3.11-dev's headers and
@@ -18,6 +18,7 @@ enum {
 	ST_PY_TSTATE_NEXT = 8,           /* PyThreadState.next */
 	ST_PY_TSTATE_CFRAME = 56,        /* PyThreadState.cframe */
 	ST_PY_TSTATE_THREAD_ID = 152,    /* PyThreadState.thread_id (pthread_self) */
+	ST_PY_TSTATE_NATIVE_THREAD_ID = 160, /* PyThreadState.native_thread_id (gettid) */
 	ST_PY_TSTATE_DATASTACK_CHUNK = 296, /* PyThreadState.datastack_chunk */
 	ST_PY_TSTATE_DATASTACK_TOP = 304,   /* PyThreadState.datastack_top */
 	ST_PY_STACK_CHUNK_DATA = 24,     /* _PyStackChunk.data */
