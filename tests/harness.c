@@ -451,3 +451,44 @@ void h_event_text(const char *out, const char *call, char *buf, size_t size)
 	size_t n = end ? (size_t)(end - ev) : strlen(ev);
 	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), ev);
 }
+
+/* A child with its stdout and stderr on a pipe; *out its read end. */
+pid_t h_spawn(const char *const *argv, int *out)
+{
+	int p[2];
+	cr_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		closefrom(3);
+		unsetenv("LD_PRELOAD");
+		/* LeakSanitizer cannot run in a traced process (make asan) */
+		if (h_sanitized())
+			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	*out = p[0];
+	return pid;
+}
+
+/* Reads fd into buf until needle shows (true) or 20 s pass. */
+bool h_read_until(int fd, const char *needle, char *buf, size_t size)
+{
+	size_t n = strlen(buf);
+	time_t deadline = time(NULL) + 20;
+	while (time(NULL) < deadline && strstr(buf, needle) == NULL && n + 1 < size) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	return strstr(buf, needle) != NULL;
+}

@@ -53,6 +53,11 @@ int h_check_ends(const struct st_trace *t, const char *out, unsigned pid);
 long h_field(const char *out, const char *label, const char *key);
 /* dir/name made with text in it (a script a test runs). */
 void h_write_in(const char *dir, const char *name, const char *text);
+/* argv[0] started with stdout and stderr on a pipe (*out: its read end),
+ * untraced (no LD_PRELOAD). */
+pid_t h_spawn(const char *const *argv, int *out);
+/* Reads fd into buf (kept terminated) until needle shows (true) or 20 s pass. */
+bool h_read_until(int fd, const char *needle, char *buf, size_t size);
 /* From socktrace-dump -n's text: the first event line containing call, with
  * its stack lines ("    at ..."), into buf. */
 void h_event_text(const char *out, const char *call, char *buf, size_t size);

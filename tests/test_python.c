@@ -8,6 +8,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -48,6 +50,19 @@ static void py_run(const char *depth)
 	static struct h_run r;
 	unlink(trace);
 	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s%s", r.out, r.err);
+}
+
+/* Runs dir/main.py under socktrace --ptrace with stacks of depth. */
+static void py_run_traced(const char *depth)
+{
+	char main_py[256], launcher[256];
+	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
+	h_path(launcher, sizeof launcher, "socktrace");
+	const char *argv[] = {launcher, "-q", "--ptrace", "-k", depth, "-o", trace,
+			      "/usr/bin/python3", main_py, dir, NULL};
+	static struct h_run r;
+	unlink(trace);
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s%s", r.out, r.err);
 }
 
 static const char *py_dump(const char *view, const char *more)
@@ -107,6 +122,23 @@ static const char py_main_deep[] =
 	"c = mylib.outer(s.getsockname()[1])\n"
 	"c.close(); s.close()\n";
 
+/* The lines of py_lib's three functions, as the text view shows them. */
+static void py_deep_lines(char want[3][300])
+{
+	snprintf(want[0], 300, "at dial (%s/mylib.py:3) [py]", dir);
+	snprintf(want[1], 300, "at middle (%s/mylib.py:5) [py]", dir);
+	snprintf(want[2], 300, "at outer (%s/mylib.py:7) [py]", dir);
+}
+
+/* The first connect's stack holds them in order, after socket.py's frame
+ * and before the module's. */
+static void py_deep_stack(char want[3][300], char *stack, size_t size)
+{
+	const char *const order[] = {"at create_connection (/usr/lib/python3.11/socket.py:", want[0],
+				     want[1], want[2], "at <module> (", NULL};
+	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, size), order);
+}
+
 /* A connect three functions deep in a file of its own: each function with
  * its file and line, innermost first, after the standard library's frame
  * that called connect(); -c and --otlp name the program's own innermost
@@ -118,12 +150,8 @@ Test(python, a_connect_three_functions_deep_names_each_line)
 	h_write_in(dir, "main.py", py_main_deep);
 	py_run("16");
 	char want[3][300], stack[8192];
-	snprintf(want[0], sizeof want[0], "at dial (%s/mylib.py:3) [py]", dir);
-	snprintf(want[1], sizeof want[1], "at middle (%s/mylib.py:5) [py]", dir);
-	snprintf(want[2], sizeof want[2], "at outer (%s/mylib.py:7) [py]", dir);
-	const char *const order[] = {"at create_connection (/usr/lib/python3.11/socket.py:", want[0],
-				     want[1], want[2], "at <module> (", NULL};
-	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+	py_deep_lines(want);
+	py_deep_stack(want, stack, sizeof stack);
 	const char *rows = py_dump("-c", NULL);
 	cr_assert_not_null(strstr(rows, "  dial / -"), "%s", rows);
 	const char *otlp = py_dump("--otlp", NULL);
@@ -353,24 +381,24 @@ Test(python, without_stacks_no_python_is_read)
 
 /* Each thread's connect names its own thread's function: the thread state
  * is found by thread, not taken from whoever holds the GIL. */
-Test(python, threads_each_name_their_own_frames)
+static const char py_main_threads[] =
+	"import socket, sys, threading\n"
+	"sys.path.insert(0, sys.argv[1])\n"
+	"import mylib\n"
+	"s = socket.create_server(('127.0.0.1', 0), backlog=16)\n"
+	"port = s.getsockname()[1]\n"
+	"go = threading.Barrier(4)\n"
+	"def t0(): go.wait(); mylib.dial(port).close()\n"
+	"def t1(): go.wait(); mylib.dial(port).close()\n"
+	"def t2(): go.wait(); mylib.dial(port).close()\n"
+	"def t3(): go.wait(); mylib.dial(port).close()\n"
+	"ts = [threading.Thread(target=f) for f in (t0, t1, t2, t3)]\n"
+	"[t.start() for t in ts]; [t.join() for t in ts]\n";
+
+/* Four threads' connects: each stack names its own thread's function, and
+ * each function once. */
+static void py_threads_check(void)
 {
-	py_need_311();
-	h_write_in(dir, "mylib.py", py_lib);
-	h_write_in(dir, "main.py",
-		 "import socket, sys, threading\n"
-		 "sys.path.insert(0, sys.argv[1])\n"
-		 "import mylib\n"
-		 "s = socket.create_server(('127.0.0.1', 0), backlog=16)\n"
-		 "port = s.getsockname()[1]\n"
-		 "go = threading.Barrier(4)\n"
-		 "def t0(): go.wait(); mylib.dial(port).close()\n"
-		 "def t1(): go.wait(); mylib.dial(port).close()\n"
-		 "def t2(): go.wait(); mylib.dial(port).close()\n"
-		 "def t3(): go.wait(); mylib.dial(port).close()\n"
-		 "ts = [threading.Thread(target=f) for f in (t0, t1, t2, t3)]\n"
-		 "[t.start() for t in ts]; [t.join() for t in ts]\n");
-	py_run("16");
 	const char *out = py_dump("-n", NULL);
 	bool seen[4] = {false};
 	const char *at = out;
@@ -393,6 +421,83 @@ Test(python, threads_each_name_their_own_frames)
 		seen[named] = true;
 		at = ev + 1;
 	}
+}
+
+Test(python, threads_each_name_their_own_frames)
+{
+	py_need_311();
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_threads);
+	py_run("16");
+	py_threads_check();
+}
+
+/* The ptrace tracer (socktrace --ptrace, -p) reads the same frames from the
+ * stopped program's memory: the thread matched by its native thread id,
+ * CPython found in the program's objects. */
+Test(python, under_the_tracer_a_connect_names_each_line)
+{
+	py_need_311();
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_deep);
+	py_run_traced("16");
+	char want[3][300], stack[8192];
+	py_deep_lines(want);
+	py_deep_stack(want, stack, sizeof stack);
+	const char *rows = py_dump("-c", NULL);
+	cr_assert_not_null(strstr(rows, "  dial / -"), "%s", rows);
+}
+
+Test(python, under_the_tracer_threads_each_name_their_own_frames)
+{
+	py_need_311();
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_threads);
+	py_run_traced("16");
+	py_threads_check();
+}
+
+/* socktrace -p on a Python program already running: it is told to start
+ * dialling (SIGUSR1, passed on by the tracer) only once attached, and exits
+ * by itself; every connect it made names its three functions. */
+Test(python, an_attached_program_names_its_lines)
+{
+	py_need_311();
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py",
+		 "import signal, socket, sys\n"
+		 "sys.path.insert(0, sys.argv[1])\n"
+		 "import mylib\n"
+		 "s = socket.create_server(('127.0.0.1', 0), backlog=64)\n"
+		 "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n"
+		 "print('ready', flush=True)\n"
+		 "signal.sigtimedwait([signal.SIGUSR1], 30)\n"
+		 "for i in range(5):\n"
+		 "    c = mylib.outer(s.getsockname()[1]); a, _ = s.accept(); c.close(); a.close()\n"
+		 "print('done', flush=True)\n");
+	char main_py[256], launcher[256], pidarg[16];
+	static char out[4096], tout[4096];
+	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
+	h_path(launcher, sizeof launcher, "socktrace");
+	int fd, tfd, status;
+	const char *argv[] = {"/usr/bin/python3", main_py, dir, NULL};
+	pid_t py = h_spawn(argv, &fd);
+	cr_assert(h_read_until(fd, "ready\n", out, sizeof out), "%s", out);
+	snprintf(pidarg, sizeof pidarg, "%d", (int)py);
+	const char *attach[] = {launcher, "-p", pidarg, "-k", "16", "-o", trace, NULL};
+	pid_t tracer = h_spawn(attach, &tfd);
+	cr_assert(h_read_until(tfd, "attached to 1 process", tout, sizeof tout), "%s", tout);
+	kill(py, SIGUSR1);
+	cr_assert(h_read_until(fd, "done\n", out, sizeof out), "%s", out);
+	cr_assert(h_read_until(tfd, "\n", tout, sizeof tout));
+	for (int i = 0; i < 300 && waitpid(tracer, &status, WNOHANG) == 0; i++)
+		usleep(100000); /* the program exits: the tracer ends (30 s at most) */
+	waitpid(py, &status, 0);
+	char want[3][300], stack[8192];
+	py_deep_lines(want);
+	py_deep_stack(want, stack, sizeof stack);
+	const char *all = py_dump("-n", NULL);
+	cr_assert_eq(h_occurrences(all, want[2]), 5, "%s", all);
 }
 
 /* A coroutine's connect (asyncio.open_connection) names the coroutine. */

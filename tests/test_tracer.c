@@ -55,47 +55,6 @@ static int tr_launch(struct h_run *r, const char *const *args)
 	return h_run(r, NULL, argv, NULL, 60);
 }
 
-/* A child with its stdout and stderr on a pipe; *out its read end. */
-static pid_t tr_spawn(const char *const *argv, int *out)
-{
-	int p[2];
-	cr_assert(pipe(p) == 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		closefrom(3);
-		unsetenv("LD_PRELOAD");
-		/* LeakSanitizer cannot run in a traced process (make asan) */
-		if (h_sanitized())
-			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	*out = p[0];
-	return pid;
-}
-
-/* Reads fd into buf until needle shows (true) or 20 s pass. */
-static bool tr_read_until(int fd, const char *needle, char *buf, size_t size)
-{
-	size_t n = strlen(buf);
-	time_t deadline = time(NULL) + 20;
-	while (time(NULL) < deadline && strstr(buf, needle) == NULL && n + 1 < size) {
-		struct pollfd p = {fd, POLLIN, 0};
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		ssize_t r = read(fd, buf + n, size - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = '\0';
-	}
-	return strstr(buf, needle) != NULL;
-}
-
 static int tr_wait(pid_t pid)
 {
 	int status;
@@ -140,8 +99,8 @@ static bool tr_state_becomes(pid_t pid, const char *want)
 static pid_t tr_start_tracee(const char *mode, int *out, char *buf, size_t size)
 {
 	const char *argv[] = {tracee, mode, NULL};
-	pid_t pid = tr_spawn(argv, out);
-	cr_assert(tr_read_until(*out, "ready ", buf, size), "%s", buf);
+	pid_t pid = h_spawn(argv, out);
+	cr_assert(h_read_until(*out, "ready ", buf, size), "%s", buf);
 	return pid;
 }
 
@@ -151,7 +110,7 @@ static void tr_poke(pid_t pid, int sig, int out, char *buf, size_t size, const c
 	char seen[32];
 	snprintf(seen, sizeof seen, "%s%d\n", word, n);
 	kill(pid, sig);
-	cr_assert(tr_read_until(out, seen, buf, size), "no '%s': %s", word, buf);
+	cr_assert(h_read_until(out, seen, buf, size), "no '%s': %s", word, buf);
 }
 
 /* socktrace -p pid -o path, started and seen attached; its pid. */
@@ -160,8 +119,8 @@ static pid_t tr_attach(pid_t pid, const char *path, int *tout, char *tbuf, size_
 	char pidarg[16];
 	snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
 	const char *attach[] = {launcher, "-p", pidarg, "-o", path, NULL};
-	pid_t tracer = tr_spawn(attach, tout);
-	cr_assert(tr_read_until(*tout, "attached to 1 process", tbuf, size), "%s", tbuf);
+	pid_t tracer = h_spawn(attach, tout);
+	cr_assert(h_read_until(*tout, "attached to 1 process", tbuf, size), "%s", tbuf);
 	return tracer;
 }
 
@@ -417,10 +376,10 @@ Test(tracer, exit_status_and_signals_pass_through)
 	int out;
 	char buf[4096] = "";
 	const char *launched[] = {launcher, "-q", "--ptrace", "-o", trace, tracee, "signals", NULL};
-	pid_t tracer = tr_spawn(launched, &out);
-	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	pid_t tracer = h_spawn(launched, &out);
+	cr_assert(h_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
 	kill(tracer, SIGTERM);
-	cr_assert(tr_read_until(out, "term=1", buf, sizeof buf), "%s", buf);
+	cr_assert(h_read_until(out, "term=1", buf, sizeof buf), "%s", buf);
 	cr_assert_eq(tr_wait(tracer), 0, "%s", buf);
 	close(out);
 }
@@ -514,8 +473,8 @@ Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached
 	int out;
 	char buf[4096] = "";
 	const char *launched[] = {launcher, "-q", "--ptrace", "-o", trace, tracee, "sleep", NULL};
-	pid_t tracer = tr_spawn(launched, &out);
-	cr_assert(tr_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
+	pid_t tracer = h_spawn(launched, &out);
+	cr_assert(h_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
 	pid_t prog = (pid_t)atoi(strstr(buf, "ready ") + 6);
 	kill(tracer, SIGKILL);
 	tr_wait(tracer);
@@ -560,7 +519,7 @@ Test(tracer, signals_reach_an_attached_program_as_bare)
 	for (int i = 1; i <= 3; i++)
 		tr_poke(prog, SIGUSR1, out, buf, sizeof buf, "usr1=", i);
 	kill(prog, SIGUSR2); /* a child (SIGCHLD) and a broken pipe (SIGPIPE) */
-	cr_assert(tr_read_until(out, "chld=1\n", buf, sizeof buf), "%s", buf);
+	cr_assert(h_read_until(out, "chld=1\n", buf, sizeof buf), "%s", buf);
 	kill(prog, SIGSTOP);
 	/* stopped: T bare, t under a tracer (a group-stop held with
 	 * PTRACE_LISTEN is a tracing stop to the kernel, as under strace) */
@@ -577,7 +536,7 @@ Test(tracer, signals_reach_an_attached_program_as_bare)
 	cr_assert(tr_state_becomes(prog, "SR"), "after detach: state %c", tr_state(prog));
 	kill(prog, SIGTERM);
 	cr_assert_eq(tr_wait(prog), 0);
-	cr_assert(tr_read_until(out, "term=1", buf, sizeof buf), "%s", buf);
+	cr_assert(h_read_until(out, "term=1", buf, sizeof buf), "%s", buf);
 	cr_assert_not_null(strstr(buf, "usr1=3 chld=1 pipe=1 term=1"), "%s", buf);
 	close(out);
 	close(tout);
@@ -613,8 +572,8 @@ Test(tracer, attach_records_only_what_happens_while_attached)
 	char buf[4096] = "", tbuf[4096] = "", status[256];
 	const char *server[] = {"/usr/bin/python3", "-u", "-m", "http.server", "--bind",
 				"127.0.0.1", "0", NULL};
-	pid_t srv = tr_spawn(server, &out);
-	cr_assert(tr_read_until(out, ") ...", buf, sizeof buf), "%s", buf);
+	pid_t srv = h_spawn(server, &out);
+	cr_assert(h_read_until(out, ") ...", buf, sizeof buf), "%s", buf);
 	unsigned port = (unsigned)atoi(strstr(buf, " port ") + 6);
 	tr_fetch(port, status, sizeof status);
 	cr_assert_str_eq(status, "HTTP/1.0 200 OK");
@@ -742,8 +701,8 @@ Test(tracer, a_thread_id_names_its_process)
 			      "t = threading.Thread(target=time.sleep, args=(30,), daemon=True)\n"
 			      "t.start(); print('tid', t.native_id, flush=True); time.sleep(30)",
 			      NULL};
-	pid_t py = tr_spawn(prog, &out);
-	cr_assert(tr_read_until(out, "tid ", buf, sizeof buf), "%s", buf);
+	pid_t py = h_spawn(prog, &out);
+	cr_assert(h_read_until(out, "tid ", buf, sizeof buf), "%s", buf);
 	pid_t tid = (pid_t)atoi(strstr(buf, "tid ") + 4);
 	cr_assert_neq(tid, py);
 	pid_t tracer = tr_attach(tid, trace, &tout, tbuf, sizeof tbuf);
@@ -920,9 +879,9 @@ Test(tracer, blocked_calls_see_no_attach_and_no_detach)
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	cr_assert(connect(c, (struct sockaddr *)&in, sizeof in) == 0);
-	cr_assert(tr_read_until(out, "poll=", buf, sizeof buf), "%s", buf);
+	cr_assert(h_read_until(out, "poll=", buf, sizeof buf), "%s", buf);
 	cr_assert_eq(tr_wait(prog), 0);
-	tr_read_until(out, "\npoll=0\n", buf, sizeof buf);
+	h_read_until(out, "\npoll=0\n", buf, sizeof buf);
 	close(c);
 	cr_assert_not_null(strstr(buf, "accept=ok\n"), "%s", buf);
 	cr_assert_not_null(strstr(buf, "poll=0\n"), "%s", buf);
@@ -952,8 +911,8 @@ Test(tracer, attach_failures_are_said)
 	const char *zombie_maker[] = {tracee, "zombie", NULL};
 	int zout;
 	char zbuf[4096] = "";
-	pid_t parent = tr_spawn(zombie_maker, &zout);
-	cr_assert(tr_read_until(zout, "zombie ", zbuf, sizeof zbuf), "%s", zbuf);
+	pid_t parent = h_spawn(zombie_maker, &zout);
+	cr_assert(h_read_until(zout, "zombie ", zbuf, sizeof zbuf), "%s", zbuf);
 	char zpid[16];
 	snprintf(zpid, sizeof zpid, "%d", atoi(strstr(zbuf, "zombie ") + 7));
 	cr_assert(tr_state_becomes((pid_t)atoi(zpid), "Z"));
@@ -1068,7 +1027,7 @@ Test(tracer, a_tracer_killed_at_any_moment_leaves_a_readable_trace)
 		int out;
 		const char *argv[] = {launcher, "-q", "--ptrace", "-o", trace, life, "reuse", "300",
 				      NULL};
-		pid_t tracer = tr_spawn(argv, &out);
+		pid_t tracer = h_spawn(argv, &out);
 		usleep((useconds_t)delay_us);
 		kill(tracer, SIGKILL);
 		tr_wait(tracer);

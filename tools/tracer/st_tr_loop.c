@@ -158,6 +158,7 @@ static void st_tr_exec(struct st_tr_thread *t)
 		p->tab = fresh;
 	}
 	st_tr_stack_forget(p->pid);
+	st_tr_python_forget(p);
 	st_tr_proc_record(p, t->tid);
 }
 

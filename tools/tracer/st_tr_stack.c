@@ -31,6 +31,7 @@ struct st_tr_object {
 static struct st_tr_object *st_tr_objects;
 static size_t st_tr_nobjects, st_tr_objects_cap;
 static pid_t st_tr_stack_pid;
+static struct st_tr_proc *st_tr_stack_proc; /* the process st_tr_stack_pid names */
 
 static unsigned st_tr_unwind(pid_t tid, uint64_t *ip, unsigned max)
 {
@@ -76,14 +77,23 @@ static unsigned st_tr_frame_walk(pid_t tid, uint64_t *ip, unsigned max)
 	return n;
 }
 
+static void st_tr_maps_scan(pid_t pid, uint64_t ts);
+
 void st_tr_stack_take(struct st_tr_thread *t, struct st_stack *s)
 {
 	unsigned max = st_tr_depth < ST_FRAMES_MAX ? st_tr_depth : ST_FRAMES_MAX;
 	st_tr_stack_pid = t->proc->pid;
+	st_tr_stack_proc = t->proc;
+	if (!t->proc->py_looked) {
+		/* its objects now, not after this stack: CPython's among them */
+		t->proc->py_looked = true;
+		st_tr_maps_scan(t->proc->pid, st_now_ns());
+	}
 	s->n = st_tr_unwind(t->tid, s->ip, max);
 	if (s->n <= 1) /* no unwind tables where it stopped */
 		s->n = st_tr_frame_walk(t->tid, s->ip, max);
 	s->skipped = false;
+	st_tr_python_frames(t, s);
 }
 
 static bool st_tr_covered(pid_t pid, uint64_t ip)
@@ -176,6 +186,8 @@ static void st_tr_object_found(pid_t pid, uint64_t lo, uint64_t hi, uint64_t off
 		uint8_t id_len = st_tr_build_id(fd, id);
 		st_record_module(ts, 0, bias, lo, hi, id, id_len, path, strlen(path));
 		st_tr_object_add(pid, lo, hi);
+		if (st_tr_stack_proc != NULL && st_tr_stack_proc->pid == pid)
+			st_tr_python_object(st_tr_stack_proc, fd, bias, path);
 	}
 	close(fd);
 }
@@ -213,6 +225,8 @@ void st_tr_stack_seen(const uint64_t *ips, unsigned n, uint64_t event_ts)
 /* A process gone, or replaced by exec: its objects are no longer known. */
 void st_tr_stack_forget(pid_t pid)
 {
+	if (st_tr_stack_proc != NULL && st_tr_stack_proc->pid == pid)
+		st_tr_stack_proc = NULL;
 	size_t kept = 0;
 	for (size_t i = 0; i < st_tr_nobjects; i++)
 		if (st_tr_objects[i].pid != pid)

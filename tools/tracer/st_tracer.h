@@ -45,6 +45,10 @@ struct st_tr_proc {
 	unsigned threads; /* traced threads not yet at their exit */
 	unsigned refs;	  /* thread entries naming it */
 	unsigned files_epoch; /* counts unshare(CLONE_FILES) calls seen in it */
+	/* CPython 3.11 in it (-k): found in its objects at its first stack */
+	bool py_looked;
+	uint32_t py_version;
+	uint64_t py_runtime, py_eval_lo, py_eval_hi; /* 0: none */
 	struct st_socktab *tab;
 };
 
@@ -69,6 +73,7 @@ struct st_tr_thread {
 	bool listening;	   /* in a group-stop, left there with PTRACE_LISTEN */
 	bool files_shared; /* its fd table is its leader's (as of files_epoch) */
 	unsigned files_epoch; /* its proc's files_epoch when that was asked; 0 never */
+	uint64_t py_tstate;   /* its PyThreadState last time, 0 unknown */
 	struct st_tr_call call;
 };
 
@@ -124,5 +129,11 @@ extern unsigned st_tr_depth;
 void st_tr_stack_take(struct st_tr_thread *t, struct st_stack *s);
 void st_tr_stack_seen(const uint64_t *ips, unsigned n, uint64_t event_ts);
 void st_tr_stack_forget(pid_t pid); /* gone, or replaced by exec */
+
+/* st_tr_python.c: Python frames in its stacks (-k). */
+struct st_stack;
+void st_tr_python_object(struct st_tr_proc *p, int fd, uint64_t bias, const char *path);
+void st_tr_python_frames(struct st_tr_thread *t, struct st_stack *s);
+void st_tr_python_forget(struct st_tr_proc *p); /* exec: another program */
 
 #endif

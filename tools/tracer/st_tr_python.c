@@ -1,0 +1,146 @@
+/*
+ * Python frames in the tracer's stacks (-k): CPython 3.11 found in a traced
+ * process's objects (the executable or a libpython, from /proc/PID/maps, its
+ * three symbols read from the file's dynamic symbol table), then at each
+ * stack the stopped thread's frames read from the process's memory by the
+ * core's walker (shim/core/st_pywalk.c, the shim's own read-by-system-call
+ * path), the thread matched by its native_thread_id.  The program is
+ * stopped while it is read, so its frames cannot change under the read; a
+ * failed or implausible read leaves the native stack alone.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../shim/core/st_pywalk.h"
+#include "../../shim/st_elf.h"
+#include "st_tracer.h"
+
+#define ST_TR_DYNSYM_MAX (16u << 20)
+
+/* The values of CPython's three symbols in the file's .dynsym; false when
+ * any is missing. */
+struct st_tr_py_syms {
+	uint64_t version, runtime, eval, eval_size;
+};
+
+static bool st_tr_py_section(int fd, const Elf64_Ehdr *eh, unsigned i, Elf64_Shdr *sh)
+{
+	return i < eh->e_shnum && i < ST_ELF_SECTIONS_MAX &&
+	       st_elf_read_at(fd, sh, sizeof *sh, eh->e_shoff + (uint64_t)i * sizeof *sh);
+}
+
+static void *st_tr_py_load(int fd, const Elf64_Shdr *sh)
+{
+	if (sh->sh_size == 0 || sh->sh_size > ST_TR_DYNSYM_MAX)
+		return NULL;
+	void *buf = malloc(sh->sh_size + 1);
+	if (buf != NULL && !st_elf_read_at(fd, buf, sh->sh_size, sh->sh_offset)) {
+		free(buf);
+		return NULL;
+	}
+	if (buf != NULL)
+		((char *)buf)[sh->sh_size] = '\0'; /* names end inside it */
+	return buf;
+}
+
+static void st_tr_py_match(const Elf64_Sym *sym, const char *name, struct st_tr_py_syms *out)
+{
+	if (strcmp(name, "Py_Version") == 0)
+		out->version = sym->st_value;
+	else if (strcmp(name, "_PyRuntime") == 0)
+		out->runtime = sym->st_value;
+	else if (strcmp(name, "_PyEval_EvalFrameDefault") == 0) {
+		out->eval = sym->st_value;
+		out->eval_size = sym->st_size;
+	}
+}
+
+static bool st_tr_py_syms(int fd, struct st_tr_py_syms *out)
+{
+	Elf64_Ehdr eh;
+	*out = (struct st_tr_py_syms){0};
+	if (!st_elf_read_at(fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr))
+		return false;
+	for (unsigned i = 0; i < eh.e_shnum && i < ST_ELF_SECTIONS_MAX; i++) {
+		Elf64_Shdr sh, strsh;
+		if (!st_tr_py_section(fd, &eh, i, &sh))
+			return false;
+		if (sh.sh_type != SHT_DYNSYM || !st_tr_py_section(fd, &eh, sh.sh_link, &strsh))
+			continue;
+		Elf64_Sym *syms = st_tr_py_load(fd, &sh);
+		char *names = st_tr_py_load(fd, &strsh);
+		for (size_t k = 0; syms && names && k < sh.sh_size / sizeof *syms; k++)
+			if (syms[k].st_name < strsh.sh_size && syms[k].st_shndx != SHN_UNDEF)
+				st_tr_py_match(&syms[k], names + syms[k].st_name, out);
+		free(syms);
+		free(names);
+		break;
+	}
+	return out->version && out->runtime && out->eval && out->eval_size;
+}
+
+/* Whether the object at path (name only) may be CPython: the interpreter
+ * itself or its library. */
+static bool st_tr_py_named(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return strncmp(base, "python3", 7) == 0 || strncmp(base, "libpython3.", 11) == 0;
+}
+
+void st_tr_python_object(struct st_tr_proc *p, int fd, uint64_t bias, const char *path)
+{
+	static bool off_said, version_said;
+	const char *env = getenv("SOCKTRACE_PYTHON");
+	struct st_tr_py_syms syms;
+	if (p == NULL || p->py_runtime != 0 || (env && strcmp(env, "0") == 0) ||
+	    !st_tr_py_named(path) || !st_tr_py_syms(fd, &syms))
+		return;
+	uint64_t version = 0;
+	if (!st_tr_read(p->pid, bias + syms.version, &version, sizeof version))
+		return;
+	if ((version >> 16) != 0x030b) {
+		if (!version_said && !off_said)
+			fprintf(stderr, "socktrace: %s is CPython %x.%x, not 3.11: its stacks show "
+					"native frames only\n",
+				path, (unsigned)(version >> 24 & 0xff), (unsigned)(version >> 16 & 0xff));
+		version_said = true;
+		return;
+	}
+	p->py_version = (uint32_t)version;
+	p->py_runtime = bias + syms.runtime;
+	p->py_eval_lo = bias + syms.eval;
+	p->py_eval_hi = p->py_eval_lo + syms.eval_size;
+}
+
+void st_tr_python_frames(struct st_tr_thread *t, struct st_stack *s)
+{
+	static struct st_py_scratch scratch; /* one stop at a time */
+	const struct st_tr_proc *p = t->proc;
+	if (p->py_runtime == 0 || s->n == 0)
+		return;
+	struct st_py_target target = {
+		.pid = p->pid,
+		.runtime = p->py_runtime,
+		.eval_lo = p->py_eval_lo,
+		.eval_hi = p->py_eval_hi,
+		.version = p->py_version,
+		.id_offset = ST_PY_TSTATE_NATIVE_THREAD_ID,
+		.id = (uint64_t)t->tid,
+		.tstate_hint = &t->py_tstate,
+	};
+	struct st_py_frame py[ST_PY_FRAMES_MAX];
+	int np = st_pywalk_frames(&target, py, ST_PY_FRAMES_MAX, &scratch);
+	if (np > 0)
+		st_pywalk_merge(&target, s, py, np);
+}
+
+void st_tr_python_forget(struct st_tr_proc *p)
+{
+	p->py_runtime = p->py_eval_lo = p->py_eval_hi = 0;
+	p->py_looked = false;
+	st_pywalk_forget(p->pid);
+}
