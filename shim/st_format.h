@@ -17,7 +17,7 @@
 
 #define ST_MAGIC "SOCKTRC\x1a"
 #define ST_MAGIC_LEN 8
-#define ST_VERSION 5
+#define ST_VERSION 6
 #define ST_VERSION_OLDEST 1 /* readers read every version from this one */
 #define ST_HEADER_SIZE 4096u
 #define ST_CHUNK_SIZE 16384u
@@ -114,6 +114,8 @@ enum st_rec_type {
 	ST_REC_PYCODE = 12,
 	/* version 5: a JIT's name for a range of its code (perf map entry) */
 	ST_REC_JITSYM = 13,
+	/* version 6: a connection's end with small numbers, in 48 bytes */
+	ST_REC_SHORT_CLOSE = 14,
 };
 
 /*
@@ -247,6 +249,33 @@ struct st_short_event {
 #define ST_SHORT_PEER 0x2
 #define ST_SHORT_DT_MAX 0xffffffffu
 #define ST_SHORT_FD_MAX 0xfffe
+
+/*
+ * Short close (version 6): the close record (struct st_close) of a
+ * connection whose numbers are small, after a context record as short
+ * events are: {ts = base + dt_ns, pid and tid of the context, fd = fd1 - 1,
+ * how, role, flags, tcp_state, shut_how, age_ns, rtt_us, retrans, and the
+ * three byte counts, each under 4 GiB}; pad is 0.  Any other end (a byte
+ * count of 4 GiB or more, an fd over ST_SHORT_FD_MAX, a ring's close with
+ * its ends) is a close record.
+ */
+struct st_short_close {
+	uint64_t word;
+	uint32_t dt_ns;
+	uint16_t fd1;
+	uint8_t how;
+	uint8_t role;
+	uint8_t flags;
+	uint8_t tcp_state;
+	int8_t shut_how;
+	uint8_t pad;
+	uint32_t rtt_us;
+	uint64_t age_ns;
+	uint32_t retrans;
+	uint32_t bytes_acked;
+	uint32_t bytes_received;
+	uint32_t bytes_sent;
+};
 
 /*
  * Python code record (version 5): a code object of process pid, written
@@ -475,6 +504,7 @@ struct st_peer {
 
 _Static_assert(sizeof(struct st_context) == 24, "context record: 24 bytes");
 _Static_assert(sizeof(struct st_short_event) == 32, "short event: 32 bytes");
+_Static_assert(sizeof(struct st_short_close) == 48, "short close: 48 bytes");
 _Static_assert(sizeof(struct st_pycode) == 48, "Python code record: 48 bytes");
 _Static_assert(sizeof(struct st_jitsym) == 40, "JIT symbol record: 40 bytes");
 

@@ -400,6 +400,7 @@ Test(format, the_documented_sizes_are_the_headers)
 		{"st_resolved", sizeof(struct st_resolved)}, {"st_peer", sizeof(struct st_peer)},
 		{"st_context", sizeof(struct st_context)},
 		{"st_short_event", sizeof(struct st_short_event)},
+		{"st_short_close", sizeof(struct st_short_close)},
 		{"st_pycode", sizeof(struct st_pycode)}, {"st_jitsym", sizeof(struct st_jitsym)},
 	};
 	FILE *f = fopen("docs/FORMAT.md", "r");

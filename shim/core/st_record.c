@@ -639,10 +639,11 @@ static bool st_short_fits(uint8_t op, int fd, int listen_fd, const struct st_out
 }
 
 /* Whether c's context record names pid, tid and a base at most
- * ST_SHORT_DT_MAX before ts, with room for one short event after it. */
-static bool st_context_fits(const struct st_cursor *c, uint32_t pid, uint32_t tid, uint64_t ts)
+ * ST_SHORT_DT_MAX before ts, with room for a short record of size after it. */
+static bool st_context_fits(const struct st_cursor *c, uint32_t pid, uint32_t tid, uint64_t ts,
+			    uint32_t size)
 {
-	return c->pos != 0 && c->ctx_end == c->end && c->pos + sizeof(struct st_short_event) <= c->end &&
+	return c->pos != 0 && c->ctx_end == c->end && c->pos + size <= c->end &&
 	       c->ctx_pid == pid && c->ctx_tid == tid && ts >= c->ctx_base &&
 	       ts - c->ctx_base <= ST_SHORT_DT_MAX;
 }
@@ -650,13 +651,51 @@ static bool st_context_fits(const struct st_cursor *c, uint32_t pid, uint32_t ti
 bool st_record_short_events = true;
 
 /*
- * The 32-byte form of an event (version 5): written after a context record
- * of the same chunk, both in one reservation when the chunk has none for
- * this thread yet, so the two can never land in different chunks.  The
+ * Room for a short record of size bytes at ts (version 5): after a context
+ * record of the same chunk, both in one reservation when the chunk has none
+ * for this thread yet, so the two can never land in different chunks.  The
  * context is committed first, then published in the cursor: a jump out of a
- * handler in between costs one more context record, never a short event
- * read with another's base.
+ * handler in between costs one more context record, never a short record
+ * read with another's base.  NULL (counted as dropped) when there is no
+ * room; otherwise *dt is ts after the base, and the caller is inside the
+ * recorder until st_record_done.
  */
+static char *st_reserve_short(uint32_t size, uint64_t ts, bool is_event, struct st_cursor **used,
+			      uint32_t *dt)
+{
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
+	struct st_cursor *c = st_enter();
+	bool need_ctx = c != NULL && !st_context_fits(c, pid, tid, ts, size);
+	uint32_t len = size + (need_ctx ? sizeof(struct st_context) : 0);
+	enum st_refusal why = ST_REFUSED_FULL;
+	char *p = c ? st_reserve(c, len, &why) : NULL;
+	if (p == NULL) {
+		st_count_dropped(why, is_event);
+		st_leave();
+		return NULL;
+	}
+	if (need_ctx) {
+		struct st_context *ctx = (struct st_context *)p;
+		ctx->ts_ns = ts;
+		ctx->pid = pid;
+		ctx->tid = tid;
+		__atomic_store_n(&ctx->word, ST_REC_WORD(sizeof *ctx, ST_REC_CONTEXT),
+				 __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		c->committed = c->pos - size;
+		c->ctx_pid = pid;
+		c->ctx_tid = tid;
+		c->ctx_base = ts;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		c->ctx_end = c->end;
+		p += sizeof *ctx;
+	}
+	*dt = (uint32_t)(ts - c->ctx_base);
+	*used = c;
+	return p;
+}
+
+/* The 32-byte form of an event (version 5). */
 static bool st_record_short(uint8_t op, int fd, int listen_fd, const struct st_outcome *done,
 			    const struct st_addr *local, uint16_t llen,
 			    const struct st_addr *peer, uint16_t plen, uint8_t flags)
@@ -667,34 +706,10 @@ static bool st_record_short(uint8_t op, int fd, int listen_fd, const struct st_o
 	    !st_short_end(peer, plen, &ev.peer_port, &ev.peer_addr))
 		return false;
 	ev.ends = (llen ? ST_SHORT_LOCAL : 0) | (plen ? ST_SHORT_PEER : 0);
-	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
-	struct st_cursor *c = st_enter();
-	bool need_ctx = c != NULL && !st_context_fits(c, pid, tid, done->ts_ns);
-	uint32_t len = sizeof ev + (need_ctx ? sizeof(struct st_context) : 0);
-	enum st_refusal why = ST_REFUSED_FULL;
-	char *p = c ? st_reserve(c, len, &why) : NULL;
-	if (p == NULL) {
-		st_count_dropped(why, true);
-		st_leave();
-		return true;
-	}
-	if (need_ctx) {
-		struct st_context *ctx = (struct st_context *)p;
-		ctx->ts_ns = done->ts_ns;
-		ctx->pid = pid;
-		ctx->tid = tid;
-		__atomic_store_n(&ctx->word, ST_REC_WORD(sizeof *ctx, ST_REC_CONTEXT),
-				 __ATOMIC_RELEASE);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		c->committed = c->pos - sizeof ev;
-		c->ctx_pid = pid;
-		c->ctx_tid = tid;
-		c->ctx_base = done->ts_ns;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		c->ctx_end = c->end;
-		p += sizeof *ctx;
-	}
-	ev.dt_ns = (uint32_t)(done->ts_ns - c->ctx_base);
+	struct st_cursor *c;
+	char *p = st_reserve_short(sizeof ev, done->ts_ns, true, &c, &ev.dt_ns);
+	if (p == NULL)
+		return true; /* counted as dropped */
 	memcpy(p + 8, (const char *)&ev + 8, sizeof ev - 8);
 	st_record_done(c, p, sizeof ev, ST_REC_SHORT_EVENT);
 	return true;
@@ -894,11 +909,37 @@ static void st_record_close_ends(const struct st_close *rec, const struct st_add
 	st_record_done(c, p, len, ST_REC_CLOSE);
 }
 
+/* Whether a close's numbers fit a short close exactly. */
+static bool st_short_close_fits(const struct st_close *c)
+{
+	return c->fd >= 0 && c->fd <= ST_SHORT_FD_MAX && c->shut_how >= -1 && c->shut_how <= 127 &&
+	       c->pad == 0 && c->bytes_acked <= UINT32_MAX && c->bytes_received <= UINT32_MAX &&
+	       c->bytes_sent <= UINT32_MAX;
+}
+
+/* The 48-byte form of a close (version 6). */
+static void st_record_close_short(const struct st_close *c)
+{
+	struct st_short_close s = {
+		.fd1 = (uint16_t)(c->fd + 1), .how = c->how, .role = c->role, .flags = c->flags,
+		.tcp_state = c->tcp_state, .shut_how = (int8_t)c->shut_how, .rtt_us = c->rtt_us,
+		.age_ns = c->age_ns, .retrans = c->retrans, .bytes_acked = (uint32_t)c->bytes_acked,
+		.bytes_received = (uint32_t)c->bytes_received, .bytes_sent = (uint32_t)c->bytes_sent};
+	struct st_cursor *cur;
+	char *p = st_reserve_short(sizeof s, c->ts_ns, false, &cur, &s.dt_ns);
+	if (p == NULL)
+		return; /* counted as dropped */
+	memcpy(p + 8, (const char *)&s + 8, sizeof s - 8);
+	st_record_done(cur, p, sizeof s, ST_REC_SHORT_CLOSE);
+}
+
 void st_record_close(const struct st_close *c, const struct st_addr *local,
 		     const struct st_addr *peer)
 {
 	if (st_trace.ring && local != NULL && peer != NULL && local->len != 0)
 		st_record_close_ends(c, local, peer);
+	else if (ST_LIKELY(st_record_short_events) && st_short_close_fits(c))
+		st_record_close_short(c);
 	else
 		st_record_fixed(c, sizeof *c, ST_REC_CLOSE);
 }

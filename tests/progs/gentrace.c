@@ -11,9 +11,11 @@
  * STEP_NS spaces each thread's events in time as a real server's would be
  * (0, the default: the clock).  GENTRACE_START_NS: the first event's time
  * (default now), so that two runs write the same events; GENTRACE_LONG=1:
- * every call as a version-4 event record, none as a short event, to compare
+ * every call as an event record, none as a short event (every close as a
+ * close record, none short), to compare
  * what readers make of the two forms; GENTRACE_VARIED=1: calls that fail or
- * lack an end among them (gen_vary).
+ * lack an end among them (gen_vary), and a close after each connection
+ * (gen_close; with GENTRACE_LONG, close records only).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -54,6 +56,25 @@ static bool gen_vary(long i, uint8_t *op, int *fd, int *listen_fd, struct st_out
 }
 static uint64_t gen_step_ns, gen_start_ns;
 
+/* GENTRACE_VARIED: the end of the connection call i opened, 1 us after it,
+ * with numbers a short close holds and (every ninth, and an fd past 65,534)
+ * numbers it cannot: a count of 4 GiB or more is written as a close record. */
+static void gen_close(long i, int fd, uint64_t ts, bool accepted)
+{
+	bool shut = i % 7 == 3;
+	struct st_close c = {
+		.ts_ns = ts + 1000, .fd = fd, .how = shut ? ST_END_SHUTDOWN : ST_END_CLOSE,
+		.role = accepted ? ST_ROLE_SERVER : ST_ROLE_CLIENT,
+		.flags = ST_SOCK_STREAM << ST_EV_SOCK_SHIFT | ST_PROTO_TCP << ST_EV_PROTO_SHIFT |
+			 ST_CLOSE_TCPINFO | ST_CLOSE_SENT,
+		.tcp_state = 7, .age_ns = 900 + (uint64_t)i, .rtt_us = 40 + (uint32_t)(i % 50),
+		.retrans = (uint32_t)(i % 3), .shut_how = shut ? 1 : -1,
+		.bytes_acked = 1000u * (uint64_t)i + 1,
+		.bytes_received = (i % 9 == 2 ? 5ull << 30 : 0) + 100u * (uint64_t)i + 1,
+		.bytes_sent = (i % 9 == 5 ? 6ull << 30 : 0) + 1000u * (uint64_t)i};
+	st_record_close(&c, NULL, NULL);
+}
+
 static struct st_addr gen_inet(uint32_t ip, unsigned port)
 {
 	struct st_addr a = {.len = sizeof(struct sockaddr_in)};
@@ -88,6 +109,9 @@ static void *gen_thread(void *arg)
 		if (gen_varied)
 			gen_vary(i, &op, &fd, &listen_fd, &done, &local, &peer, &flags);
 		st_record_event(op, fd, listen_fd, &done, local, peer, flags, NULL);
+		bool opened = (op == ST_OP_ACCEPT4 || op == ST_OP_CONNECT) && done.ret >= 0;
+		if (gen_varied && opened)
+			gen_close(i, fd, ts, op == ST_OP_ACCEPT4);
 	}
 	return NULL;
 }

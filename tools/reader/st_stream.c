@@ -278,7 +278,7 @@ static bool st_cursor_load(struct st_stream *s, struct st_cursor *c)
 			c->off += c->len;
 			continue;
 		}
-		if (type == ST_REC_SHORT_EVENT && c->len >= 12) {
+		if ((type == ST_REC_SHORT_EVENT || type == ST_REC_SHORT_CLOSE) && c->len >= 12) {
 			uint32_t dt;
 			memcpy(&dt, p + 8, sizeof dt);
 			c->ts = c->ctx.base + dt;
@@ -423,6 +423,13 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
 		break;
 	case ST_REC_CLOSE:
 		rc = st_decode_close(p, len, &r->close, r->close_ends, why);
+		break;
+	case ST_REC_SHORT_CLOSE:
+		/* read as the close record it stands for */
+		r->type = ST_REC_CLOSE;
+		r->close_ends[0] = r->close_ends[1] = (struct st_endpoint){.at = NULL, .len = 0};
+		rc = st_decode_short_close(p, len, ctx, &r->close, why);
+		r->ts = r->close.ts_ns;
 		break;
 	case ST_REC_RESOLVE:
 		rc = st_decode_resolve(p, len, &r->resolve, why);

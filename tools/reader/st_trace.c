@@ -274,6 +274,15 @@ static int st_decode_close_ends(const uint8_t *p, uint32_t len, struct st_endpoi
 	return 0;
 }
 
+static int st_close_check(const struct st_close *c, char *why)
+{
+	if (c->how < ST_END_CLOSE || c->how > ST_END_EXIT || c->role < ST_ROLE_CLIENT ||
+	    c->role > ST_ROLE_INHERITED)
+		return st_why(why, "close record has impossible values (how %u, role %u)", c->how,
+			      c->role);
+	return 0;
+}
+
 int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct st_endpoint ends[2],
 		    char *why)
 {
@@ -289,11 +298,29 @@ int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct s
 	memcpy(c, p, len < sizeof *c ? len : sizeof *c);
 	if (len == ST_CLOSE_V2_SIZE)
 		c->flags &= (uint8_t)~ST_CLOSE_SENT;
-	if (c->how < ST_END_CLOSE || c->how > ST_END_EXIT || c->role < ST_ROLE_CLIENT ||
-	    c->role > ST_ROLE_INHERITED)
-		return st_why(why, "close record has impossible values (how %u, role %u)", c->how,
-			      c->role);
-	return 0;
+	return st_close_check(c, why);
+}
+
+int st_decode_short_close(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
+			  struct st_close *c, char *why)
+{
+	struct st_short_close s;
+	if (len != sizeof s)
+		return st_why(why, "short close of %u bytes (not %zu)", len, sizeof s);
+	if (ctx == NULL || !ctx->valid)
+		return st_why(why, "short close without a context record before it in its chunk");
+	memcpy(&s, p, sizeof s);
+	if (s.fd1 == 0 || s.pad != 0)
+		return st_why(why, "short close has impossible values (fd+1 %u, pad %u)", s.fd1,
+			      s.pad);
+	*c = (struct st_close){
+		.word = ST_REC_WORD(sizeof *c, ST_REC_CLOSE), .ts_ns = ctx->base + s.dt_ns,
+		.pid = ctx->pid, .tid = ctx->tid, .fd = (int32_t)s.fd1 - 1, .how = s.how,
+		.role = s.role, .flags = s.flags, .tcp_state = s.tcp_state, .age_ns = s.age_ns,
+		.bytes_acked = s.bytes_acked, .bytes_received = s.bytes_received,
+		.rtt_us = s.rtt_us, .retrans = s.retrans, .shut_how = s.shut_how,
+		.bytes_sent = s.bytes_sent};
+	return st_close_check(c, why);
 }
 
 int st_decode_resolve(const uint8_t *p, uint32_t len, struct st_res *r, char *why)
@@ -523,6 +550,11 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 		case ST_REC_CLOSE:
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
 			rc = st_decode_close(p, len, &t->closes[t->ncloses], NULL, why);
+			t->ncloses += rc == 0;
+			break;
+		case ST_REC_SHORT_CLOSE:
+			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
+			rc = st_decode_short_close(p, len, &ctx, &t->closes[t->ncloses], why);
 			t->ncloses += rc == 0;
 			break;
 		case ST_REC_PEER:
