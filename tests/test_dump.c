@@ -185,6 +185,57 @@ Test(dump, a_short_event_without_its_context_is_damage)
 	st_trace_free(&t);
 }
 
+/* The same for a short close (version 6): its context record (and the short
+ * events after it) turned into padding, the close is reported as damage. */
+Test(dump, a_short_close_without_its_context_is_damage)
+{
+	char gen[256];
+	h_path(gen, sizeof gen, "progs/gentrace");
+	const char *gargv[] = {gen, trace, "4", "1", "1000", NULL};
+	const char *genv[] = {"GENTRACE_VARIED=1", NULL};
+	static struct h_run r;
+	unlink(trace);
+	cr_assert_eq(h_run(&r, NULL, gargv, genv, 30), 0, "%s", r.err);
+	int fd = open(trace, O_RDWR);
+	cr_assert(fd >= 0);
+	/* the chunk of the events (the process record has its own): its
+	 * context, then short events and the first short close */
+	uint64_t w = 0, ctx_off = 0, close_off = 0;
+	for (uint64_t chunk = ST_HEADER_SIZE; chunk < 8 * ST_CHUNK_SIZE && !close_off;
+	     chunk += ST_CHUNK_SIZE) {
+		ctx_off = 0;
+		for (uint64_t off = chunk; off < chunk + ST_CHUNK_SIZE && !close_off;
+		     off += ST_REC_LEN(w)) {
+			if (pread(fd, &w, 8, (off_t)off) != 8 || w == 0)
+				break;
+			if (ST_REC_TYPE(w) == ST_REC_CONTEXT)
+				ctx_off = off;
+			else if (ST_REC_TYPE(w) == ST_REC_SHORT_CLOSE)
+				close_off = off;
+		}
+	}
+	cr_assert_neq(close_off, 0, "no short close in the first chunks");
+	cr_assert_neq(ctx_off, 0, "no context before the short close");
+	/* the context and the short events between it and the close become
+	 * padding: the close is then the first short record of its context */
+	for (uint64_t off = ctx_off; off < close_off; off += ST_REC_LEN(w)) {
+		cr_assert(pread(fd, &w, 8, (off_t)off) == 8);
+		uint64_t pad = ST_REC_WORD(ST_REC_LEN(w), ST_REC_PAD);
+		cr_assert(pwrite(fd, &pad, 8, (off_t)off) == 8);
+	}
+	close(fd);
+	char want[400];
+	snprintf(want, sizeof want, "offset %llu: short close without a context record",
+		 (unsigned long long)close_off);
+	const char *argv[] = {dump, "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 1);
+	cr_assert_not_null(strstr(r.err, want), "%s", r.err);
+	struct st_trace t;
+	cr_assert_eq(st_trace_load(&t, trace, 0), -1);
+	cr_assert_not_null(strstr(t.error, want), "%s", t.error);
+	st_trace_free(&t);
+}
+
 Test(dump, missing_and_empty_files_fail_clearly)
 {
 	static struct h_run r;

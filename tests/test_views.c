@@ -317,6 +317,20 @@ Test(views, version_4_traces_stay_readable)
 	every_view_reads("tests/data/v4.trace");
 }
 
+/* A version-5 trace (tests/data/v5.trace: written by the shim before short
+ * closes, `life bytes` then `life refused`) stays readable by every view,
+ * with its handshake, bytes and refusal. */
+Test(views, version_5_traces_stay_readable)
+{
+	static struct h_run r;
+	const char *conn[] = {"-c", "--json", "tests/data/v5.trace", NULL};
+	run_dump(&r, conn, 0);
+	cr_assert_not_null(strstr(r.out, "\"handshake_ns\":25000,"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":1048576,\"rx_bytes\":65536"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"result\":\"refused\""), "%s", r.out);
+	every_view_reads("tests/data/v5.trace");
+}
+
 /* gentrace's calls into path, as short events or (long) as event records
  * only; the same calls at the same times either way. */
 static void gen_calls(const char *path, bool long_events, const char *events, const char *step)

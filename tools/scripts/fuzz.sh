@@ -75,6 +75,11 @@ if [ ! -s "$seeds/v5-short.trace" ]; then
 	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v5-short.trace" 300 2 3000000000 >/dev/null
 	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v5-dense.trace" 1000 1 1000 >/dev/null
 fi
+# version 6's short closes beside close records (shutdown, an fd past 65,534,
+# byte counts of 4 GiB or more), sharing the short events' contexts
+if [ ! -s "$seeds/v6-closes.trace" ]; then
+	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v6-closes.trace" 400 3 2000000000 >/dev/null
+fi
 # Python code records and frames (the shim reading CPython 3.11), JIT symbol
 # records (node's perf map)
 if [ ! -s "$seeds/v5-python.trace" ]; then
@@ -95,7 +100,7 @@ s = socket.create_server(('127.0.0.1', 0)); dial(s.getsockname()[1]).close()"
 		rm -f "/tmp/perf-$pid.map"
 	fi
 fi
-for old in golden v2 v3 v4; do
+for old in golden v2 v3 v4 v5; do
 	cp "$repo/tests/data/$old.trace" "$seeds/fixture-$old.trace"
 done
 if [ ! -s "$seeds/modules.trace" ]; then
