@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -99,6 +101,44 @@ Test(jit, node_frames_are_named_from_its_perf_map)
 	h_event_text(out, " connect(", stack, sizeof stack);
 	cr_assert_not_null(strstr(stack, "at internalConnect (node:net:"), "%s", stack);
 	cr_assert_null(strstr(stack, "?? ["), "an unnamed frame:\n%s", stack);
+}
+
+/* socktrace-dump -f on a node program still running: its JIT frames are
+ * named from its own perf map (the trace's copy comes only at its exit),
+ * and the program is told to end only once the follower showed them. */
+Test(jit, a_followed_node_program_is_named_while_it_runs)
+{
+	if (access("/usr/bin/node", X_OK) != 0)
+		cr_skip_test("no node");
+	h_write_in(dir, "app.js",
+		  "const net = require('net');\n"
+		  "function localPortOf(sock) {\n"
+		  "  return sock.localPort;\n"
+		  "}\n"
+		  "const srv = net.createServer(s => s.end()).listen(0, '127.0.0.1', () => {\n"
+		  "  const c = net.connect(srv.address().port, '127.0.0.1', () => {\n"
+		  "    localPortOf(c); c.end(); srv.close(); console.log('dialled');\n"
+		  "  });\n"
+		  "});\n"
+		  "process.on('SIGTERM', () => process.exit(0));\n"
+		  "setTimeout(() => {}, 30000);\n");
+	char app[256], want[300];
+	snprintf(app, sizeof app, "%s/app.js", dir);
+	snprintf(want, sizeof want, "at localPortOf (%s:2:21) [js]", app);
+	static char out[8192], fout[65536];
+	int fd, ffd, status;
+	const char *argv[] = {launcher, "-q", "-k", "32", "-o", trace, "/usr/bin/node", app, NULL};
+	pid_t run = h_spawn(argv, &fd);
+	cr_assert(h_read_until(fd, "dialled", out, sizeof out), "%s", out);
+	const char *follow[] = {dump, "-f", "-n", trace, NULL};
+	pid_t follower = h_spawn(follow, &ffd);
+	bool named = h_read_until(ffd, want, fout, sizeof fout);
+	kill(follower, SIGTERM);
+	kill(run, SIGTERM);
+	waitpid(follower, &status, 0);
+	waitpid(run, &status, 0);
+	jit_forget_maps();
+	cr_assert(named, "no '%s' while node ran:\n%s", want, fout);
 }
 
 /* Without the map (node run with the shim alone), JIT frames stay unnamed:

@@ -228,6 +228,8 @@ static bool st_attach(struct st_dump *d, struct st_follower *f, FILE *out)
 	f->ring_base = h.ring_base;
 	f->ring_chunks = h.ring_chunks;
 	d->follow_version = h.version;
+	if (h.boot_id[0])
+		st_sym_live_jit(d->symbols, h.boot_id, h.clock_offset_ns);
 	if (replaced || f->said != ST_NONE)
 		fprintf(stderr, "socktrace-dump: %s: %s; following it from its start\n", f->path,
 			replaced ? "replaced by a new file" : "is a trace now");

@@ -56,6 +56,10 @@ struct st_header_info {
 	uint32_t version;
 	bool unwritten;       /* empty or zero: its writer died before writing it */
 	bool jit;             /* version 5: JIT symbol records, written at exit */
+	/* times are CLOCK_MONOTONIC + clock_offset_ns of the boot named by
+	 * boot_id (version 3, ST_HDR_MONOTONIC); boot_id "" when not */
+	uint64_t clock_offset_ns;
+	char boot_id[40];
 	/* version 4, flight-recorder mode: ring chunks start at ring_base */
 	bool ring;
 	uint64_t ring_base;

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_jitlive.h"
 #include "st_jitsyms.h"
 #include "st_pysyms.h"
 #include "st_symbols.h"
@@ -84,6 +85,7 @@ struct st_symbolizer {
 	Dwfl_Callbacks callbacks;
 	struct st_pysyms *py; /* Python code records (version 5), once one comes */
 	struct st_jitsyms *jit; /* JIT symbol records (version 5), once one comes */
+	struct st_jitlive *live; /* -f: running programs' own perf maps, or NULL */
 };
 
 struct st_symbolizer *st_sym_new(FILE *warn)
@@ -447,6 +449,23 @@ static const struct st_named *st_named_at(struct st_symbolizer *s, struct st_obj
 	return &s->cache[i];
 }
 
+/* -f: an unnamed frame of a program still running may be JIT code its perf
+ * map named after the shim last copied it (st_jitlive.c). */
+static bool st_sym_live_jit_name(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
+				 struct st_frame *out)
+{
+	if (s->jit == NULL)
+		s->jit = st_jitsyms_new();
+	return st_jitlive_refresh(s->live, s->jit, ev->pid, ev->ts) &&
+	       st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->js);
+}
+
+void st_sym_live_jit(struct st_symbolizer *s, const char *boot_id, uint64_t clock_offset_ns)
+{
+	if (s != NULL && s->live == NULL)
+		s->live = st_jitlive_new(boot_id, clock_offset_ns);
+}
+
 void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 		  struct st_frame *out)
 {
@@ -455,6 +474,8 @@ void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 	const struct st_pmod *pm = st_find_module(s, ev->pid, ev->ts, ip);
 	if (pm == NULL && st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->js))
 		out->jit = true; /* code a JIT made, named by its perf map */
+	else if (pm == NULL && s->live && st_sym_live_jit_name(s, ev, ip, out))
+		out->jit = true; /* the same, read from the running program's map */
 	if (pm == NULL || pm->obj == NULL)
 		return;
 	struct st_objfile *o = pm->obj;
@@ -504,5 +525,6 @@ void st_sym_free(struct st_symbolizer *s)
 	free(s->debuginfo_path);
 	st_pysyms_free(s->py);
 	st_jitsyms_free(s->jit);
+	st_jitlive_free(s->live);
 	free(s);
 }

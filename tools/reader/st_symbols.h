@@ -43,6 +43,9 @@ unsigned st_sym_frame_at(struct st_symbolizer *s, const struct st_ev *ev, unsign
 /* version 5: a JIT symbol record, as the trace gives it; copied */
 void st_sym_add_jit(struct st_symbolizer *s, const struct st_jit *j);
 bool st_sym_has_jit(const struct st_symbolizer *s); /* a JIT record was added */
+/* -f on a trace of this boot: JIT frames of running programs named from
+ * their own perf maps until the trace's copy comes at their exit. */
+void st_sym_live_jit(struct st_symbolizer *s, const char *boot_id, uint64_t clock_offset_ns);
 /* version 5: a Python code record, as the trace gives it; copied */
 void st_sym_add_pycode(struct st_symbolizer *s, const struct st_pyc *c);
 /* Objects opened, and frames named by libdwfl (not from the cache). */

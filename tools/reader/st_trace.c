@@ -418,6 +418,11 @@ int st_decode_header(const uint8_t *head, uint64_t size, struct st_header_info *
 		return st_why(why, "header lies about its size (capacity %llu, chunks %llu)",
 			      (unsigned long long)h.capacity, (unsigned long long)chunks);
 	info->jit = h.version >= 5 && (h.flags & ST_HDR_JIT);
+	if (h.flags & ST_HDR_MONOTONIC) {
+		info->clock_offset_ns = h.clock_offset_ns;
+		memcpy(info->boot_id, h.boot_id, sizeof info->boot_id);
+		info->boot_id[sizeof info->boot_id - 1] = '\0';
+	}
 	if (h.version >= 4 && (h.flags & ST_HDR_RING))
 		return st_ring_header(&h, info, err_off, why);
 	/* No chunk handed out yet: the header alone is a whole trace. */
