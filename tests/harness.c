@@ -463,10 +463,11 @@ pid_t h_spawn(const char *const *argv, int *out)
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		closefrom(3);
-		unsetenv("LD_PRELOAD");
-		/* LeakSanitizer cannot run in a traced process (make asan) */
-		if (h_sanitized())
-			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+		/* untraced, as h_run's untraced runs: the launcher is given the
+		 * sanitizer runtime to put before the shim it preloads (make
+		 * asan); LeakSanitizer cannot run in a traced process */
+		const char *base = strrchr(argv[0], '/');
+		h_untraced_preload(strcmp(base ? base + 1 : argv[0], "socktrace") == 0);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
