@@ -251,27 +251,40 @@ static char st_unix_parts(const struct st_endpoint *ep, const char **name, size_
 }
 
 
-void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
+/* "(host, port)" of an inet end into l; false (nothing written) for any
+ * other end. */
+static bool st_endpoint_inet_text(struct st_line *l, const struct st_endpoint *ep, bool numeric)
 {
-	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t)) {
-		fputs("(none)", out);
-		return;
-	}
 	char addr[INET6_ADDRSTRLEN];
 	unsigned port;
-	if (st_inet_parts(ep, addr, sizeof addr, &port)) {
-		const char *host = addr;
-		if (!numeric) {
-			struct sockaddr_storage ss = {0};
-			memcpy(&ss, st_ep_sa(ep), ep->len);
-			socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
-			host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
-		}
-		st_put_c(out, '(');
-		st_put_s(out, host);
-		st_put_s(out, ", ");
-		st_put_u(out, port);
-		st_put_c(out, ')');
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
+	    !st_inet_parts(ep, addr, sizeof addr, &port))
+		return false;
+	const char *host = addr;
+	if (!numeric) {
+		struct sockaddr_storage ss = {0};
+		memcpy(&ss, st_ep_sa(ep), ep->len);
+		socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
+		host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
+	}
+	st_line_c(l, '(');
+	st_line_s(l, host);
+	st_line_lit(l, ", ");
+	st_line_u(l, port);
+	st_line_c(l, ')');
+	return true;
+}
+
+void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
+{
+	struct st_line l;
+	st_line_init(&l, out);
+	if (st_endpoint_inet_text(&l, ep, numeric)) {
+		st_line_flush(&l);
+		return;
+	}
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t)) {
+		fputs("(none)", out);
 		return;
 	}
 	if (st_family(ep) == AF_UNIX) {
@@ -292,38 +305,21 @@ void st_endpoint_text(FILE *out, const struct st_endpoint *ep, bool numeric)
 
 void st_endpoint_text_line(struct st_line *l, const struct st_endpoint *ep, bool numeric)
 {
-	char addr[INET6_ADDRSTRLEN];
-	unsigned port;
-	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
-	    !st_inet_parts(ep, addr, sizeof addr, &port)) {
-		st_line_flush(l);
-		st_endpoint_text(l->out, ep, numeric);
+	if (st_endpoint_inet_text(l, ep, numeric))
 		return;
-	}
-	const char *host = addr;
-	if (!numeric) {
-		struct sockaddr_storage ss = {0};
-		memcpy(&ss, st_ep_sa(ep), ep->len);
-		socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
-		host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
-	}
-	st_line_c(l, '(');
-	st_line_s(l, host);
-	st_line_lit(l, ", ");
-	st_line_u(l, port);
-	st_line_c(l, ')');
+	st_line_flush(l);
+	st_endpoint_text(l->out, ep, numeric);
 }
 
-void st_endpoint_json_line(struct st_line *l, const struct st_endpoint *ep)
+/* The JSON object of an inet end into l; false (nothing written) for any
+ * other end. */
+static bool st_endpoint_inet_json(struct st_line *l, const struct st_endpoint *ep)
 {
 	char addr[INET6_ADDRSTRLEN];
 	unsigned port;
 	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
-	    !st_inet_parts(ep, addr, sizeof addr, &port)) {
-		st_line_flush(l);
-		st_endpoint_json(l->out, ep);
-		return;
-	}
+	    !st_inet_parts(ep, addr, sizeof addr, &port))
+		return false;
 	if (st_family(ep) == AF_INET)
 		st_line_lit(l, "{\"family\":\"inet\",\"addr\":\"");
 	else
@@ -332,6 +328,15 @@ void st_endpoint_json_line(struct st_line *l, const struct st_endpoint *ep)
 	st_line_lit(l, "\",\"port\":");
 	st_line_u(l, port);
 	st_line_c(l, '}');
+	return true;
+}
+
+void st_endpoint_json_line(struct st_line *l, const struct st_endpoint *ep)
+{
+	if (st_endpoint_inet_json(l, ep))
+		return;
+	st_line_flush(l);
+	st_endpoint_json(l->out, ep);
 }
 
 void st_json_string(FILE *out, const char *s, size_t n)
@@ -359,19 +364,14 @@ void st_json_cstr(FILE *out, const char *s)
 
 void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
 {
-	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t)) {
-		fputs("null", out);
+	struct st_line l;
+	st_line_init(&l, out);
+	if (st_endpoint_inet_json(&l, ep)) {
+		st_line_flush(&l);
 		return;
 	}
-	char addr[INET6_ADDRSTRLEN];
-	unsigned port;
-	if (st_inet_parts(ep, addr, sizeof addr, &port)) {
-		st_put_s(out, st_family(ep) == AF_INET ? "{\"family\":\"inet\",\"addr\":\""
-						       : "{\"family\":\"inet6\",\"addr\":\"");
-		st_put_s(out, addr);
-		st_put_s(out, "\",\"port\":");
-		st_put_u(out, port);
-		st_put_c(out, '}');
+	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t)) {
+		fputs("null", out);
 		return;
 	}
 	if (st_family(ep) == AF_UNIX) {
