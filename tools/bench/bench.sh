@@ -140,10 +140,13 @@ shim_bytes=$(stat -c %s "$dir/c.trace")
 paste "$dir/cpu.shim" "$dir/cpu.bare" | awk '{printf "%.1f\n", ($1 - $2) / 2}' >"$dir/added.shim"
 echo
 printf '%-24s %8s %8s %8s %9s %12s\n' "added CPU per event" median fastest slowest "slow/fast" "bytes/event"
+# slow/fast is "noise" when the fastest round added nothing measurable (the
+# bare run's own variation was larger than what tracing added)
 row() { # label file bytes-per-event
 	sort -n "$2" | awk -v l="$1" -v b="$3" '{v[NR] = $1} END {
-		printf "%-24s %5.0f ns %5.0f ns %5.0f ns %8.2fx %12s\n", l, v[int((NR + 1) / 2)],
-			v[1], v[NR], (v[1] > 0 ? v[NR] / v[1] : 0), b }'
+		r = v[1] > 0 ? sprintf("%8.2fx", v[NR] / v[1]) : "    noise"
+		printf "%-24s %5.0f ns %5.0f ns %5.0f ns %s %12s\n", l, v[int((NR + 1) / 2)],
+			v[1], v[NR], r, b }'
 }
 row "socktrace (shim)" "$dir/added.shim" \
 	"$(echo "$shim_bytes $cpu_n" | awk '{printf "%.1f", $1 / ($2 * 2)}')"
