@@ -280,7 +280,7 @@ static void st_finish(void)
 	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording &&
 	    (uint32_t)getpid() == st_pid) {
 		st_recording = false; /* once, whichever path comes first */
-		st_jit_flush(); /* the JIT's names for the code our stacks hold */
+		st_jitset_flush(&st_jit_self, st_pid, geteuid()); /* the JIT's names for our stacks' code */
 		st_end_at_exit(); /* connections still open: "open at exit" */
 		st_file_detach();
 	}

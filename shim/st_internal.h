@@ -78,11 +78,8 @@ extern uintptr_t st_unwinder_lo, st_unwinder_hi; /* libunwind's, once loaded */
 bool st_stack_init(unsigned depth, const char **why);
 bool st_stack_safe(void);
 
-/* st_jitmap.c: addresses of JIT code in stacks, named at exit from the
- * program's perf map. */
-bool st_jit_known(uint64_t ip);
-void st_jit_note(uint64_t ip);
-void st_jit_flush(void);
+/* st_modules.c: this process's JIT addresses (core/st_jitmap.c) */
+extern struct st_jitset st_jit_self;
 
 /* st_python_find.c: CPython 3.11 in this process, when it runs us. */
 extern bool st_python_on;

@@ -173,6 +173,8 @@ static bool st_covered(uint64_t ip)
 /* An object holding one of the event's addresses was mapped when the call
  * returned, so new objects are recorded with the event's time: the reader
  * names a frame from the objects recorded at or before its event. */
+struct st_jitset st_jit_self;
+
 void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 {
 	bool rescan = __atomic_load_n(&st_dirty, __ATOMIC_RELAXED);
@@ -181,7 +183,7 @@ void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 			i++;
 			continue;
 		}
-		rescan = !st_covered(ips[i]) && !st_jit_known(ips[i]);
+		rescan = !st_covered(ips[i]) && !st_jitset_known(&st_jit_self, ips[i]);
 	}
 	if (!rescan)
 		return;
@@ -192,7 +194,7 @@ void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 		if (ips[i] & ST_FRAME_PY)
 			i++;
 		else if (!st_covered(ips[i]))
-			st_jit_note(ips[i]);
+			st_jitset_note(&st_jit_self, ips[i]);
 	}
 }
 

@@ -103,6 +103,31 @@ Test(jit, node_frames_are_named_from_its_perf_map)
 	cr_assert_null(strstr(stack, "?? ["), "an unnamed frame:\n%s", stack);
 }
 
+/* The same under the ptrace tracer (socktrace --ptrace -k): the launcher
+ * turns node's perf map on, and the tracer copies the entries its stacks
+ * use into the trace when node exits, as the shim does. */
+Test(jit, under_the_tracer_node_frames_are_named)
+{
+	if (access("/usr/bin/node", X_OK) != 0)
+		cr_skip_test("no node");
+	h_write_in(dir, "app.js", jit_app);
+	char app[256], want[300], stack[16384];
+	snprintf(app, sizeof app, "%s/app.js", dir);
+	const char *argv[] = {launcher, "-q", "--ptrace", "-k", "32", "-o", trace, "/usr/bin/node",
+			      app, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+	jit_forget_maps();
+	const char *out = jit_dump();
+	snprintf(want, sizeof want, "at localPortOf (%s:2:21) [js]", app);
+	const char *named = NULL;
+	for (const char *ev = out; !named && (ev = strstr(ev, " getsockname(")) != NULL; ev++) {
+		h_event_text(ev, " getsockname(", stack, sizeof stack);
+		named = strstr(stack, want);
+	}
+	cr_assert_not_null(named, "no getsockname names %s in\n%s", want, out);
+}
+
 /* socktrace-dump -f on a node program still running: its JIT frames are
  * named from its own perf map (the trace's copy comes only at its exit),
  * and the program is told to end only once the follower showed them. */

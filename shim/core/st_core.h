@@ -368,4 +368,17 @@ bool st_addr_is_shared_by_accepted(const struct st_addr *a);
 bool st_kernel_endpoints(int fd, struct st_addr *local, struct st_addr *peer);
 bool st_kernel_peer(int fd, struct st_addr *peer);
 
+/* st_jitmap.c: addresses of JIT code in one process's stacks, named at its
+ * exit from the JIT's perf map (record type 13). */
+#define ST_JIT_SET 8192
+struct st_jitset {
+	uint64_t ips[ST_JIT_SET]; /* 0 = free slot */
+	unsigned count;
+};
+bool st_jitset_known(const struct st_jitset *set, uint64_t ip);
+void st_jitset_note(struct st_jitset *set, uint64_t ip);
+/* /tmp/perf-PID.map's entries holding a kept address, as records, when the
+ * map is a regular file of owner's */
+void st_jitset_flush(const struct st_jitset *set, uint32_t pid, uid_t owner);
+
 #endif

@@ -315,8 +315,8 @@ static void st_env_append(const char *name, const char *const *words)
 }
 
 /* With stacks: JITs that keep frame pointers through their code and write
- * the perf map that names it (/tmp/perf-PID.map), which the shim copies
- * into the trace at exit.  Node: interpreted functions get frames of their
+ * the perf map that names it (/tmp/perf-PID.map), which the shim (or the
+ * tracer) copies into the trace at exit.  Node: interpreted functions get frames of their
  * own instead of all being the interpreter's trampoline. */
 static void st_jit_env(void)
 {
@@ -663,6 +663,8 @@ int main(int argc, char **argv)
 	int status;
 	if (way == ST_WAY_PTRACE) {
 		struct st_tr_options o = st_tracer_options(&l);
+		if (o.depth)
+			st_jit_env(); /* the program inherits it: JIT frames named as under the shim */
 		int rc = st_tracer_launch(&o, l.command, argv + first);
 		if (rc >= 0 && !l.quiet)
 			st_summary(&l, started);

@@ -12,7 +12,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "st_tracer.h"
@@ -200,4 +203,20 @@ void st_tr_proc_exiting(struct st_tr_proc *p)
 	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
 	st_end_at_exit();
 	st_tr_kernel_release();
+	st_tr_jits_flush(p);
+}
+
+/* The JIT's names for the code its stacks held, from its perf map, while
+ * the process still exists to say whose the map must be. */
+void st_tr_jits_flush(struct st_tr_proc *p)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/%d", (int)p->pid);
+	if (p->jits == NULL || stat(path, &st) != 0)
+		return;
+	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
+	st_jitset_flush(p->jits, (uint32_t)p->pid, st.st_uid);
+	free(p->jits);
+	p->jits = NULL;
 }

@@ -108,6 +108,8 @@ void st_tr_thread_remove(struct st_tr_thread *t)
 void st_tr_proc_free(struct st_tr_proc *p)
 {
 	/* its pid may be another process's next: nothing known of it is kept */
+	st_tr_jits_flush(p); /* let go while it runs (-p): its JIT code named now */
+	free(p->jits);
 	st_tr_stack_forget(p->pid);
 	st_tr_python_forget(p);
 	if (p->pidfd >= 0)

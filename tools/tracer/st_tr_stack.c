@@ -213,13 +213,33 @@ static void st_tr_maps_scan(pid_t pid, uint64_t ts)
 	fclose(f);
 }
 
+/* Whether ips[i] is an address that needs an object: not the two slots of
+ * a Python frame (code object, instruction), not a JIT's code kept already. */
+static bool st_tr_unnamed(const uint64_t *ips, unsigned i, const struct st_jitset *jits)
+{
+	return !(ips[i] & ST_FRAME_PY) && (i == 0 || !(ips[i - 1] & ST_FRAME_PY)) &&
+	       !st_tr_covered(st_tr_stack_pid, ips[i]) &&
+	       (jits == NULL || !st_jitset_known(jits, ips[i]));
+}
+
 void st_tr_stack_seen(const uint64_t *ips, unsigned n, uint64_t event_ts)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (!st_tr_covered(st_tr_stack_pid, ips[i])) {
-			st_tr_maps_scan(st_tr_stack_pid, event_ts);
+	struct st_tr_proc *p = st_tr_stack_proc;
+	bool rescan = false;
+	for (unsigned i = 0; i < n && !rescan; i++)
+		rescan = st_tr_unnamed(ips, i, p ? p->jits : NULL);
+	if (!rescan)
+		return;
+	st_tr_maps_scan(st_tr_stack_pid, event_ts);
+	/* still in no object after a fresh scan: a JIT's code, named at the
+	 * process's exit from its perf map, and no reason to scan again */
+	for (unsigned i = 0; p != NULL && i < n; i++) {
+		if (!st_tr_unnamed(ips, i, p->jits))
+			continue;
+		if (p->jits == NULL && (p->jits = calloc(1, sizeof *p->jits)) == NULL)
 			return;
-		}
+		st_jitset_note(p->jits, ips[i]);
+	}
 }
 
 /* A process gone, or replaced by exec: its objects are no longer known. */

@@ -49,6 +49,7 @@ struct st_tr_proc {
 	bool py_looked;
 	uint32_t py_version;
 	uint64_t py_runtime, py_eval_lo, py_eval_hi; /* 0: none */
+	struct st_jitset *jits; /* JIT code its stacks hold (-k), NULL none yet */
 	struct st_socktab *tab;
 };
 
@@ -116,6 +117,7 @@ bool st_tr_call_wanted(long nr);
 bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6]);
 void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error);
 void st_tr_proc_exiting(struct st_tr_proc *p); /* its last thread exits: open ends */
+void st_tr_jits_flush(struct st_tr_proc *p); /* its JIT code's names (exit, exec, detach) */
 
 /* st_tr_emulate.c: getsockname/getpeername answered at a seccomp stop and
  * recorded, the call skipped; false: not answered, the real call runs. */
