@@ -13,11 +13,13 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#define FAULTS_FDS 6
+#define FAULTS_FDS 8
 #define FAULTS_PTRS 4
 #define FAULTS_LENS 6
 
-/* fds: -1, closed, a pipe, an unbound socket, a listener, a connected one */
+/* fds: -1, closed, a pipe, an unbound socket, a listener, a connected one,
+ * an end of a Unix socketpair (unnamed: a 2-byte name), an O_PATH fd (no
+ * socket calls on it: EBADF) */
 static int faults_fds[FAULTS_FDS];
 /* pointers: NULL, unmapped, a buffer, a read-only page */
 static void *faults_ptrs[FAULTS_PTRS];
@@ -56,6 +58,11 @@ static void faults_setup(void)
 	faults_fds[3] = unbound;
 	faults_fds[4] = l;
 	faults_fds[5] = c;
+	int pair[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+	faults_fds[6] = pair[0];
+	faults_fds[7] = open("/tmp", O_PATH | O_DIRECTORY);
+	CHECK(faults_fds[7] >= 0);
 	static char buffer[256];
 	char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(ro != MAP_FAILED);
