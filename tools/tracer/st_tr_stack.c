@@ -33,10 +33,38 @@ static size_t st_tr_nobjects, st_tr_objects_cap;
 static pid_t st_tr_stack_pid;
 static struct st_tr_proc *st_tr_stack_proc; /* the process st_tr_stack_pid names */
 
-static unsigned st_tr_unwind(pid_t tid, uint64_t *ip, unsigned max)
+/*
+ * One libunwind address space per traced process, with its caches kept
+ * between stacks: libunwind's ptrace accessors remember the unwind tables of
+ * one object at a time, and finding another reads /proc/PID/maps and maps
+ * the object's file again; a stack through libc, the program and libc again
+ * did that at every frame (about 450 us a stack).  The cache keys unwind
+ * rules by address, so it is kept per process (another process may have
+ * other code at the same address) and dropped when the process's code
+ * changes: an exec, or a rescan of its objects that found new ones (a
+ * library loaded where one was unloaded).
+ */
+static unw_addr_space_t st_tr_unw_space(struct st_tr_proc *p)
 {
-	static unw_addr_space_t as;
-	if (as == NULL && (as = unw_create_addr_space(&_UPT_accessors, 0)) == NULL)
+	if (p->unw_as == NULL) {
+		p->unw_as = unw_create_addr_space(&_UPT_accessors, 0);
+		if (p->unw_as != NULL)
+			unw_set_caching_policy(p->unw_as, UNW_CACHE_GLOBAL);
+	}
+	return p->unw_as;
+}
+
+void st_tr_unwind_forget(struct st_tr_proc *p)
+{
+	if (p->unw_as != NULL)
+		unw_destroy_addr_space(p->unw_as);
+	p->unw_as = NULL;
+}
+
+static unsigned st_tr_unwind(struct st_tr_proc *p, pid_t tid, uint64_t *ip, unsigned max)
+{
+	unw_addr_space_t as = st_tr_unw_space(p);
+	if (as == NULL)
 		return 0;
 	void *upt = _UPT_create(tid);
 	if (upt == NULL)
@@ -52,7 +80,6 @@ static unsigned st_tr_unwind(pid_t tid, uint64_t *ip, unsigned max)
 		} while (n < max && unw_step(&cursor) > 0);
 	}
 	_UPT_destroy(upt);
-	unw_flush_cache(as, 0, 0); /* the next stack may be another process's */
 	return n;
 }
 
@@ -89,7 +116,7 @@ void st_tr_stack_take(struct st_tr_thread *t, struct st_stack *s)
 		t->proc->py_looked = true;
 		st_tr_maps_scan(t->proc->pid, st_now_ns());
 	}
-	s->n = st_tr_unwind(t->tid, s->ip, max);
+	s->n = st_tr_unwind(t->proc, t->tid, s->ip, max);
 	if (s->n <= 1) /* no unwind tables where it stopped */
 		s->n = st_tr_frame_walk(t->tid, s->ip, max);
 	s->skipped = false;
@@ -186,8 +213,13 @@ static void st_tr_object_found(pid_t pid, uint64_t lo, uint64_t hi, uint64_t off
 		uint8_t id_len = st_tr_build_id(fd, id);
 		st_record_module(ts, 0, bias, lo, hi, id, id_len, path, strlen(path));
 		st_tr_object_add(pid, lo, hi);
-		if (st_tr_stack_proc != NULL && st_tr_stack_proc->pid == pid)
+		if (st_tr_stack_proc != NULL && st_tr_stack_proc->pid == pid) {
 			st_tr_python_object(st_tr_stack_proc, fd, bias, path);
+			/* new code: unwind rules cached for its addresses may be
+			 * an unloaded object's */
+			if (st_tr_stack_proc->unw_as != NULL)
+				unw_flush_cache(st_tr_stack_proc->unw_as, 0, 0);
+		}
 	}
 	close(fd);
 }

@@ -50,6 +50,7 @@ struct st_tr_proc {
 	uint32_t py_version;
 	uint64_t py_runtime, py_eval_lo, py_eval_hi; /* 0: none */
 	struct st_jitset *jits; /* JIT code its stacks hold (-k), NULL none yet */
+	void *unw_as;		/* libunwind's address space for its stacks (-k) */
 	struct st_socktab *tab;
 };
 
@@ -131,6 +132,7 @@ extern unsigned st_tr_depth;
 void st_tr_stack_take(struct st_tr_thread *t, struct st_stack *s);
 void st_tr_stack_seen(const uint64_t *ips, unsigned n, uint64_t event_ts);
 void st_tr_stack_forget(pid_t pid); /* gone, or replaced by exec */
+void st_tr_unwind_forget(struct st_tr_proc *p); /* its code changed, or it is gone */
 
 /* st_tr_python.c: Python frames in its stacks (-k). */
 struct st_stack;
