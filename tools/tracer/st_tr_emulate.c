@@ -20,7 +20,8 @@
  *   *len < 0 (after taking the smaller)    EINVAL
  *   min(*len, real) bytes to addr          EFAULT when they cannot be
  * Which order this kernel has is asked of it once, with a call on a socket
- * of the tracer's own (st_tr_length_first), not guessed from its version.
+ * of the tracer's own (st_tr_length_first), not guessed from its version;
+ * when it cannot be asked, nothing is answered.
  * The socket is asked through a copy of the descriptor (pidfd_getfd: the
  * same socket, the same answer); the program's memory is written with
  * process_vm_writev, which fails with EFAULT exactly where the program's
@@ -42,19 +43,22 @@
 #include "st_tracer.h"
 
 /* Whether this kernel stores the length before the address: asked with a
- * NULL address and room for 4 bytes, which fails with EFAULT either way,
- * the length given back (16) only when it is stored first. */
-static bool st_tr_length_first(void)
+ * NULL address and room for 4 bytes on an unnamed Unix socket (its name is
+ * 2 bytes), which fails with EFAULT either way, the length given back (2)
+ * only when it is stored first.  -1 when it cannot be asked: then no call
+ * is answered, the real ones run. */
+static int st_tr_length_first(void)
 {
-	static int first = -1;
-	if (first < 0) {
-		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	static int first = -2;
+	if (first == -2) {
+		int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		socklen_t len = 4;
-		first = s >= 0 && getsockname(s, NULL, &len) != 0 && len != 4;
+		first = s < 0 || getsockname(s, NULL, &len) == 0 || errno != EFAULT ? -1
+			: len != 4;
 		if (s >= 0)
 			close(s);
 	}
-	return first == 1;
+	return first;
 }
 
 /* The address part of the answer, in the running kernel's order: 0 or
@@ -64,7 +68,7 @@ static long st_tr_name_store(pid_t tid, const uint64_t args[6], const struct soc
 			     int klen, int ulen)
 {
 	int len = ulen > klen ? klen : ulen;
-	bool length_first = st_tr_length_first();
+	bool length_first = st_tr_length_first() == 1;
 	struct iovec local[2], remote[2];
 	unsigned n = 0;
 	size_t want = 0;
@@ -110,7 +114,7 @@ static bool st_tr_files_shared(struct st_tr_thread *t)
 static bool st_tr_name_answer(struct st_tr_thread *t, long nr, const uint64_t args[6],
 			      long *ret, socklen_t *real_len)
 {
-	if (t->proc->pidfd < 0 || !st_tr_files_shared(t))
+	if (t->proc->pidfd < 0 || st_tr_length_first() < 0 || !st_tr_files_shared(t))
 		return false; /* no way to ask (before Linux 5.6): the real call runs */
 	int ours = st_tr_borrow((int)args[0]);
 	if (ours < 0) {
