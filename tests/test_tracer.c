@@ -984,6 +984,30 @@ Test(tracer, garbage_arguments_get_the_bare_answers)
 	st_trace_free(&t);
 }
 
+/* Names are answered at one stop each: the program's voluntary context
+ * switches during its loop (one per ptrace stop) count them.  Two stops a
+ * call (an entry and an exit stop, as strace makes) would give twice as
+ * many; bare gives none. */
+Test(tracer, names_cost_one_stop_each)
+{
+	char prog[256];
+	h_path(prog, sizeof prog, "progs/namestops");
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, prog, "1000",
+						  NULL}),
+		     0, "%s", r.err);
+	long calls = 0, switches = -1;
+	cr_assert_eq(sscanf(r.out, "calls %ld switches %ld", &calls, &switches), 2, "%s", r.out);
+	cr_assert_eq(calls, 2000);
+	cr_assert_geq(switches, calls / 2, "the calls did not stop: %s", r.out);
+	cr_assert_lt(switches, calls * 3 / 2, "more than one stop a call: %s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	/* and one more: the listener's port, asked before the loop */
+	cr_assert_eq(h_count(&t, ST_OP_GETSOCKNAME, 0) + h_count(&t, ST_OP_GETPEERNAME, 0), 2001);
+	st_trace_free(&t);
+}
+
 /* The tracer answers getsockname and getpeername itself at the seccomp stop
  * (one stop instead of two), from a copy of the process's descriptor: a
  * thread that unshared its descriptor table must still be answered about
