@@ -1008,6 +1008,24 @@ Test(tracer, names_cost_one_stop_each)
 	st_trace_free(&t);
 }
 
+/* What an event loop calls on its sockets besides, in the forms the tracer
+ * needs nothing from (fcntl F_GETFL/F_SETFL, a getsockopt of its own,
+ * unshare without CLONE_FILES), runs without a stop: the filter checks
+ * their arguments. */
+Test(tracer, an_event_loops_other_calls_do_not_stop)
+{
+	char prog[256];
+	h_path(prog, sizeof prog, "progs/namestops");
+	static struct h_run r;
+	cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, prog, "1000",
+						  "loop", NULL}),
+		     0, "%s", r.err);
+	long calls = 0, switches = -1;
+	cr_assert_eq(sscanf(r.out, "calls %ld switches %ld", &calls, &switches), 2, "%s", r.out);
+	cr_assert_eq(calls, 4000);
+	cr_assert_lt(switches, 40, "they stopped: %s", r.out);
+}
+
 /* The tracer answers getsockname and getpeername itself at the seccomp stop
  * (one stop instead of two), from a copy of the process's descriptor: a
  * thread that unshared its descriptor table must still be answered about
