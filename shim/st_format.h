@@ -116,6 +116,8 @@ enum st_rec_type {
 	ST_REC_JITSYM = 13,
 	/* version 6: a connection's end with small numbers, in 48 bytes */
 	ST_REC_SHORT_CLOSE = 14,
+	/* version 6: a pending connect's outcome with small numbers, in 32 bytes */
+	ST_REC_SHORT_RESULT = 15,
 };
 
 /*
@@ -275,6 +277,25 @@ struct st_short_close {
 	uint32_t bytes_acked;
 	uint32_t bytes_received;
 	uint32_t bytes_sent;
+};
+
+/*
+ * Short result (version 6): the result record (struct st_result) of a
+ * pending connect whose numbers are small, after a context record as short
+ * events are: {ts = base + dt_ns, pid and tid of the context, fd = fd1 - 1,
+ * err, learned, flags, handshake_us, latency_ns}; pad is 0.  Any other (an
+ * fd over ST_SHORT_FD_MAX, an errno over 255) is a result record.
+ */
+struct st_short_result {
+	uint64_t word;
+	uint32_t dt_ns;
+	uint16_t fd1;
+	uint8_t err;
+	uint8_t learned;
+	uint8_t flags;
+	uint8_t pad[3];
+	uint32_t handshake_us;
+	uint64_t latency_ns;
 };
 
 /*
@@ -505,6 +526,7 @@ struct st_peer {
 _Static_assert(sizeof(struct st_context) == 24, "context record: 24 bytes");
 _Static_assert(sizeof(struct st_short_event) == 32, "short event: 32 bytes");
 _Static_assert(sizeof(struct st_short_close) == 48, "short close: 48 bytes");
+_Static_assert(sizeof(struct st_short_result) == 32, "short result: 32 bytes");
 _Static_assert(sizeof(struct st_pycode) == 48, "Python code record: 48 bytes");
 _Static_assert(sizeof(struct st_jitsym) == 40, "JIT symbol record: 40 bytes");
 

@@ -880,9 +880,30 @@ static void st_record_fixed(const void *rec, uint32_t len, uint16_t type)
 	st_record_done(c, p, len, type);
 }
 
+/* The 32-byte form of a result (version 6), when its numbers fit. */
+static bool st_record_result_short(int fd, int err, uint64_t latency_ns, uint8_t learned,
+				   uint8_t flags, uint64_t ts, uint32_t handshake_us)
+{
+	if (!ST_LIKELY(st_record_short_events) || fd < 0 || fd > ST_SHORT_FD_MAX || err < 0 ||
+	    err > 255)
+		return false;
+	struct st_short_result r = {.fd1 = (uint16_t)(fd + 1), .err = (uint8_t)err,
+				    .learned = learned, .flags = flags,
+				    .handshake_us = handshake_us, .latency_ns = latency_ns};
+	struct st_cursor *c;
+	char *p = st_reserve_short(sizeof r, ts, false, &c, &r.dt_ns);
+	if (p != NULL) {
+		memcpy(p + 8, (const char *)&r + 8, sizeof r - 8);
+		st_record_done(c, p, sizeof r, ST_REC_SHORT_RESULT);
+	}
+	return true; /* written, or counted as dropped */
+}
+
 void st_record_result(int fd, int err, uint64_t latency_ns, uint8_t learned, uint8_t flags,
 		       uint64_t ts, uint32_t handshake_us)
 {
+	if (st_record_result_short(fd, err, latency_ns, learned, flags, ts, handshake_us))
+		return;
 	struct st_result r = {.ts_ns = ts, .fd = fd, .err = err,
 			      .latency_ns = latency_ns, .learned = learned, .flags = flags,
 			      .handshake_us = handshake_us};

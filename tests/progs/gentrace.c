@@ -14,8 +14,9 @@
  * every call as an event record, none as a short event (every close as a
  * close record, none short), to compare
  * what readers make of the two forms; GENTRACE_VARIED=1: calls that fail or
- * lack an end among them (gen_vary), and a close after each connection
- * (gen_close; with GENTRACE_LONG, close records only).
+ * lack an end among them (gen_vary), a close after each connection
+ * (gen_close) and an outcome after each pending connect (gen_result); with
+ * GENTRACE_LONG, close and result records only.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -51,10 +52,25 @@ static bool gen_vary(long i, uint8_t *op, int *fd, int *listen_fd, struct st_out
 		return true;
 	case 8: *op = ST_OP_GETPEERNAME; done->ret = -1; done->err = 107; *local = *peer = NULL;
 		return true;
+	case 9: *op = ST_OP_CONNECT; done->ret = -1; done->err = 115; /* EINPROGRESS */
+		*fd = i % 30 == 29 ? 70000 : 7;
+		*flags = ST_SOCK_STREAM << ST_EV_SOCK_SHIFT | ST_PROTO_TCP << ST_EV_PROTO_SHIFT;
+		return true;
 	}
 	return false;
 }
 static uint64_t gen_step_ns, gen_start_ns;
+
+/* GENTRACE_VARIED: what became of the pending connect of call i, 500 ns
+ * later: connected or refused, with an fd a short result cannot hold every
+ * third time (gen_vary). */
+static void gen_result(long i, int fd, uint64_t ts)
+{
+	int err = (i / 10) % 2 ? 111 : 0;
+	st_record_result(fd, err, 400 + (uint64_t)i, ST_LEARNED_SO_ERROR,
+			 ST_SOCK_STREAM << ST_EV_SOCK_SHIFT | ST_PROTO_TCP << ST_EV_PROTO_SHIFT,
+			 ts + 500, err ? 0 : 30 + (uint32_t)(i % 7));
+}
 
 /* GENTRACE_VARIED: the end of the connection call i opened, 1 us after it,
  * with numbers a short close holds and (every ninth, and an fd past 65,534)
@@ -112,6 +128,8 @@ static void *gen_thread(void *arg)
 		bool opened = (op == ST_OP_ACCEPT4 || op == ST_OP_CONNECT) && done.ret >= 0;
 		if (gen_varied && opened)
 			gen_close(i, fd, ts, op == ST_OP_ACCEPT4);
+		if (gen_varied && op == ST_OP_CONNECT && done.err == 115)
+			gen_result(i, fd, ts);
 	}
 	return NULL;
 }

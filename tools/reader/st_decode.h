@@ -26,6 +26,9 @@ struct st_ctx {
 int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *why);
 /* A short event, read as the event record it stands for (its ends in the
  * st_endpoint's own bytes); ctx: the chunk's context so far */
+/* A short result (version 6) as the result record it stands for. */
+int st_decode_short_result(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
+			   struct st_result *r, char *why);
 /* A short close (version 6) as the close record it stands for. */
 int st_decode_short_close(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
 			  struct st_close *c, char *why);

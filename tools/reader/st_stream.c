@@ -278,7 +278,8 @@ static bool st_cursor_load(struct st_stream *s, struct st_cursor *c)
 			c->off += c->len;
 			continue;
 		}
-		if ((type == ST_REC_SHORT_EVENT || type == ST_REC_SHORT_CLOSE) && c->len >= 12) {
+		if ((type == ST_REC_SHORT_EVENT || type == ST_REC_SHORT_CLOSE ||
+		     type == ST_REC_SHORT_RESULT) && c->len >= 12) {
 			uint32_t dt;
 			memcpy(&dt, p + 8, sizeof dt);
 			c->ts = c->ctx.base + dt;
@@ -423,6 +424,12 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
 		break;
 	case ST_REC_CLOSE:
 		rc = st_decode_close(p, len, &r->close, r->close_ends, why);
+		break;
+	case ST_REC_SHORT_RESULT:
+		/* read as the result record it stands for */
+		r->type = ST_REC_RESULT;
+		rc = st_decode_short_result(p, len, ctx, &r->result, why);
+		r->ts = r->result.ts_ns;
 		break;
 	case ST_REC_SHORT_CLOSE:
 		/* read as the close record it stands for */

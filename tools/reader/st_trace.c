@@ -243,14 +243,38 @@ int st_decode_module(const uint8_t *p, uint32_t len, struct st_mod *m, char *why
 	return 0;
 }
 
+static int st_result_check(const struct st_result *r, char *why)
+{
+	if (r->learned < ST_LEARNED_SO_ERROR || r->learned > ST_LEARNED_RETURNED)
+		return st_why(why, "result record learned in an unknown way (%u)", r->learned);
+	return 0;
+}
+
 int st_decode_result(const uint8_t *p, uint32_t len, struct st_result *r, char *why)
 {
 	if (len != sizeof *r)
 		return st_why(why, "result record of %u bytes, not %zu", len, sizeof *r);
 	memcpy(r, p, sizeof *r);
-	if (r->learned < ST_LEARNED_SO_ERROR || r->learned > ST_LEARNED_RETURNED)
-		return st_why(why, "result record learned in an unknown way (%u)", r->learned);
-	return 0;
+	return st_result_check(r, why);
+}
+
+int st_decode_short_result(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
+			   struct st_result *r, char *why)
+{
+	struct st_short_result s;
+	if (len != sizeof s)
+		return st_why(why, "short result of %u bytes (not %zu)", len, sizeof s);
+	if (ctx == NULL || !ctx->valid)
+		return st_why(why, "short result without a context record before it in its chunk");
+	memcpy(&s, p, sizeof s);
+	if (s.fd1 == 0 || s.pad[0] || s.pad[1] || s.pad[2])
+		return st_why(why, "short result has impossible values (fd+1 %u)", s.fd1);
+	*r = (struct st_result){.word = ST_REC_WORD(sizeof *r, ST_REC_RESULT),
+				.ts_ns = ctx->base + s.dt_ns, .pid = ctx->pid, .tid = ctx->tid,
+				.fd = (int32_t)s.fd1 - 1, .err = s.err, .latency_ns = s.latency_ns,
+				.learned = s.learned, .flags = s.flags,
+				.handshake_us = s.handshake_us};
+	return st_result_check(r, why);
 }
 
 /* A ring's close record may end with the connection's endpoints. */
@@ -556,6 +580,12 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
 			rc = st_decode_close(p, len, &t->closes[t->ncloses], NULL, why);
 			t->ncloses += rc == 0;
+			break;
+		case ST_REC_SHORT_RESULT:
+			t->results = st_grow(t->results, &t->results_cap, t->nresults + 1,
+					     sizeof *t->results);
+			rc = st_decode_short_result(p, len, &ctx, &t->results[t->nresults], why);
+			t->nresults += rc == 0;
 			break;
 		case ST_REC_SHORT_CLOSE:
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
