@@ -457,6 +457,39 @@ Test(python, under_the_tracer_threads_each_name_their_own_frames)
 	py_threads_check();
 }
 
+/* Every CPython 3.11 build installed (the release and, when there, the
+ * debug build python3.11-dbg, whose objects carry more fields): the same
+ * lines under the shim and under the tracer. */
+Test(python, every_installed_311_build_names_its_lines)
+{
+	py_need_311();
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_deep);
+	static const char *const interps[] = {"/usr/bin/python3.11", "/usr/bin/python3.11-dbg"};
+	char main_py[256], launcher[256], want[3][300], stack[8192];
+	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
+	h_path(launcher, sizeof launcher, "socktrace");
+	py_deep_lines(want);
+	int tried = 0;
+	for (size_t i = 0; i < sizeof interps / sizeof interps[0]; i++) {
+		if (access(interps[i], X_OK) != 0)
+			continue;
+		tried++;
+		static struct h_run r;
+		const char *shim_argv[] = {interps[i], main_py, dir, NULL};
+		const char *env[] = {"SOCKTRACE_BACKTRACE=16", NULL};
+		unlink(trace);
+		cr_assert_eq(h_run(&r, trace, shim_argv, env, 60), 0, "%s: %s", interps[i], r.err);
+		py_deep_stack(want, stack, sizeof stack);
+		const char *traced_argv[] = {launcher, "-q", "--ptrace", "-k", "16", "-o", trace,
+					     interps[i], main_py, dir, NULL};
+		unlink(trace);
+		cr_assert_eq(h_run(&r, NULL, traced_argv, NULL, 60), 0, "%s: %s", interps[i], r.err);
+		py_deep_stack(want, stack, sizeof stack);
+	}
+	cr_assert_geq(tried, 1);
+}
+
 /* socktrace -p on a Python program already running: it is told to start
  * dialling (SIGUSR1, passed on by the tracer) only once attached, and exits
  * by itself; every connect it made names its three functions. */

@@ -704,6 +704,7 @@ Test(tracer, a_thread_id_names_its_process)
 	pid_t py = h_spawn(prog, &out);
 	cr_assert(h_read_until(out, "tid ", buf, sizeof buf), "%s", buf);
 	pid_t tid = (pid_t)atoi(strstr(buf, "tid ") + 4);
+	cr_assert_gt(tid, 0, "%s", buf);
 	cr_assert_neq(tid, py);
 	pid_t tracer = tr_attach(tid, trace, &tout, tbuf, sizeof tbuf);
 	kill(tracer, SIGTERM);
