@@ -257,10 +257,19 @@ struct st_short_event {
  * connection whose numbers are small, after a context record as short
  * events are: {ts = base + dt_ns, pid and tid of the context, fd = fd1 - 1,
  * how, role, flags, tcp_state, shut_how, age_ns, rtt_us, retrans, and the
- * three byte counts, each under 4 GiB}; pad is 0.  Any other end (a byte
+ * three byte counts, each under 4 GiB}; pad is 0.  In a ring it may carry
+ * its connection's IPv4 ends (st_short_close_ends).  Any other end (a byte
  * count of 4 GiB or more, an fd over ST_SHORT_FD_MAX, a ring's close with
- * its ends) is a close record.
+ * other ends) is a close record.
  */
+/* Version 6, ring mode: a short close may be followed by its connection's
+ * IPv4 ends, as a close record by st_close_ends (its length then 64). */
+struct st_short_close_ends {
+	uint16_t local_port, peer_port; /* network order */
+	uint32_t local_addr, peer_addr; /* network order */
+	uint32_t pad;
+};
+
 struct st_short_close {
 	uint64_t word;
 	uint32_t dt_ns;
@@ -526,6 +535,7 @@ struct st_peer {
 _Static_assert(sizeof(struct st_context) == 24, "context record: 24 bytes");
 _Static_assert(sizeof(struct st_short_event) == 32, "short event: 32 bytes");
 _Static_assert(sizeof(struct st_short_close) == 48, "short close: 48 bytes");
+_Static_assert(sizeof(struct st_short_close_ends) == 16, "short close ends: 16 bytes");
 _Static_assert(sizeof(struct st_short_result) == 32, "short result: 32 bytes");
 _Static_assert(sizeof(struct st_pycode) == 48, "Python code record: 48 bytes");
 _Static_assert(sizeof(struct st_jitsym) == 40, "JIT symbol record: 40 bytes");

@@ -401,6 +401,7 @@ Test(format, the_documented_sizes_are_the_headers)
 		{"st_context", sizeof(struct st_context)},
 		{"st_short_event", sizeof(struct st_short_event)},
 		{"st_short_close", sizeof(struct st_short_close)},
+		{"st_short_close_ends", sizeof(struct st_short_close_ends)},
 		{"st_short_result", sizeof(struct st_short_result)},
 		{"st_pycode", sizeof(struct st_pycode)}, {"st_jitsym", sizeof(struct st_jitsym)},
 	};

@@ -938,31 +938,52 @@ static bool st_short_close_fits(const struct st_close *c)
 	       c->bytes_sent <= UINT32_MAX;
 }
 
-/* The 48-byte form of a close (version 6). */
-static void st_record_close_short(const struct st_close *c)
+/* The 48-byte form of a close (version 6), with its IPv4 ends (64 bytes)
+ * when ends is not NULL. */
+static void st_record_close_short(const struct st_close *c, const struct st_short_close_ends *ends)
 {
 	struct st_short_close s = {
 		.fd1 = (uint16_t)(c->fd + 1), .how = c->how, .role = c->role, .flags = c->flags,
 		.tcp_state = c->tcp_state, .shut_how = (int8_t)c->shut_how, .rtt_us = c->rtt_us,
 		.age_ns = c->age_ns, .retrans = c->retrans, .bytes_acked = (uint32_t)c->bytes_acked,
 		.bytes_received = (uint32_t)c->bytes_received, .bytes_sent = (uint32_t)c->bytes_sent};
+	uint32_t len = sizeof s + (ends ? sizeof *ends : 0);
 	struct st_cursor *cur;
-	char *p = st_reserve_short(sizeof s, c->ts_ns, false, &cur, &s.dt_ns);
+	char *p = st_reserve_short(len, c->ts_ns, false, &cur, &s.dt_ns);
 	if (p == NULL)
 		return; /* counted as dropped */
 	memcpy(p + 8, (const char *)&s + 8, sizeof s - 8);
-	st_record_done(cur, p, sizeof s, ST_REC_SHORT_CLOSE);
+	if (ends)
+		memcpy(p + sizeof s, ends, sizeof *ends);
+	st_record_done(cur, p, len, ST_REC_SHORT_CLOSE);
+}
+
+/* A ring's close names its connection's ends: in 16 bytes when both are
+ * IPv4 as short events hold them. */
+static bool st_short_close_ends_of(const struct st_addr *local, const struct st_addr *peer,
+				   struct st_short_close_ends *e)
+{
+	uint16_t llen = st_stored_len(local), plen = st_stored_len(peer);
+	*e = (struct st_short_close_ends){0};
+	return llen != 0 && plen != 0 && st_short_end(local, llen, &e->local_port, &e->local_addr) &&
+	       st_short_end(peer, plen, &e->peer_port, &e->peer_addr);
 }
 
 void st_record_close(const struct st_close *c, const struct st_addr *local,
 		     const struct st_addr *peer)
 {
-	if (st_trace.ring && local != NULL && peer != NULL && local->len != 0)
-		st_record_close_ends(c, local, peer);
-	else if (ST_LIKELY(st_record_short_events) && st_short_close_fits(c))
-		st_record_close_short(c);
-	else
+	bool shorts = ST_LIKELY(st_record_short_events) && st_short_close_fits(c);
+	struct st_short_close_ends ends;
+	if (st_trace.ring && local != NULL && peer != NULL && local->len != 0) {
+		if (shorts && st_short_close_ends_of(local, peer, &ends))
+			st_record_close_short(c, &ends);
+		else
+			st_record_close_ends(c, local, peer);
+	} else if (shorts) {
+		st_record_close_short(c, NULL);
+	} else {
 		st_record_fixed(c, sizeof *c, ST_REC_CLOSE);
+	}
 }
 
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,

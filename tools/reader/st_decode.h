@@ -29,9 +29,10 @@ int st_decode_context(const uint8_t *p, uint32_t len, struct st_ctx *ctx, char *
 /* A short result (version 6) as the result record it stands for. */
 int st_decode_short_result(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
 			   struct st_result *r, char *why);
-/* A short close (version 6) as the close record it stands for. */
+/* A short close (version 6) as the close record it stands for; ends (may
+ * be NULL): a ring's close endpoints, {NULL, 0} when absent. */
 int st_decode_short_close(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
-			  struct st_close *c, char *why);
+			  struct st_close *c, struct st_endpoint ends[2], char *why);
 int st_decode_short_event(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
 			  struct st_ev *ev, char *why);
 int st_decode_jitsym(const uint8_t *p, uint32_t len, struct st_jit *j, char *why);

@@ -434,8 +434,7 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
 	case ST_REC_SHORT_CLOSE:
 		/* read as the close record it stands for */
 		r->type = ST_REC_CLOSE;
-		r->close_ends[0] = r->close_ends[1] = (struct st_endpoint){.at = NULL, .len = 0};
-		rc = st_decode_short_close(p, len, ctx, &r->close, why);
+		rc = st_decode_short_close(p, len, ctx, &r->close, r->close_ends, why);
 		r->ts = r->close.ts_ns;
 		break;
 	case ST_REC_RESOLVE:

@@ -326,11 +326,22 @@ int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct s
 }
 
 int st_decode_short_close(const uint8_t *p, uint32_t len, const struct st_ctx *ctx,
-			  struct st_close *c, char *why)
+			  struct st_close *c, struct st_endpoint ends[2], char *why)
 {
 	struct st_short_close s;
-	if (len != sizeof s)
-		return st_why(why, "short close of %u bytes (not %zu)", len, sizeof s);
+	struct st_short_close_ends e;
+	if (len != sizeof s && len != sizeof s + sizeof e)
+		return st_why(why, "short close of %u bytes (not %zu or %zu)", len, sizeof s,
+			      sizeof s + sizeof e);
+	if (ends != NULL) {
+		bool with_ends = len == sizeof s + sizeof e;
+		if (with_ends)
+			memcpy(&e, p + sizeof s, sizeof e);
+		st_short_endpoint(&ends[0], with_ends, with_ends ? e.local_port : 0,
+				  with_ends ? e.local_addr : 0);
+		st_short_endpoint(&ends[1], with_ends, with_ends ? e.peer_port : 0,
+				  with_ends ? e.peer_addr : 0);
+	}
 	if (ctx == NULL || !ctx->valid)
 		return st_why(why, "short close without a context record before it in its chunk");
 	memcpy(&s, p, sizeof s);
@@ -589,7 +600,7 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			break;
 		case ST_REC_SHORT_CLOSE:
 			t->closes = st_grow(t->closes, &t->closes_cap, t->ncloses + 1, sizeof *t->closes);
-			rc = st_decode_short_close(p, len, &ctx, &t->closes[t->ncloses], why);
+			rc = st_decode_short_close(p, len, &ctx, &t->closes[t->ncloses], NULL, why);
 			t->ncloses += rc == 0;
 			break;
 		case ST_REC_PEER:
