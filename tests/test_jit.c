@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -164,6 +166,71 @@ Test(jit, a_followed_node_program_is_named_while_it_runs)
 	waitpid(run, &status, 0);
 	jit_forget_maps();
 	cr_assert(named, "no '%s' while node ran:\n%s", want, fout);
+}
+
+/* The follower never follows a link at the map's path: a map replaced by a
+ * symbolic link to a copy of itself (a regular file, the right entries) is
+ * not read, and the frames stay unnamed while the program runs. */
+Test(jit, a_followed_program_whose_map_is_a_link_stays_unnamed)
+{
+	if (access("/usr/bin/node", X_OK) != 0)
+		cr_skip_test("no node");
+	h_write_in(dir, "app.js",
+		  "const net = require('net'), fs = require('fs');\n"
+		  "function localPortOf(sock) {\n"
+		  "  return sock.localPort;\n"
+		  "}\n"
+		  "const map = '/tmp/perf-' + process.pid + '.map';\n"
+		  "const srv = net.createServer(s => s.end()).listen(0, '127.0.0.1', () => {\n"
+		  "  const c = net.connect(srv.address().port, '127.0.0.1', () => {\n"
+		  "    localPortOf(c); c.end(); srv.close();\n"
+		  "    fs.copyFileSync(map, map + '.real'); fs.unlinkSync(map);\n"
+		  "    fs.symlinkSync(map + '.real', map);\n"
+		  "    console.log('dialled');\n"
+		  "  });\n"
+		  "});\n"
+		  "process.on('SIGTERM', () => process.exit(0));\n"
+		  "setTimeout(() => {}, 30000);\n");
+	char app[256];
+	snprintf(app, sizeof app, "%s/app.js", dir);
+	static char out[8192], fout[65536];
+	int fd, ffd, status;
+	const char *argv[] = {launcher, "-q", "-k", "32", "-o", trace, "/usr/bin/node", app, NULL};
+	pid_t run = h_spawn(argv, &fd);
+	cr_assert(h_read_until(fd, "dialled", out, sizeof out), "%s", out);
+	/* every stack the trace holds so far, as a reader prints them: the
+	 * follower has printed the trace when it has printed as many */
+	size_t stacks = h_occurrences(jit_dump(), "at _start");
+	const char *follow[] = {dump, "-f", "-n", trace, NULL};
+	pid_t follower = h_spawn(follow, &ffd);
+	size_t n = 0;
+	for (time_t deadline = time(NULL) + 20;
+	     h_occurrences(fout, "at _start") < stacks && time(NULL) < deadline && n + 1 < sizeof fout;) {
+		struct pollfd pfd = {ffd, POLLIN, 0};
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		ssize_t got = read(ffd, fout + n, sizeof fout - 1 - n);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		fout[n] = '\0';
+	}
+	bool shown = stacks > 0 && h_occurrences(fout, "at _start") >= stacks;
+	kill(follower, SIGTERM);
+	kill(run, SIGTERM);
+	waitpid(follower, &status, 0);
+	waitpid(run, &status, 0);
+	struct st_trace t;
+	if (st_trace_load(&t, trace, 0) == 0 || t.nprocs > 0)
+		for (size_t i = 0; i < t.nprocs; i++) {
+			char real[80];
+			snprintf(real, sizeof real, "/tmp/perf-%u.map.real", t.procs[i].pid);
+			unlink(real);
+		}
+	st_trace_free(&t);
+	jit_forget_maps();
+	cr_assert(shown, "a name read through the link, or no stack:\n%s", fout);
+	cr_assert_null(strstr(fout, "[js]"), "%s", fout);
 }
 
 /* Without the map (node run with the shim alone), JIT frames stay unnamed:
