@@ -31,8 +31,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kcmp.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -109,13 +112,49 @@ static bool st_tr_files_shared(struct st_tr_thread *t)
 	return t->files_shared;
 }
 
+/* pid's security label (/proc/PID/attr/current) into buf: its text, or
+ * "-errno" when there is none to read (no LSM gives one: EINVAL). */
+static void st_tr_label_of(const char *pid, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%s/attr/current", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got = fd >= 0 ? read(fd, buf, size - 1) : -1;
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (got < 0)
+		snprintf(buf, size, "-%d", err);
+	else
+		buf[got] = '\0';
+}
+
+/* Whether the process runs under the tracer's own security label: a Linux
+ * security module (AppArmor, SELinux) checks getsockname and getpeername
+ * against the caller's label, and the tracer's copy of the call would be
+ * allowed where the program's own is denied.  Asked once per process;
+ * under another label, the real call runs. */
+static bool st_tr_same_label(struct st_tr_proc *p)
+{
+	if (!p->label_asked) {
+		char theirs[256], ours[256], pid[16];
+		snprintf(pid, sizeof pid, "%d", (int)p->pid);
+		st_tr_label_of(pid, theirs, sizeof theirs);
+		st_tr_label_of("self", ours, sizeof ours);
+		p->label_same = strcmp(theirs, ours) == 0;
+		p->label_asked = true;
+	}
+	return p->label_same;
+}
+
 /* The kernel's answer to the call, as ret >= 0 or -errno; false when the
  * tracer could not learn it and the real call must run. */
 static bool st_tr_name_answer(struct st_tr_thread *t, long nr, const uint64_t args[6],
 			      long *ret, socklen_t *real_len)
 {
-	if (t->proc->pidfd < 0 || st_tr_length_first() < 0 || !st_tr_files_shared(t))
-		return false; /* no way to ask (before Linux 5.6): the real call runs */
+	if (t->proc->pidfd < 0 || st_tr_length_first() < 0 || !st_tr_same_label(t->proc) ||
+	    !st_tr_files_shared(t))
+		return false; /* no way to ask the same question: the real call runs */
 	int ours = st_tr_borrow((int)args[0]);
 	if (ours < 0) {
 		if (errno != EBADF)
