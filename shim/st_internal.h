@@ -4,6 +4,7 @@
 #define ST_INTERNAL_H
 
 #include "core/st_core.h"
+#include "core/st_python_layout.h"
 
 /* st_real.c: the wrapped functions as the next object (libc) defines them.
  * Safe to call at any time: before binding completes they fall back to the
@@ -81,12 +82,13 @@ bool st_stack_safe(void);
 /* st_modules.c: this process's JIT addresses (core/st_jitmap.c) */
 extern struct st_jitset st_jit_self;
 
-/* st_python_find.c: CPython 3.11 in this process, when it runs us. */
+/* st_python_find.c: CPython (3.11 to 3.13) in this process, when it runs us. */
 extern bool st_python_on;
 extern struct st_py_where {
 	uint64_t runtime;          /* &_PyRuntime */
 	uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
 	uint32_t version;          /* PY_VERSION_HEX */
+	struct st_py_layout layout; /* its version's */
 } st_py_where;
 void st_python_init(void);
 struct dl_phdr_info;

@@ -1,6 +1,6 @@
 /*
- * Python frames in the stacks (SOCKTRACE_BACKTRACE) of a CPython 3.11
- * program: at the recorded call, the calling thread's frames are read from
+ * Python frames in the stacks (SOCKTRACE_BACKTRACE) of a CPython program
+ * (3.11 to 3.13): at the recorded call, the calling thread's frames are read from
  * the interpreter's own memory, as py-spy and austin read them from outside,
  * and put into the stack beside the native frame of the interpreter
  * activation that runs them (see ST_FRAME_PY in st_format.h).
@@ -10,9 +10,8 @@
  * otherwise with process_vm_readv on ourselves (core/st_pywalk.c, shared with
  * the tracer, which reads another process the same way), which fails with
  * EFAULT where a load would fault.  No Python API is called.  Layouts differ
- * between CPython versions; only 3.11's is known here (from its internal
- * headers, checked against python3.11-dev by tests/test_python.c): any other
- * version keeps native frames only, said once.
+ * between CPython versions (core/st_python_layout.h): any version not read
+ * keeps native frames only, said once.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,10 +34,11 @@ static struct st_py_target st_py_self(void)
 	return (struct st_py_target){
 		.pid = (pid_t)st_pid,
 		.runtime = st_py_where.runtime,
+		.layout = &st_py_where.layout,
 		.eval_lo = st_py_where.eval_lo,
 		.eval_hi = st_py_where.eval_hi,
 		.version = st_py_where.version,
-		.id_offset = ST_PY_TSTATE_THREAD_ID,
+		.by_native_id = false,
 		.id = (uint64_t)pthread_self(),
 		.tstate_hint = &st_py_tstate_seen,
 	};
@@ -64,7 +64,8 @@ static int st_py_scratch_busy;
  * CPython installs for SIGINT) sends the event to the read-by-system-call
  * path, as does a native stack too short to show the interpreter frame.
  * The thread state comes from CPython's own thread-local key (what
- * PyGILState_GetThisThreadState reads), checked by thread id.
+ * PyGILState_GetThisThreadState reads), checked by thread id.  3.13 keeps
+ * the key where its debug table does not say: it takes the other path.
  */
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000 /* the kernel's; glibc sets it and keeps it to itself */
@@ -102,36 +103,43 @@ static uint64_t st_py_load(uint64_t addr)
 	return *(const uint64_t *)(uintptr_t)addr;
 }
 
-/* The frames as memory (see above); -1 when anything is not as expected. */
-static int st_py_frames_direct(const struct st_py_target *self, struct st_py_frame *out, int max)
+/* The calling thread's state, from CPython's thread-local key; 0 none. */
+static uint64_t st_py_tstate_direct(const struct st_py_layout *l)
 {
-	const uint8_t *tss = (const uint8_t *)(uintptr_t)(st_py_where.runtime + ST_PY_RUNTIME_AUTO_TSS);
+	const uint8_t *tss = (const uint8_t *)(uintptr_t)(st_py_where.runtime + l->runtime_auto_tss);
 	int initialized;
 	pthread_key_t key;
 	memcpy(&initialized, tss + ST_PY_TSS_INITIALIZED, sizeof initialized);
 	memcpy(&key, tss + ST_PY_TSS_KEY, sizeof key);
 	uint64_t t = initialized ? (uint64_t)(uintptr_t)pthread_getspecific(key) : 0;
-	if (t == 0 || st_py_load(t + ST_PY_TSTATE_THREAD_ID) != (uint64_t)pthread_self())
+	if (t == 0 || st_py_load(t + l->tstate_thread_id) != (uint64_t)pthread_self())
+		return 0;
+	return t;
+}
+
+/* The frames as memory (see above); -1 when anything is not as expected. */
+static int st_py_frames_direct(const struct st_py_target *self, struct st_py_frame *out, int max)
+{
+	const struct st_py_layout *l = self->layout;
+	uint64_t t = l->runtime_auto_tss == ST_PY_NONE ? 0 : st_py_tstate_direct(l);
+	if (t == 0)
 		return -1;
-	uint64_t cframe = st_py_load(t + ST_PY_TSTATE_CFRAME);
-	uint64_t frame = cframe ? st_py_load(cframe + ST_PY_CFRAME_CURRENT) : 0;
+	uint64_t frame = st_py_load(t + l->tstate_frame);
+	if (frame != 0 && l->cframe_current != ST_PY_NONE)
+		frame = st_py_load(frame + l->cframe_current);
 	int n = 0;
 	for (; frame != 0 && n < max; n++) {
-		const uint8_t *f = (const uint8_t *)(uintptr_t)frame;
-		uint64_t c, prev_instr;
-		memcpy(&c, f + ST_PY_FRAME_CODE, 8);
-		memcpy(&prev_instr, f + ST_PY_FRAME_PREV_INSTR, 8);
-		if (c == 0 || !st_pywalk_note_code(self, c, (const uint8_t *)(uintptr_t)c))
+		struct st_py_raw raw;
+		st_pywalk_frame_fields(l, (const uint8_t *)(uintptr_t)frame, &raw);
+		frame = raw.previous;
+		if (raw.owner == ST_PY_OWNED_BY_CSTACK) {
+			out[n] = (struct st_py_frame){.instr = -1, .entry = true};
+			continue;
+		}
+		const uint8_t *code = (const uint8_t *)(uintptr_t)raw.code;
+		if (code == NULL || !st_pywalk_note_code(self, raw.code, code))
 			return -1;
-		int32_t first_traceable;
-		memcpy(&first_traceable, (const uint8_t *)(uintptr_t)c + ST_PY_CODE_FIRSTTRACEABLE, 4);
-		int64_t instr = ((int64_t)prev_instr - (int64_t)(c + ST_PY_CODE_CODE)) / 2;
-		out[n] = (struct st_py_frame){
-			.code = c, .instr = instr < -1 ? -1 : instr, .entry = f[ST_PY_FRAME_IS_ENTRY] != 0,
-			.shown = f[ST_PY_FRAME_OWNER] == ST_PY_OWNED_BY_GENERATOR ||
-				 instr >= first_traceable,
-		};
-		memcpy(&frame, f + ST_PY_FRAME_PREVIOUS, 8);
+		st_pywalk_frame_finish(l, &raw, code, &out[n]);
 	}
 	return n;
 }

@@ -1,5 +1,5 @@
 /*
- * Finding CPython 3.11 in a process, for the Python frames of its stacks
+ * Finding CPython (3.11 to 3.13) in a process, for the Python frames of its stacks
  * (st_python.c reads them): its version, its runtime state and the range of
  * the interpreter loop, from the program's global symbols at start-up, or
  * from a libpython the program loads itself later (dlopen, RTLD_LOCAL, as
@@ -17,29 +17,58 @@ bool st_python_on;
 struct st_py_where st_py_where;
 static bool st_py_wanted; /* stacks on, SOCKTRACE_PYTHON not 0 */
 
+/* CPython's version and runtime state into st_py_where, when its layout is
+ * one read here (from 3.13 its debug table, at the start of _PyRuntime). */
+static bool st_python_take(uint32_t version, uintptr_t runtime, uintptr_t eval, size_t eval_size)
+{
+	if (!st_py_layout_for(version, (const uint8_t *)runtime, &st_py_where.layout) ||
+	    eval_size == 0)
+		return false;
+	st_py_where.version = version;
+	st_py_where.runtime = runtime;
+	st_py_where.eval_lo = eval;
+	st_py_where.eval_hi = eval + eval_size;
+	return true;
+}
+
+/* "this CPython (3.N) ..." said once, without stdio; version 0: one
+ * without Py_Version, which came in 3.11. */
+static void st_python_say_unread(uint32_t version)
+{
+	char which[8] = "3.";
+	unsigned m = version >> 16 & 0xff, i = 2;
+	if (m >= 100)
+		which[i++] = (char)('0' + m / 100);
+	if (m >= 10)
+		which[i++] = (char)('0' + m / 10 % 10);
+	which[i] = (char)('0' + m % 10);
+	const char *const parts[] = {"this CPython (", version ? which : "older than 3.11",
+				     ") is not one socktrace reads (3.11 to 3.13, with the GIL): "
+				     "its stacks show native frames only",
+				     NULL};
+	st_say(parts);
+}
+
 /* CPython in handle (RTLD_DEFAULT: the program's global scope). */
 static void st_python_find(void *handle)
 {
 	const unsigned long *version = dlsym(handle, "Py_Version");
 	void *runtime = dlsym(handle, "_PyRuntime");
 	void *eval = dlsym(handle, "_PyEval_EvalFrameDefault");
-	if (version == NULL || runtime == NULL || eval == NULL)
+	if (runtime == NULL || eval == NULL)
 		return; /* not a Python program (or one that does not export them) */
-	if ((*version >> 16) != 0x030b) {
-		static const char *const parts[] = {
-			"this CPython is not 3.11: its stacks show native frames only", NULL};
-		st_say(parts);
+	if (version == NULL) {
+		st_python_say_unread(0);
 		return;
 	}
 	Dl_info info;
 	const ElfW(Sym) *sym = NULL;
-	if (dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || sym == NULL ||
-	    sym->st_size == 0)
+	if (dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || sym == NULL)
 		return;
-	st_py_where.version = (uint32_t)*version;
-	st_py_where.runtime = (uint64_t)(uintptr_t)runtime;
-	st_py_where.eval_lo = (uintptr_t)eval;
-	st_py_where.eval_hi = st_py_where.eval_lo + sym->st_size;
+	if (!st_python_take((uint32_t)*version, (uintptr_t)runtime, (uintptr_t)eval, sym->st_size)) {
+		st_python_say_unread((uint32_t)*version);
+		return;
+	}
 	st_python_on = true;
 }
 
@@ -131,11 +160,7 @@ void st_python_consider(const struct dl_phdr_info *info)
 	if (version == NULL || runtime == NULL || eval == NULL || eval->st_size == 0)
 		return;
 	const unsigned long *v = (const unsigned long *)(d.base + version->st_value);
-	if ((*v >> 16) != 0x030b)
-		return;
-	st_py_where.version = (uint32_t)*v;
-	st_py_where.runtime = d.base + runtime->st_value;
-	st_py_where.eval_lo = d.base + eval->st_value;
-	st_py_where.eval_hi = st_py_where.eval_lo + eval->st_size;
-	__atomic_store_n(&st_python_on, true, __ATOMIC_RELEASE);
+	if (st_python_take((uint32_t)*v, d.base + runtime->st_value, d.base + eval->st_value,
+			   eval->st_size))
+		__atomic_store_n(&st_python_on, true, __ATOMIC_RELEASE);
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <glob.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -39,30 +41,40 @@ static void py_need_311(void)
 		cr_skip_test("/usr/bin/python3 is not CPython 3.11");
 }
 
-/* Runs dir/main.py under the shim, stacks of depth (NULL: none). */
-static void py_run(const char *depth)
+/* Runs dir/main.py with interp under the shim, stacks of depth (NULL: none). */
+static void py_run_with(const char *interp, const char *depth)
 {
 	char main_py[256], env_bt[64];
 	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
 	snprintf(env_bt, sizeof env_bt, "SOCKTRACE_BACKTRACE=%s", depth ? depth : "0");
-	const char *argv[] = {"/usr/bin/python3", main_py, dir, NULL};
+	const char *argv[] = {interp, main_py, dir, NULL};
 	const char *env[] = {env_bt, NULL};
 	static struct h_run r;
 	unlink(trace);
-	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s%s", r.out, r.err);
+	cr_assert_eq(h_run(&r, trace, argv, env, 60), 0, "%s: %s%s", interp, r.out, r.err);
 }
 
-/* Runs dir/main.py under socktrace --ptrace with stacks of depth. */
-static void py_run_traced(const char *depth)
+static void py_run(const char *depth)
+{
+	py_run_with("/usr/bin/python3", depth);
+}
+
+/* Runs dir/main.py with interp under socktrace --ptrace, stacks of depth. */
+static void py_run_traced_with(const char *interp, const char *depth)
 {
 	char main_py[256], launcher[256];
 	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
 	h_path(launcher, sizeof launcher, "socktrace");
 	const char *argv[] = {launcher, "-q", "--ptrace", "-k", depth, "-o", trace,
-			      "/usr/bin/python3", main_py, dir, NULL};
+			      interp, main_py, dir, NULL};
 	static struct h_run r;
 	unlink(trace);
-	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s%s", r.out, r.err);
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s: %s%s", interp, r.out, r.err);
+}
+
+static void py_run_traced(const char *depth)
+{
+	py_run_traced_with("/usr/bin/python3", depth);
 }
 
 static const char *py_dump(const char *view, const char *more)
@@ -134,7 +146,7 @@ static void py_deep_lines(char want[3][300])
  * and before the module's. */
 static void py_deep_stack(char want[3][300], char *stack, size_t size)
 {
-	const char *const order[] = {"at create_connection (/usr/lib/python3.11/socket.py:", want[0],
+	const char *const order[] = {"at create_connection (", "/socket.py:", want[0],
 				     want[1], want[2], "at <module> (", NULL};
 	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, size), order);
 }
@@ -457,37 +469,137 @@ Test(python, under_the_tracer_threads_each_name_their_own_frames)
 	py_threads_check();
 }
 
-/* Every CPython 3.11 build installed (the release and, when there, the
- * debug build python3.11-dbg, whose objects carry more fields): the same
- * lines under the shim and under the tracer. */
-Test(python, every_installed_311_build_names_its_lines)
+/* The CPython interpreters installed here whose minor version is one of
+ * minors (Debian's in /usr/bin, /usr/local's, pyenv's), one per file, into
+ * out; how many. */
+static size_t py_installed(const char *const *minors, char out[][256], size_t max)
 {
-	py_need_311();
+	const char *home = getenv("HOME");
+	char pyenv[200];
+	snprintf(pyenv, sizeof pyenv, "%s/.pyenv/versions/*/bin", home ? home : "/root");
+	const char *const dirs[] = {"/usr/bin", "/usr/local/bin", pyenv};
+	size_t n = 0;
+	for (size_t d = 0; d < 3; d++)
+		for (size_t m = 0; minors[m]; m++) {
+			char pattern[320];
+			glob_t g;
+			snprintf(pattern, sizeof pattern, "%s/python%s", dirs[d], minors[m]);
+			if (glob(pattern, 0, NULL, &g) != 0)
+				continue;
+			for (size_t i = 0; i < g.gl_pathc && n < max; i++)
+				if (access(g.gl_pathv[i], X_OK) == 0)
+					snprintf(out[n++], 256, "%s", g.gl_pathv[i]);
+			globfree(&g);
+		}
+	return n;
+}
+
+static const char *const py_read_minors[] = {"3.11", "3.11-dbg", "3.12", "3.13", NULL};
+static const char *const py_older_minors[] = {"3.8", "3.9", "3.10", NULL};
+
+/* Every CPython build installed that socktrace reads (Debian's 3.11 release
+ * and debug builds, 3.12, and 3.13 through its debug offsets table, from
+ * /usr or pyenv): the same lines under the shim and under the tracer. */
+Test(python, every_installed_cpython_names_its_lines)
+{
 	h_write_in(dir, "mylib.py", py_lib);
 	h_write_in(dir, "main.py", py_main_deep);
-	static const char *const interps[] = {"/usr/bin/python3.11", "/usr/bin/python3.11-dbg"};
-	char main_py[256], launcher[256], want[3][300], stack[8192];
+	char interps[16][256], want[3][300], stack[8192];
+	size_t n = py_installed(py_read_minors, interps, 16);
+	if (n == 0)
+		cr_skip_test("no CPython 3.11 to 3.13 installed");
+	py_deep_lines(want);
+	for (size_t i = 0; i < n; i++) {
+		cr_log_info("%s", interps[i]);
+		py_run_with(interps[i], "16");
+		py_deep_stack(want, stack, sizeof stack);
+		py_run_traced_with(interps[i], "16");
+		py_deep_stack(want, stack, sizeof stack);
+	}
+}
+
+/* Threads, each stack naming its own thread's function, in every version:
+ * the thread states are found through each version's own layout. */
+Test(python, every_installed_cpython_names_each_threads_frames)
+{
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_threads);
+	char interps[16][256];
+	size_t n = py_installed(py_read_minors, interps, 16);
+	if (n == 0)
+		cr_skip_test("no CPython 3.11 to 3.13 installed");
+	for (size_t i = 0; i < n; i++) {
+		cr_log_info("%s", interps[i]);
+		py_run_with(interps[i], "16");
+		py_threads_check();
+		py_run_traced_with(interps[i], "16");
+		py_threads_check();
+	}
+}
+
+static const char py_main_asyncio[] =
+	"import asyncio, socket\n"
+	"async def fetch(port):\n"
+	"    r, w = await asyncio.open_connection('127.0.0.1', port)\n"
+	"    w.close()\n"
+	"    await w.wait_closed()\n"
+	"s = socket.create_server(('127.0.0.1', 0))\n"
+	"asyncio.run(fetch(s.getsockname()[1]))\n";
+
+/* A coroutine's frame (owned by its generator, off the thread's frame
+ * stack) named in every version, with the frames of the event loop that
+ * runs it. */
+Test(python, every_installed_cpython_names_a_coroutine)
+{
+	h_write_in(dir, "main.py", py_main_asyncio);
+	char interps[16][256], stack[8192], want[300];
+	size_t n = py_installed(py_read_minors, interps, 16);
+	if (n == 0)
+		cr_skip_test("no CPython 3.11 to 3.13 installed");
+	snprintf(want, sizeof want, "at fetch (%s/main.py:3) [py]", dir);
+	const char *const order[] = {"[py]", want, NULL};
+	for (size_t i = 0; i < n; i++) {
+		cr_log_info("%s", interps[i]);
+		py_run_with(interps[i], "48");
+		py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+		py_run_traced_with(interps[i], "48");
+		py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
+	}
+}
+
+/* A CPython socktrace does not read (3.10 and older: no Py_Version) runs
+ * as before with native frames only, and says so once, under the shim and
+ * under the tracer. */
+Test(python, an_older_cpython_says_once_that_it_shows_native_frames)
+{
+	h_write_in(dir, "mylib.py", py_lib);
+	h_write_in(dir, "main.py", py_main_deep);
+	char interps[16][256], main_py[256], launcher[256];
+	size_t n = py_installed(py_older_minors, interps, 16);
+	if (n == 0)
+		cr_skip_test("no CPython 3.8 to 3.10 installed");
 	snprintf(main_py, sizeof main_py, "%s/main.py", dir);
 	h_path(launcher, sizeof launcher, "socktrace");
-	py_deep_lines(want);
-	int tried = 0;
-	for (size_t i = 0; i < sizeof interps / sizeof interps[0]; i++) {
-		if (access(interps[i], X_OK) != 0)
-			continue;
-		tried++;
+	for (size_t i = 0; i < n; i++) {
 		static struct h_run r;
 		const char *shim_argv[] = {interps[i], main_py, dir, NULL};
 		const char *env[] = {"SOCKTRACE_BACKTRACE=16", NULL};
-		unlink(trace);
-		cr_assert_eq(h_run(&r, trace, shim_argv, env, 60), 0, "%s: %s", interps[i], r.err);
-		py_deep_stack(want, stack, sizeof stack);
 		const char *traced_argv[] = {launcher, "-q", "--ptrace", "-k", "16", "-o", trace,
 					     interps[i], main_py, dir, NULL};
-		unlink(trace);
-		cr_assert_eq(h_run(&r, NULL, traced_argv, NULL, 60), 0, "%s: %s", interps[i], r.err);
-		py_deep_stack(want, stack, sizeof stack);
+		for (int traced = 0; traced < 2; traced++) {
+			unlink(trace);
+			int rc = traced ? h_run(&r, NULL, traced_argv, NULL, 60)
+					: h_run(&r, trace, shim_argv, env, 60);
+			cr_assert_eq(rc, 0, "%s: %s", interps[i], r.err);
+			const char *said = strstr(r.err, "older than 3.11");
+			cr_assert_not_null(said, "%s said nothing: %s", interps[i], r.err);
+			cr_assert_null(strstr(said + 1, "older than 3.11"), "said twice: %s", r.err);
+			const char *out = py_dump("-n", NULL);
+			cr_assert_not_null(strstr(out, " connect("), "%s", out);
+			cr_assert_not_null(strstr(out, "at sock_connect"), "%s", out);
+			cr_assert_null(strstr(out, "[py]"), "%s", out);
+		}
 	}
-	cr_assert_geq(tried, 1);
 }
 
 /* socktrace -p on a Python program already running: it is told to start
@@ -648,61 +760,163 @@ Test(python, a_c_extensions_connect_names_the_python_caller)
 	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
 }
 
-/* The offsets the shim reads CPython 3.11 with are the headers': compiled
- * beside python3.11-dev's internal headers, every one checked by offsetof. */
-Test(python, the_layout_is_cpython_311s)
+/* The headers of CPython minor (Debian's python3.X-dev, else pyenv's) into
+ * inc; false when none is installed. */
+static bool py_headers(const char *minor, char *inc, size_t size)
 {
-	if (access("/usr/include/python3.11/internal/pycore_frame.h", R_OK) != 0)
-		cr_skip_test("no python3.11-dev internal headers");
-	h_write_in(dir, "layout.c",
-		 "#define Py_BUILD_CORE 1\n"
-		 "#include <Python.h>\n"
-		 "#include <internal/pycore_frame.h>\n"
-		 "#include <internal/pycore_runtime.h>\n"
-		 "#include <internal/pycore_interp.h>\n"
-		 "#include <stddef.h>\n"
-		 "#include \"st_python_layout.h\"\n"
-		 "#define EQ(a, b) _Static_assert((a) == (b), #a)\n"
-		 "EQ(offsetof(_PyRuntimeState, interpreters.head), ST_PY_RUNTIME_INTERP_HEAD);\n"
-		 "EQ(offsetof(_PyRuntimeState, gilstate.autoTSSkey), ST_PY_RUNTIME_AUTO_TSS);\n"
-		 "EQ(offsetof(Py_tss_t, _is_initialized), ST_PY_TSS_INITIALIZED);\n"
-		 "EQ(offsetof(Py_tss_t, _key), ST_PY_TSS_KEY);\n"
-		 "EQ(offsetof(PyInterpreterState, threads.head), ST_PY_INTERP_THREADS_HEAD);\n"
-		 "EQ(offsetof(PyThreadState, next), ST_PY_TSTATE_NEXT);\n"
-		 "EQ(offsetof(PyThreadState, cframe), ST_PY_TSTATE_CFRAME);\n"
-		 "EQ(offsetof(PyThreadState, thread_id), ST_PY_TSTATE_THREAD_ID);\n"
-		 "EQ(offsetof(PyThreadState, native_thread_id), ST_PY_TSTATE_NATIVE_THREAD_ID);\n"
-		 "EQ(offsetof(PyThreadState, datastack_chunk), ST_PY_TSTATE_DATASTACK_CHUNK);\n"
-		 "EQ(offsetof(PyThreadState, datastack_top), ST_PY_TSTATE_DATASTACK_TOP);\n"
-		 "EQ(offsetof(PyThreadState, datastack_top) + 8 <= 320, 1);\n"
-		 "EQ(offsetof(_PyStackChunk, data), ST_PY_STACK_CHUNK_DATA);\n"
-		 "EQ(offsetof(_PyCFrame, current_frame), ST_PY_CFRAME_CURRENT);\n"
-		 "EQ(offsetof(_PyInterpreterFrame, f_code), ST_PY_FRAME_CODE);\n"
-		 "EQ(offsetof(_PyInterpreterFrame, previous), ST_PY_FRAME_PREVIOUS);\n"
-		 "EQ(offsetof(_PyInterpreterFrame, prev_instr), ST_PY_FRAME_PREV_INSTR);\n"
-		 "EQ(offsetof(_PyInterpreterFrame, is_entry), ST_PY_FRAME_IS_ENTRY);\n"
-		 "EQ(offsetof(_PyInterpreterFrame, owner), ST_PY_FRAME_OWNER);\n"
-		 "EQ(sizeof(_PyInterpreterFrame) >= ST_PY_FRAME_SIZE, 1);\n"
-		 "EQ(offsetof(PyCodeObject, co_firstlineno), ST_PY_CODE_FIRSTLINENO);\n"
-		 "EQ(offsetof(PyCodeObject, co_filename), ST_PY_CODE_FILENAME);\n"
-		 "EQ(offsetof(PyCodeObject, co_qualname), ST_PY_CODE_QUALNAME);\n"
-		 "EQ(offsetof(PyCodeObject, co_linetable), ST_PY_CODE_LINETABLE);\n"
-		 "EQ(offsetof(PyCodeObject, co_code_adaptive), ST_PY_CODE_CODE);\n"
-		 "EQ(offsetof(PyCodeObject, _co_firsttraceable), ST_PY_CODE_FIRSTTRACEABLE);\n"
-		 "EQ(offsetof(PyCodeObject, _co_firsttraceable) + 4 <= ST_PY_CODE_SIZE, 1);\n"
-		 "EQ(offsetof(PyVarObject, ob_size), ST_PY_BYTES_SIZE);\n"
-		 "EQ(offsetof(PyBytesObject, ob_sval), ST_PY_BYTES_DATA);\n"
-		 "EQ(offsetof(PyASCIIObject, length), ST_PY_STR_LENGTH);\n"
-		 "EQ(offsetof(PyASCIIObject, state), ST_PY_STR_STATE);\n"
-		 "EQ(sizeof(PyASCIIObject), ST_PY_STR_ASCII_DATA);\n"
-		 "EQ(sizeof(PyCompactUnicodeObject), ST_PY_STR_LATIN1_DATA);\n"
-		 "EQ(FRAME_OWNED_BY_GENERATOR, ST_PY_OWNED_BY_GENERATOR);\n"
-		 "int main(void) { return 0; }\n");
-	char cmd[1024], cwd[512];
+	const char *home = getenv("HOME");
+	char pattern[300];
+	glob_t g;
+	snprintf(inc, size, "/usr/include/python%s", minor);
+	snprintf(pattern, sizeof pattern, "%s/internal/pycore_frame.h", inc);
+	if (access(pattern, R_OK) == 0)
+		return true;
+	snprintf(pattern, sizeof pattern, "%s/.pyenv/versions/%s.*/include/python%s/internal/pycore_frame.h",
+		 home ? home : "/root", minor, minor);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return false;
+	snprintf(inc, size, "%s", g.gl_pathv[0]);
+	globfree(&g);
+	*strstr(inc, "/internal/pycore_frame.h") = '\0';
+	return true;
+}
+
+/* body compiled beside CPython minor's internal headers and
+ * st_python_layout.h, with EQ(a, b) a static assertion. */
+static void py_layout_check(const char *minor, const char *body)
+{
+	char inc[256], cmd[1024], cwd[512];
+	if (!py_headers(minor, inc, sizeof inc))
+		cr_skip_test("no CPython %s internal headers", minor);
+	static char source[16384];
+	int len = snprintf(source, sizeof source, "#define Py_BUILD_CORE 1\n"
+				   "#include <Python.h>\n"
+				   "#include <internal/pycore_frame.h>\n"
+				   "#include <internal/pycore_runtime.h>\n"
+				   "#include <internal/pycore_interp.h>\n"
+				   "#include <stddef.h>\n"
+				   "#include \"st_python_layout.h\"\n"
+				   "#define EQ(a, b) _Static_assert((a) == (b), #a)\n"
+				   "%s"
+				   "int main(void) { return 0; }\n",
+				   body);
+	cr_assert(len > 0 && (size_t)len < sizeof source);
+	h_write_in(dir, "layout.c", source);
 	cr_assert_not_null(getcwd(cwd, sizeof cwd));
-	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I/usr/include/python3.11 -I%s/shim/core %s/layout.c",
-		 cwd, dir);
+	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I%s -I%s/shim/core %s/layout.c", inc, cwd, dir);
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	static struct h_run r;
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
+}
+
+/* what every version read shares */
+#define PY_LAYOUT_COMMON                                                              \
+	"EQ(offsetof(Py_tss_t, _is_initialized), ST_PY_TSS_INITIALIZED);\n"           \
+	"EQ(offsetof(Py_tss_t, _key), ST_PY_TSS_KEY);\n"                              \
+	"EQ(offsetof(_PyStackChunk, data), ST_PY_STACK_CHUNK_DATA);\n"                \
+	"EQ(offsetof(PyVarObject, ob_size), ST_PY_BYTES_SIZE);\n"                     \
+	"EQ(offsetof(PyBytesObject, ob_sval), ST_PY_BYTES_DATA);\n"                   \
+	"EQ(offsetof(PyASCIIObject, length), ST_PY_STR_LENGTH);\n"                    \
+	"EQ(offsetof(PyASCIIObject, state), ST_PY_STR_STATE);\n"                      \
+	"EQ(FRAME_OWNED_BY_GENERATOR, ST_PY_OWNED_BY_GENERATOR);\n"
+
+/* The offsets the shim reads CPython 3.11 with are the headers'. */
+Test(python, the_layout_is_cpython_311s)
+{
+	py_layout_check("3.11",
+		PY_LAYOUT_COMMON
+		"EQ(offsetof(_PyRuntimeState, interpreters.head), ST_PY311_RUNTIME_INTERP_HEAD);\n"
+		"EQ(offsetof(_PyRuntimeState, gilstate.autoTSSkey), ST_PY311_RUNTIME_AUTO_TSS);\n"
+		"EQ(offsetof(PyInterpreterState, threads.head), ST_PY311_INTERP_THREADS_HEAD);\n"
+		"EQ(offsetof(PyThreadState, next), ST_PY311_TSTATE_NEXT);\n"
+		"EQ(offsetof(PyThreadState, cframe), ST_PY311_TSTATE_CFRAME);\n"
+		"EQ(offsetof(PyThreadState, thread_id), ST_PY311_TSTATE_THREAD_ID);\n"
+		"EQ(offsetof(PyThreadState, native_thread_id), ST_PY311_TSTATE_NATIVE_THREAD_ID);\n"
+		"EQ(offsetof(PyThreadState, datastack_chunk), ST_PY311_TSTATE_DATASTACK_CHUNK);\n"
+		"EQ(offsetof(PyThreadState, datastack_top), ST_PY311_TSTATE_DATASTACK_TOP);\n"
+		"EQ(offsetof(_PyCFrame, current_frame), ST_PY311_CFRAME_CURRENT);\n"
+		"EQ(offsetof(_PyInterpreterFrame, f_code), ST_PY311_FRAME_CODE);\n"
+		"EQ(offsetof(_PyInterpreterFrame, previous), ST_PY311_FRAME_PREVIOUS);\n"
+		"EQ(offsetof(_PyInterpreterFrame, prev_instr), ST_PY311_FRAME_PREV_INSTR);\n"
+		"EQ(offsetof(_PyInterpreterFrame, is_entry), ST_PY311_FRAME_IS_ENTRY);\n"
+		"EQ(offsetof(_PyInterpreterFrame, owner), ST_PY311_FRAME_OWNER);\n"
+		"EQ(offsetof(PyCodeObject, co_firstlineno), ST_PY311_CODE_FIRSTLINENO);\n"
+		"EQ(offsetof(PyCodeObject, co_filename), ST_PY311_CODE_FILENAME);\n"
+		"EQ(offsetof(PyCodeObject, co_qualname), ST_PY311_CODE_QUALNAME);\n"
+		"EQ(offsetof(PyCodeObject, co_linetable), ST_PY311_CODE_LINETABLE);\n"
+		"EQ(offsetof(PyCodeObject, co_code_adaptive), ST_PY311_CODE_CODE);\n"
+		"EQ(offsetof(PyCodeObject, _co_firsttraceable), ST_PY311_CODE_FIRSTTRACEABLE);\n"
+		"EQ(sizeof(PyASCIIObject), ST_PY311_STR_ASCII_DATA);\n"
+		"EQ(sizeof(PyCompactUnicodeObject), ST_PY311_STR_LATIN1_DATA);\n");
+}
+
+/* 3.12's, from its headers (pyenv's here: Debian bookworm has no 3.12). */
+Test(python, the_layout_is_cpython_312s)
+{
+	py_layout_check("3.12",
+		PY_LAYOUT_COMMON
+		"EQ(offsetof(_PyRuntimeState, interpreters.head), ST_PY312_RUNTIME_INTERP_HEAD);\n"
+		"EQ(offsetof(_PyRuntimeState, autoTSSkey), ST_PY312_RUNTIME_AUTO_TSS);\n"
+		"EQ(offsetof(PyInterpreterState, threads.head), ST_PY312_INTERP_THREADS_HEAD);\n"
+		"EQ(offsetof(PyThreadState, next), ST_PY312_TSTATE_NEXT);\n"
+		"EQ(offsetof(PyThreadState, cframe), ST_PY312_TSTATE_CFRAME);\n"
+		"EQ(offsetof(PyThreadState, thread_id), ST_PY312_TSTATE_THREAD_ID);\n"
+		"EQ(offsetof(PyThreadState, native_thread_id), ST_PY312_TSTATE_NATIVE_THREAD_ID);\n"
+		"EQ(offsetof(PyThreadState, datastack_chunk), ST_PY312_TSTATE_DATASTACK_CHUNK);\n"
+		"EQ(offsetof(PyThreadState, datastack_top), ST_PY312_TSTATE_DATASTACK_TOP);\n"
+		"EQ(offsetof(_PyCFrame, current_frame), ST_PY312_CFRAME_CURRENT);\n"
+		"EQ(offsetof(_PyInterpreterFrame, f_code), ST_PY312_FRAME_CODE);\n"
+		"EQ(offsetof(_PyInterpreterFrame, previous), ST_PY312_FRAME_PREVIOUS);\n"
+		"EQ(offsetof(_PyInterpreterFrame, prev_instr), ST_PY312_FRAME_PREV_INSTR);\n"
+		"EQ(offsetof(_PyInterpreterFrame, owner), ST_PY312_FRAME_OWNER);\n"
+		"EQ(offsetof(PyCodeObject, co_firstlineno), ST_PY312_CODE_FIRSTLINENO);\n"
+		"EQ(offsetof(PyCodeObject, co_filename), ST_PY312_CODE_FILENAME);\n"
+		"EQ(offsetof(PyCodeObject, co_qualname), ST_PY312_CODE_QUALNAME);\n"
+		"EQ(offsetof(PyCodeObject, co_linetable), ST_PY312_CODE_LINETABLE);\n"
+		"EQ(offsetof(PyCodeObject, co_code_adaptive), ST_PY312_CODE_CODE);\n"
+		"EQ(offsetof(PyCodeObject, _co_firsttraceable), ST_PY312_CODE_FIRSTTRACEABLE);\n"
+		"EQ(sizeof(PyASCIIObject), ST_PY312_STR_ASCII_DATA);\n"
+		"EQ(sizeof(PyCompactUnicodeObject), ST_PY312_STR_LATIN1_DATA);\n"
+		"EQ(FRAME_OWNED_BY_CSTACK, ST_PY_OWNED_BY_CSTACK);\n");
+}
+
+/* 3.13's debug offsets table: where each field read is in it, and the
+ * values derived from it hold in 3.13's own structures. */
+Test(python, the_debug_table_is_cpython_313s)
+{
+	py_layout_check("3.13",
+		PY_LAYOUT_COMMON
+		"#define D(f) offsetof(_Py_DebugOffsets, f)\n"
+		"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"
+		"EQ(D(cookie), ST_PYDBG_COOKIE);\n"
+		"EQ(D(version), ST_PYDBG_VERSION);\n"
+		"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"
+		"EQ(D(runtime_state.interpreters_head), ST_PYDBG_RUNTIME_INTERP_HEAD);\n"
+		"EQ(D(interpreter_state.threads_head), ST_PYDBG_INTERP_THREADS_HEAD);\n"
+		"EQ(D(thread_state.next), ST_PYDBG_TSTATE_NEXT);\n"
+		"EQ(D(thread_state.current_frame), ST_PYDBG_TSTATE_CURRENT_FRAME);\n"
+		"EQ(D(thread_state.thread_id), ST_PYDBG_TSTATE_THREAD_ID);\n"
+		"EQ(D(thread_state.native_thread_id), ST_PYDBG_TSTATE_NATIVE_THREAD_ID);\n"
+		"EQ(D(thread_state.datastack_chunk), ST_PYDBG_TSTATE_DATASTACK_CHUNK);\n"
+		"EQ(D(interpreter_frame.previous), ST_PYDBG_FRAME_PREVIOUS);\n"
+		"EQ(D(interpreter_frame.executable), ST_PYDBG_FRAME_EXECUTABLE);\n"
+		"EQ(D(interpreter_frame.instr_ptr), ST_PYDBG_FRAME_INSTR_PTR);\n"
+		"EQ(D(interpreter_frame.owner), ST_PYDBG_FRAME_OWNER);\n"
+		"EQ(D(code_object.filename), ST_PYDBG_CODE_FILENAME);\n"
+		"EQ(D(code_object.qualname), ST_PYDBG_CODE_QUALNAME);\n"
+		"EQ(D(code_object.linetable), ST_PYDBG_CODE_LINETABLE);\n"
+		"EQ(D(code_object.firstlineno), ST_PYDBG_CODE_FIRSTLINENO);\n"
+		"EQ(D(code_object.co_code_adaptive), ST_PYDBG_CODE_CODE);\n"
+		"EQ(D(bytes_object.ob_size), ST_PYDBG_BYTES_SIZE);\n"
+		"EQ(D(bytes_object.ob_sval), ST_PYDBG_BYTES_DATA);\n"
+		"EQ(D(unicode_object.state), ST_PYDBG_STR_STATE);\n"
+		"EQ(D(unicode_object.length), ST_PYDBG_STR_LENGTH);\n"
+		"EQ(D(unicode_object.asciiobject_size), ST_PYDBG_STR_ASCII_SIZE);\n"
+		"EQ(sizeof(_Py_DebugOffsets), ST_PYDBG_SIZE);\n"
+		"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"
+		" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"
+		"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"
+		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
+		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
+		"EQ(FRAME_OWNED_BY_CSTACK, ST_PY_OWNED_BY_CSTACK);\n");
 }

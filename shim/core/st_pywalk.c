@@ -68,30 +68,32 @@ static bool st_py_read_to(void *to, size_t len, void *arg)
 /* Whether the thread state whose head is in head is the wanted thread's. */
 static bool st_py_is_thread(const struct st_py_target *t, const uint8_t *head)
 {
+	const struct st_py_layout *l = t->layout;
 	uint64_t id;
-	memcpy(&id, head + t->id_offset, sizeof id);
+	memcpy(&id, head + (t->by_native_id ? l->tstate_native_thread_id : l->tstate_thread_id),
+	       sizeof id);
 	return id == t->id;
 }
 
-/* The thread's PyThreadState and its head (ST_PY_TSTATE_HEAD bytes into
+/* The thread's PyThreadState and its head (layout->tstate_head bytes into
  * head); 0 when it has none. */
 static uint64_t st_py_tstate(const struct st_py_target *t, uint8_t *head)
 {
 	uint64_t interp, ts = t->tstate_hint ? *t->tstate_hint : 0;
-	if (ts != 0 && st_py_read(t, ts, head, ST_PY_TSTATE_HEAD) && st_py_is_thread(t, head))
+	if (ts != 0 && st_py_read(t, ts, head, t->layout->tstate_head) && st_py_is_thread(t, head))
 		return ts;
-	if (!st_py_word(t, t->runtime + ST_PY_RUNTIME_INTERP_HEAD, &interp) ||
-	    !st_py_word(t, interp + ST_PY_INTERP_THREADS_HEAD, &ts))
+	if (!st_py_word(t, t->runtime + t->layout->runtime_interp_head, &interp) ||
+	    !st_py_word(t, interp + t->layout->interp_threads_head, &ts))
 		return 0;
 	for (unsigned i = 0; ts != 0 && i < ST_PY_THREADS_MAX; i++) {
-		if (!st_py_read(t, ts, head, ST_PY_TSTATE_HEAD))
+		if (!st_py_read(t, ts, head, t->layout->tstate_head))
 			return 0;
 		if (st_py_is_thread(t, head)) {
 			if (t->tstate_hint)
 				*t->tstate_hint = ts;
 			return ts;
 		}
-		memcpy(&ts, head + ST_PY_TSTATE_NEXT, 8);
+		memcpy(&ts, head + t->layout->tstate_next, 8);
 	}
 	return 0;
 }
@@ -102,10 +104,11 @@ static uint64_t st_py_tstate(const struct st_py_target *t, uint8_t *head)
 static bool st_py_text(const struct st_py_target *t, uint64_t str, char *out, size_t max,
 		       uint16_t *len)
 {
+	const struct st_py_layout *l = t->layout;
 	uint64_t length;
 	uint32_t state;
-	if (!st_py_word(t, str + ST_PY_STR_LENGTH, &length) ||
-	    !st_py_read(t, str + ST_PY_STR_STATE, &state, sizeof state))
+	if (!st_py_word(t, str + l->str_length, &length) ||
+	    !st_py_read(t, str + l->str_state, &state, sizeof state))
 		return false;
 	unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
 	if (!compact || kind != 1) {
@@ -116,13 +119,13 @@ static bool st_py_text(const struct st_py_target *t, uint64_t str, char *out, si
 	if (ascii) {
 		size_t n = length < max ? length : max;
 		*len = (uint16_t)n;
-		return st_py_read(t, str + ST_PY_STR_ASCII_DATA, out, n);
+		return st_py_read(t, str + l->str_ascii_data, out, n);
 	}
 	/* Latin-1 read into out's second half and widened to UTF-8 forwards:
 	 * byte i is read before out[2i + 1] can reach it */
 	size_t n = length < max / 2 ? length : max / 2;
 	uint8_t *latin1 = (uint8_t *)out + max / 2;
-	if (!st_py_read(t, str + ST_PY_STR_LATIN1_DATA, latin1, n))
+	if (!st_py_read(t, str + l->str_latin1_data, latin1, n))
 		return false;
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -140,10 +143,11 @@ static bool st_py_text(const struct st_py_target *t, uint64_t str, char *out, si
 
 bool st_pywalk_note_code(const struct st_py_target *t, uint64_t code, const uint8_t *head)
 {
+	const struct st_py_layout *l = t->layout;
 	uint64_t filename, qualname, linetable;
-	memcpy(&filename, head + ST_PY_CODE_FILENAME, 8);
-	memcpy(&qualname, head + ST_PY_CODE_QUALNAME, 8);
-	memcpy(&linetable, head + ST_PY_CODE_LINETABLE, 8);
+	memcpy(&filename, head + l->code_filename, 8);
+	memcpy(&qualname, head + l->code_qualname, 8);
+	memcpy(&linetable, head + l->code_linetable, 8);
 	struct st_py_seen *seen = &st_py_seen[(code >> 4) % ST_PY_SEEN];
 	if (__atomic_load_n(&seen->code, __ATOMIC_ACQUIRE) == code &&
 	    seen->pid == (uint32_t)t->pid && seen->filename == filename &&
@@ -153,18 +157,18 @@ bool st_pywalk_note_code(const struct st_py_target *t, uint64_t code, const uint
 	 * into the record (no per-thread buffer: memory the program could use) */
 	char file[ST_PY_FILE_MAX], name[ST_PY_NAME_MAX];
 	struct st_pycode rec = {.ts_ns = st_now_ns(), .code = code, .version = t->version};
-	memcpy(&rec.firstlineno, head + ST_PY_CODE_FIRSTLINENO, 4);
+	memcpy(&rec.firstlineno, head + l->code_firstlineno, 4);
 	uint64_t table_len;
 	if (!st_py_text(t, filename, file, sizeof file, &rec.file_len) ||
 	    !st_py_text(t, qualname, name, sizeof name, &rec.name_len) ||
-	    !st_py_word(t, linetable + ST_PY_BYTES_SIZE, &table_len))
+	    !st_py_word(t, linetable + l->bytes_size, &table_len))
 		return false;
 	if (table_len > ST_PY_TABLE_MAX) {
 		table_len = ST_PY_TABLE_MAX;
 		rec.flags |= ST_PYCODE_TABLE_CUT;
 	}
 	rec.table_len = (uint16_t)table_len;
-	struct st_py_table_from from = {t, linetable + ST_PY_BYTES_DATA};
+	struct st_py_table_from from = {t, linetable + l->bytes_data};
 	st_record_pycode(&rec, file, name, st_py_read_to, &from);
 	__atomic_store_n(&seen->code, 0, __ATOMIC_RELAXED);
 	seen->pid = (uint32_t)t->pid;
@@ -194,8 +198,8 @@ static struct st_py_copy st_py_copy_stack(const struct st_py_target *t, const ui
 					  uint8_t *buf)
 {
 	uint64_t chunk, top;
-	memcpy(&chunk, head + ST_PY_TSTATE_DATASTACK_CHUNK, 8);
-	memcpy(&top, head + ST_PY_TSTATE_DATASTACK_TOP, 8);
+	memcpy(&chunk, head + t->layout->tstate_datastack_chunk, 8);
+	memcpy(&top, head + t->layout->tstate_datastack_top, 8);
 	uint64_t lo = chunk + ST_PY_STACK_CHUNK_DATA;
 	if (chunk == 0 || top <= lo)
 		return (struct st_py_copy){0};
@@ -210,77 +214,112 @@ static struct st_py_copy st_py_copy_stack(const struct st_py_target *t, const ui
 static bool st_py_frame_read(const struct st_py_target *t, const struct st_py_copy *c,
 			     uint64_t frame, uint8_t *f)
 {
-	if (frame >= c->base && frame - c->base + ST_PY_FRAME_SIZE <= c->len) {
-		memcpy(f, c->bytes + (frame - c->base), ST_PY_FRAME_SIZE);
+	uint32_t len = t->layout->frame_head;
+	if (frame >= c->base && frame - c->base + len <= c->len) {
+		memcpy(f, c->bytes + (frame - c->base), len);
 		return true;
 	}
-	return st_py_read(t, frame, f, ST_PY_FRAME_SIZE);
+	return st_py_read(t, frame, f, len);
 }
 
-/* The code objects' heads, one iovec each, in one call. */
-static bool st_py_codes_read(const struct st_py_target *t, const struct st_py_frame *fr, int n,
-			     uint8_t (*codes)[ST_PY_CODE_SIZE])
+/* The code objects' heads, one iovec each, in one call (entries of the C
+ * stack have none). */
+static bool st_py_codes_read(const struct st_py_target *t, const struct st_py_raw *raw, int n,
+			     uint8_t (*codes)[ST_PY_CODE_HEAD_MAX])
 {
 	struct iovec here[ST_PY_FRAMES_MAX], there[ST_PY_FRAMES_MAX];
+	size_t len = t->layout->code_code;
+	int m = 0;
 	for (int i = 0; i < n; i++) {
-		here[i] = (struct iovec){codes[i], ST_PY_CODE_SIZE};
-		there[i] = (struct iovec){(void *)(uintptr_t)fr[i].code, ST_PY_CODE_SIZE};
+		if (raw[i].owner == ST_PY_OWNED_BY_CSTACK)
+			continue;
+		here[m] = (struct iovec){codes[i], len};
+		there[m++] = (struct iovec){(void *)(uintptr_t)raw[i].code, len};
 	}
-	return ST_SYS(SYS_process_vm_readv, t->pid, here, n, there, n, 0) ==
-	       (long)n * ST_PY_CODE_SIZE;
+	return m == 0 || ST_SYS(SYS_process_vm_readv, t->pid, here, m, there, m, 0) == (long)(m * len);
 }
 
-/* The frame chain from frame: code, instruction, entry; code heads after. */
+void st_pywalk_frame_fields(const struct st_py_layout *l, const uint8_t *f, struct st_py_raw *r)
+{
+	memcpy(&r->code, f + l->frame_code, 8);
+	memcpy(&r->instr_ptr, f + l->frame_instr, 8);
+	memcpy(&r->previous, f + l->frame_previous, 8);
+	r->owner = f[l->frame_owner];
+	r->entry = l->frame_is_entry != ST_PY_NONE && f[l->frame_is_entry] != 0;
+}
+
+void st_pywalk_frame_finish(const struct st_py_layout *l, const struct st_py_raw *r,
+			    const uint8_t *code, struct st_py_frame *out)
+{
+	int32_t first_traceable;
+	memcpy(&first_traceable, code + l->code_firsttraceable, 4);
+	int64_t instr = ((int64_t)r->instr_ptr - (int64_t)(r->code + l->code_code)) / 2;
+	*out = (struct st_py_frame){
+		.code = r->code,
+		.instr = instr < -1 ? -1 : instr,
+		.entry = r->entry,
+		/* _PyFrame_IsIncomplete: set up, not yet running */
+		.shown = r->owner == ST_PY_OWNED_BY_GENERATOR || instr >= first_traceable,
+	};
+}
+
+/* The frame an interpreter activation pushes on entry (3.12+): not shown,
+ * it ends the frames that activation runs. */
+static const struct st_py_frame st_py_entry_mark = {.instr = -1, .entry = true};
+
+/* The frame chain from frame, innermost first. */
 static int st_py_walk(const struct st_py_target *t, const struct st_py_copy *copy, uint64_t frame,
-		      struct st_py_frame *out, int max, uint64_t *prev_instr, uint8_t *owner)
+		      struct st_py_raw *raw, int max)
 {
 	int n = 0;
 	for (; frame != 0 && n < max; n++) {
-		uint8_t f[ST_PY_FRAME_SIZE];
+		uint8_t f[ST_PY_FRAME_HEAD_MAX];
 		if (!st_py_frame_read(t, copy, frame, f))
 			return -1;
-		memcpy(&out[n].code, f + ST_PY_FRAME_CODE, 8);
-		memcpy(&prev_instr[n], f + ST_PY_FRAME_PREV_INSTR, 8);
-		out[n].entry = f[ST_PY_FRAME_IS_ENTRY] != 0;
-		owner[n] = f[ST_PY_FRAME_OWNER];
-		memcpy(&frame, f + ST_PY_FRAME_PREVIOUS, 8);
+		st_pywalk_frame_fields(t->layout, f, &raw[n]);
+		frame = raw[n].previous;
 	}
 	return n;
+}
+
+/* The thread's current frame, from its thread state's head. */
+static bool st_py_current(const struct st_py_target *t, const uint8_t *head, uint64_t *frame)
+{
+	const struct st_py_layout *l = t->layout;
+	memcpy(frame, head + l->tstate_frame, 8);
+	if (l->cframe_current == ST_PY_NONE)
+		return true;
+	return st_py_word(t, *frame + l->cframe_current, frame);
 }
 
 int st_pywalk_frames(const struct st_py_target *t, struct st_py_frame *out, int max,
 		     struct st_py_scratch *scratch)
 {
-	uint8_t head[ST_PY_TSTATE_HEAD];
-	uint64_t cframe, frame;
+	uint8_t head[ST_PY_TSTATE_HEAD_MAX];
+	uint64_t frame;
 	if (max > ST_PY_FRAMES_MAX)
 		max = ST_PY_FRAMES_MAX;
-	if (st_py_tstate(t, head) == 0)
-		return -1;
-	memcpy(&cframe, head + ST_PY_TSTATE_CFRAME, 8);
-	if (!st_py_word(t, cframe + ST_PY_CFRAME_CURRENT, &frame))
+	if (st_py_tstate(t, head) == 0 || !st_py_current(t, head, &frame))
 		return -1;
 	struct st_py_copy copy =
 		scratch ? st_py_copy_stack(t, head, scratch->stack) : (struct st_py_copy){0};
-	uint64_t prev_instr[ST_PY_FRAMES_MAX];
-	uint8_t owner[ST_PY_FRAMES_MAX];
-	int n = st_py_walk(t, &copy, frame, out, max, prev_instr, owner);
+	struct st_py_raw raw[ST_PY_FRAMES_MAX];
+	int n = st_py_walk(t, &copy, frame, raw, max);
 	if (n <= 0)
 		return n;
-	if (scratch && !st_py_codes_read(t, out, n, scratch->codes))
+	if (scratch && !st_py_codes_read(t, raw, n, scratch->codes))
 		return -1;
 	for (int i = 0; i < n; i++) {
-		uint8_t one[ST_PY_CODE_SIZE];
+		if (raw[i].owner == ST_PY_OWNED_BY_CSTACK) {
+			out[i] = st_py_entry_mark;
+			continue;
+		}
+		uint8_t one[ST_PY_CODE_HEAD_MAX];
 		const uint8_t *code = scratch ? scratch->codes[i] : one;
-		if ((!scratch && !st_py_read(t, out[i].code, one, sizeof one)) ||
-		    !st_pywalk_note_code(t, out[i].code, code))
+		if ((!scratch && !st_py_read(t, raw[i].code, one, t->layout->code_code)) ||
+		    !st_pywalk_note_code(t, raw[i].code, code))
 			return -1;
-		int32_t first_traceable;
-		memcpy(&first_traceable, code + ST_PY_CODE_FIRSTTRACEABLE, 4);
-		int64_t instr = ((int64_t)prev_instr[i] - (int64_t)(out[i].code + ST_PY_CODE_CODE)) / 2;
-		out[i].instr = instr < -1 ? -1 : instr;
-		/* _PyFrame_IsIncomplete: set up, not yet running */
-		out[i].shown = owner[i] == ST_PY_OWNED_BY_GENERATOR || instr >= first_traceable;
+		st_pywalk_frame_finish(t->layout, &raw[i], code, &out[i]);
 	}
 	return n;
 }

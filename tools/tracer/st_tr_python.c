@@ -1,5 +1,5 @@
 /*
- * Python frames in the tracer's stacks (-k): CPython 3.11 found in a traced
+ * Python frames in the tracer's stacks (-k): CPython (3.11 to 3.13) found in a traced
  * process's objects (the executable or a libpython, from /proc/PID/maps, its
  * three symbols read from the file's dynamic symbol table), then at each
  * stack the stopped thread's frames read from the process's memory by the
@@ -79,7 +79,7 @@ static bool st_tr_py_syms(int fd, struct st_tr_py_syms *out)
 		free(names);
 		break;
 	}
-	return out->version && out->runtime && out->eval && out->eval_size;
+	return out->runtime && out->eval && out->eval_size; /* no version: before 3.11 */
 }
 
 /* Whether the object at path (name only) may be CPython: the interpreter
@@ -100,13 +100,18 @@ void st_tr_python_object(struct st_tr_proc *p, int fd, uint64_t bias, const char
 	    !st_tr_py_named(path) || !st_tr_py_syms(fd, &syms))
 		return;
 	uint64_t version = 0;
-	if (!st_tr_read(p->pid, bias + syms.version, &version, sizeof version))
+	uint8_t debug[ST_PYDBG_SIZE];
+	if (syms.version != 0 && !st_tr_read(p->pid, bias + syms.version, &version, sizeof version))
 		return;
-	if ((version >> 16) != 0x030b) {
+	bool debug_read = st_tr_read(p->pid, bias + syms.runtime, debug, sizeof debug);
+	if (!st_py_layout_for((uint32_t)version, debug_read ? debug : NULL, &p->py_layout)) {
+		char which[32] = "older than 3.11";
+		if (version != 0)
+			snprintf(which, sizeof which, "3.%u", (unsigned)(version >> 16 & 0xff));
 		if (!version_said && !off_said)
-			fprintf(stderr, "socktrace: %s is CPython %x.%x, not 3.11: its stacks show "
-					"native frames only\n",
-				path, (unsigned)(version >> 24 & 0xff), (unsigned)(version >> 16 & 0xff));
+			fprintf(stderr, "socktrace: %s is CPython %s, not one socktrace reads "
+					"(3.11 to 3.13, with the GIL): its stacks show native frames only\n",
+				path, which);
 		version_said = true;
 		return;
 	}
@@ -125,10 +130,11 @@ void st_tr_python_frames(struct st_tr_thread *t, struct st_stack *s)
 	struct st_py_target target = {
 		.pid = p->pid,
 		.runtime = p->py_runtime,
+		.layout = &p->py_layout,
 		.eval_lo = p->py_eval_lo,
 		.eval_hi = p->py_eval_hi,
 		.version = p->py_version,
-		.id_offset = ST_PY_TSTATE_NATIVE_THREAD_ID,
+		.by_native_id = true,
 		.id = (uint64_t)t->tid,
 		.tstate_hint = &t->py_tstate,
 	};

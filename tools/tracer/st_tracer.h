@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "../../shim/core/st_core.h"
+#include "../../shim/core/st_python_layout.h"
 
 struct st_tr_options {
 	const char *trace;     /* the trace file, absolute */
@@ -46,9 +47,10 @@ struct st_tr_proc {
 	unsigned refs;	  /* thread entries naming it */
 	unsigned files_epoch; /* counts unshare(CLONE_FILES) calls seen in it */
 	bool label_asked, label_same; /* its LSM label is the tracer's (st_tr_emulate.c) */
-	/* CPython 3.11 in it (-k): found in its objects at its first stack */
+	/* CPython (3.11 to 3.13) in it (-k): found in its objects at its first stack */
 	bool py_looked;
 	uint32_t py_version;
+	struct st_py_layout py_layout;
 	uint64_t py_runtime, py_eval_lo, py_eval_hi; /* 0: none */
 	struct st_jitset *jits; /* JIT code its stacks hold (-k), NULL none yet */
 	void *unw_as;		/* libunwind's address space for its stacks (-k) */
