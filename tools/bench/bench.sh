@@ -184,12 +184,19 @@ fi
 # again ("py/native" <= 1).  The connect loop and an HTTP client loop, each
 # dial three functions deep; alternated round by round.
 pyloop="$(cd "$(dirname "$0")" && pwd)/py_connect_loop.py"
-if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-	py_rounds=${BENCH_PY_ROUNDS:-7}
-	for r in $(seq "$py_rounds"); do
+# every CPython read (3.11 to 3.13): Debian's, then pyenv's when installed
+py_interps=""
+for i in /usr/bin/python3.11 /usr/bin/python3.12 /usr/bin/python3.13 \
+	"$HOME"/.pyenv/versions/3.12*/bin/python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3.13; do
+	[ -x "$i" ] && py_interps="$py_interps $i"
+done
+py_rounds=${BENCH_PY_ROUNDS:-7}
+for r in $(seq "$py_rounds"); do
+	for py in $py_interps; do
+		v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 		for l in connect:2000 http:400; do
 			name=${l%%:*} n=${l#*:}
-			taskset -c 0 /usr/bin/python3 "$pyloop" "$name" "$n" >>"$dir/py.$name.bare"
+			taskset -c 0 "$py" "$pyloop" "$name" "$n" >>"$dir/py.$v.$name.bare"
 			for m in shim native16 py16; do
 				rm -f "$dir/p.trace"
 				case $m in
@@ -198,25 +205,27 @@ if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.vers
 				py16) bt=16 pyf=1 ;;
 				esac
 				SOCKTRACE_FILE="$dir/p.trace" SOCKTRACE_BACKTRACE=$bt SOCKTRACE_PYTHON=$pyf \
-					LD_PRELOAD="$lib" taskset -c 0 /usr/bin/python3 "$pyloop" "$name" "$n" \
-					>>"$dir/py.$name.$m"
+					LD_PRELOAD="$lib" taskset -c 0 "$py" "$pyloop" "$name" "$n" \
+					>>"$dir/py.$v.$name.$m"
 			done
 		done
 	done
-	echo
-	printf '%-14s %10s %10s %7s %14s %7s %14s %7s %10s\n' "python3 loop" "bare ns" "shim ns" ratio \
+done
+echo
+if [ -n "$py_interps" ]; then
+	printf '%-14s %10s %10s %7s %14s %7s %14s %7s %10s\n' "python loop" "bare ns" "shim ns" ratio \
 		"-k 16 native" ratio "-k 16 + py" ratio "py/native"
-	for name in connect http; do
-		b=$(median <"$dir/py.$name.bare") s=$(median <"$dir/py.$name.shim")
-		k=$(median <"$dir/py.$name.native16") p=$(median <"$dir/py.$name.py16")
-		echo "$name $b $s $k $p" | awk '{printf "%-14s %10.0f %10.0f %6.2fx %14.0f %6.2fx %14.0f %6.2fx %10.2f\n",
+	for f in "$dir"/py.*.connect.bare "$dir"/py.*.http.bare; do
+		key=${f#"$dir"/py.} key=${key%.bare}
+		b=$(median <"$dir/py.$key.bare") s=$(median <"$dir/py.$key.shim")
+		k=$(median <"$dir/py.$key.native16") p=$(median <"$dir/py.$key.py16")
+		echo "$key $b $s $k $p" | awk '{printf "%-14s %10.0f %10.0f %6.2fx %14.0f %6.2fx %14.0f %6.2fx %10.2f\n",
 			$1, $2, $3, $3 / $2, $4, $4 / $2, $5, $5 / $2, ($4 > $3 ? ($5 - $4) / ($4 - $3) : 0)}'
 	done
 	echo "($py_rounds alternated rounds, medians; py/native = what the Python frames add" \
 		"over what the native 16-frame stack adds; target <= 1)"
 else
-	echo
-	echo "python3 loops: skipped (no CPython 3.11 at /usr/bin/python3)"
+	echo "python loops: skipped (no CPython 3.11 to 3.13 installed)"
 fi
 
 # A real program: the small HTTP server under ab (fixed request count),
