@@ -53,4 +53,34 @@ static inline int bench_connect(int listener)
 	return fd;
 }
 
+/*
+ * What tracing adds to each call, measured inside one process: blocks of
+ * traced calls and blocks of the same calls made bare alternate (ABBA, so
+ * that a drift of the machine's speed during the run weighs on both alike),
+ * each block timed in the thread's own CPU time.  Runs of separate
+ * processes differ by more than tracing adds (page cache, frequency, the
+ * neighbours of a VM); blocks a millisecond apart do not.  Returns the
+ * added CPU ns per iteration; blocks x per_block iterations of each.
+ */
+typedef void bench_block_fn(long iterations, void *arg);
+
+static inline double bench_ab(long blocks, long per_block, bench_block_fn *traced,
+			      bench_block_fn *bare, void *arg)
+{
+	uint64_t traced_ns = 0, bare_ns = 0;
+	traced(per_block, arg); /* warm both paths before timing */
+	bare(per_block, arg);
+	for (long b = 0; b < blocks; b++) {
+		bool traced_first = (b & 1) == 0;
+		for (int half = 0; half < 2; half++) {
+			bool is_traced = (half == 0) == traced_first;
+			uint64_t t0 = bench_cpu_now();
+			(is_traced ? traced : bare)(per_block, arg);
+			uint64_t spent = bench_cpu_now() - t0;
+			*(is_traced ? &traced_ns : &bare_ns) += spent;
+		}
+	}
+	return ((double)traced_ns - (double)bare_ns) / (double)(blocks * per_block);
+}
+
 #endif

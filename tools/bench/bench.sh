@@ -91,13 +91,19 @@ echo "($rounds alternated rounds, medians; names = getsockname+getpeername pair,
 	"under the shim)"
 
 # Added CPU per event: the names loop's own thread CPU time (what tracing
-# adds to the program, whatever else the machine does), bare, under the shim
-# and with one LTTng-UST tracepoint per call recording the same fields with
-# the vpid/vtid contexts, in a session writing to disk with blocking channels
-# (no event discarded), plus the CPU its consumer daemon spent meanwhile.
-# Alternated round by round; two events per iteration.
+# adds to the program, whatever else the machine does), with one LTTng-UST
+# tracepoint per call recording the same fields with the vpid/vtid contexts,
+# in a session writing to disk with blocking channels (no event discarded),
+# plus the CPU its consumer daemon spent meanwhile, beside the shim.  Each
+# round is one process in which blocks of traced calls alternate with blocks
+# of the same calls made bare (bench_ab: the shim bypassed through libc's
+# own symbols, the tracepoints skipped), so that the machine's drift from run
+# to run, larger than what tracing adds, falls on both alike; the control
+# row ("bare against bare") is the method's own noise.  Two events per
+# iteration.
 cpu_rounds=${BENCH_CPU_ROUNDS:-7}
-cpu_n=${BENCH_CPU_ITERATIONS:-200000}
+cpu_blocks=${BENCH_CPU_BLOCKS:-100}
+cpu_per_block=${BENCH_CPU_PER_BLOCK:-2000}
 lt="$build/bench/names_loop_lttng"
 lttng_ok=false started_sessiond=false lttng_why=""
 if [ ! -x "$lt" ]; then
@@ -122,26 +128,27 @@ consumer_ns() { # CPU ns used so far by the UST consumer daemons' threads
 	for p in $(pgrep -f lttng-consumerd); do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
 		awk '{s += $1} END {printf "%.0f\n", s}'
 }
-cpu_of() { awk '{print $2}'; }
+per_event() { awk '{printf "%.1f\n", $1 / 2}'; }
+cpu_traced=$(( (cpu_blocks + 1) * cpu_per_block )) # iterations traced, warm-up included
 for r in $(seq "$cpu_rounds"); do
-	taskset -c 0 "$build/bench/names_loop" "$cpu_n" | cpu_of >>"$dir/cpu.bare"
+	taskset -c 0 "$build/bench/names_loop" ab "$cpu_blocks" "$cpu_per_block" |
+		per_event >>"$dir/added.control"
 	rm -f "$dir/c.trace"
 	SOCKTRACE_FILE="$dir/c.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/names_loop" \
-		"$cpu_n" | cpu_of >>"$dir/cpu.shim"
+		ab "$cpu_blocks" "$cpu_per_block" | per_event >>"$dir/added.shim"
 	if $lttng_ok; then
 		c0=$(consumer_ns)
-		LTTNG_UST_ALLOW_BLOCKING=1 taskset -c 0 "$lt" "$cpu_n" | cpu_of >>"$dir/cpu.lttng"
+		LTTNG_UST_ALLOW_BLOCKING=1 taskset -c 0 "$lt" ab "$cpu_blocks" "$cpu_per_block" |
+			per_event >>"$dir/added.tp"
 		sleep 1 # the consumer drains the buffers after the program is done
 		c1=$(consumer_ns)
-		echo "$c0 $c1 $cpu_n" | awk '{printf "%.1f\n", ($2 - $1) / $3}' >>"$dir/cpu.consumer"
+		echo "$c0 $c1 $cpu_traced" | awk '{printf "%.1f\n", ($2 - $1) / ($3 * 2)}' >>"$dir/cpu.consumer"
 	fi
 done
 shim_bytes=$(stat -c %s "$dir/c.trace")
-paste "$dir/cpu.shim" "$dir/cpu.bare" | awk '{printf "%.1f\n", ($1 - $2) / 2}' >"$dir/added.shim"
 echo
 printf '%-24s %8s %8s %8s %9s %12s\n' "added CPU per event" median fastest slowest "slow/fast" "bytes/event"
-# slow/fast is "noise" when the fastest round added nothing measurable (the
-# bare run's own variation was larger than what tracing added)
+# slow/fast is "noise" when the fastest round added nothing measurable
 row() { # label file bytes-per-event
 	sort -n "$2" | awk -v l="$1" -v b="$3" '{v[NR] = $1} END {
 		r = v[1] > 0 ? sprintf("%8.2fx", v[NR] / v[1]) : "    noise"
@@ -149,21 +156,23 @@ row() { # label file bytes-per-event
 			v[1], v[NR], r, b }'
 }
 row "socktrace (shim)" "$dir/added.shim" \
-	"$(echo "$shim_bytes $cpu_n" | awk '{printf "%.1f", $1 / ($2 * 2)}')"
+	"$(echo "$shim_bytes $cpu_traced" | awk '{printf "%.1f", $1 / ($2 * 2)}')"
 if $lttng_ok; then
 	discarded=$(lttng stop 2>&1 | grep -o '[0-9]* events were discarded' | awk '{print $1}')
 	lttng_bytes=$(du -sb "$dir/lttng" | awk '{print $1}')
 	lttng destroy socktrace-bench >/dev/null 2>&1
-	paste "$dir/cpu.lttng" "$dir/cpu.bare" "$dir/cpu.consumer" |
-		awk '{printf "%.1f\n", ($1 - $2 + $3) / 2}' >"$dir/added.lttng"
+	paste "$dir/added.tp" "$dir/cpu.consumer" | awk '{printf "%.1f\n", $1 + $2}' >"$dir/added.lttng"
 	row "LTTng-UST + consumer" "$dir/added.lttng" \
-		"$(echo "$lttng_bytes $cpu_n $cpu_rounds" | awk '{printf "%.1f", $1 / ($2 * 2 * $3)}')"
+		"$(echo "$lttng_bytes $cpu_traced $cpu_rounds" | awk '{printf "%.1f", $1 / ($2 * 2 * $3)}')"
+fi
+row "control: bare vs bare" "$dir/added.control" "-"
+if $lttng_ok; then
 	echo "$(sort -n "$dir/added.shim" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}') \
 $(sort -n "$dir/added.lttng" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')" |
 		awk '{printf "socktrace / LTTng-UST: %.2f (goal <= 0.50)\n", $1 / $2}'
-	echo "($cpu_rounds alternated rounds of $cpu_n names iterations, thread CPU time;" \
-		"LTTng: vpid/vtid contexts, blocking channel, ${discarded:-0} events discarded;" \
-		"its consumer's CPU per event added in)"
+	echo "($cpu_rounds rounds, each one process alternating $cpu_blocks blocks of $cpu_per_block" \
+		"traced and bare iterations, thread CPU time; LTTng: vpid/vtid contexts, blocking" \
+		"channel, ${discarded:-0} events discarded; its consumer's CPU per event added in)"
 else
 	echo "(LTTng-UST row left out: $lttng_why)"
 fi

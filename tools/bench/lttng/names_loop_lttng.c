@@ -1,7 +1,10 @@
 /* names_loop_lttng N: the names loop of names_loop.c with one LTTng-UST
  * tracepoint per call, recording what socktrace records (call, fd, result,
  * errno, both endpoints): the reference user-space tracer beside the shim.
- * Prints wall and thread CPU nanoseconds per iteration (two events). */
+ * Prints wall and thread CPU nanoseconds per iteration (two events).
+ * names_loop_lttng ab BLOCKS PER_BLOCK: blocks with the tracepoints
+ * alternated with blocks without, in one process; prints the CPU
+ * nanoseconds the tracepoints add per iteration (bench_ab). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -9,26 +12,53 @@
 #include "../bench.h"
 #include "names_tp.h"
 
-int main(int argc, char **argv)
+static int lttng_conn;
+
+static void lttng_block(long n, bool traced)
 {
-	long n = argc > 1 ? atol(argv[1]) : 100000;
-	int listener = bench_listener();
-	int conn = bench_connect(listener);
 	uint8_t local[16] = {0}, peer[16] = {0};
-	uint64_t start = bench_now(), cpu = bench_cpu_now();
 	for (long i = 0; i < n; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		int ret = getsockname(conn, (struct sockaddr *)&ss, &len);
+		int ret = getsockname(lttng_conn, (struct sockaddr *)&ss, &len);
 		memcpy(local, &ss, sizeof local);
-		tracepoint(socktrace_bench, call, 4, conn, ret, ret < 0 ? errno : 0, local, peer);
+		if (traced)
+			tracepoint(socktrace_bench, call, 4, lttng_conn, ret, ret < 0 ? errno : 0,
+				   local, peer);
 		len = sizeof ss;
-		int ret2 = getpeername(conn, (struct sockaddr *)&ss, &len);
+		int ret2 = getpeername(lttng_conn, (struct sockaddr *)&ss, &len);
 		memcpy(peer, &ss, sizeof peer);
-		tracepoint(socktrace_bench, call, 5, conn, ret2, ret2 < 0 ? errno : 0, local, peer);
+		if (traced)
+			tracepoint(socktrace_bench, call, 5, lttng_conn, ret2, ret2 < 0 ? errno : 0,
+				   local, peer);
 		if (ret < 0 || ret2 < 0)
-			return 1;
+			bench_die("names");
 	}
+}
+
+static void lttng_traced(long n, void *arg)
+{
+	(void)arg;
+	lttng_block(n, true);
+}
+
+static void lttng_bare(long n, void *arg)
+{
+	(void)arg;
+	lttng_block(n, false);
+}
+
+int main(int argc, char **argv)
+{
+	int listener = bench_listener();
+	lttng_conn = bench_connect(listener);
+	if (argc > 3 && strcmp(argv[1], "ab") == 0) {
+		printf("%.1f\n", bench_ab(atol(argv[2]), atol(argv[3]), lttng_traced, lttng_bare, NULL));
+		return 0;
+	}
+	long n = argc > 1 ? atol(argv[1]) : 100000;
+	uint64_t start = bench_now(), cpu = bench_cpu_now();
+	lttng_block(n, true);
 	printf("%.1f %.1f\n", (double)(bench_now() - start) / (double)n,
 	       (double)(bench_cpu_now() - cpu) / (double)n);
 	return 0;
