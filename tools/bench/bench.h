@@ -60,12 +60,13 @@ static inline int bench_connect(int listener)
  * each block timed in the thread's own CPU time.  Runs of separate
  * processes differ by more than tracing adds (page cache, frequency, the
  * neighbours of a VM); blocks a millisecond apart do not.  Returns the
- * added CPU ns per iteration; blocks x per_block iterations of each.
+ * added CPU ns per iteration, and the bare CPU ns per iteration in *bare_per;
+ * blocks x per_block iterations of each.
  */
 typedef void bench_block_fn(long iterations, void *arg);
 
 static inline double bench_ab(long blocks, long per_block, bench_block_fn *traced,
-			      bench_block_fn *bare, void *arg)
+			      bench_block_fn *bare, void *arg, double *bare_per)
 {
 	uint64_t traced_ns = 0, bare_ns = 0;
 	traced(per_block, arg); /* warm both paths before timing */
@@ -80,6 +81,7 @@ static inline double bench_ab(long blocks, long per_block, bench_block_fn *trace
 			*(is_traced ? &traced_ns : &bare_ns) += spent;
 		}
 	}
+	*bare_per = (double)bare_ns / (double)(blocks * per_block);
 	return ((double)traced_ns - (double)bare_ns) / (double)(blocks * per_block);
 }
 

@@ -135,7 +135,9 @@ for r in $(seq "$cpu_rounds"); do
 		per_event >>"$dir/added.control"
 	rm -f "$dir/c.trace"
 	SOCKTRACE_FILE="$dir/c.trace" LD_PRELOAD="$lib" taskset -c 0 "$build/bench/names_loop" \
-		ab "$cpu_blocks" "$cpu_per_block" | per_event >>"$dir/added.shim"
+		ab "$cpu_blocks" "$cpu_per_block" >"$dir/ab.shim"
+	per_event <"$dir/ab.shim" >>"$dir/added.shim"
+	awk '{printf "%.3f\n", ($2 + $1) / $2}' "$dir/ab.shim" >>"$dir/ratio.shim"
 	if $lttng_ok; then
 		c0=$(consumer_ns)
 		LTTNG_UST_ALLOW_BLOCKING=1 taskset -c 0 "$lt" ab "$cpu_blocks" "$cpu_per_block" |
@@ -166,6 +168,9 @@ if $lttng_ok; then
 		"$(echo "$lttng_bytes $cpu_traced $cpu_rounds" | awk '{printf "%.1f", $1 / ($2 * 2 * $3)}')"
 fi
 row "control: bare vs bare" "$dir/added.control" "-"
+sort -n "$dir/ratio.shim" | awk '{v[NR] = $1} END {
+	printf "names loop in one process, shim CPU over bare: %.2fx median (%.2f-%.2f; target <= 1.15)\n",
+		v[int((NR + 1) / 2)], v[1], v[NR] }'
 if $lttng_ok; then
 	echo "$(sort -n "$dir/added.shim" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}') \
 $(sort -n "$dir/added.lttng" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')" |
