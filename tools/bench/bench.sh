@@ -227,7 +227,7 @@ for r in $(seq "$py_rounds"); do
 done
 echo
 if [ -n "$py_interps" ]; then
-	printf '%-14s %10s %10s %7s %14s %7s %14s %7s %10s\n' "python loop" "bare ns" "shim ns" ratio \
+	printf '%-14s %10s %10s %7s %14s %7s %14s %7s %10s\n' "python loop" "bare CPU" "shim CPU" ratio \
 		"-k 16 native" ratio "-k 16 + py" ratio "py/native"
 	for f in "$dir"/py.*.connect.bare "$dir"/py.*.http.bare; do
 		key=${f#"$dir"/py.} key=${key%.bare}
@@ -236,7 +236,7 @@ if [ -n "$py_interps" ]; then
 		echo "$key $b $s $k $p" | awk '{printf "%-14s %10.0f %10.0f %6.2fx %14.0f %6.2fx %14.0f %6.2fx %10.2f\n",
 			$1, $2, $3, $3 / $2, $4, $4 / $2, $5, $5 / $2, ($4 > $3 ? ($5 - $4) / ($4 - $3) : 0)}'
 	done
-	echo "($py_rounds alternated rounds, medians; py/native = what the Python frames add" \
+	echo "($py_rounds alternated rounds, medians of the process's CPU ns per iteration; py/native = what the Python frames add" \
 		"over what the native 16-frame stack adds; target <= 1)"
 else
 	echo "python loops: skipped (no CPython 3.11 to 3.13 installed)"
