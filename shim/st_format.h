@@ -187,6 +187,15 @@ enum st_proto { ST_PROTO_UNKNOWN, ST_PROTO_TCP, ST_PROTO_UDP, ST_PROTO_OTHER };
  * beyond the native frames recorded come last.
  */
 #define ST_FRAME_PY (1ull << 63)
+/*
+ * Version 6 (from socktrace 2026-11-30, late): a frame of a Java method run
+ * by HotSpot's interpreter is a synthetic address with ST_FRAME_JAVA set
+ * (bit 62 without bit 63: no real address, user or kernel, has that form),
+ * named by a JIT symbol record of the same process whose start is that
+ * address and whose name is "Java:CLASS.METHOD FILE:LINE" (FILE and LINE
+ * when known).  Readers that do not know it show the frame unnamed.
+ */
+#define ST_FRAME_JAVA (1ull << 62)
 
 /*
  * Event record: this fixed part, then local_len bytes of a raw sockaddr

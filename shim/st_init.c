@@ -192,6 +192,10 @@ static void st_init(bool from_constructor)
 		if (!st_stack_init(st_conf.depth, &why))
 			st_say((const char *const[]){"no call stacks: ", why, NULL});
 		if (st_stack_depth) {
+			/* before the first scan, which may find libjvm already loaded */
+			if (st_setting_flag("SOCKTRACE_JAVA", secure ? NULL : getenv("SOCKTRACE_JAVA"),
+					    true))
+				st_java_want();
 			st_modules_init(st_conf.exe, st_conf.exe_len);
 			if (st_setting_flag("SOCKTRACE_PYTHON",
 					    secure ? NULL : getenv("SOCKTRACE_PYTHON"), true))

@@ -3,6 +3,8 @@
 #ifndef ST_INTERNAL_H
 #define ST_INTERNAL_H
 
+#include <elf.h>
+
 #include "core/st_core.h"
 #include "core/st_python_layout.h"
 
@@ -82,6 +84,25 @@ bool st_stack_safe(void);
 /* st_modules.c: this process's JIT addresses (core/st_jitmap.c) */
 extern struct st_jitset st_jit_self;
 
+/* st_dynsym.c: an object's dynamic symbols, from its loaded tables. */
+struct st_dyn_tables {
+	uintptr_t base;
+	const Elf64_Sym *symtab;
+	const char *strtab;
+	const uint32_t *gnu_hash;
+};
+
+struct dl_phdr_info;
+bool st_dyn_tables(const struct dl_phdr_info *info, struct st_dyn_tables *d);
+const Elf64_Sym *st_dyn_lookup(const struct st_dyn_tables *d, const char *name);
+
+/* st_java.c: interpreted Java methods named in the stacks of a HotSpot JVM. */
+extern bool st_java_on;
+void st_java_init(void *libunwind);
+void st_java_want(void); /* stacks on, SOCKTRACE_JAVA not 0 */
+void st_java_consider(const struct dl_phdr_info *info); /* an object the scan found */
+void st_java_frames(struct st_stack *s);
+
 /* st_python_find.c: CPython (3.11 to 3.13) in this process, when it runs us. */
 extern bool st_python_on;
 extern struct st_py_where {
@@ -125,6 +146,8 @@ static inline __attribute__((always_inline)) void st_stack_take(struct st_stack 
 		s->ip[s->n++] = (uint64_t)(uintptr_t)raw[i];
 	if (ST_UNLIKELY(st_python_on))
 		st_python_frames(s);
+	if (ST_UNLIKELY(st_java_on))
+		st_java_frames(s);
 }
 
 /* st_modules.c: objects mapped, recorded so stacks can be named offline. */

@@ -125,6 +125,7 @@ static int st_scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	st_emit(*(const uint64_t *)arg, &st_mods[n], path, len, f.build_id, f.build_id_len, 0);
 	st_python_consider(info);
+	st_java_consider(info);
 	return 0;
 }
 
@@ -183,7 +184,8 @@ void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 			i++;
 			continue;
 		}
-		rescan = !st_covered(ips[i]) && !st_jitset_known(&st_jit_self, ips[i]);
+		rescan = !(ips[i] & ST_FRAME_JAVA) && !st_covered(ips[i]) &&
+			 !st_jitset_known(&st_jit_self, ips[i]);
 	}
 	if (!rescan)
 		return;
@@ -193,7 +195,7 @@ void st_modules_check(const uint64_t *ips, unsigned n, uint64_t event_ts)
 	for (unsigned i = 0; i < n; i++) {
 		if (ips[i] & ST_FRAME_PY)
 			i++;
-		else if (!st_covered(ips[i]))
+		else if (!(ips[i] & ST_FRAME_JAVA) && !st_covered(ips[i]))
 			st_jitset_note(&st_jit_self, ips[i]);
 	}
 }

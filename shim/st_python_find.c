@@ -87,76 +87,17 @@ void st_python_init(void)
  * not call.
  */
 
-static uint32_t st_py_gnu_hash(const char *s)
-{
-	uint32_t h = 5381;
-	for (; *s; s++)
-		h = h * 33 + (uint8_t)*s;
-	return h;
-}
-
-struct st_py_dynsyms {
-	uintptr_t base;
-	const Elf64_Sym *symtab;
-	const char *strtab;
-	const uint32_t *gnu_hash;
-};
-
-static const Elf64_Sym *st_py_dynsym(const struct st_py_dynsyms *d, const char *name)
-{
-	const uint32_t *h = d->gnu_hash;
-	uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2];
-	if (nbuckets == 0 || bloom_size == 0)
-		return NULL;
-	const uint64_t *bloom = (const uint64_t *)(h + 4);
-	const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
-	const uint32_t *chain = buckets + nbuckets;
-	uint32_t hash = st_py_gnu_hash(name);
-	uint32_t i = buckets[hash % nbuckets];
-	if (i < symoffset)
-		return NULL;
-	for (unsigned k = 0; k < 1u << 20; k++, i++) {
-		uint32_t ch = chain[i - symoffset];
-		if ((ch | 1) == (hash | 1) && strcmp(d->strtab + d->symtab[i].st_name, name) == 0)
-			return &d->symtab[i];
-		if (ch & 1)
-			return NULL;
-	}
-	return NULL;
-}
-
-/* The object's dynamic tables, from its PT_DYNAMIC (addresses relocated by
- * the loader, as glibc leaves them). */
-static bool st_py_dynamic(const struct dl_phdr_info *info, struct st_py_dynsyms *d)
-{
-	*d = (struct st_py_dynsyms){.base = info->dlpi_addr};
-	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-		if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-			continue;
-		const Elf64_Dyn *dyn = (const Elf64_Dyn *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-		for (; dyn->d_tag != DT_NULL; dyn++) {
-			if (dyn->d_tag == DT_SYMTAB)
-				d->symtab = (const Elf64_Sym *)dyn->d_un.d_ptr;
-			else if (dyn->d_tag == DT_STRTAB)
-				d->strtab = (const char *)dyn->d_un.d_ptr;
-			else if (dyn->d_tag == DT_GNU_HASH)
-				d->gnu_hash = (const uint32_t *)dyn->d_un.d_ptr;
-		}
-	}
-	return d->symtab && d->strtab && d->gnu_hash;
-}
-
 void st_python_consider(const struct dl_phdr_info *info)
 {
 	const char *path = info->dlpi_name, *base = path ? strrchr(path, '/') : NULL;
 	base = base ? base + 1 : path;
-	struct st_py_dynsyms d;
+	struct st_dyn_tables d;
 	if (!st_py_wanted || __atomic_load_n(&st_python_on, __ATOMIC_ACQUIRE) || base == NULL ||
-	    strncmp(base, "libpython3.", 11) != 0 || !st_py_dynamic(info, &d))
+	    strncmp(base, "libpython3.", 11) != 0 || !st_dyn_tables(info, &d))
 		return;
-	const Elf64_Sym *version = st_py_dynsym(&d, "Py_Version");
-	const Elf64_Sym *runtime = st_py_dynsym(&d, "_PyRuntime");
-	const Elf64_Sym *eval = st_py_dynsym(&d, "_PyEval_EvalFrameDefault");
+	const Elf64_Sym *version = st_dyn_lookup(&d, "Py_Version");
+	const Elf64_Sym *runtime = st_dyn_lookup(&d, "_PyRuntime");
+	const Elf64_Sym *eval = st_dyn_lookup(&d, "_PyEval_EvalFrameDefault");
 	if (version == NULL || runtime == NULL || eval == NULL || eval->st_size == 0)
 		return;
 	const unsigned long *v = (const unsigned long *)(d.base + version->st_value);

@@ -65,6 +65,7 @@ bool st_stack_init(unsigned depth, const char **why)
 		(int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(lib, "_ULx86_64_set_caching_policy");
 	unw_addr_space_t *local = dlsym(lib, "_ULx86_64_local_addr_space");
 	st_unw_backtrace = (int (*)(void **, int))dlsym(lib, "unw_backtrace");
+	st_java_init(lib);
 	if (st_unw_backtrace == NULL) {
 		*why = "libunwind.so.8 has no unw_backtrace";
 		return false;

@@ -276,35 +276,68 @@ Test(jit, names_come_only_from_an_entry_that_holds_the_address)
 {
 	struct st_jitsyms *j = st_jitsyms_new();
 	const char a[] = "JS:~fetchConfig /srv/app.js:12:20", b[] = "JS:*fetchConfig /srv/app.js:12:20";
-	const char c[] = "LazyCompile:~ node:net:1326:73", java[] = "java.net.Socket::connect";
+	const char c[] = "LazyCompile:~ node:net:1326:73", compiled[] = "java.net.Socket::connect";
 	st_jitsyms_add(j, 7, 0x1000, 0x100, a, sizeof a - 1);
 	st_jitsyms_add(j, 7, 0x2000, 0x100, c, sizeof c - 1);
 	st_jitsyms_add(j, 7, 0x1080, 0x40, b, sizeof b - 1); /* made again inside the first */
-	st_jitsyms_add(j, 8, 0x3000, 0x10, java, sizeof java - 1);
+	st_jitsyms_add(j, 8, 0x3000, 0x10, compiled, sizeof compiled - 1);
 	const char *fn, *where;
-	bool js;
-	cr_assert(st_jitsyms_name(j, 7, 0x1010, &fn, &where, &js));
+	bool js, java;
+	int line;
+	cr_assert(st_jitsyms_name(j, 7, 0x1010, &fn, &where, &line, &js, &java));
 	cr_assert_str_eq(fn, "fetchConfig");
 	cr_assert_str_eq(where, "/srv/app.js:12:20");
 	cr_assert(js);
-	cr_assert(st_jitsyms_name(j, 7, 0x2000, &fn, &where, &js));
+	cr_assert(st_jitsyms_name(j, 7, 0x2000, &fn, &where, &line, &js, &java));
 	cr_assert_str_eq(fn, "(anonymous)");
 	cr_assert_str_eq(where, "node:net:1326:73");
-	cr_assert(!st_jitsyms_name(j, 7, 0x1100, &fn, &where, &js), "past the entry's end");
-	cr_assert(!st_jitsyms_name(j, 7, 0xfff, &fn, &where, &js), "before the first entry");
-	cr_assert(!st_jitsyms_name(j, 8, 0x1010, &fn, &where, &js), "another process's entry");
-	cr_assert(st_jitsyms_name(j, 8, 0x3008, &fn, &where, &js));
+	cr_assert(!st_jitsyms_name(j, 7, 0x1100, &fn, &where, &line, &js, &java), "past the entry's end");
+	cr_assert(!st_jitsyms_name(j, 7, 0xfff, &fn, &where, &line, &js, &java), "before the first entry");
+	cr_assert(!st_jitsyms_name(j, 8, 0x1010, &fn, &where, &line, &js, &java), "another process's entry");
+	cr_assert(st_jitsyms_name(j, 8, 0x3008, &fn, &where, &line, &js, &java));
 	cr_assert_str_eq(fn, "java.net.Socket::connect");
 	cr_assert_null(where);
 	cr_assert(!js);
+	cr_assert(!java);
+	st_jitsyms_free(j);
+}
+
+/* The shim's names of interpreted Java methods: class and method, then the
+ * source file and line when known. */
+Test(jit, interpreted_java_names_are_split_into_method_file_and_line)
+{
+	struct st_jitsyms *j = st_jitsyms_new();
+	const char full[] = "Java:java.net.Socket.connect Socket.java:633",
+		   no_line[] = "Java:sun.nio.ch.Net.connect0 Net.java", bare[] = "Java:Foo.bar";
+	st_jitsyms_add(j, 7, ST_FRAME_JAVA | 1, 1, full, sizeof full - 1);
+	st_jitsyms_add(j, 7, ST_FRAME_JAVA | 2, 1, no_line, sizeof no_line - 1);
+	st_jitsyms_add(j, 7, ST_FRAME_JAVA | 3, 1, bare, sizeof bare - 1);
+	const char *fn, *where;
+	bool js, java;
+	int line;
+	cr_assert(st_jitsyms_name(j, 7, ST_FRAME_JAVA | 1, &fn, &where, &line, &js, &java));
+	cr_assert_str_eq(fn, "java.net.Socket.connect");
+	cr_assert_str_eq(where, "Socket.java");
+	cr_assert_eq(line, 633);
+	cr_assert(java && !js);
+	cr_assert(st_jitsyms_name(j, 7, ST_FRAME_JAVA | 2, &fn, &where, &line, &js, &java));
+	cr_assert_str_eq(fn, "sun.nio.ch.Net.connect0");
+	cr_assert_str_eq(where, "Net.java");
+	cr_assert_eq(line, 0);
+	cr_assert(st_jitsyms_name(j, 7, ST_FRAME_JAVA | 3, &fn, &where, &line, &js, &java));
+	cr_assert_str_eq(fn, "Foo.bar");
+	cr_assert_null(where);
+	cr_assert(!st_jitsyms_name(j, 7, ST_FRAME_JAVA | 4, &fn, &where, &line, &js, &java));
 	st_jitsyms_free(j);
 }
 
 /* Java (when installed): with -k the JVM keeps frame pointers and dumps its
  * map at exit, so the stack goes on through the JVM's code past the native
- * connect, every frame named (interpreted ones as the JVM names them,
- * "Interpreter"), down to the launcher's thread; the JVM's own notice of
- * the options it picked up is its, on its stderr. */
+ * connect, every frame named (compiled ones from the JVM's map, interpreted
+ * ones by the shim from the JVM's own structures), down to the launcher's
+ * thread; the JVM's own notice of the options it picked up is its, on its
+ * stderr. */
+
 Test(jit, java_frames_are_walked_and_named)
 {
 	if (access("/usr/bin/java", X_OK) != 0)
@@ -336,3 +369,51 @@ Test(jit, java_frames_are_walked_and_named)
 	}
 	cr_assert_null(strstr(stack, "?? ["), "an unnamed frame:\n%s", stack);
 }
+
+/* The line of Java code that opened the connection: each interpreted
+ * method of the connect's stack named with its file and line, from the
+ * JDK's Socket.connect down to the program's own dial() and main(), which
+ * -c names as the connection's code. */
+Test(jit, interpreted_java_methods_are_named_with_their_lines)
+{
+	if (access("/usr/bin/java", X_OK) != 0)
+		cr_skip_test("no java");
+	h_write_in(dir, "Dial.java",
+		  "import java.net.*;\n"
+		  "public class Dial {\n"
+		  "    static void dial(int port) throws Exception {\n"
+		  "        try (Socket s = new Socket()) {\n"
+		  "            s.connect(new InetSocketAddress(\"127.0.0.1\", port));\n"
+		  "        }\n"
+		  "    }\n"
+		  "    public static void main(String[] a) throws Exception {\n"
+		  "        try (ServerSocket s = new ServerSocket(0, 5, InetAddress.getByName(\"127.0.0.1\"))) {\n"
+		  "            dial(s.getLocalPort());\n"
+		  "        }\n"
+		  "    }\n"
+		  "}\n");
+	char src[256];
+	snprintf(src, sizeof src, "%s/Dial.java", dir);
+	const char *argv[] = {launcher, "-q", "-k", "48", "-o", trace, "/usr/bin/java", src, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 90), 0, "%s", r.err);
+	jit_forget_maps();
+	const char *out = jit_dump();
+	char stack[16384];
+	h_event_text(out, " connect(", stack, sizeof stack);
+	const char *const order[] = {"Java_sun_nio_ch_Net_connect0",
+				     "at java.net.Socket.connect (Socket.java:",
+				     "at Dial.dial (Dial.java:5) [java]",
+				     "at Dial.main (Dial.java:10) [java]", "JavaMain", NULL};
+	const char *at = stack;
+	for (size_t i = 0; order[i]; i++) {
+		const char *p = strstr(at, order[i]);
+		cr_assert_not_null(p, "\"%s\" missing in\n%s", order[i], stack);
+		at = p;
+	}
+	cr_assert_null(strstr(stack, "at Interpreter"), "an interpreted frame unnamed:\n%s", stack);
+	const char *argv_c[] = {dump, "-c", "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv_c, NULL, 60), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "Dial.dial"), "-c names the program's own method:\n%s", r.out);
+}
+

@@ -160,6 +160,18 @@ static bool st_py_own_file(const char *file)
 	       strstr(file, "-packages/") == NULL;
 }
 
+/* Whether a Java method is the program's own: not of the JDK's packages. */
+static bool st_java_own_method(const char *name)
+{
+	static const char *const jdk[] = {"java.", "javax.", "jdk.", "sun.", "com.sun.", NULL};
+	if (name == NULL)
+		return false;
+	for (size_t i = 0; jdk[i]; i++)
+		if (strncmp(name, jdk[i], strlen(jdk[i])) == 0)
+			return false;
+	return true;
+}
+
 /* Whether a JavaScript place is the program's own: not Node's (node:net)
  * nor an installed package's. */
 static bool st_js_own_place(const char *where)
@@ -182,7 +194,8 @@ unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct s
 		}
 		unsigned at = i;
 		i += st_frame_at(d, ev, i, f);
-		if ((f->py && st_py_own_file(f->file)) || (f->jit && f->js && st_js_own_place(f->file)))
+		if ((f->py && st_py_own_file(f->file)) || (f->jit && f->js && st_js_own_place(f->file)) ||
+		    (f->jit && f->java && st_java_own_method(f->sym)))
 			return at;
 		if ((f->py || f->jit) && innermost_py == ev->nframes)
 			innermost_py = at;

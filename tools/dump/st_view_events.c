@@ -51,14 +51,17 @@ void st_stack_print(FILE *out, const struct st_ev *ev, const struct st_dump *o)
 			continue;
 		}
 		if (f.jit) {
-			/* "at fetchConfig (/srv/app.js:12:20) [js]", "at Foo::bar [jit]" */
+			/* "at fetchConfig (/srv/app.js:12:20) [js]", "at Foo::bar [jit]",
+			 * "at pkg.Foo.bar (Foo.java:12) [java]" */
 			st_fput_escaped_cstr(out, f.sym);
 			if (f.file) {
 				fputs(" (", out);
 				st_fput_escaped_cstr(out, f.file);
+				if (f.line)
+					fprintf(out, ":%d", f.line);
 				fputc(')', out);
 			}
-			fputs(f.js ? " [js]\n" : " [jit]\n", out);
+			fputs(f.js ? " [js]\n" : f.java ? " [java]\n" : " [jit]\n", out);
 			continue;
 		}
 		if (f.sym) {

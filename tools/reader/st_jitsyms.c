@@ -1,8 +1,10 @@
 /*
  * JIT frames named from the perf-map entries a trace holds (record type 13).
  * V8's names are split into function and place ("JS:~f /a.js:3:7" ->
- * "f", "/a.js:3:7"); other JITs' (Java's "java.net.Socket::connect") are
- * shown as they are.  An address no entry holds stays unnamed: never a
+ * "f", "/a.js:3:7"), and so are the shim's names of interpreted Java methods
+ * ("Java:java.net.Socket.connect Socket.java:633" -> "java.net.Socket.connect",
+ * "Socket.java:633", ST_FRAME_JAVA in st_format.h); other JITs' (Java's
+ * compiled "java.net.Socket::connect") are shown as they are.  An address no entry holds stays unnamed: never a
  * neighbour's name.
  */
 #include <stdlib.h>
@@ -17,7 +19,8 @@ struct st_jit_entry {
 	uint64_t start, size;
 	size_t seq;        /* arrival: later entries win */
 	char *fn, *where; /* where NULL for names that are not V8's */
-	bool js;
+	int line;         /* Java's: where is its file, this its line (0 unknown) */
+	bool js, java;
 };
 
 struct st_jitsyms {
@@ -46,6 +49,24 @@ static char *st_jit_copy(const char *s, size_t n)
 /* "JS:~name place", "JS:*name place", "LazyCompile:~name place", ... */
 static void st_jit_split(struct st_jit_entry *e, const char *name, size_t len)
 {
+	if (len > 5 && memcmp(name, "Java:", 5) == 0) {
+		/* "Java:pkg.Class.method File.java:12", the place left out when unknown */
+		const char *fn = name + 5, *space = memchr(fn, ' ', len - 5);
+		e->java = true;
+		e->fn = st_jit_copy(fn, space ? (size_t)(space - fn) : len - 5);
+		if (space == NULL)
+			return;
+		const char *place = space + 1, *end = name + len, *colon = end;
+		while (colon > place && colon[-1] >= '0' && colon[-1] <= '9')
+			colon--;
+		if (colon > place && colon < end && colon[-1] == ':' && end - colon <= 9) {
+			for (const char *d = colon; d < end; d++)
+				e->line = e->line * 10 + (*d - '0');
+			end = colon - 1;
+		}
+		e->where = st_jit_copy(place, (size_t)(end - place));
+		return;
+	}
 	const char *colon = memchr(name, ':', len);
 	const char *space = colon ? memchr(colon, ' ', len - (size_t)(colon - name)) : NULL;
 	bool v8 = colon && space && colon - name <= 16 && colon[1] != ':';
@@ -83,7 +104,7 @@ static int st_jit_order(const void *a, const void *b)
 }
 
 bool st_jitsyms_name(struct st_jitsyms *j, uint32_t pid, uint64_t ip, const char **fn,
-		     const char **where, bool *js)
+		     const char **where, int *line, bool *js, bool *java)
 {
 	if (j == NULL || j->n == 0)
 		return false;
@@ -112,7 +133,9 @@ bool st_jitsyms_name(struct st_jitsyms *j, uint32_t pid, uint64_t ip, const char
 		return false;
 	*fn = best->fn;
 	*where = best->where;
+	*line = best->line;
 	*js = best->js;
+	*java = best->java;
 	return true;
 }
 

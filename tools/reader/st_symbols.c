@@ -457,7 +457,8 @@ static bool st_sym_live_jit_name(struct st_symbolizer *s, const struct st_ev *ev
 	if (s->jit == NULL)
 		s->jit = st_jitsyms_new();
 	return st_jitlive_refresh(s->live, s->jit, ev->pid, ev->ts) &&
-	       st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->js);
+	       st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->line, &out->js,
+				   &out->java);
 }
 
 void st_sym_live_jit(struct st_symbolizer *s, const char *boot_id, uint64_t clock_offset_ns)
@@ -472,7 +473,9 @@ void st_sym_frame(struct st_symbolizer *s, const struct st_ev *ev, uint64_t ip,
 	memset(out, 0, sizeof *out);
 	out->ip = ip;
 	const struct st_pmod *pm = st_find_module(s, ev->pid, ev->ts, ip);
-	if (pm == NULL && st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->js))
+	if (pm == NULL &&
+	    st_jitsyms_name(s->jit, ev->pid, ip, &out->sym, &out->file, &out->line, &out->js,
+				   &out->java))
 		out->jit = true; /* code a JIT made, named by its perf map */
 	else if (pm == NULL && s->live && st_sym_live_jit_name(s, ev, ip, out))
 		out->jit = true; /* the same, read from the running program's map */

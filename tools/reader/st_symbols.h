@@ -20,8 +20,10 @@ struct st_frame {
 	 * (sym and file NULL when no code record names it) */
 	bool py;
 	/* version 5: code a JIT made, named from the program's perf map: sym
-	 * its function, file V8's place ("/srv/app.js:12:20") or NULL; js: V8 */
-	bool jit, js;
+	 * its function, file V8's place ("/srv/app.js:12:20") or NULL; js: V8;
+	 * java: an interpreted Java method (ST_FRAME_JAVA), file and line its
+	 * source's */
+	bool jit, js, java;
 };
 
 struct st_symbolizer;

@@ -100,6 +100,23 @@ s = socket.create_server(('127.0.0.1', 0)); dial(s.getsockname()[1]).close()"
 		rm -f "/tmp/perf-$pid.map"
 	fi
 fi
+# Java methods the interpreter runs: synthetic frames named by JIT symbol
+# records ("Java:Class.method File.java:LINE")
+if [ ! -s "$seeds/v6-java.trace" ] && [ -x /usr/bin/java ]; then
+	jdir=$(mktemp -d)
+	cat >"$jdir/Dial.java" <<'JAVA'
+import java.net.*;
+public class Dial {
+    public static void main(String[] a) throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 5, InetAddress.getByName("127.0.0.1"))) {
+            new Socket("127.0.0.1", s.getLocalPort()).close();
+        }
+    }
+}
+JAVA
+	make_seed v6-java.trace SOCKTRACE_BACKTRACE=48 /usr/bin/java "$jdir/Dial.java"
+	rm -rf "$jdir"
+fi
 for old in golden v2 v3 v4 v5; do
 	cp "$repo/tests/data/$old.trace" "$seeds/fixture-$old.trace"
 done
