@@ -651,25 +651,6 @@ Test(python, an_attached_program_names_its_lines)
 	cr_assert_eq(h_occurrences(all, want[2]), 5, "%s", all);
 }
 
-/* A coroutine's connect (asyncio.open_connection) names the coroutine. */
-Test(python, an_asyncio_coroutine_is_named)
-{
-	py_need_311();
-	h_write_in(dir, "main.py",
-		 "import asyncio, socket\n"
-		 "async def fetch(port):\n"
-		 "    r, w = await asyncio.open_connection('127.0.0.1', port)\n"
-		 "    w.close()\n"
-		 "    await w.wait_closed()\n"
-		 "s = socket.create_server(('127.0.0.1', 0))\n"
-		 "asyncio.run(fetch(s.getsockname()[1]))\n");
-	py_run("32");
-	char stack[8192], want[300];
-	snprintf(want, sizeof want, "at fetch (%s/main.py:3) [py]", dir);
-	const char *const order[] = {"[py]", want, NULL};
-	py_in_order(py_stack_of(py_dump("-n", NULL), " connect(", stack, sizeof stack), order);
-}
-
 /* A forked child records its own code objects, even those its parent
  * recorded before the fork (records name a code object of one process):
  * the child's connect, made by the function the parent called too, is

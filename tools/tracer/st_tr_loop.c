@@ -160,6 +160,7 @@ static void st_tr_exec(struct st_tr_thread *t)
 	st_tr_jits_flush(p); /* the old program's JIT code, named before it is forgotten */
 	st_tr_stack_forget(p->pid);
 	st_tr_python_forget(p);
+	st_tr_java_forget(p);
 	st_tr_unwind_forget(p);
 	p->label_asked = false; /* an exec may change its security label */
 	st_tr_proc_record(p, t->tid);

@@ -112,6 +112,7 @@ void st_tr_proc_free(struct st_tr_proc *p)
 	free(p->jits);
 	st_tr_stack_forget(p->pid);
 	st_tr_python_forget(p);
+	st_tr_java_forget(p);
 	st_tr_unwind_forget(p);
 	if (p->pidfd >= 0)
 		close(p->pidfd);

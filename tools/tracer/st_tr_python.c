@@ -14,71 +14,22 @@
 #include <string.h>
 
 #include "../../shim/core/st_pywalk.h"
-#include "../../shim/st_elf.h"
 #include "st_tracer.h"
 
-#define ST_TR_DYNSYM_MAX (16u << 20)
+static const char *const st_tr_py_names[] = {"Py_Version", "_PyRuntime", "_PyEval_EvalFrameDefault"};
 
 /* The values of CPython's three symbols in the file's .dynsym; false when
- * any is missing. */
+ * any is missing (Py_Version may be: before 3.11). */
 struct st_tr_py_syms {
 	uint64_t version, runtime, eval, eval_size;
 };
 
-static bool st_tr_py_section(int fd, const Elf64_Ehdr *eh, unsigned i, Elf64_Shdr *sh)
-{
-	return i < eh->e_shnum && i < ST_ELF_SECTIONS_MAX &&
-	       st_elf_read_at(fd, sh, sizeof *sh, eh->e_shoff + (uint64_t)i * sizeof *sh);
-}
-
-static void *st_tr_py_load(int fd, const Elf64_Shdr *sh)
-{
-	if (sh->sh_size == 0 || sh->sh_size > ST_TR_DYNSYM_MAX)
-		return NULL;
-	void *buf = malloc(sh->sh_size + 1);
-	if (buf != NULL && !st_elf_read_at(fd, buf, sh->sh_size, sh->sh_offset)) {
-		free(buf);
-		return NULL;
-	}
-	if (buf != NULL)
-		((char *)buf)[sh->sh_size] = '\0'; /* names end inside it */
-	return buf;
-}
-
-static void st_tr_py_match(const Elf64_Sym *sym, const char *name, struct st_tr_py_syms *out)
-{
-	if (strcmp(name, "Py_Version") == 0)
-		out->version = sym->st_value;
-	else if (strcmp(name, "_PyRuntime") == 0)
-		out->runtime = sym->st_value;
-	else if (strcmp(name, "_PyEval_EvalFrameDefault") == 0) {
-		out->eval = sym->st_value;
-		out->eval_size = sym->st_size;
-	}
-}
-
 static bool st_tr_py_syms(int fd, struct st_tr_py_syms *out)
 {
-	Elf64_Ehdr eh;
-	*out = (struct st_tr_py_syms){0};
-	if (!st_elf_read_at(fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr))
+	uint64_t values[3], sizes[3];
+	if (!st_tr_dynsyms(fd, st_tr_py_names, 3, values, sizes))
 		return false;
-	for (unsigned i = 0; i < eh.e_shnum && i < ST_ELF_SECTIONS_MAX; i++) {
-		Elf64_Shdr sh, strsh;
-		if (!st_tr_py_section(fd, &eh, i, &sh))
-			return false;
-		if (sh.sh_type != SHT_DYNSYM || !st_tr_py_section(fd, &eh, sh.sh_link, &strsh))
-			continue;
-		Elf64_Sym *syms = st_tr_py_load(fd, &sh);
-		char *names = st_tr_py_load(fd, &strsh);
-		for (size_t k = 0; syms && names && k < sh.sh_size / sizeof *syms; k++)
-			if (syms[k].st_name < strsh.sh_size && syms[k].st_shndx != SHN_UNDEF)
-				st_tr_py_match(&syms[k], names + syms[k].st_name, out);
-		free(syms);
-		free(names);
-		break;
-	}
+	*out = (struct st_tr_py_syms){values[0], values[1], values[2], sizes[2]};
 	return out->runtime && out->eval && out->eval_size; /* no version: before 3.11 */
 }
 

@@ -61,7 +61,10 @@ void st_tr_unwind_forget(struct st_tr_proc *p)
 	p->unw_as = NULL;
 }
 
-static unsigned st_tr_unwind(struct st_tr_proc *p, pid_t tid, uint64_t *ip, unsigned max)
+/* The stopped thread's return addresses, and each frame's frame pointer
+ * into fp (for the JVM's interpreter frames). */
+static unsigned st_tr_unwind(struct st_tr_proc *p, pid_t tid, uint64_t *ip, uint64_t *fp,
+			     unsigned max)
 {
 	unw_addr_space_t as = st_tr_unw_space(p);
 	if (as == NULL)
@@ -73,9 +76,10 @@ static unsigned st_tr_unwind(struct st_tr_proc *p, pid_t tid, uint64_t *ip, unsi
 	unsigned n = 0;
 	if (unw_init_remote(&cursor, as, upt) == 0) {
 		do {
-			unw_word_t pc;
+			unw_word_t pc, bp;
 			if (unw_get_reg(&cursor, UNW_REG_IP, &pc) != 0 || pc == 0)
 				break;
+			fp[n] = unw_get_reg(&cursor, UNW_X86_64_RBP, &bp) == 0 ? bp : 0;
 			ip[n++] = pc;
 		} while (n < max && unw_step(&cursor) > 0);
 	}
@@ -116,11 +120,15 @@ void st_tr_stack_take(struct st_tr_thread *t, struct st_stack *s)
 		t->proc->py_looked = true;
 		st_tr_maps_scan(t->proc->pid, st_now_ns());
 	}
-	s->n = st_tr_unwind(t->proc, t->tid, s->ip, max);
-	if (s->n <= 1) /* no unwind tables where it stopped */
+	uint64_t fps[ST_FRAMES_MAX] = {0};
+	s->n = st_tr_unwind(t->proc, t->tid, s->ip, fps, max);
+	if (s->n <= 1) { /* no unwind tables where it stopped */
 		s->n = st_tr_frame_walk(t->tid, s->ip, max);
+		memset(fps, 0, sizeof fps);
+	}
 	s->skipped = false;
 	st_tr_python_frames(t, s);
+	st_tr_java_frames(t->proc, s, fps);
 }
 
 static bool st_tr_covered(pid_t pid, uint64_t ip)
@@ -215,6 +223,7 @@ static void st_tr_object_found(pid_t pid, uint64_t lo, uint64_t hi, uint64_t off
 		st_tr_object_add(pid, lo, hi);
 		if (st_tr_stack_proc != NULL && st_tr_stack_proc->pid == pid) {
 			st_tr_python_object(st_tr_stack_proc, fd, bias, path);
+			st_tr_java_object(st_tr_stack_proc, fd, bias, path);
 			/* new code: unwind rules cached for its addresses may be
 			 * an unloaded object's */
 			if (st_tr_stack_proc->unw_as != NULL)

@@ -52,6 +52,7 @@ struct st_tr_proc {
 	uint32_t py_version;
 	struct st_py_layout py_layout;
 	uint64_t py_runtime, py_eval_lo, py_eval_hi; /* 0: none */
+	struct st_java_layout *java; /* its HotSpot JVM's, once found (-k) */
 	struct st_jitset *jits; /* JIT code its stacks hold (-k), NULL none yet */
 	void *unw_as;		/* libunwind's address space for its stacks (-k) */
 	struct st_socktab *tab;
@@ -142,5 +143,15 @@ struct st_stack;
 void st_tr_python_object(struct st_tr_proc *p, int fd, uint64_t bias, const char *path);
 void st_tr_python_frames(struct st_tr_thread *t, struct st_stack *s);
 void st_tr_python_forget(struct st_tr_proc *p); /* exec: another program */
+
+/* st_tr_java.c: interpreted Java methods in its stacks (-k); fps[j]: the
+ * frame pointer of frame j, 0 unknown. */
+void st_tr_java_object(struct st_tr_proc *p, int fd, uint64_t bias, const char *path);
+void st_tr_java_frames(struct st_tr_proc *p, struct st_stack *s, const uint64_t *fps);
+void st_tr_java_forget(struct st_tr_proc *p); /* exec: another program */
+
+/* st_tr_elfsyms.c: the values and sizes of names[0..n) in the file's
+ * dynamic symbol table (0 for those it lacks); false when it has none. */
+bool st_tr_dynsyms(int fd, const char *const *names, int n, uint64_t *values, uint64_t *sizes);
 
 #endif
