@@ -1,6 +1,6 @@
 /*
  * Python frames in the stacks (SOCKTRACE_BACKTRACE) of a CPython program
- * (3.11 to 3.13): at the recorded call, the calling thread's frames are read from
+ * (3.11 to 3.14): at the recorded call, the calling thread's frames are read from
  * the interpreter's own memory, as py-spy and austin read them from outside,
  * and put into the stack beside the native frame of the interpreter
  * activation that runs them (see ST_FRAME_PY in st_format.h).
@@ -132,7 +132,7 @@ static int st_py_frames_direct(const struct st_py_target *self, struct st_py_fra
 		struct st_py_raw raw;
 		st_pywalk_frame_fields(l, (const uint8_t *)(uintptr_t)frame, &raw);
 		frame = raw.previous;
-		if (raw.owner == ST_PY_OWNED_BY_CSTACK) {
+		if (raw.owner >= ST_PY_OWNED_BY_CSTACK) {
 			out[n] = (struct st_py_frame){.instr = -1, .entry = true};
 			continue;
 		}

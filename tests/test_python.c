@@ -103,10 +103,34 @@ static void py_in_order(const char *text, const char *const *needles)
 	}
 }
 
+static const char *const py_read_minors[] = {"3.11", "3.11-dbg", "3.12", "3.13", "3.14", NULL};
+static const char *const py_older_minors[] = {"3.8", "3.9", "3.10", NULL};
+
+/* More interpreters to test, named in $SOCKTRACE_TEST_PYTHONS (a list
+ * separated by ':', as PATH: one not installed in the usual places, e.g.
+ * another distribution's CPython run with its own loader), appended to out
+ * when with_extra; how many in out. */
+static size_t py_extra(char out[][256], size_t n, size_t max)
+{
+	const char *env = getenv("SOCKTRACE_TEST_PYTHONS");
+	for (const char *p = env; p && *p && n < max;) {
+		size_t len = strcspn(p, ":");
+		if (len > 0 && len < 256) {
+			memcpy(out[n], p, len);
+			out[n][len] = '\0';
+			if (access(out[n], X_OK) == 0)
+				n++;
+		}
+		p += len + (p[len] == ':');
+	}
+	return n;
+}
+
 /* The CPython interpreters installed here whose minor version is one of
  * minors (Debian's in /usr/bin, /usr/local's, pyenv's), one per file, into
- * out; how many. */
-static size_t py_installed(const char *const *minors, char out[][256], size_t max)
+ * out, then those of $SOCKTRACE_TEST_PYTHONS when with_extra; how many. */
+static size_t py_installed_with(const char *const *minors, bool with_extra, char out[][256],
+				size_t max)
 {
 	const char *home = getenv("HOME");
 	char pyenv[200];
@@ -125,11 +149,16 @@ static size_t py_installed(const char *const *minors, char out[][256], size_t ma
 					snprintf(out[n++], 256, "%s", g.gl_pathv[i]);
 			globfree(&g);
 		}
-	return n;
+	return with_extra ? py_extra(out, n, max) : n;
 }
 
-static const char *const py_read_minors[] = {"3.11", "3.11-dbg", "3.12", "3.13", NULL};
-static const char *const py_older_minors[] = {"3.8", "3.9", "3.10", NULL};
+/* $SOCKTRACE_TEST_PYTHONS are versions socktrace reads: added to those,
+ * never to the older ones. */
+static size_t py_installed(const char *const *minors, char out[][256], size_t max)
+{
+	return py_installed_with(minors, minors == py_read_minors, out, max);
+}
+
 
 /* Builds dir/NAME.c into the extension module NAME. */
 static void py_build_extension(const char *name)
@@ -385,7 +414,7 @@ Test(python, connects_during_interpreter_shutdown_are_safe)
 	char interps[16][256];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.13 installed");
+		cr_skip_test("no CPython 3.11 to 3.14 installed");
 	h_write_in(dir, "main.py",
 		   "import atexit, socket\n"
 		   "s = socket.create_server(('127.0.0.1', 0), backlog=8)\n"
@@ -504,7 +533,7 @@ Test(python, under_the_tracer_threads_each_name_their_own_frames)
 }
 
 /* Every CPython build installed that socktrace reads (Debian's 3.11 release
- * and debug builds, 3.12, and 3.13 through its debug offsets table, from
+ * and debug builds, 3.12, and 3.13 and 3.14 through their debug offsets tables, from
  * /usr or pyenv): the same lines under the shim and under the tracer. */
 Test(python, every_installed_cpython_names_its_lines)
 {
@@ -513,7 +542,7 @@ Test(python, every_installed_cpython_names_its_lines)
 	char interps[16][256], want[3][300], stack[8192];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.13 installed");
+		cr_skip_test("no CPython 3.11 to 3.14 installed");
 	py_deep_lines(want);
 	for (size_t i = 0; i < n; i++) {
 		cr_log_info("%s", interps[i]);
@@ -533,7 +562,7 @@ Test(python, every_installed_cpython_names_each_threads_frames)
 	char interps[16][256];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.13 installed");
+		cr_skip_test("no CPython 3.11 to 3.14 installed");
 	for (size_t i = 0; i < n; i++) {
 		cr_log_info("%s", interps[i]);
 		py_run_with(interps[i], "16");
@@ -561,7 +590,7 @@ Test(python, every_installed_cpython_names_a_coroutine)
 	char interps[16][256], stack[8192], want[300];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.13 installed");
+		cr_skip_test("no CPython 3.11 to 3.14 installed");
 	snprintf(want, sizeof want, "at fetch (%s/main.py:3) [py]", dir);
 	const char *const order[] = {"[py]", want, NULL};
 	for (size_t i = 0; i < n; i++) {
@@ -660,7 +689,7 @@ Test(python, a_forked_child_names_its_frames)
 	char interps[16][256];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.13 installed");
+		cr_skip_test("no CPython 3.11 to 3.14 installed");
 	h_write_in(dir, "main.py",
 		 "import os, socket\n"
 		 "def dial_once(port):\n"
@@ -766,8 +795,19 @@ static bool py_headers(const char *minor, char *inc, size_t size)
 		return true;
 	snprintf(pattern, sizeof pattern, "%s/.pyenv/versions/%s.*/include/python%s/internal/pycore_frame.h",
 		 home ? home : "/root", minor, minor);
-	if (glob(pattern, 0, NULL, &g) != 0)
+	if (glob(pattern, 0, NULL, &g) != 0) {
+		/* $SOCKTRACE_TEST_PYINCLUDE: more include directories, ':' between */
+		const char *env = getenv("SOCKTRACE_TEST_PYINCLUDE");
+		for (const char *p = env; p && *p;) {
+			int len = (int)strcspn(p, ":");
+			snprintf(inc, size, "%.*s/python%s", len, p, minor);
+			snprintf(pattern, sizeof pattern, "%s/internal/pycore_frame.h", inc);
+			if (access(pattern, R_OK) == 0)
+				return true;
+			p += len + (p[len] == ':');
+		}
 		return false;
+	}
 	snprintf(inc, size, "%s", g.gl_pathv[0]);
 	globfree(&g);
 	*strstr(inc, "/internal/pycore_frame.h") = '\0';
@@ -778,7 +818,7 @@ static bool py_headers(const char *minor, char *inc, size_t size)
  * st_python_layout.h, with EQ(a, b) a static assertion. */
 static void py_layout_check(const char *minor, const char *body)
 {
-	char inc[256], cmd[1024], cwd[512];
+	char inc[256], cmd[2048], cwd[512];
 	if (!py_headers(minor, inc, sizeof inc))
 		cr_skip_test("no CPython %s internal headers", minor);
 	static char source[16384];
@@ -796,7 +836,9 @@ static void py_layout_check(const char *minor, const char *body)
 	cr_assert(len > 0 && (size_t)len < sizeof source);
 	h_write_in(dir, "layout.c", source);
 	cr_assert_not_null(getcwd(cwd, sizeof cwd));
-	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I%s -I%s/shim/core %s/layout.c", inc, cwd, dir);
+	/* the directory above too: Debian's pyconfig.h includes <x86_64-linux-gnu/pythonX.Y/...> */
+	snprintf(cmd, sizeof cmd, "cc -fsyntax-only -I%s -I%s/.. -I%s/shim/core %s/layout.c", inc, inc,
+		 cwd, dir);
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	static struct h_run r;
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 60), 0, "%s", r.err);
@@ -912,4 +954,53 @@ Test(python, the_debug_table_is_cpython_313s)
 		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
 		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
 		"EQ(FRAME_OWNED_BY_CSTACK, ST_PY_OWNED_BY_CSTACK);\n");
+}
+
+/* 3.14's debug offsets table, longer than 3.13's: where each field read is
+ * in it, and what is derived from it holds in 3.14's structures.  Debian
+ * bookworm has no 3.14: $SOCKTRACE_TEST_PYINCLUDE names its headers (forky's
+ * libpython3.14-dev, unpacked, here). */
+Test(python, the_debug_table_is_cpython_314s)
+{
+	py_layout_check("3.14",
+		PY_LAYOUT_COMMON
+		"#include <internal/pycore_debug_offsets.h>\n"
+		"#include <internal/pycore_interpframe_structs.h>\n"
+		"#include <internal/pycore_stackref.h>\n"
+		"#define D(f) offsetof(_Py_DebugOffsets, f)\n"
+		"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"
+		"EQ(D(cookie), ST_PYDBG_COOKIE);\n"
+		"EQ(D(version), ST_PYDBG_VERSION);\n"
+		"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"
+		"EQ(D(runtime_state.interpreters_head), ST_PYDBG314_RUNTIME_INTERP_HEAD);\n"
+		"EQ(D(interpreter_state.threads_head), ST_PYDBG314_INTERP_THREADS_HEAD);\n"
+		"EQ(D(thread_state.next), ST_PYDBG314_TSTATE_NEXT);\n"
+		"EQ(D(thread_state.current_frame), ST_PYDBG314_TSTATE_CURRENT_FRAME);\n"
+		"EQ(D(thread_state.thread_id), ST_PYDBG314_TSTATE_THREAD_ID);\n"
+		"EQ(D(thread_state.native_thread_id), ST_PYDBG314_TSTATE_NATIVE_THREAD_ID);\n"
+		"EQ(D(thread_state.datastack_chunk), ST_PYDBG314_TSTATE_DATASTACK_CHUNK);\n"
+		"EQ(D(interpreter_frame.previous), ST_PYDBG314_FRAME_PREVIOUS);\n"
+		"EQ(D(interpreter_frame.executable), ST_PYDBG314_FRAME_EXECUTABLE);\n"
+		"EQ(D(interpreter_frame.instr_ptr), ST_PYDBG314_FRAME_INSTR_PTR);\n"
+		"EQ(D(interpreter_frame.owner), ST_PYDBG314_FRAME_OWNER);\n"
+		"EQ(D(code_object.filename), ST_PYDBG314_CODE_FILENAME);\n"
+		"EQ(D(code_object.qualname), ST_PYDBG314_CODE_QUALNAME);\n"
+		"EQ(D(code_object.linetable), ST_PYDBG314_CODE_LINETABLE);\n"
+		"EQ(D(code_object.firstlineno), ST_PYDBG314_CODE_FIRSTLINENO);\n"
+		"EQ(D(code_object.co_code_adaptive), ST_PYDBG314_CODE_CODE);\n"
+		"EQ(D(bytes_object.ob_size), ST_PYDBG314_BYTES_SIZE);\n"
+		"EQ(D(bytes_object.ob_sval), ST_PYDBG314_BYTES_DATA);\n"
+		"EQ(D(unicode_object.state), ST_PYDBG314_STR_STATE);\n"
+		"EQ(D(unicode_object.length), ST_PYDBG314_STR_LENGTH);\n"
+		"EQ(D(unicode_object.asciiobject_size), ST_PYDBG314_STR_ASCII_SIZE);\n"
+		"EQ(sizeof(_Py_DebugOffsets), ST_PYDBG314_SIZE);\n"
+		"EQ(ST_PYDBG_READ >= sizeof(_Py_DebugOffsets), 1);\n"
+		"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"
+		" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"
+		"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"
+		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
+		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
+		"EQ(Py_TAG_BITS, ST_PY314_STACKREF_TAG);\n"
+		"EQ(FRAME_OWNED_BY_INTERPRETER, ST_PY_OWNED_BY_CSTACK);\n"
+		"EQ(FRAME_OWNED_BY_CSTACK > ST_PY_OWNED_BY_CSTACK, 1);\n");
 }

@@ -38,6 +38,7 @@ static const struct st_py_layout st_py_layout_311 = {
 	.str_state = ST_PY_STR_STATE,
 	.str_ascii_data = ST_PY311_STR_ASCII_DATA,
 	.str_latin1_data = ST_PY311_STR_LATIN1_DATA,
+	.frame_code_mask = ~(uint64_t)0,
 };
 
 static const struct st_py_layout st_py_layout_312 = {
@@ -69,6 +70,7 @@ static const struct st_py_layout st_py_layout_312 = {
 	.str_state = ST_PY_STR_STATE,
 	.str_ascii_data = ST_PY312_STR_ASCII_DATA,
 	.str_latin1_data = ST_PY312_STR_LATIN1_DATA,
+	.frame_code_mask = ~(uint64_t)0,
 };
 
 static uint32_t st_py_debug_field(const uint8_t *debug, unsigned at)
@@ -101,46 +103,79 @@ static bool st_py_layout_fits(struct st_py_layout *l)
 	       l->runtime_interp_head < (1u << 20) && l->interp_threads_head < (1u << 20);
 }
 
-static bool st_py_layout_313(const uint8_t *debug, struct st_py_layout *out)
+/* Where one version's debug table keeps the fields read (its shape). */
+struct st_py_debug_shape {
+	uint32_t version; /* major and minor, as Py_Version >> 16 */
+	uint32_t interp_head, threads_head, tstate_next, tstate_frame, tstate_thread_id,
+		tstate_native_thread_id, tstate_chunk, frame_previous, frame_executable,
+		frame_instr, frame_owner, code_filename, code_qualname, code_linetable,
+		code_firstlineno, code_code, bytes_size, bytes_data, str_state, str_length,
+		str_ascii_size;
+	uint64_t code_mask;
+};
+
+static const struct st_py_debug_shape st_py_debug_shapes[] = {
+	{0x030d, ST_PYDBG_RUNTIME_INTERP_HEAD, ST_PYDBG_INTERP_THREADS_HEAD, ST_PYDBG_TSTATE_NEXT,
+	 ST_PYDBG_TSTATE_CURRENT_FRAME, ST_PYDBG_TSTATE_THREAD_ID, ST_PYDBG_TSTATE_NATIVE_THREAD_ID,
+	 ST_PYDBG_TSTATE_DATASTACK_CHUNK, ST_PYDBG_FRAME_PREVIOUS, ST_PYDBG_FRAME_EXECUTABLE,
+	 ST_PYDBG_FRAME_INSTR_PTR, ST_PYDBG_FRAME_OWNER, ST_PYDBG_CODE_FILENAME,
+	 ST_PYDBG_CODE_QUALNAME, ST_PYDBG_CODE_LINETABLE, ST_PYDBG_CODE_FIRSTLINENO,
+	 ST_PYDBG_CODE_CODE, ST_PYDBG_BYTES_SIZE, ST_PYDBG_BYTES_DATA, ST_PYDBG_STR_STATE,
+	 ST_PYDBG_STR_LENGTH, ST_PYDBG_STR_ASCII_SIZE, ~(uint64_t)0},
+	{0x030e, ST_PYDBG314_RUNTIME_INTERP_HEAD, ST_PYDBG314_INTERP_THREADS_HEAD,
+	 ST_PYDBG314_TSTATE_NEXT, ST_PYDBG314_TSTATE_CURRENT_FRAME, ST_PYDBG314_TSTATE_THREAD_ID,
+	 ST_PYDBG314_TSTATE_NATIVE_THREAD_ID, ST_PYDBG314_TSTATE_DATASTACK_CHUNK,
+	 ST_PYDBG314_FRAME_PREVIOUS, ST_PYDBG314_FRAME_EXECUTABLE, ST_PYDBG314_FRAME_INSTR_PTR,
+	 ST_PYDBG314_FRAME_OWNER, ST_PYDBG314_CODE_FILENAME, ST_PYDBG314_CODE_QUALNAME,
+	 ST_PYDBG314_CODE_LINETABLE, ST_PYDBG314_CODE_FIRSTLINENO, ST_PYDBG314_CODE_CODE,
+	 ST_PYDBG314_BYTES_SIZE, ST_PYDBG314_BYTES_DATA, ST_PYDBG314_STR_STATE,
+	 ST_PYDBG314_STR_LENGTH, ST_PYDBG314_STR_ASCII_SIZE, ~(uint64_t)ST_PY314_STACKREF_TAG},
+};
+
+static bool st_py_layout_debug(const uint8_t *debug, uint32_t minor, struct st_py_layout *out)
 {
+	const struct st_py_debug_shape *d = NULL;
+	for (size_t i = 0; i < sizeof st_py_debug_shapes / sizeof st_py_debug_shapes[0]; i++)
+		if (st_py_debug_shapes[i].version == minor)
+			d = &st_py_debug_shapes[i];
 	uint64_t version, free_threaded;
 	memcpy(&version, debug + ST_PYDBG_VERSION, sizeof version);
 	memcpy(&free_threaded, debug + ST_PYDBG_FREE_THREADED, sizeof free_threaded);
-	/* the table's own shape is 3.13's only in 3.13 */
-	if (memcmp(debug + ST_PYDBG_COOKIE, "xdebugpy", 8) != 0 || (version >> 16) != 0x030d ||
-	    free_threaded != 0)
+	/* the table's own shape is known only for the version it says */
+	if (d == NULL || memcmp(debug + ST_PYDBG_COOKIE, "xdebugpy", 8) != 0 ||
+	    (version >> 16) != minor || free_threaded != 0)
 		return false;
 #define F(at) st_py_debug_field(debug, (at))
-	uint32_t chunk = F(ST_PYDBG_TSTATE_DATASTACK_CHUNK), code = F(ST_PYDBG_CODE_CODE);
-	uint32_t ascii = F(ST_PYDBG_STR_ASCII_SIZE);
+	uint32_t chunk = F(d->tstate_chunk), code = F(d->code_code), ascii = F(d->str_ascii_size);
 	*out = (struct st_py_layout){
-		.runtime_interp_head = F(ST_PYDBG_RUNTIME_INTERP_HEAD),
+		.runtime_interp_head = F(d->interp_head),
 		.runtime_auto_tss = ST_PY_NONE,
-		.interp_threads_head = F(ST_PYDBG_INTERP_THREADS_HEAD),
-		.tstate_next = F(ST_PYDBG_TSTATE_NEXT),
-		.tstate_thread_id = F(ST_PYDBG_TSTATE_THREAD_ID),
-		.tstate_native_thread_id = F(ST_PYDBG_TSTATE_NATIVE_THREAD_ID),
-		.tstate_frame = F(ST_PYDBG_TSTATE_CURRENT_FRAME),
+		.interp_threads_head = F(d->threads_head),
+		.tstate_next = F(d->tstate_next),
+		.tstate_thread_id = F(d->tstate_thread_id),
+		.tstate_native_thread_id = F(d->tstate_native_thread_id),
+		.tstate_frame = F(d->tstate_frame),
 		.cframe_current = ST_PY_NONE,
 		.tstate_datastack_chunk = chunk,
 		.tstate_datastack_top = chunk + ST_PY313_DATASTACK_TOP_AFTER_CHUNK,
-		.frame_code = F(ST_PYDBG_FRAME_EXECUTABLE),
-		.frame_previous = F(ST_PYDBG_FRAME_PREVIOUS),
-		.frame_instr = F(ST_PYDBG_FRAME_INSTR_PTR),
-		.frame_owner = F(ST_PYDBG_FRAME_OWNER),
+		.frame_code = F(d->frame_executable),
+		.frame_code_mask = d->code_mask,
+		.frame_previous = F(d->frame_previous),
+		.frame_instr = F(d->frame_instr),
+		.frame_owner = F(d->frame_owner),
 		.frame_is_entry = ST_PY_NONE,
-		.code_firstlineno = F(ST_PYDBG_CODE_FIRSTLINENO),
-		.code_filename = F(ST_PYDBG_CODE_FILENAME),
-		.code_qualname = F(ST_PYDBG_CODE_QUALNAME),
-		.code_linetable = F(ST_PYDBG_CODE_LINETABLE),
+		.code_firstlineno = F(d->code_firstlineno),
+		.code_filename = F(d->code_filename),
+		.code_qualname = F(d->code_qualname),
+		.code_linetable = F(d->code_linetable),
 		.code_firsttraceable = code >= ST_PY313_FIRSTTRACEABLE_BEFORE_CODE
 					       ? code - ST_PY313_FIRSTTRACEABLE_BEFORE_CODE
 					       : UINT32_MAX / 2,
 		.code_code = code,
-		.bytes_size = F(ST_PYDBG_BYTES_SIZE),
-		.bytes_data = F(ST_PYDBG_BYTES_DATA),
-		.str_length = F(ST_PYDBG_STR_LENGTH),
-		.str_state = F(ST_PYDBG_STR_STATE),
+		.bytes_size = F(d->bytes_size),
+		.bytes_data = F(d->bytes_data),
+		.str_length = F(d->str_length),
+		.str_state = F(d->str_state),
 		.str_ascii_data = ascii,
 		.str_latin1_data = ascii + ST_PY313_LATIN1_AFTER_ASCII,
 	};
@@ -161,7 +196,8 @@ bool st_py_layout_for(uint32_t version, const uint8_t *debug, struct st_py_layou
 		*out = st_py_layout_312;
 		break;
 	case 0x030d:
-		if (debug == NULL || !st_py_layout_313(debug, out))
+	case 0x030e:
+		if (debug == NULL || !st_py_layout_debug(debug, version >> 16, out))
 			return false;
 		break;
 	default:

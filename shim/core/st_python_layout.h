@@ -3,16 +3,17 @@
  *
  * 3.11 and 3.12: fixed offsets from each version's internal headers
  * (Include/internal/pycore_frame.h, pycore_interp.h, pycore_runtime.h,
- * Include/cpython/code.h, unicodeobject.h).  3.13: the offsets table
- * CPython publishes for out-of-process readers at the start of _PyRuntime
- * (_Py_DebugOffsets), read from the program, so that a build whose objects
- * are laid out differently (a debug build's longer object header) is read
- * right; the few values that table lacks are derived from its fields
- * (ST_PY313_*).  tests/test_python.c compiles this beside each version's
- * headers and checks every value with offsetof: a layout that changed fails
- * that test, never a traced program.  Any other version (3.10 and older,
- * 3.14 and newer, whose debug table has another shape, and free-threaded
- * builds) keeps native frames only.
+ * Include/cpython/code.h, unicodeobject.h).  3.13 and 3.14: the offsets
+ * table CPython publishes for out-of-process readers at the start of
+ * _PyRuntime (_Py_DebugOffsets), read from the program, so that a build
+ * whose objects are laid out differently (a debug build's longer object
+ * header) is read right; the table's own shape differs between the two
+ * (ST_PYDBG_* and ST_PYDBG314_*), and the few values it lacks are derived
+ * from its fields (ST_PY313_*, the same in 3.14).  tests/test_python.c
+ * compiles this beside each version's headers and checks every value with
+ * offsetof: a layout that changed fails that test, never a traced program.
+ * Any other version (3.10 and older, 3.15 and newer, whose table shape is
+ * not known here, and free-threaded builds) keeps native frames only.
  */
 #ifndef ST_PYTHON_LAYOUT_H
 #define ST_PYTHON_LAYOUT_H
@@ -110,6 +111,36 @@ enum {
 	ST_PY313_LATIN1_AFTER_ASCII = 16,
 };
 
+/* 3.14: the same fields in its longer table (interpreters and frames gained
+ * fields before them; sets were added) */
+enum {
+	ST_PYDBG314_RUNTIME_INTERP_HEAD = 40,
+	ST_PYDBG314_INTERP_THREADS_HEAD = 72,
+	ST_PYDBG314_TSTATE_NEXT = 192,
+	ST_PYDBG314_TSTATE_CURRENT_FRAME = 208,
+	ST_PYDBG314_TSTATE_THREAD_ID = 216,
+	ST_PYDBG314_TSTATE_NATIVE_THREAD_ID = 224,
+	ST_PYDBG314_TSTATE_DATASTACK_CHUNK = 232,
+	ST_PYDBG314_FRAME_PREVIOUS = 256,
+	ST_PYDBG314_FRAME_EXECUTABLE = 264, /* a _PyStackRef: its low bit a tag */
+	ST_PYDBG314_FRAME_INSTR_PTR = 272,
+	ST_PYDBG314_FRAME_OWNER = 288,
+	ST_PYDBG314_CODE_FILENAME = 320,
+	ST_PYDBG314_CODE_QUALNAME = 336,
+	ST_PYDBG314_CODE_LINETABLE = 344,
+	ST_PYDBG314_CODE_FIRSTLINENO = 352,
+	ST_PYDBG314_CODE_CODE = 384,
+	ST_PYDBG314_BYTES_SIZE = 600,
+	ST_PYDBG314_BYTES_DATA = 608,
+	ST_PYDBG314_STR_STATE = 624,
+	ST_PYDBG314_STR_LENGTH = 632,
+	ST_PYDBG314_STR_ASCII_SIZE = 640,
+	ST_PYDBG314_SIZE = 760,
+	ST_PY314_STACKREF_TAG = 3, /* Py_TAG_BITS of a build with the GIL: the low two bits */
+};
+/* what is read at the start of _PyRuntime: the longest table known */
+#define ST_PYDBG_READ ST_PYDBG314_SIZE
+
 /* the same in every version read */
 enum {
 	ST_PY_TSS_INITIALIZED = 0, /* Py_tss_t._is_initialized */
@@ -120,7 +151,11 @@ enum {
 	ST_PY_STR_LENGTH = 16,     /* PyASCIIObject.length */
 	ST_PY_STR_STATE = 32,
 	ST_PY_OWNED_BY_GENERATOR = 1,
-	ST_PY_OWNED_BY_CSTACK = 3, /* 3.12+: an interpreter activation's entry */
+	/* 3.12+: an interpreter activation's entry frame, owned by the C stack
+	 * (3.12, 3.13: FRAME_OWNED_BY_CSTACK; 3.14: FRAME_OWNED_BY_INTERPRETER,
+	 * and CSTACK after it): an owner from this one up is never a Python
+	 * function's frame (3.11's owners stop below it) */
+	ST_PY_OWNED_BY_CSTACK = 3,
 };
 
 /* How much of each object a walk reads at once (bounds for the layouts
@@ -140,6 +175,7 @@ struct st_py_layout {
 	uint32_t tstate_datastack_chunk, tstate_datastack_top;
 	uint32_t tstate_head;    /* bytes read of a thread state: through its last field read */
 	uint32_t frame_code, frame_previous, frame_instr, frame_owner;
+	uint64_t frame_code_mask; /* the code object's bits of the frame's field (3.14: a tagged ref) */
 	uint32_t frame_is_entry; /* 3.11; NONE: entries are frames owned by the C stack */
 	uint32_t frame_head;     /* bytes read of a frame */
 	uint32_t code_firstlineno, code_filename, code_qualname, code_linetable;
@@ -149,7 +185,7 @@ struct st_py_layout {
 };
 
 /* The layout of CPython version (Py_Version) into out; debug: the first
- * ST_PYDBG_SIZE bytes of the program's _PyRuntime (needed from 3.13, NULL
+ * ST_PYDBG_READ bytes of the program's _PyRuntime (needed from 3.13, NULL
  * when unread).  False: a version not read (native frames only). */
 bool st_py_layout_for(uint32_t version, const uint8_t *debug, struct st_py_layout *out);
 

@@ -231,7 +231,7 @@ static bool st_py_codes_read(const struct st_py_target *t, const struct st_py_ra
 	size_t len = t->layout->code_code;
 	int m = 0;
 	for (int i = 0; i < n; i++) {
-		if (raw[i].owner == ST_PY_OWNED_BY_CSTACK)
+		if (raw[i].owner >= ST_PY_OWNED_BY_CSTACK)
 			continue;
 		here[m] = (struct iovec){codes[i], len};
 		there[m++] = (struct iovec){(void *)(uintptr_t)raw[i].code, len};
@@ -242,6 +242,7 @@ static bool st_py_codes_read(const struct st_py_target *t, const struct st_py_ra
 void st_pywalk_frame_fields(const struct st_py_layout *l, const uint8_t *f, struct st_py_raw *r)
 {
 	memcpy(&r->code, f + l->frame_code, 8);
+	r->code &= l->frame_code_mask;
 	memcpy(&r->instr_ptr, f + l->frame_instr, 8);
 	memcpy(&r->previous, f + l->frame_previous, 8);
 	r->owner = f[l->frame_owner];
@@ -310,7 +311,7 @@ int st_pywalk_frames(const struct st_py_target *t, struct st_py_frame *out, int 
 	if (scratch && !st_py_codes_read(t, raw, n, scratch->codes))
 		return -1;
 	for (int i = 0; i < n; i++) {
-		if (raw[i].owner == ST_PY_OWNED_BY_CSTACK) {
+		if (raw[i].owner >= ST_PY_OWNED_BY_CSTACK) {
 			out[i] = st_py_entry_mark;
 			continue;
 		}
