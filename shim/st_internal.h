@@ -103,7 +103,7 @@ void st_java_want(void); /* stacks on, SOCKTRACE_JAVA not 0 */
 void st_java_consider(const struct dl_phdr_info *info); /* an object the scan found */
 void st_java_frames(struct st_stack *s);
 
-/* st_python_find.c: CPython (3.11 to 3.14) in this process, when it runs us. */
+/* st_python_find.c: CPython (3.11 to 3.15) in this process, when it runs us. */
 extern bool st_python_on;
 extern struct st_py_where {
 	uint64_t runtime;          /* &_PyRuntime */

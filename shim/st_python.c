@@ -1,6 +1,6 @@
 /*
  * Python frames in the stacks (SOCKTRACE_BACKTRACE) of a CPython program
- * (3.11 to 3.14): at the recorded call, the calling thread's frames are read from
+ * (3.11 to 3.15): at the recorded call, the calling thread's frames are read from
  * the interpreter's own memory, as py-spy and austin read them from outside,
  * and put into the stack beside the native frame of the interpreter
  * activation that runs them (see ST_FRAME_PY in st_format.h).

@@ -1,5 +1,5 @@
 /*
- * Finding CPython (3.11 to 3.14) in a process, for the Python frames of its stacks
+ * Finding CPython (3.11 to 3.15) in a process, for the Python frames of its stacks
  * (st_python.c reads them): its version, its runtime state and the range of
  * the interpreter loop, from the program's global symbols at start-up, or
  * from a libpython the program loads itself later (dlopen, RTLD_LOCAL, as
@@ -43,7 +43,7 @@ static void st_python_say_unread(uint32_t version)
 		which[i++] = (char)('0' + m / 10 % 10);
 	which[i] = (char)('0' + m % 10);
 	const char *const parts[] = {"this CPython (", version ? which : "older than 3.11",
-				     ") is not one socktrace reads (3.11 to 3.14, with the GIL): "
+				     ") is not one socktrace reads (3.11 to 3.15, with the GIL): "
 				     "its stacks show native frames only",
 				     NULL};
 	st_say(parts);

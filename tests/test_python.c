@@ -103,7 +103,7 @@ static void py_in_order(const char *text, const char *const *needles)
 	}
 }
 
-static const char *const py_read_minors[] = {"3.11", "3.11-dbg", "3.12", "3.13", "3.14", NULL};
+static const char *const py_read_minors[] = {"3.11", "3.11-dbg", "3.12", "3.13", "3.14", "3.15", NULL};
 static const char *const py_older_minors[] = {"3.8", "3.9", "3.10", NULL};
 
 /* More interpreters to test, named in $SOCKTRACE_TEST_PYTHONS (a list
@@ -414,7 +414,7 @@ Test(python, connects_during_interpreter_shutdown_are_safe)
 	char interps[16][256];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.14 installed");
+		cr_skip_test("no CPython 3.11 to 3.15 installed");
 	h_write_in(dir, "main.py",
 		   "import atexit, socket\n"
 		   "s = socket.create_server(('127.0.0.1', 0), backlog=8)\n"
@@ -542,7 +542,7 @@ Test(python, every_installed_cpython_names_its_lines)
 	char interps[16][256], want[3][300], stack[8192];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.14 installed");
+		cr_skip_test("no CPython 3.11 to 3.15 installed");
 	py_deep_lines(want);
 	for (size_t i = 0; i < n; i++) {
 		cr_log_info("%s", interps[i]);
@@ -562,7 +562,7 @@ Test(python, every_installed_cpython_names_each_threads_frames)
 	char interps[16][256];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.14 installed");
+		cr_skip_test("no CPython 3.11 to 3.15 installed");
 	for (size_t i = 0; i < n; i++) {
 		cr_log_info("%s", interps[i]);
 		py_run_with(interps[i], "16");
@@ -590,7 +590,7 @@ Test(python, every_installed_cpython_names_a_coroutine)
 	char interps[16][256], stack[8192], want[300];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.14 installed");
+		cr_skip_test("no CPython 3.11 to 3.15 installed");
 	snprintf(want, sizeof want, "at fetch (%s/main.py:3) [py]", dir);
 	const char *const order[] = {"[py]", want, NULL};
 	for (size_t i = 0; i < n; i++) {
@@ -689,7 +689,7 @@ Test(python, a_forked_child_names_its_frames)
 	char interps[16][256];
 	size_t n = py_installed(py_read_minors, interps, 16);
 	if (n == 0)
-		cr_skip_test("no CPython 3.11 to 3.14 installed");
+		cr_skip_test("no CPython 3.11 to 3.15 installed");
 	h_write_in(dir, "main.py",
 		 "import os, socket\n"
 		 "def dial_once(port):\n"
@@ -1003,4 +1003,49 @@ Test(python, the_debug_table_is_cpython_314s)
 		"EQ(Py_TAG_BITS, ST_PY314_STACKREF_TAG);\n"
 		"EQ(FRAME_OWNED_BY_INTERPRETER, ST_PY_OWNED_BY_CSTACK);\n"
 		"EQ(FRAME_OWNED_BY_CSTACK > ST_PY_OWNED_BY_CSTACK, 1);\n");
+}
+
+/* 3.15's debug offsets table, longer than 3.14's. */
+Test(python, the_debug_table_is_cpython_315s)
+{
+	py_layout_check("3.15",
+		PY_LAYOUT_COMMON
+		"#include <internal/pycore_debug_offsets.h>\n"
+		"#include <internal/pycore_interpframe_structs.h>\n"
+		"#include <internal/pycore_stackref.h>\n"
+		"#define D(f) offsetof(_Py_DebugOffsets, f)\n"
+		"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"
+		"EQ(D(cookie), ST_PYDBG_COOKIE);\n"
+		"EQ(D(version), ST_PYDBG_VERSION);\n"
+		"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"
+		"EQ(D(runtime_state.interpreters_head), ST_PYDBG315_RUNTIME_INTERP_HEAD);\n"
+		"EQ(D(interpreter_state.threads_head), ST_PYDBG315_INTERP_THREADS_HEAD);\n"
+		"EQ(D(thread_state.next), ST_PYDBG315_TSTATE_NEXT);\n"
+		"EQ(D(thread_state.current_frame), ST_PYDBG315_TSTATE_CURRENT_FRAME);\n"
+		"EQ(D(thread_state.thread_id), ST_PYDBG315_TSTATE_THREAD_ID);\n"
+		"EQ(D(thread_state.native_thread_id), ST_PYDBG315_TSTATE_NATIVE_THREAD_ID);\n"
+		"EQ(D(thread_state.datastack_chunk), ST_PYDBG315_TSTATE_DATASTACK_CHUNK);\n"
+		"EQ(D(interpreter_frame.previous), ST_PYDBG315_FRAME_PREVIOUS);\n"
+		"EQ(D(interpreter_frame.executable), ST_PYDBG315_FRAME_EXECUTABLE);\n"
+		"EQ(D(interpreter_frame.instr_ptr), ST_PYDBG315_FRAME_INSTR_PTR);\n"
+		"EQ(D(interpreter_frame.owner), ST_PYDBG315_FRAME_OWNER);\n"
+		"EQ(D(code_object.filename), ST_PYDBG315_CODE_FILENAME);\n"
+		"EQ(D(code_object.qualname), ST_PYDBG315_CODE_QUALNAME);\n"
+		"EQ(D(code_object.linetable), ST_PYDBG315_CODE_LINETABLE);\n"
+		"EQ(D(code_object.firstlineno), ST_PYDBG315_CODE_FIRSTLINENO);\n"
+		"EQ(D(code_object.co_code_adaptive), ST_PYDBG315_CODE_CODE);\n"
+		"EQ(D(bytes_object.ob_size), ST_PYDBG315_BYTES_SIZE);\n"
+		"EQ(D(bytes_object.ob_sval), ST_PYDBG315_BYTES_DATA);\n"
+		"EQ(D(unicode_object.state), ST_PYDBG315_STR_STATE);\n"
+		"EQ(D(unicode_object.length), ST_PYDBG315_STR_LENGTH);\n"
+		"EQ(D(unicode_object.asciiobject_size), ST_PYDBG315_STR_ASCII_SIZE);\n"
+		"EQ(sizeof(_Py_DebugOffsets), ST_PYDBG315_SIZE);\n"
+		"EQ(ST_PYDBG_READ >= sizeof(_Py_DebugOffsets), 1);\n"
+		"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"
+		" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"
+		"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"
+		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
+		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
+		"EQ(Py_TAG_BITS, ST_PY314_STACKREF_TAG);\n"
+		"EQ(FRAME_OWNED_BY_INTERPRETER, ST_PY_OWNED_BY_CSTACK);\n");
 }

@@ -8,11 +8,11 @@
  * _PyRuntime (_Py_DebugOffsets), read from the program, so that a build
  * whose objects are laid out differently (a debug build's longer object
  * header) is read right; the table's own shape differs between the two
- * (ST_PYDBG_* and ST_PYDBG314_*), and the few values it lacks are derived
- * from its fields (ST_PY313_*, the same in 3.14).  tests/test_python.c
+ * (ST_PYDBG_*, ST_PYDBG314_*, ST_PYDBG315_*), and the few values it lacks
+ * are derived from its fields (ST_PY313_*, the same in 3.14 and 3.15).  tests/test_python.c
  * compiles this beside each version's headers and checks every value with
  * offsetof: a layout that changed fails that test, never a traced program.
- * Any other version (3.10 and older, 3.15 and newer, whose table shape is
+ * Any other version (3.10 and older, 3.16 and newer, whose table shape is
  * not known here, and free-threaded builds) keeps native frames only.
  */
 #ifndef ST_PYTHON_LAYOUT_H
@@ -138,8 +138,34 @@ enum {
 	ST_PYDBG314_SIZE = 760,
 	ST_PY314_STACKREF_TAG = 3, /* Py_TAG_BITS of a build with the GIL: the low two bits */
 };
+
+/* 3.15: longer again (thread states and frames gained profiling fields) */
+enum {
+	ST_PYDBG315_RUNTIME_INTERP_HEAD = 40,
+	ST_PYDBG315_INTERP_THREADS_HEAD = 72,
+	ST_PYDBG315_TSTATE_NEXT = 192,
+	ST_PYDBG315_TSTATE_CURRENT_FRAME = 208,
+	ST_PYDBG315_TSTATE_THREAD_ID = 240,
+	ST_PYDBG315_TSTATE_NATIVE_THREAD_ID = 248,
+	ST_PYDBG315_TSTATE_DATASTACK_CHUNK = 256,
+	ST_PYDBG315_FRAME_PREVIOUS = 320,
+	ST_PYDBG315_FRAME_EXECUTABLE = 328,
+	ST_PYDBG315_FRAME_INSTR_PTR = 336,
+	ST_PYDBG315_FRAME_OWNER = 352,
+	ST_PYDBG315_CODE_FILENAME = 384,
+	ST_PYDBG315_CODE_QUALNAME = 400,
+	ST_PYDBG315_CODE_LINETABLE = 408,
+	ST_PYDBG315_CODE_FIRSTLINENO = 416,
+	ST_PYDBG315_CODE_CODE = 448,
+	ST_PYDBG315_BYTES_SIZE = 696,
+	ST_PYDBG315_BYTES_DATA = 704,
+	ST_PYDBG315_STR_STATE = 720,
+	ST_PYDBG315_STR_LENGTH = 728,
+	ST_PYDBG315_STR_ASCII_SIZE = 736,
+	ST_PYDBG315_SIZE = 888,
+};
 /* what is read at the start of _PyRuntime: the longest table known */
-#define ST_PYDBG_READ ST_PYDBG314_SIZE
+#define ST_PYDBG_READ ST_PYDBG315_SIZE
 
 /* the same in every version read */
 enum {
@@ -153,8 +179,8 @@ enum {
 	ST_PY_OWNED_BY_GENERATOR = 1,
 	/* 3.12+: an interpreter activation's entry frame, owned by the C stack
 	 * (3.12, 3.13: FRAME_OWNED_BY_CSTACK; 3.14: FRAME_OWNED_BY_INTERPRETER,
-	 * and CSTACK after it): an owner from this one up is never a Python
-	 * function's frame (3.11's owners stop below it) */
+	 * and CSTACK after it; 3.15: INTERPRETER alone): an owner from this one
+	 * up is never a Python function's frame (3.11's owners stop below it) */
 	ST_PY_OWNED_BY_CSTACK = 3,
 };
 

@@ -198,7 +198,7 @@ fi
 # again ("py/native" <= 1).  The connect loop and an HTTP client loop, each
 # dial three functions deep; alternated round by round.
 pyloop="$(cd "$(dirname "$0")" && pwd)/py_connect_loop.py"
-# every CPython read (3.11 to 3.14): Debian's, then pyenv's when installed
+# every CPython read (3.11 to 3.15): Debian's, then pyenv's when installed
 py_interps=""
 for i in /usr/bin/python3.11 /usr/bin/python3.12 /usr/bin/python3.13 \
 	"$HOME"/.pyenv/versions/3.12*/bin/python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3.13; do
@@ -239,7 +239,7 @@ if [ -n "$py_interps" ]; then
 	echo "($py_rounds alternated rounds, medians of the process's CPU ns per iteration; py/native = what the Python frames add" \
 		"over what the native 16-frame stack adds; target <= 1)"
 else
-	echo "python loops: skipped (no CPython 3.11 to 3.14 installed)"
+	echo "python loops: skipped (no CPython 3.11 to 3.15 installed)"
 fi
 
 # A real program: the small HTTP server under ab (fixed request count),

@@ -1,7 +1,7 @@
 /*
  * Python frames named from a trace's code records (version 5): which code
  * object of which process a frame was in, and the line its last instruction
- * belongs to, from the code's line table (the location table of CPython 3.11 to 3.14,
+ * belongs to, from the code's line table (the location table of CPython 3.11 to 3.15,
  * Objects/locations.md).  A table cut short, or an instruction past it,
  * gives no line rather than a wrong one.
  */
@@ -89,7 +89,7 @@ void st_pysyms_add(struct st_pysyms *p, const struct st_pyc *r)
 	*slot = ++p->n;
 }
 
-/* CPython's varints (3.11 to 3.14): 6 bits a byte, bit 6 says more follow. */
+/* CPython's varints (3.11 to 3.15): 6 bits a byte, bit 6 says more follow. */
 static bool st_varint(const uint8_t **q, const uint8_t *end, uint32_t *v)
 {
 	uint32_t val = 0;

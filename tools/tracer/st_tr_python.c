@@ -1,5 +1,5 @@
 /*
- * Python frames in the tracer's stacks (-k): CPython (3.11 to 3.14) found in a traced
+ * Python frames in the tracer's stacks (-k): CPython (3.11 to 3.15) found in a traced
  * process's objects (the executable or a libpython, from /proc/PID/maps, its
  * three symbols read from the file's dynamic symbol table), then at each
  * stack the stopped thread's frames read from the process's memory by the
@@ -61,7 +61,7 @@ void st_tr_python_object(struct st_tr_proc *p, int fd, uint64_t bias, const char
 			snprintf(which, sizeof which, "3.%u", (unsigned)(version >> 16 & 0xff));
 		if (!version_said && !off_said)
 			fprintf(stderr, "socktrace: %s is CPython %s, not one socktrace reads "
-					"(3.11 to 3.14, with the GIL): its stacks show native frames only\n",
+					"(3.11 to 3.15, with the GIL): its stacks show native frames only\n",
 				path, which);
 		version_said = true;
 		return;

@@ -47,7 +47,7 @@ struct st_tr_proc {
 	unsigned refs;	  /* thread entries naming it */
 	unsigned files_epoch; /* counts unshare(CLONE_FILES) calls seen in it */
 	bool label_asked, label_same; /* its LSM label is the tracer's (st_tr_emulate.c) */
-	/* CPython (3.11 to 3.14) in it (-k): found in its objects at its first stack */
+	/* CPython (3.11 to 3.15) in it (-k): found in its objects at its first stack */
 	bool py_looked;
 	uint32_t py_version;
 	struct st_py_layout py_layout;
