@@ -110,6 +110,9 @@ extern struct st_py_where {
 	uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
 	uint32_t version;          /* PY_VERSION_HEX */
 	struct st_py_layout layout; /* its version's */
+	/* PyGILState_GetThisThreadState: where the layout does not say where
+	 * the thread-state key is (3.13+), the function that reads it */
+	uint64_t (*this_tstate)(void);
 } st_py_where;
 void st_python_init(void);
 struct dl_phdr_info;

@@ -64,8 +64,10 @@ static int st_py_scratch_busy;
  * CPython installs for SIGINT) sends the event to the read-by-system-call
  * path, as does a native stack too short to show the interpreter frame.
  * The thread state comes from CPython's own thread-local key (what
- * PyGILState_GetThisThreadState reads), checked by thread id.  3.13 keeps
- * the key where its debug table does not say: it takes the other path.
+ * PyGILState_GetThisThreadState reads), checked by thread id.  From 3.13
+ * the key is where the debug table does not say, so that function itself
+ * is called: it reads the key and nothing else (no allocation, no GIL, no
+ * Python code), as the GIL-less call it is made for requires.
  */
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000 /* the kernel's; glibc sets it and keeps it to itself */
@@ -106,12 +108,18 @@ static uint64_t st_py_load(uint64_t addr)
 /* The calling thread's state, from CPython's thread-local key; 0 none. */
 static uint64_t st_py_tstate_direct(const struct st_py_layout *l)
 {
-	const uint8_t *tss = (const uint8_t *)(uintptr_t)(st_py_where.runtime + l->runtime_auto_tss);
-	int initialized;
-	pthread_key_t key;
-	memcpy(&initialized, tss + ST_PY_TSS_INITIALIZED, sizeof initialized);
-	memcpy(&key, tss + ST_PY_TSS_KEY, sizeof key);
-	uint64_t t = initialized ? (uint64_t)(uintptr_t)pthread_getspecific(key) : 0;
+	uint64_t t = 0;
+	if (l->runtime_auto_tss != ST_PY_NONE) {
+		const uint8_t *tss =
+			(const uint8_t *)(uintptr_t)(st_py_where.runtime + l->runtime_auto_tss);
+		int initialized;
+		pthread_key_t key;
+		memcpy(&initialized, tss + ST_PY_TSS_INITIALIZED, sizeof initialized);
+		memcpy(&key, tss + ST_PY_TSS_KEY, sizeof key);
+		t = initialized ? (uint64_t)(uintptr_t)pthread_getspecific(key) : 0;
+	} else if (st_py_where.this_tstate != NULL) {
+		t = st_py_where.this_tstate();
+	}
 	if (t == 0 || st_py_load(t + l->tstate_thread_id) != (uint64_t)pthread_self())
 		return 0;
 	return t;
@@ -121,7 +129,7 @@ static uint64_t st_py_tstate_direct(const struct st_py_layout *l)
 static int st_py_frames_direct(const struct st_py_target *self, struct st_py_frame *out, int max)
 {
 	const struct st_py_layout *l = self->layout;
-	uint64_t t = l->runtime_auto_tss == ST_PY_NONE ? 0 : st_py_tstate_direct(l);
+	uint64_t t = st_py_tstate_direct(l);
 	if (t == 0)
 		return -1;
 	uint64_t frame = st_py_load(t + l->tstate_frame);

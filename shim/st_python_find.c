@@ -26,6 +26,7 @@ static bool st_python_take(uint32_t version, uintptr_t runtime, uintptr_t eval, 
 		return false;
 	st_py_where.version = version;
 	st_py_where.runtime = runtime;
+	st_py_where.this_tstate = NULL;
 	st_py_where.eval_lo = eval;
 	st_py_where.eval_hi = eval + eval_size;
 	return true;
@@ -69,6 +70,7 @@ static void st_python_find(void *handle)
 		st_python_say_unread((uint32_t)*version);
 		return;
 	}
+	st_py_where.this_tstate = (uint64_t (*)(void))dlsym(handle, "PyGILState_GetThisThreadState");
 	st_python_on = true;
 }
 
@@ -101,7 +103,11 @@ void st_python_consider(const struct dl_phdr_info *info)
 	if (version == NULL || runtime == NULL || eval == NULL || eval->st_size == 0)
 		return;
 	const unsigned long *v = (const unsigned long *)(d.base + version->st_value);
-	if (st_python_take((uint32_t)*v, d.base + runtime->st_value, d.base + eval->st_value,
-			   eval->st_size))
-		__atomic_store_n(&st_python_on, true, __ATOMIC_RELEASE);
+	const Elf64_Sym *this_tstate = st_dyn_lookup(&d, "PyGILState_GetThisThreadState");
+	if (!st_python_take((uint32_t)*v, d.base + runtime->st_value, d.base + eval->st_value,
+			    eval->st_size))
+		return;
+	if (this_tstate != NULL)
+		st_py_where.this_tstate = (uint64_t (*)(void))(d.base + this_tstate->st_value);
+	__atomic_store_n(&st_python_on, true, __ATOMIC_RELEASE);
 }
