@@ -426,6 +426,12 @@ Test(jit, interpreted_java_methods_are_named_with_their_lines)
 		cr_assert_eq(h_run(&r, NULL, argv_c, NULL, 60), 0, "%s", r.err);
 		cr_assert_not_null(strstr(r.out, "Dial.dial"), "%s: -c names the program's own method:\n%s",
 				   argv[2], r.out);
+		const char *argv_json[] = {dump, "--json", trace, NULL};
+		cr_assert_eq(h_run(&r, NULL, argv_json, NULL, 60), 0, "%s", r.err);
+		cr_assert_not_null(strstr(r.out, "\"java\":true,"), "%s: --json marks Java frames", argv[2]);
+		cr_assert_not_null(strstr(r.out, "\"sym\":\"Dial.dial\",\"off\":0,\"obj\":null,"
+						 "\"file\":\"Dial.java\",\"line\":5}"),
+				   "%s: --json gives the method's file and line", argv[2]);
 	}
 }
 

@@ -109,7 +109,9 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 				fputs(",\"line\":null}", out);
 			continue;
 		}
-		fprintf(out, "{%s\"ip\":\"0x%llx\",\"sym\":", f.jit ? "\"jit\":true," : "",
+		/* a Java method the interpreter ran: "ip" is its synthetic address */
+		fprintf(out, "{%s\"ip\":\"0x%llx\",\"sym\":",
+			f.java ? "\"jit\":true,\"java\":true," : f.jit ? "\"jit\":true," : "",
 			(unsigned long long)f.ip);
 		st_json_cstr(out, f.sym);
 		fprintf(out, ",\"off\":%llu,\"obj\":", (unsigned long long)f.off);
