@@ -238,6 +238,24 @@ if [ -n "$py_interps" ]; then
 	done
 	echo "($py_rounds alternated rounds, medians of the process's CPU ns per iteration; py/native = what the Python frames add" \
 		"over what the native 16-frame stack adds; target <= 1)"
+	# The same question asked inside one run, where the machine's drift
+	# cannot weigh on one side: the CPU samples in the Python walk against
+	# those in libunwind, on the connect loop with -k 16 (perf's software
+	# clock; this VM has no hardware counters).
+	if command -v perf >/dev/null 2>&1; then
+		for py in $py_interps; do
+			v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+			rm -f "$dir/p.trace"
+			SOCKTRACE_FILE="$dir/p.trace" SOCKTRACE_BACKTRACE=16 LD_PRELOAD="$lib" \
+				perf record -q -F 8000 -e cpu-clock -o "$dir/py.perf" -- taskset -c 0 "$py" \
+				"$pyloop" connect 20000 >/dev/null 2>&1 || continue
+			perf report -i "$dir/py.perf" --no-children --sort dso,sym 2>/dev/null | grep '%' |
+				grep -v '^#' | awk -v v="$v" '{p = $1; sub("%", "", p)}
+				/libunwind|_ULx86_64|_Ux86_64/ {u += p} /st_py|PyGILState_GetThisThreadState/ {y += p}
+				END {printf "%s connect loop, one run: Python walk %.1f%% of CPU samples, libunwind %.1f%%: py/native %.2f\n",
+					v, y, u, (u > 0 ? y / u : 0)}'
+		done
+	fi
 else
 	echo "python loops: skipped (no CPython 3.11 to 3.15 installed)"
 fi
