@@ -915,137 +915,70 @@ Test(python, the_layout_is_cpython_312s)
 		"EQ(FRAME_OWNED_BY_CSTACK, ST_PY_OWNED_BY_CSTACK);\n");
 }
 
-/* 3.13's debug offsets table: where each field read is in it, and the
- * values derived from it hold in 3.13's own structures. */
+/* A debug offsets table (3.13 and later): where each field read is in it
+ * (P(FIELD): that version's ST_PYDBG*_FIELD), and the values derived from
+ * it hold in the version's own structures. */
+#define PY_LAYOUT_DEBUG_TABLE                                                         \
+	"#define D(f) offsetof(_Py_DebugOffsets, f)\n"                               \
+	"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"                         \
+	"EQ(D(cookie), ST_PYDBG_COOKIE);\n"                                          \
+	"EQ(D(version), ST_PYDBG_VERSION);\n"                                        \
+	"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"                            \
+	"EQ(D(runtime_state.interpreters_head), P(RUNTIME_INTERP_HEAD));\n"          \
+	"EQ(D(interpreter_state.threads_head), P(INTERP_THREADS_HEAD));\n"           \
+	"EQ(D(thread_state.next), P(TSTATE_NEXT));\n"                                \
+	"EQ(D(thread_state.current_frame), P(TSTATE_CURRENT_FRAME));\n"              \
+	"EQ(D(thread_state.thread_id), P(TSTATE_THREAD_ID));\n"                      \
+	"EQ(D(thread_state.native_thread_id), P(TSTATE_NATIVE_THREAD_ID));\n"        \
+	"EQ(D(thread_state.datastack_chunk), P(TSTATE_DATASTACK_CHUNK));\n"          \
+	"EQ(D(interpreter_frame.previous), P(FRAME_PREVIOUS));\n"                    \
+	"EQ(D(interpreter_frame.executable), P(FRAME_EXECUTABLE));\n"                \
+	"EQ(D(interpreter_frame.instr_ptr), P(FRAME_INSTR_PTR));\n"                  \
+	"EQ(D(interpreter_frame.owner), P(FRAME_OWNER));\n"                          \
+	"EQ(D(code_object.filename), P(CODE_FILENAME));\n"                           \
+	"EQ(D(code_object.qualname), P(CODE_QUALNAME));\n"                           \
+	"EQ(D(code_object.linetable), P(CODE_LINETABLE));\n"                         \
+	"EQ(D(code_object.firstlineno), P(CODE_FIRSTLINENO));\n"                     \
+	"EQ(D(code_object.co_code_adaptive), P(CODE_CODE));\n"                       \
+	"EQ(D(bytes_object.ob_size), P(BYTES_SIZE));\n"                              \
+	"EQ(D(bytes_object.ob_sval), P(BYTES_DATA));\n"                              \
+	"EQ(D(unicode_object.state), P(STR_STATE));\n"                               \
+	"EQ(D(unicode_object.length), P(STR_LENGTH));\n"                             \
+	"EQ(D(unicode_object.asciiobject_size), P(STR_ASCII_SIZE));\n"               \
+	"EQ(sizeof(_Py_DebugOffsets), P(SIZE));\n"                                   \
+	"EQ(ST_PYDBG_READ >= sizeof(_Py_DebugOffsets), 1);\n"                        \
+	"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"\
+	" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"                                    \
+	"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"\
+	" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"                                   \
+	"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
+
+/* From 3.14: the table in a header of its own, and the frame's code a
+ * tagged stack reference. */
+#define PY_LAYOUT_STACKREF                                                            \
+	"#include <internal/pycore_debug_offsets.h>\n"                               \
+	"#include <internal/pycore_interpframe_structs.h>\n"                         \
+	"#include <internal/pycore_stackref.h>\n"                                    \
+	"EQ(Py_TAG_BITS, ST_PY314_STACKREF_TAG);\n"                                  \
+	"EQ(FRAME_OWNED_BY_INTERPRETER, ST_PY_OWNED_BY_CSTACK);\n"
+
 Test(python, the_debug_table_is_cpython_313s)
 {
-	py_layout_check("3.13",
-		PY_LAYOUT_COMMON
-		"#define D(f) offsetof(_Py_DebugOffsets, f)\n"
-		"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"
-		"EQ(D(cookie), ST_PYDBG_COOKIE);\n"
-		"EQ(D(version), ST_PYDBG_VERSION);\n"
-		"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"
-		"EQ(D(runtime_state.interpreters_head), ST_PYDBG_RUNTIME_INTERP_HEAD);\n"
-		"EQ(D(interpreter_state.threads_head), ST_PYDBG_INTERP_THREADS_HEAD);\n"
-		"EQ(D(thread_state.next), ST_PYDBG_TSTATE_NEXT);\n"
-		"EQ(D(thread_state.current_frame), ST_PYDBG_TSTATE_CURRENT_FRAME);\n"
-		"EQ(D(thread_state.thread_id), ST_PYDBG_TSTATE_THREAD_ID);\n"
-		"EQ(D(thread_state.native_thread_id), ST_PYDBG_TSTATE_NATIVE_THREAD_ID);\n"
-		"EQ(D(thread_state.datastack_chunk), ST_PYDBG_TSTATE_DATASTACK_CHUNK);\n"
-		"EQ(D(interpreter_frame.previous), ST_PYDBG_FRAME_PREVIOUS);\n"
-		"EQ(D(interpreter_frame.executable), ST_PYDBG_FRAME_EXECUTABLE);\n"
-		"EQ(D(interpreter_frame.instr_ptr), ST_PYDBG_FRAME_INSTR_PTR);\n"
-		"EQ(D(interpreter_frame.owner), ST_PYDBG_FRAME_OWNER);\n"
-		"EQ(D(code_object.filename), ST_PYDBG_CODE_FILENAME);\n"
-		"EQ(D(code_object.qualname), ST_PYDBG_CODE_QUALNAME);\n"
-		"EQ(D(code_object.linetable), ST_PYDBG_CODE_LINETABLE);\n"
-		"EQ(D(code_object.firstlineno), ST_PYDBG_CODE_FIRSTLINENO);\n"
-		"EQ(D(code_object.co_code_adaptive), ST_PYDBG_CODE_CODE);\n"
-		"EQ(D(bytes_object.ob_size), ST_PYDBG_BYTES_SIZE);\n"
-		"EQ(D(bytes_object.ob_sval), ST_PYDBG_BYTES_DATA);\n"
-		"EQ(D(unicode_object.state), ST_PYDBG_STR_STATE);\n"
-		"EQ(D(unicode_object.length), ST_PYDBG_STR_LENGTH);\n"
-		"EQ(D(unicode_object.asciiobject_size), ST_PYDBG_STR_ASCII_SIZE);\n"
-		"EQ(sizeof(_Py_DebugOffsets), ST_PYDBG_SIZE);\n"
-		"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"
-		" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"
-		"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"
-		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
-		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
-		"EQ(FRAME_OWNED_BY_CSTACK, ST_PY_OWNED_BY_CSTACK);\n");
+	py_layout_check("3.13", PY_LAYOUT_COMMON "#define P(x) ST_PYDBG_##x\n" PY_LAYOUT_DEBUG_TABLE
+				"EQ(FRAME_OWNED_BY_CSTACK, ST_PY_OWNED_BY_CSTACK);\n");
 }
 
-/* 3.14's debug offsets table, longer than 3.13's: where each field read is
- * in it, and what is derived from it holds in 3.14's structures.  Debian
- * bookworm has no 3.14: $SOCKTRACE_TEST_PYINCLUDE names its headers (forky's
- * libpython3.14-dev, unpacked, here). */
+/* Debian bookworm has neither 3.14 nor 3.15: $SOCKTRACE_TEST_PYINCLUDE names
+ * their headers (forky's libpython3.1x-dev, unpacked: docs/TESTING.md). */
 Test(python, the_debug_table_is_cpython_314s)
 {
-	py_layout_check("3.14",
-		PY_LAYOUT_COMMON
-		"#include <internal/pycore_debug_offsets.h>\n"
-		"#include <internal/pycore_interpframe_structs.h>\n"
-		"#include <internal/pycore_stackref.h>\n"
-		"#define D(f) offsetof(_Py_DebugOffsets, f)\n"
-		"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"
-		"EQ(D(cookie), ST_PYDBG_COOKIE);\n"
-		"EQ(D(version), ST_PYDBG_VERSION);\n"
-		"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"
-		"EQ(D(runtime_state.interpreters_head), ST_PYDBG314_RUNTIME_INTERP_HEAD);\n"
-		"EQ(D(interpreter_state.threads_head), ST_PYDBG314_INTERP_THREADS_HEAD);\n"
-		"EQ(D(thread_state.next), ST_PYDBG314_TSTATE_NEXT);\n"
-		"EQ(D(thread_state.current_frame), ST_PYDBG314_TSTATE_CURRENT_FRAME);\n"
-		"EQ(D(thread_state.thread_id), ST_PYDBG314_TSTATE_THREAD_ID);\n"
-		"EQ(D(thread_state.native_thread_id), ST_PYDBG314_TSTATE_NATIVE_THREAD_ID);\n"
-		"EQ(D(thread_state.datastack_chunk), ST_PYDBG314_TSTATE_DATASTACK_CHUNK);\n"
-		"EQ(D(interpreter_frame.previous), ST_PYDBG314_FRAME_PREVIOUS);\n"
-		"EQ(D(interpreter_frame.executable), ST_PYDBG314_FRAME_EXECUTABLE);\n"
-		"EQ(D(interpreter_frame.instr_ptr), ST_PYDBG314_FRAME_INSTR_PTR);\n"
-		"EQ(D(interpreter_frame.owner), ST_PYDBG314_FRAME_OWNER);\n"
-		"EQ(D(code_object.filename), ST_PYDBG314_CODE_FILENAME);\n"
-		"EQ(D(code_object.qualname), ST_PYDBG314_CODE_QUALNAME);\n"
-		"EQ(D(code_object.linetable), ST_PYDBG314_CODE_LINETABLE);\n"
-		"EQ(D(code_object.firstlineno), ST_PYDBG314_CODE_FIRSTLINENO);\n"
-		"EQ(D(code_object.co_code_adaptive), ST_PYDBG314_CODE_CODE);\n"
-		"EQ(D(bytes_object.ob_size), ST_PYDBG314_BYTES_SIZE);\n"
-		"EQ(D(bytes_object.ob_sval), ST_PYDBG314_BYTES_DATA);\n"
-		"EQ(D(unicode_object.state), ST_PYDBG314_STR_STATE);\n"
-		"EQ(D(unicode_object.length), ST_PYDBG314_STR_LENGTH);\n"
-		"EQ(D(unicode_object.asciiobject_size), ST_PYDBG314_STR_ASCII_SIZE);\n"
-		"EQ(sizeof(_Py_DebugOffsets), ST_PYDBG314_SIZE);\n"
-		"EQ(ST_PYDBG_READ >= sizeof(_Py_DebugOffsets), 1);\n"
-		"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"
-		" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"
-		"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"
-		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
-		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
-		"EQ(Py_TAG_BITS, ST_PY314_STACKREF_TAG);\n"
-		"EQ(FRAME_OWNED_BY_INTERPRETER, ST_PY_OWNED_BY_CSTACK);\n"
-		"EQ(FRAME_OWNED_BY_CSTACK > ST_PY_OWNED_BY_CSTACK, 1);\n");
+	py_layout_check("3.14", PY_LAYOUT_COMMON PY_LAYOUT_STACKREF "#define P(x) ST_PYDBG314_##x\n"
+				PY_LAYOUT_DEBUG_TABLE
+				"EQ(FRAME_OWNED_BY_CSTACK > ST_PY_OWNED_BY_CSTACK, 1);\n");
 }
 
-/* 3.15's debug offsets table, longer than 3.14's. */
 Test(python, the_debug_table_is_cpython_315s)
 {
-	py_layout_check("3.15",
-		PY_LAYOUT_COMMON
-		"#include <internal/pycore_debug_offsets.h>\n"
-		"#include <internal/pycore_interpframe_structs.h>\n"
-		"#include <internal/pycore_stackref.h>\n"
-		"#define D(f) offsetof(_Py_DebugOffsets, f)\n"
-		"EQ(offsetof(_PyRuntimeState, debug_offsets), 0);\n"
-		"EQ(D(cookie), ST_PYDBG_COOKIE);\n"
-		"EQ(D(version), ST_PYDBG_VERSION);\n"
-		"EQ(D(free_threaded), ST_PYDBG_FREE_THREADED);\n"
-		"EQ(D(runtime_state.interpreters_head), ST_PYDBG315_RUNTIME_INTERP_HEAD);\n"
-		"EQ(D(interpreter_state.threads_head), ST_PYDBG315_INTERP_THREADS_HEAD);\n"
-		"EQ(D(thread_state.next), ST_PYDBG315_TSTATE_NEXT);\n"
-		"EQ(D(thread_state.current_frame), ST_PYDBG315_TSTATE_CURRENT_FRAME);\n"
-		"EQ(D(thread_state.thread_id), ST_PYDBG315_TSTATE_THREAD_ID);\n"
-		"EQ(D(thread_state.native_thread_id), ST_PYDBG315_TSTATE_NATIVE_THREAD_ID);\n"
-		"EQ(D(thread_state.datastack_chunk), ST_PYDBG315_TSTATE_DATASTACK_CHUNK);\n"
-		"EQ(D(interpreter_frame.previous), ST_PYDBG315_FRAME_PREVIOUS);\n"
-		"EQ(D(interpreter_frame.executable), ST_PYDBG315_FRAME_EXECUTABLE);\n"
-		"EQ(D(interpreter_frame.instr_ptr), ST_PYDBG315_FRAME_INSTR_PTR);\n"
-		"EQ(D(interpreter_frame.owner), ST_PYDBG315_FRAME_OWNER);\n"
-		"EQ(D(code_object.filename), ST_PYDBG315_CODE_FILENAME);\n"
-		"EQ(D(code_object.qualname), ST_PYDBG315_CODE_QUALNAME);\n"
-		"EQ(D(code_object.linetable), ST_PYDBG315_CODE_LINETABLE);\n"
-		"EQ(D(code_object.firstlineno), ST_PYDBG315_CODE_FIRSTLINENO);\n"
-		"EQ(D(code_object.co_code_adaptive), ST_PYDBG315_CODE_CODE);\n"
-		"EQ(D(bytes_object.ob_size), ST_PYDBG315_BYTES_SIZE);\n"
-		"EQ(D(bytes_object.ob_sval), ST_PYDBG315_BYTES_DATA);\n"
-		"EQ(D(unicode_object.state), ST_PYDBG315_STR_STATE);\n"
-		"EQ(D(unicode_object.length), ST_PYDBG315_STR_LENGTH);\n"
-		"EQ(D(unicode_object.asciiobject_size), ST_PYDBG315_STR_ASCII_SIZE);\n"
-		"EQ(sizeof(_Py_DebugOffsets), ST_PYDBG315_SIZE);\n"
-		"EQ(ST_PYDBG_READ >= sizeof(_Py_DebugOffsets), 1);\n"
-		"EQ(offsetof(PyThreadState, datastack_top) - offsetof(PyThreadState, datastack_chunk),"
-		" ST_PY313_DATASTACK_TOP_AFTER_CHUNK);\n"
-		"EQ(offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),"
-		" ST_PY313_FIRSTTRACEABLE_BEFORE_CODE);\n"
-		"EQ(sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), ST_PY313_LATIN1_AFTER_ASCII);\n"
-		"EQ(Py_TAG_BITS, ST_PY314_STACKREF_TAG);\n"
-		"EQ(FRAME_OWNED_BY_INTERPRETER, ST_PY_OWNED_BY_CSTACK);\n");
+	py_layout_check("3.15", PY_LAYOUT_COMMON PY_LAYOUT_STACKREF "#define P(x) ST_PYDBG315_##x\n"
+				PY_LAYOUT_DEBUG_TABLE);
 }
