@@ -247,3 +247,30 @@ Test(stacks, libunwind_takes_no_low_fd)
 		rest = strchr(rest + 1, ' ') ? strchr(rest + 1, ' ') : "";
 	}
 }
+
+/* A program run by naming the dynamic loader ("ld.so PROGRAM"): its frames
+ * are named from the program, not from the loader that /proc/self/exe
+ * names, and not said to be of a changed object; its process record names
+ * the program. */
+Test(stacks, a_program_run_by_its_loader_is_named)
+{
+	const char *loader = "/lib64/ld-linux-x86-64.so.2";
+	if (access(loader, X_OK) != 0)
+		cr_skip_test("no %s", loader);
+	static struct h_run r;
+	const char *envv[] = {"SOCKTRACE_BACKTRACE=16", NULL};
+	const char *argv[] = {loader, prog, "main", NULL};
+	cr_assert_eq(h_run(&r, trace, argv, envv, 50), 0, "%s", r.err);
+	struct named nm;
+	name_connect(&nm);
+	const char *want[] = {"inner", "outer", "main", NULL};
+	expect_chain(&nm, want);
+	cr_expect(strstr(nm.obj[0], "stackprog") != NULL, "%s", nm.obj[0]);
+	cr_expect(!nm.changed[0], "the program's frame said to be of a changed object");
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_geq(t.nprocs, 1);
+	cr_expect(memmem(t.procs[0].exe, t.procs[0].exe_len, "stackprog", 9) != NULL,
+		  "process record: %.*s", (int)t.procs[0].exe_len, t.procs[0].exe);
+	st_trace_free(&t);
+}
