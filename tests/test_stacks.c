@@ -273,4 +273,12 @@ Test(stacks, a_program_run_by_its_loader_is_named)
 	cr_expect(memmem(t.procs[0].exe, t.procs[0].exe_len, "stackprog", 9) != NULL,
 		  "process record: %.*s", (int)t.procs[0].exe_len, t.procs[0].exe);
 	st_trace_free(&t);
+	/* and the views call it by its name, not the loader's (argv[0]) */
+	char dump[256];
+	h_path(dump, sizeof dump, "socktrace-dump");
+	static struct h_run d;
+	const char *dargv[] = {dump, "-n", "--stats", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, dargv, NULL, 30), 0, "%s", d.err);
+	cr_expect(strstr(d.out, " stackprog ") != NULL && strstr(d.out, "ld-linux") == NULL, "%s",
+		  d.out);
 }

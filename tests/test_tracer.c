@@ -1089,3 +1089,39 @@ Test(tracer, a_tracer_killed_at_any_moment_leaves_a_readable_trace)
 		st_trace_free(&t);
 	}
 }
+
+/* A program run by naming its loader ("ld.so [OPTIONS] PROGRAM"): the
+ * process record names the program, not the loader (/proc/PID/exe then),
+ * and the views call it by its name, with loader options before it. */
+static void tr_expect_run_by_loader(const char *const *args)
+{
+	static struct h_run r;
+	unlink(trace);
+	cr_assert_eq(tr_launch(&r, args), 0, "%s", r.err);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_geq(t.nprocs, 1);
+	const struct st_proc *last = &t.procs[t.nprocs - 1];
+	cr_expect(memmem(last->exe, last->exe_len, "/progs/stackprog", 16) != NULL,
+		  "process record: %.*s", (int)last->exe_len, last->exe);
+	st_trace_free(&t);
+	static struct h_run d;
+	const char *argv[] = {dump, "-n", "--stats", trace, NULL};
+	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+	cr_expect(strstr(d.out, " stackprog ") != NULL, "%s", d.out);
+	cr_expect(strstr(d.out, "ld-linux") == NULL, "%s", d.out);
+}
+
+Test(tracer, a_program_run_by_its_loader_is_named)
+{
+	const char *loader = "/lib64/ld-linux-x86-64.so.2";
+	if (access(loader, X_OK) != 0)
+		cr_skip_test("no %s", loader);
+	char prog[256];
+	h_path(prog, sizeof prog, "progs/stackprog");
+	tr_expect_run_by_loader((const char *[]){"-q", "--ptrace", "-o", trace, loader, prog,
+						 "main", NULL});
+	tr_expect_run_by_loader((const char *[]){"-q", "--ptrace", "-o", trace, loader,
+						 "--library-path", "/nonexistent", "--inhibit-cache",
+						 prog, "main", NULL});
+}

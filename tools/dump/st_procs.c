@@ -117,6 +117,28 @@ const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev
 	return *st_catalog_slot(&d->procs, ev->pid);
 }
 
+/* The last component of s[0..*n), its length in *n. */
+static const char *st_proc_base(const char *s, size_t *n)
+{
+	const char *slash = memrchr(s, '/', *n);
+	if (slash == NULL)
+		return s;
+	*n -= (size_t)(slash + 1 - s);
+	return slash + 1;
+}
+
+/* Whether argv[0] names the dynamic loader (ld-linux-x86-64.so.2, ld.so)
+ * while the record's program is another file: a program run as "ld.so
+ * PROGRAM", whose record names PROGRAM (both front-ends find it). */
+static bool st_proc_run_by_loader(const char *arg0, size_t arg0_len, const char *exe,
+				  size_t exe_len)
+{
+	bool loader = (arg0_len > 3 && memcmp(arg0, "ld-", 3) == 0 &&
+		       memmem(arg0, arg0_len, ".so", 3) != NULL) ||
+		      (arg0_len == 5 && memcmp(arg0, "ld.so", 5) == 0);
+	return loader && exe_len > 0 && (exe_len != arg0_len || memcmp(exe, arg0, exe_len) != 0);
+}
+
 void st_proc_name(const struct st_proc *p, char *buf, size_t size)
 {
 	if (p == NULL || (p->exe_len == 0 && p->cmd_len == 0)) {
@@ -125,16 +147,11 @@ void st_proc_name(const struct st_proc *p, char *buf, size_t size)
 	}
 	/* argv[0], as ps names it: a program run through a symlink
 	 * (redis-server -> redis-check-rdb) keeps the name it was run by. */
-	const char *s = p->cmd;
-	size_t n = strnlen(p->cmd, p->cmd_len);
-	if (n == 0) {
-		s = p->exe;
-		n = p->exe_len;
-	}
-	const char *slash = memrchr(s, '/', n);
-	if (slash) {
-		n -= (size_t)(slash + 1 - s);
-		s = slash + 1;
+	size_t n = strnlen(p->cmd, p->cmd_len), exe_n = p->exe_len;
+	const char *s = st_proc_base(p->cmd, &n), *exe = st_proc_base(p->exe, &exe_n);
+	if (n == 0 || st_proc_run_by_loader(s, n, exe, exe_n)) {
+		s = exe;
+		n = exe_n;
 	}
 	snprintf(buf, size, "%.*s", (int)n, s);
 }

@@ -215,6 +215,8 @@ void st_tr_proc_record(struct st_tr_proc *p, pid_t tid)
 	if (exe_len < 0)
 		exe_len = 0;
 	size_t cmd_len = st_tr_proc_file(p->pid, "cmdline", cmd, sizeof cmd);
+	if (st_tr_loader_program(p->pid, cmd, cmd_len, exe, sizeof exe))
+		exe_len = (ssize_t)strlen(exe);
 	if (gethostname(host, sizeof host) != 0)
 		host[0] = '\0';
 	host[sizeof host - 1] = '\0';

@@ -154,4 +154,8 @@ void st_tr_java_forget(struct st_tr_proc *p); /* exec: another program */
  * dynamic symbol table (0 for those it lacks); false when it has none. */
 bool st_tr_dynsyms(int fd, const char *const *names, int n, uint64_t *values, uint64_t *sizes);
 
+/* st_tr_loaderrun.c: when pid is glibc's loader running a program named in
+ * its command line (cmd, NUL-separated), that program's real path in out. */
+bool st_tr_loader_program(pid_t pid, const char *cmd, size_t cmd_len, char *out, size_t size);
+
 #endif
