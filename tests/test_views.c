@@ -398,3 +398,35 @@ Test(views, two_views_at_once_are_refused)
 	run_dump(&r, go, 2);
 	cr_assert_not_null(strstr(r.err, "--graph and --otlp are two views"), "%s", r.err);
 }
+
+/* A process title a program wrote over its arguments (nginx's "nginx:
+ * worker process", sshd's "sshd: root@pts/0") is its name whole: the part
+ * after its last '/' is not a file name.  In a text table it is cut to the
+ * column; a path keeps only its last part. */
+Test(views, a_process_title_is_named_whole)
+{
+	if (access("/bin/bash", X_OK) != 0)
+		cr_skip_test("no bash for exec -a");
+	static struct h_run r;
+	char script[600];
+	snprintf(script, sizeof script, "exec -a 'svc: pool/7 idle' %s refused", sockops);
+	const char *argv[] = {"/bin/bash", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *json[] = {"--stats", "--json", trace, NULL};
+	run_dump(&r, json, 0);
+	cr_expect_not_null(strstr(r.out, "\"program\":\"svc: pool/7 idle\""), "%s", r.out);
+	const char *text[] = {"-n", "--stats", trace, NULL};
+	run_dump(&r, text, 0);
+	cr_expect_not_null(strstr(r.out, " svc: pool/7 idle "), "%s", r.out);
+	snprintf(script, sizeof script,
+		 "exec -a 'svc: a long title naming /etc/svc.conf' %s refused", sockops);
+	unlink(trace);
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	run_dump(&r, text, 0);
+	cr_expect_not_null(strstr(r.out, " svc: a long tit... "), "%s", r.out);
+	snprintf(script, sizeof script, "exec -a ./bin/a-path %s refused", sockops);
+	unlink(trace);
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	run_dump(&r, json, 0);
+	cr_expect_not_null(strstr(r.out, "\"program\":\"a-path\""), "%s", r.out);
+}

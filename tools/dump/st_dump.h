@@ -141,6 +141,8 @@ const struct st_proc *st_service_of(const struct st_dump *d, const struct st_pro
 void st_proc_name(const struct st_proc *p, char *buf, size_t size);
 /* The same, control bytes escaped: for text output. */
 void st_proc_label(const struct st_proc *p, char *buf, size_t size);
+/* The label cut to width columns ("..." at the end) for a text table. */
+void st_proc_label_fit(const struct st_proc *p, char *buf, size_t size, size_t width);
 
 /* Frame i of ev, named. */
 /* frame i of ev, native or Python: the slots it takes (1, or 2 for Python) */

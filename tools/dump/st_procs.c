@@ -127,6 +127,13 @@ static const char *st_proc_base(const char *s, size_t *n)
 	return slash + 1;
 }
 
+/* Whether argv[0] is a process title rather than a path: words, and not
+ * begun as a path is ('/', '.'). */
+static bool st_proc_is_title(const char *arg0, size_t n)
+{
+	return n > 0 && arg0[0] != '/' && arg0[0] != '.' && memchr(arg0, ' ', n) != NULL;
+}
+
 /* Whether argv[0] names the dynamic loader (ld-linux-x86-64.so.2, ld.so)
  * while the record's program is another file: a program run as "ld.so
  * PROGRAM", whose record names PROGRAM (both front-ends find it). */
@@ -146,9 +153,13 @@ void st_proc_name(const struct st_proc *p, char *buf, size_t size)
 		return;
 	}
 	/* argv[0], as ps names it: a program run through a symlink
-	 * (redis-server -> redis-check-rdb) keeps the name it was run by. */
+	 * (redis-server -> redis-check-rdb) keeps the name it was run by.  A
+	 * title a program wrote over its arguments ("nginx: master process
+	 * nginx -c /etc/nginx.conf", "sshd: root@pts/0") is shown whole: its
+	 * last '/' does not start a file name. */
 	size_t n = strnlen(p->cmd, p->cmd_len), exe_n = p->exe_len;
-	const char *s = st_proc_base(p->cmd, &n), *exe = st_proc_base(p->exe, &exe_n);
+	const char *s = st_proc_is_title(p->cmd, n) ? p->cmd : st_proc_base(p->cmd, &n);
+	const char *exe = st_proc_base(p->exe, &exe_n);
 	if (n == 0 || st_proc_run_by_loader(s, n, exe, exe_n)) {
 		s = exe;
 		n = exe_n;
@@ -161,6 +172,13 @@ void st_proc_label(const struct st_proc *p, char *buf, size_t size)
 	char raw[256];
 	st_proc_name(p, raw, sizeof raw);
 	st_escape(buf, size, raw, strlen(raw));
+}
+
+void st_proc_label_fit(const struct st_proc *p, char *buf, size_t size, size_t width)
+{
+	st_proc_label(p, buf, size);
+	if (width >= 4 && width < size && strlen(buf) > width)
+		memcpy(buf + width - 3, "...", 4);
 }
 
 unsigned st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i,

@@ -509,7 +509,7 @@ static const char *st_slow_program(const struct st_dump *d, const struct st_slow
 	struct st_ev probe = {.pid = s->pid, .file = s->file, .ts = s->ts};
 	const struct st_proc *proc = st_proc_of(d, &probe);
 	if (escaped)
-		st_proc_label(proc, buf, size);
+		st_proc_label_fit(proc, buf, size, 18); /* a text table's column */
 	else
 		st_proc_name(proc, buf, size);
 	return buf;

@@ -677,7 +677,7 @@ static void st_side_text(struct st_dump *d, FILE *out, const struct st_end *e, b
 		return;
 	}
 	char name[64], who[192], ep[256], host[96];
-	st_proc_label(e->proc, name, sizeof name);
+	st_proc_label_fit(e->proc, name, sizeof name, 21);
 	if (d->many_hosts && e->proc && e->proc->host_len) {
 		st_escape(host, sizeof host, e->proc->host, e->proc->host_len);
 		snprintf(who, sizeof who, "%s[%u]@%s", name, e->ev->pid, host);

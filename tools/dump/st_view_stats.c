@@ -210,7 +210,7 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 	for (size_t i = 0; i < s->nprocs; i++) {
 		char name[64];
 		const struct st_proc *proc = st_pcount_proc(d, &s->procs[i]);
-		st_proc_label(proc, name, sizeof name);
+		st_proc_label_fit(proc, name, sizeof name, 18);
 		fprintf(out, "%-8u %-18s %8zu %8zu  %s\n", s->procs[i].pid, name, s->procs[i].events,
 			s->procs[i].failed, st_recorded_by(proc));
 	}
