@@ -461,3 +461,43 @@ Test(format, a_line_longer_than_its_buffer_is_written_whole_and_in_order)
 	cr_assert(memcmp(got, expect, n) == 0, "%.80s", got);
 	free(got);
 }
+
+/* The views' numbers, written two digits at a time after a digit count
+ * from the bit length: every power of ten and its neighbours, both ends of
+ * 64 bits, negatives, and zero-padded widths, against printf. */
+Test(format, numbers_print_as_printf_prints_them)
+{
+	char *got = NULL;
+	size_t got_len = 0;
+	FILE *f = open_memstream(&got, &got_len);
+	cr_assert_not_null(f);
+	static char expect[16384];
+	size_t n = 0;
+	struct st_line l;
+	st_line_init(&l, f);
+	uint64_t p = 1;
+	for (int d = 0; d < 20; d++, p *= 10) {
+		const uint64_t near[] = {p - 1, p, p + 1, p * 2 + 7};
+		for (int k = 0; k < 4; k++) {
+			st_line_u(&l, near[k]);
+			st_line_c(&l, ' ');
+			n += (size_t)sprintf(expect + n, "%llu ", (unsigned long long)near[k]);
+			st_line_i(&l, -(int64_t)(near[k] / 2));
+			st_line_c(&l, ' ');
+			n += (size_t)sprintf(expect + n, "%lld ", -(long long)(near[k] / 2));
+		}
+		st_line_u_width(&l, near[1] % 1000000, 6);
+		st_line_u_width(&l, near[0] % 1000, 3);
+		n += (size_t)sprintf(expect + n, "%06llu%03llu", (unsigned long long)(near[1] % 1000000),
+				     (unsigned long long)(near[0] % 1000));
+	}
+	st_line_u(&l, UINT64_MAX);
+	st_line_i(&l, INT64_MIN);
+	n += (size_t)sprintf(expect + n, "%llu%lld", (unsigned long long)UINT64_MAX,
+			     (long long)INT64_MIN);
+	st_line_flush(&l);
+	fclose(f);
+	cr_assert_eq(got_len, n, "%s\n%s", got, expect);
+	cr_assert(memcmp(got, expect, n) == 0, "%s\n%s", got, expect);
+	free(got);
+}

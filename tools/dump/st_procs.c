@@ -277,6 +277,6 @@ void st_print_time(FILE *out, uint64_t ts)
 
 void st_line_time(struct st_line *l, uint64_t ts)
 {
-	st_line_s(l, st_time_hms(ts));
+	st_line_mem(l, st_time_hms(ts), 9); /* "HH:MM:SS." */
 	st_line_u_width(l, ts % 1000000000u / 1000u, 6);
 }

@@ -127,6 +127,17 @@ static void st_print_stack_json(FILE *out, const struct st_ev *ev, const struct 
 	fputc(']', out);
 }
 
+/* The call's name into l, its length measured once per call kind: a
+ * strlen per line was a tenth of -n's time. */
+static void st_line_op(struct st_line *l, uint8_t op)
+{
+	static size_t lens[256];
+	const char *name = st_op_name(op);
+	if (lens[op] == 0)
+		lens[op] = strlen(name);
+	st_line_mem(l, name, lens[op]);
+}
+
 /* The event's line is built in memory and written at once (st_fmt.h);
  * its stack follows through stdio. */
 static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dump *o)
@@ -140,7 +151,7 @@ static void st_print_text(FILE *out, const struct st_ev *ev, const struct st_dum
 	st_line_c(&l, '/');
 	st_line_u(&l, ev->tid);
 	st_line_c(&l, ' ');
-	st_line_s(&l, st_op_name(ev->op));
+	st_line_op(&l, ev->op);
 	st_line_c(&l, '(');
 	st_line_i(&l, accepts ? ev->listen_fd : ev->fd);
 	st_line_c(&l, ')');
@@ -175,7 +186,7 @@ static void st_print_json(FILE *out, const struct st_ev *ev, const struct st_dum
 	st_line_lit(&l, ",\"tid\":");
 	st_line_u(&l, ev->tid);
 	st_line_lit(&l, ",\"op\":\"");
-	st_line_s(&l, st_op_name(ev->op));
+	st_line_op(&l, ev->op);
 	st_line_lit(&l, "\",\"fd\":");
 	st_line_i(&l, ev->fd);
 	st_line_lit(&l, ",\"ret\":");

@@ -192,28 +192,38 @@ static uint16_t st_family(const struct st_endpoint *ep)
 	return f;
 }
 
-/* Dotted quad without inet_ntop, which formats with sprintf. */
-static void st_ipv4_text(const uint8_t *a, char *out)
+/* Dotted quad without inet_ntop, which formats with sprintf; its length. */
+static size_t st_ipv4_text(const uint8_t *a, char *out)
 {
+	const char *start = out;
 	for (int i = 0; i < 4; i++) {
 		unsigned v = a[i];
-		if (v >= 100)
+		if (v >= 100) {
 			*out++ = (char)('0' + v / 100);
-		if (v >= 10)
-			*out++ = (char)('0' + v / 10 % 10);
-		*out++ = (char)('0' + v % 10);
+			v %= 100;
+			*out++ = st_fmt_pairs[2 * v];
+			*out++ = st_fmt_pairs[2 * v + 1];
+		} else if (v >= 10) {
+			*out++ = st_fmt_pairs[2 * v];
+			*out++ = st_fmt_pairs[2 * v + 1];
+		} else {
+			*out++ = (char)('0' + v);
+		}
 		*out++ = i < 3 ? '.' : '\0';
 	}
+	return (size_t)(out - 1 - start);
 }
 
+/* The address as text in addr (its length in *addr_n) and the port of an
+ * inet or inet6 end; false for any other. */
 static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrlen,
-			  unsigned *port)
+			  size_t *addr_n, unsigned *port)
 {
 	if (ep->len >= ST_INET_SHORT_LEN && addrlen >= 16 && st_family(ep) == AF_INET) {
 		uint16_t p;
 		memcpy(&p, st_ep_sa(ep) + 2, sizeof p);
 		*port = ntohs(p);
-		st_ipv4_text(st_ep_sa(ep) + 4, addr);
+		*addr_n = st_ipv4_text(st_ep_sa(ep) + 4, addr);
 		return true;
 	}
 	struct sockaddr_storage ss = {0};
@@ -222,12 +232,14 @@ static bool st_inet_parts(const struct st_endpoint *ep, char *addr, size_t addrl
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addrlen);
 		*port = ntohs(in->sin_port);
+		*addr_n = strlen(addr);
 		return true;
 	}
 	if (ss.ss_family == AF_INET6 && ep->len >= sizeof(struct sockaddr_in6)) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)addrlen);
 		*port = ntohs(in6->sin6_port);
+		*addr_n = strlen(addr);
 		return true;
 	}
 	return false;
@@ -256,19 +268,20 @@ static char st_unix_parts(const struct st_endpoint *ep, const char **name, size_
 static bool st_endpoint_inet_text(struct st_line *l, const struct st_endpoint *ep, bool numeric)
 {
 	char addr[INET6_ADDRSTRLEN];
+	size_t addr_n;
 	unsigned port;
 	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
-	    !st_inet_parts(ep, addr, sizeof addr, &port))
+	    !st_inet_parts(ep, addr, sizeof addr, &addr_n, &port))
 		return false;
-	const char *host = addr;
-	if (!numeric) {
+	st_line_c(l, '(');
+	if (numeric) {
+		st_line_mem(l, addr, addr_n);
+	} else {
 		struct sockaddr_storage ss = {0};
 		memcpy(&ss, st_ep_sa(ep), ep->len);
 		socklen_t len = st_family(ep) == AF_INET ? sizeof(struct sockaddr_in) : ep->len;
-		host = st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr);
+		st_line_s(l, st_host_name((struct sockaddr *)&ss, len, addr, sizeof addr));
 	}
-	st_line_c(l, '(');
-	st_line_s(l, host);
 	st_line_lit(l, ", ");
 	st_line_u(l, port);
 	st_line_c(l, ')');
@@ -316,15 +329,16 @@ void st_endpoint_text_line(struct st_line *l, const struct st_endpoint *ep, bool
 static bool st_endpoint_inet_json(struct st_line *l, const struct st_endpoint *ep)
 {
 	char addr[INET6_ADDRSTRLEN];
+	size_t addr_n;
 	unsigned port;
 	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t) ||
-	    !st_inet_parts(ep, addr, sizeof addr, &port))
+	    !st_inet_parts(ep, addr, sizeof addr, &addr_n, &port))
 		return false;
 	if (st_family(ep) == AF_INET)
 		st_line_lit(l, "{\"family\":\"inet\",\"addr\":\"");
 	else
 		st_line_lit(l, "{\"family\":\"inet6\",\"addr\":\"");
-	st_line_s(l, addr);
+	st_line_mem(l, addr, addr_n);
 	st_line_lit(l, "\",\"port\":");
 	st_line_u(l, port);
 	st_line_c(l, '}');
@@ -395,10 +409,11 @@ void st_endpoint_json(FILE *out, const struct st_endpoint *ep)
 void st_endpoint_ss(FILE *out, const struct st_endpoint *ep)
 {
 	char addr[INET6_ADDRSTRLEN];
+	size_t addr_n;
 	unsigned port;
 	if (st_ep_sa(ep) == NULL || ep->len < sizeof(sa_family_t))
 		fputs("-", out);
-	else if (st_inet_parts(ep, addr, sizeof addr, &port))
+	else if (st_inet_parts(ep, addr, sizeof addr, &addr_n, &port))
 		fprintf(out, st_family(ep) == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
 	else if (st_family(ep) == AF_UNIX) {
 		const char *name;

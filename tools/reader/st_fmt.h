@@ -111,17 +111,55 @@ static inline void st_line_c(struct st_line *l, char c)
 	l->n++;
 }
 
+/* "00" to "99": numbers are written two digits per division, which halves
+ * the divisions of the views' hottest loop (times, pids, fds, ports). */
+static const char st_fmt_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* How many decimal digits v has, from its bit length (1233/4096 is just
+ * over log10(2)) and one comparison: a count by tens took 19 steps for
+ * every nanosecond time stamp of --json. */
+static inline size_t st_fmt_ndigits(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+		1000000000000ull, 10000000000000ull, 100000000000000ull,
+		1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+		1000000000000000000ull, 10000000000000000000ull};
+	if (v < 10)
+		return 1;
+	size_t t = ((size_t)(64 - __builtin_clzll(v)) * 1233) >> 12;
+	return t + 1 - (v < pow10[t]);
+}
+
+/* v's n digits written backwards from dst+n, into place: no copy of a
+ * variable length (a memcpy call per number cost more than it saved). */
+static inline void st_fmt_digits(char *dst, size_t n, uint64_t v)
+{
+	char *p = dst + n;
+	while (v >= 100) {
+		unsigned pair = (unsigned)(v % 100);
+		v /= 100;
+		p -= 2;
+		p[0] = st_fmt_pairs[2 * pair];
+		p[1] = st_fmt_pairs[2 * pair + 1];
+	}
+	if (v >= 10) {
+		p[-2] = st_fmt_pairs[2 * v];
+		p[-1] = st_fmt_pairs[2 * v + 1];
+	} else {
+		p[-1] = (char)('0' + v);
+	}
+}
+
 static inline void st_line_u(struct st_line *l, uint64_t v)
 {
-	char b[24];
-	int n = 0;
-	do
-		b[n++] = (char)('0' + v % 10);
-	while (v /= 10);
-	char *p = st_line_room(l, (size_t)n);
-	l->n += (size_t)n;
-	while (n)
-		*p++ = b[--n];
+	size_t n = st_fmt_ndigits(v);
+	st_fmt_digits(st_line_room(l, n), n, v);
+	l->n += n;
 }
 
 static inline void st_line_i(struct st_line *l, int64_t v)
@@ -138,8 +176,13 @@ static inline void st_line_i(struct st_line *l, int64_t v)
 static inline void st_line_u_width(struct st_line *l, uint64_t v, int width)
 {
 	char *p = st_line_room(l, (size_t)width);
-	for (int i = width - 1; i >= 0; i--, v /= 10)
-		p[i] = (char)('0' + v % 10);
+	int i = width;
+	for (; i >= 2; i -= 2, v /= 100) {
+		p[i - 2] = st_fmt_pairs[2 * (v % 100)];
+		p[i - 1] = st_fmt_pairs[2 * (v % 100) + 1];
+	}
+	if (i == 1)
+		p[0] = (char)('0' + v % 10);
 	l->n += (size_t)width;
 }
 
