@@ -72,21 +72,25 @@ static bool st_expand_path(const char *tmpl, uint32_t pid, char *out, size_t siz
 }
 
 /*
- * A program run by naming the dynamic loader ("ld.so PROGRAM", as a program
- * of another distribution is run with that distribution's loader): the
- * kernel ran the loader as the program, so /proc/self/exe is the loader and
- * AT_BASE (where the kernel put the interpreter it loaded) is 0.  The
- * program is the loader's argument, which the loader made our argv[0].
- * Without this, the program's code was recorded under the loader's path and
- * build-id: its frames unnamed, and said to be of an object "changed since
- * the trace was taken".
+ * A program run by naming the dynamic loader ("ld.so [OPTIONS] PROGRAM", as
+ * a program of another distribution is run with that distribution's
+ * loader): the kernel ran the loader as the program, so /proc/self/exe is
+ * the loader and AT_BASE (where the kernel put the interpreter it loaded) is
+ * 0.  The program is the first argument after the loader's options in our
+ * command line (st_loaderargs.c, as the tracer reads it), not argv[0],
+ * which --argv0 may have set to anything.  Without this, the program's code
+ * was recorded under the loader's path and build-id: its frames unnamed,
+ * and said to be of an object "changed since the trace was taken".
  */
 static void st_read_program_path(void)
 {
 	char real[PATH_MAX];
 	size_t len;
-	if (getauxval(AT_BASE) != 0 || program_invocation_name == NULL ||
-	    realpath(program_invocation_name, real) == NULL ||
+	const char *prog = getauxval(AT_BASE) == 0
+				   ? st_loader_program_arg(st_conf.cmd, st_conf.cmd_len)
+				   : NULL;
+	/* a bare name is looked up by the loader like a library: not followed */
+	if (prog == NULL || strchr(prog, '/') == NULL || realpath(prog, real) == NULL ||
 	    (len = strlen(real)) >= sizeof st_conf.exe)
 		return;
 	memcpy(st_conf.exe, real, len + 1);
@@ -97,8 +101,8 @@ static void st_read_identity(void)
 {
 	ssize_t n = readlink("/proc/self/exe", st_conf.exe, sizeof st_conf.exe - 1); /* NUL kept */
 	st_conf.exe_len = n > 0 ? (size_t)n : 0;
-	st_read_program_path();
 	st_conf.cmd_len = st_read_file("/proc/self/cmdline", st_conf.cmd, sizeof st_conf.cmd);
+	st_read_program_path();
 	if (gethostname(st_conf.host, sizeof st_conf.host) == 0)
 		st_conf.host_len = strnlen(st_conf.host, sizeof st_conf.host);
 }

@@ -501,3 +501,30 @@ Test(format, numbers_print_as_printf_prints_them)
 	cr_assert(memcmp(got, expect, n) == 0, "%s\n%s", got, expect);
 	free(got);
 }
+
+/* The program a loader's command line runs (shim/core/st_loaderargs.c):
+ * after the loader's options, those with an argument skipped, "--" ending
+ * them; none for only options, and none for a line cut short (a command
+ * line is untrusted: nothing is read past its length). */
+static const char *loader_prog(const char *cmd, size_t len)
+{
+	return st_loader_program_arg(cmd, len);
+}
+
+#define LOADER_CMD(s) loader_prog(s, sizeof(s) - 1)
+
+Test(format, the_program_a_loader_runs_is_found_after_its_options)
+{
+	cr_expect_str_eq(LOADER_CMD("/lib64/ld.so\0./prog\0arg\0"), "./prog");
+	cr_expect_str_eq(LOADER_CMD("ld.so\0--library-path\0/x\0--argv0\0name\0--inhibit-cache\0"
+				    "/bin/p\0"),
+			 "/bin/p");
+	cr_expect_str_eq(LOADER_CMD("ld.so\0--audit\0a.so\0--\0--odd/name\0"), "--odd/name");
+	cr_expect_null(LOADER_CMD("ld.so\0--list\0--verify\0"));
+	cr_expect_null(LOADER_CMD("ld.so\0--preload\0"));
+	cr_expect_null(LOADER_CMD("ld.so\0--\0"));
+	/* cut short: the last string has no NUL within the length */
+	cr_expect_null(loader_prog("ld.so\0./prog", 12));
+	cr_expect_null(loader_prog("ld.so", 5));
+	cr_expect_null(loader_prog("", 0));
+}

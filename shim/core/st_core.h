@@ -73,6 +73,11 @@ extern uint32_t st_pid;
 
 /* st_file.c: a small file of /proc, read whole; 0 when unreadable */
 size_t st_read_file(const char *path, char *buf, size_t size);
+
+/* st_loaderargs.c: in a command line "LOADER [OPTIONS] PROGRAM ..." (its
+ * arguments NUL-separated, len bytes), the program the loader runs; NULL
+ * when it runs none (only options) or the line is cut short. */
+const char *st_loader_program_arg(const char *cmd, size_t len);
 /* st_file.c: closes one of the shim's own fds with the system call itself
  * (the core binds no libc function: a tracer links it too) */
 void st_file_close(int fd);

@@ -233,8 +233,12 @@ if [ -n "$py_interps" ]; then
 		key=${f#"$dir"/py.} key=${key%.bare}
 		b=$(median <"$dir/py.$key.bare") s=$(median <"$dir/py.$key.shim")
 		k=$(median <"$dir/py.$key.native16") p=$(median <"$dir/py.$key.py16")
-		echo "$key $b $s $k $p" | awk '{printf "%-14s %10.0f %10.0f %6.2fx %14.0f %6.2fx %14.0f %6.2fx %10.2f\n",
-			$1, $2, $3, $3 / $2, $4, $4 / $2, $5, $5 / $2, ($4 > $3 ? ($5 - $4) / ($4 - $3) : 0)}'
+		# py/native only when the native stack's cost stands out of the
+		# runs' noise (2% of bare): a difference of a few ns divided by
+		# printed ratios in the thousands
+		echo "$key $b $s $k $p" | awk '{q = ($4 - $3 > $2 * 0.02) ? sprintf("%.2f", ($5 - $4) / ($4 - $3)) : "noise";
+			printf "%-14s %10.0f %10.0f %6.2fx %14.0f %6.2fx %14.0f %6.2fx %10s\n",
+			$1, $2, $3, $3 / $2, $4, $4 / $2, $5, $5 / $2, q}'
 	done
 	echo "($py_rounds alternated rounds, medians of the process's CPU ns per iteration; py/native = what the Python frames add" \
 		"over what the native 16-frame stack adds; target <= 1)"

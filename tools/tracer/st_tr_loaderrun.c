@@ -6,7 +6,8 @@
  * from its argv[0], which the loader rewrote; the tracer writes its process
  * record at the exec stop, before the loader has run, so it reads the
  * program the way the loader will: after the loader's own options in the
- * command line.  Without this the process record named the loader.
+ * command line (st_loaderargs.c, shared with the shim).  Without this the
+ * process record named the loader.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -51,48 +52,12 @@ static bool st_tr_exe_is_loader(pid_t pid)
 	return loader;
 }
 
-/* The loader's options that take an argument (glibc's rtld.c, dl_main). */
-static bool st_tr_loader_option_has_arg(const char *opt)
-{
-	static const char *const with_arg[] = {
-		"--library-path", "--inhibit-rpath", "--audit", "--preload", "--argv0",
-		"--glibc-hwcaps-prefix", "--glibc-hwcaps-mask"};
-	for (size_t i = 0; i < sizeof with_arg / sizeof with_arg[0]; i++)
-		if (strcmp(opt, with_arg[i]) == 0)
-			return true;
-	return false;
-}
-
-/* The program in a NUL-separated command line "LOADER [OPTIONS] PROGRAM
- * ...", or NULL (only options: the loader runs no program). */
-static const char *st_tr_loader_program_arg(const char *cmd, size_t len)
-{
-	const char *end = cmd + len, *arg = cmd + strnlen(cmd, len) + 1;
-	while (arg < end) {
-		size_t n = strnlen(arg, (size_t)(end - arg));
-		if (n == (size_t)(end - arg))
-			return NULL; /* not NUL-terminated: cut short */
-		const char *next = arg + n + 1;
-		if (strcmp(arg, "--") == 0)
-			return next < end ? next : NULL;
-		if (strncmp(arg, "--", 2) != 0)
-			return arg;
-		if (st_tr_loader_option_has_arg(arg)) {
-			if (next >= end)
-				return NULL;
-			next += strnlen(next, (size_t)(end - next)) + 1;
-		}
-		arg = next;
-	}
-	return NULL;
-}
-
 bool st_tr_loader_program(pid_t pid, const char *cmd, size_t cmd_len, char *out, size_t size)
 {
 	uint64_t base;
 	if (cmd_len == 0 || !st_tr_at_base(pid, &base) || base != 0 || !st_tr_exe_is_loader(pid))
 		return false;
-	const char *prog = st_tr_loader_program_arg(cmd, cmd_len);
+	const char *prog = st_loader_program_arg(cmd, cmd_len);
 	/* a bare name is looked up by the loader like a library: not followed */
 	if (prog == NULL || strchr(prog, '/') == NULL)
 		return false;
