@@ -700,18 +700,31 @@ static bool st_record_short(uint8_t op, int fd, int listen_fd, const struct st_o
 			    const struct st_addr *local, uint16_t llen,
 			    const struct st_addr *peer, uint16_t plen, uint8_t flags)
 {
-	struct st_short_event ev = {.op = op, .flags = flags, .err = (uint8_t)done->err,
-				    .fd1 = (uint16_t)(fd + 1), .listen_fd1 = (uint16_t)(listen_fd + 1)};
-	if (!st_short_end(local, llen, &ev.local_port, &ev.local_addr) ||
-	    !st_short_end(peer, plen, &ev.peer_port, &ev.peer_addr))
+	uint16_t local_port, peer_port;
+	uint32_t local_addr, peer_addr, dt;
+	if (!st_short_end(local, llen, &local_port, &local_addr) ||
+	    !st_short_end(peer, plen, &peer_port, &peer_addr))
 		return false;
-	ev.ends = (llen ? ST_SHORT_LOCAL : 0) | (plen ? ST_SHORT_PEER : 0);
 	struct st_cursor *c;
-	char *p = st_reserve_short(sizeof ev, done->ts_ns, true, &c, &ev.dt_ns);
+	char *p = st_reserve_short(sizeof(struct st_short_event), done->ts_ns, true, &c, &dt);
 	if (p == NULL)
 		return true; /* counted as dropped */
-	memcpy(p + 8, (const char *)&ev + 8, sizeof ev - 8);
-	st_record_done(c, p, sizeof ev, ST_REC_SHORT_EVENT);
+	/* written in place, field by field: a record built on the stack in
+	 * narrow stores and copied with wide loads stalled on store
+	 * forwarding (two fifths of st_record_event's samples) */
+	struct st_short_event *ev = (struct st_short_event *)p;
+	ev->dt_ns = dt;
+	ev->fd1 = (uint16_t)(fd + 1);
+	ev->listen_fd1 = (uint16_t)(listen_fd + 1);
+	ev->op = op;
+	ev->flags = flags;
+	ev->err = (uint8_t)done->err;
+	ev->ends = (uint8_t)((llen ? ST_SHORT_LOCAL : 0) | (plen ? ST_SHORT_PEER : 0));
+	ev->local_port = local_port;
+	ev->peer_port = peer_port;
+	ev->local_addr = local_addr;
+	ev->peer_addr = peer_addr;
+	st_record_done(c, p, sizeof *ev, ST_REC_SHORT_EVENT);
 	return true;
 }
 
