@@ -430,3 +430,22 @@ Test(views, a_process_title_is_named_whole)
 	run_dump(&r, json, 0);
 	cr_expect_not_null(strstr(r.out, "\"program\":\"a-path\""), "%s", r.out);
 }
+
+/* --stats counts each process's events under its own pid, with processes of
+ * one trace one after the other and side by side (the lookup remembers the
+ * process it found last). */
+Test(views, stats_count_each_process_of_a_trace_apart)
+{
+	static struct h_run r;
+	char script[1024];
+	snprintf(script, sizeof script, "%s refused; %s refused & %s refused; wait", sockops, sockops,
+		 sockops);
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	const char *json[] = {"--stats", "--json", trace, NULL};
+	run_dump(&r, json, 0);
+	const char *procs = strstr(r.out, "\"processes\":[");
+	cr_assert_not_null(procs, "%s", r.out);
+	cr_expect_eq(h_occurrences(procs, "\"program\":\"sockops\",\"events\":2,\"failed\":1,"), 3,
+		     "%s", procs);
+}

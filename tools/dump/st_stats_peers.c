@@ -74,6 +74,8 @@ struct st_peers {
 	size_t nrows, rows_cap;
 	uint32_t *row_slot; /* open addressing on the key: index + 1 */
 	size_t nrow_slots;
+	uint32_t last_row;  /* the row found last (index + 1): a server's accepts all
+			       have its listener's end, a client's connects one peer */
 	struct st_peer_row other; /* past ST_PEERS_MAX */
 	struct st_open *open;     /* open addressing on (file, pid, fd) */
 	size_t nopen, nopen_slots;
@@ -163,11 +165,9 @@ static bool st_key_equal(const uint8_t *a, const uint8_t *b, uint8_t len)
 	return memcmp(a, b, len) == 0;
 }
 
-/* The row of (dir, endpoint), made when new: index + 1, or 0 for "other". */
-static uint32_t st_row_of(struct st_peers *p, uint8_t dir, const struct st_endpoint *ep)
+/* The row of (dir, key) by its hash, made when new. */
+static uint32_t st_row_hashed(struct st_peers *p, uint8_t dir, const uint8_t *key, uint8_t len)
 {
-	uint8_t key[ST_KEY_MAX];
-	uint8_t len = st_key_of(ep, key);
 	if (p->nrows * 2 >= p->nrow_slots)
 		st_rows_rehash(p);
 	size_t i = st_key_hash(dir, key, len) & (p->nrow_slots - 1);
@@ -189,6 +189,22 @@ static uint32_t st_row_of(struct st_peers *p, uint8_t dir, const struct st_endpo
 	memcpy(r->key, key, len);
 	p->row_slot[i] = (uint32_t)++p->nrows;
 	return (uint32_t)p->nrows;
+}
+
+/* The row of (dir, endpoint), made when new: index + 1, or 0 for "other". */
+static uint32_t st_row_of(struct st_peers *p, uint8_t dir, const struct st_endpoint *ep)
+{
+	uint8_t key[ST_KEY_MAX];
+	uint8_t len = st_key_of(ep, key);
+	if (p->last_row) {
+		const struct st_peer_row *r = &p->rows[p->last_row - 1];
+		if (r->dir == dir && r->key_len == len && st_key_equal(r->key, key, len))
+			return p->last_row;
+	}
+	uint32_t row = st_row_hashed(p, dir, key, len);
+	if (row)
+		p->last_row = row;
+	return row;
 }
 
 static struct st_peer_row *st_row_at(struct st_peers *p, uint32_t row)
@@ -489,6 +505,7 @@ static void st_peers_finish(struct st_peers *p, const struct st_dump *d)
 	free(p->row_slot);
 	p->row_slot = NULL;
 	p->nrow_slots = 0;
+	p->last_row = 0;
 	if (p->nrows)
 		qsort(p->rows, p->nrows, sizeof *p->rows, st_row_order);
 }

@@ -34,6 +34,9 @@ struct st_view_state {
 	size_t nprocs, procs_cap;
 	size_t *slot_of; /* open addressing on (file, pid): index + 1 into procs, 0 = free */
 	size_t nslots;   /* a power of two, at least twice the processes */
+	size_t last_proc; /* index + 1 of the process found last: most events follow one of
+			    the same process, and the hash and probe were a quarter of
+			    st_stats_add */
 	struct st_ecount errs[256];
 	size_t nerrs;
 	uint64_t first, last;
@@ -55,7 +58,7 @@ static void st_slots_grow(struct st_view_state *s)
 }
 
 /* Hashed: a fork-per-connection server has about as many processes as events. */
-static struct st_pcount *st_proc_slot(struct st_view_state *s, const struct st_ev *ev)
+static struct st_pcount *st_proc_slot_hashed(struct st_view_state *s, const struct st_ev *ev)
 {
 	if (s->nprocs * 2 >= s->nslots)
 		st_slots_grow(s);
@@ -75,6 +78,18 @@ static struct st_pcount *st_proc_slot(struct st_view_state *s, const struct st_e
 		if (p->pid == ev->pid && p->file == ev->file)
 			return p;
 	}
+}
+
+static struct st_pcount *st_proc_slot(struct st_view_state *s, const struct st_ev *ev)
+{
+	if (s->last_proc) {
+		struct st_pcount *p = &s->procs[s->last_proc - 1];
+		if (p->pid == ev->pid && p->file == ev->file)
+			return p;
+	}
+	struct st_pcount *p = st_proc_slot_hashed(s, ev);
+	s->last_proc = (size_t)(p - s->procs) + 1; /* an index: procs may move as it grows */
+	return p;
 }
 
 static void st_count_err(struct st_view_state *s, int err)
