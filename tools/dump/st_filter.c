@@ -191,8 +191,9 @@ bool st_filter_match(struct st_filter *f, const struct st_ev *ev)
 		return false;
 	if (f->have_addr && !st_ep_addr_is(&ev->local, &f->addr) && !st_ep_addr_is(&ev->peer, &f->addr))
 		return false;
-	bool opens = st_ev_opens_client(ev) || st_ev_opens_server(ev);
-	if (st_filter_by_event_only(f) && opens) {
+	/* the flags first: with no such filter (every view's common case) an
+	 * event's kind is not worked out at all */
+	if (st_filter_by_event_only(f) && (st_ev_opens_client(ev) || st_ev_opens_server(ev))) {
 		if (f->kept == NULL)
 			f->kept = st_keep_new();
 		st_keep_add(f->kept, ev->file, ev->pid, ev->fd);
