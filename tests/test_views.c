@@ -424,6 +424,14 @@ Test(views, a_process_title_is_named_whole)
 	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
 	run_dump(&r, text, 0);
 	cr_expect_not_null(strstr(r.out, " svc: a long tit... "), "%s", r.out);
+	/* cut between characters, never inside one (\xc3\xb6 is o umlaut,
+	 * at bytes 14 and 15 of the title) */
+	snprintf(script, sizeof script, "exec -a 'aaaaaaa bbbbbb\xc3\xb6 long title' %s refused",
+		 sockops);
+	unlink(trace);
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	run_dump(&r, text, 0);
+	cr_expect_not_null(strstr(r.out, " aaaaaaa bbbbbb... "), "%s", r.out);
 	snprintf(script, sizeof script, "exec -a ./bin/a-path %s refused", sockops);
 	unlink(trace);
 	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);

@@ -177,8 +177,14 @@ void st_proc_label(const struct st_proc *p, char *buf, size_t size)
 void st_proc_label_fit(const struct st_proc *p, char *buf, size_t size, size_t width)
 {
 	st_proc_label(p, buf, size);
-	if (width >= 4 && width < size && strlen(buf) > width)
-		memcpy(buf + width - 3, "...", 4);
+	if (width < 4 || width >= size || strlen(buf) <= width)
+		return;
+	/* cut between characters: never inside a UTF-8 sequence the label
+	 * passed through whole */
+	size_t cut = width - 3;
+	while (cut > 0 && ((unsigned char)buf[cut] & 0xC0) == 0x80)
+		cut--;
+	memcpy(buf + cut, "...", 4);
 }
 
 unsigned st_frame_at(const struct st_dump *d, const struct st_ev *ev, unsigned i,
