@@ -76,6 +76,16 @@ Test(life, bytes_are_counted_exactly_on_both_ends)
 	cr_assert_eq(t.ncloses, 5, "%zu closes", t.ncloses);
 	st_trace_free(&t);
 	static struct h_run r;
+	/* a shutdown is not counted as a close: the connection goes on */
+	const char *text[] = {dump, "-n", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, text, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, ", 4 closes, 1 shutdown shown;"), "%s", r.err);
+	char launcher[256], again[200];
+	h_path(launcher, sizeof launcher, "socktrace");
+	snprintf(again, sizeof again, "%s/again.trace", dir);
+	const char *launched[] = {launcher, "-o", again, life, "bytes", NULL};
+	cr_assert_eq(h_run(&r, NULL, launched, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, ", 4 closes, 1 shutdown from 2 processes"), "%s", r.err);
 	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
 	/* the server's own count, exact too: no SYN in an accepted socket's */

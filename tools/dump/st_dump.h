@@ -82,6 +82,7 @@ struct st_dump {
 	struct st_symbolizer *symbols;
 	size_t nevs; /* events that passed the filters */
 	size_t shown[8]; /* records the events view printed, by type */
+	size_t shown_shutdowns; /* close records of a shutdown(): not in shown[ST_REC_CLOSE] */
 	uint32_t follow_version; /* -f: the format version of the followed file */
 	uint64_t dropped;
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */

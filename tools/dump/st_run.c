@@ -110,7 +110,10 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 	else if (st_filter_match_life(&d->filter, r->file, pid, fd, r->ts, failed, ends) ||
 		 st_forked_close_kept(d, r)) {
 		st_view_life(d, r, out);
-		d->shown[r->type]++;
+		if (r->type == ST_REC_CLOSE && r->close.how == ST_END_SHUTDOWN)
+			d->shown_shutdowns++; /* the connection goes on: not a close */
+		else
+			d->shown[r->type]++;
 	}
 }
 
@@ -138,6 +141,9 @@ void st_dump_summary(const struct st_dump *d, FILE *err)
 		size_t n = d->shown[kinds[i].type];
 		if (n)
 			fprintf(err, ", %zu %s", n, n == 1 ? kinds[i].one : kinds[i].many);
+		if (kinds[i].type == ST_REC_CLOSE && d->shown_shutdowns)
+			fprintf(err, ", %zu shutdown%s", d->shown_shutdowns,
+				d->shown_shutdowns == 1 ? "" : "s");
 	}
 	fprintf(err, " shown; %llu event%s dropped", (unsigned long long)d->dropped,
 		d->dropped == 1 ? "" : "s");

@@ -357,7 +357,7 @@ static int st_pid_order(const void *a, const void *b)
 
 /* What a run's traces hold, for the summary line. */
 struct st_totals {
-	size_t events, outcomes, closes, resolutions;
+	size_t events, outcomes, closes, shutdowns, resolutions;
 	size_t procs, procs_with_sockets;
 	uint64_t dropped, dropped_records;
 	bool ring;
@@ -403,7 +403,9 @@ static bool st_sum_file(const char *path, struct st_totals *t, char *error, size
 	while (st_stream_next(s, &r)) {
 		t->events += r.type == ST_REC_EVENT;
 		t->outcomes += r.type == ST_REC_RESULT;
-		t->closes += r.type == ST_REC_CLOSE;
+		/* a shutdown's record is not a connection's end: counted apart */
+		t->closes += r.type == ST_REC_CLOSE && r.close.how != ST_END_SHUTDOWN;
+		t->shutdowns += r.type == ST_REC_CLOSE && r.close.how == ST_END_SHUTDOWN;
 		t->resolutions += r.type == ST_REC_RESOLVE;
 		records++;
 		/* a fork-per-connection server writes one process record per client */
@@ -431,7 +433,8 @@ static bool st_sum_file(const char *path, struct st_totals *t, char *error, size
 	return read;
 }
 
-/* "8 events, 2 closes, 5 resolutions from 3 processes (2 with sockets), 0 dropped" */
+/* "8 events, 2 closes, 1 shutdown, 5 resolutions from 3 processes (2 with sockets),
+ * 0 dropped" */
 static void st_totals_print(const struct st_totals *t)
 {
 	fprintf(stderr, "socktrace: %zu event%s", t->events, t->events == 1 ? "" : "s");
@@ -439,6 +442,8 @@ static void st_totals_print(const struct st_totals *t)
 		fprintf(stderr, ", %zu outcome%s", t->outcomes, t->outcomes == 1 ? "" : "s");
 	if (t->closes)
 		fprintf(stderr, ", %zu close%s", t->closes, t->closes == 1 ? "" : "s");
+	if (t->shutdowns)
+		fprintf(stderr, ", %zu shutdown%s", t->shutdowns, t->shutdowns == 1 ? "" : "s");
 	if (t->resolutions)
 		fprintf(stderr, ", %zu resolution%s", t->resolutions, t->resolutions == 1 ? "" : "s");
 	fprintf(stderr, " from %zu process%s", t->procs, t->procs == 1 ? "" : "es");
