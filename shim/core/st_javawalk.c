@@ -96,15 +96,22 @@ static bool st_jv_symbol(pid_t pid, const struct st_java_layout *l, uint64_t sym
 	return true;
 }
 
-/* HotSpot's UNSIGNED5 number (CompressedReadStream::read_int). */
-static bool st_jv_unsigned5(const uint8_t *t, size_t n, size_t *i, uint32_t *v)
+/* HotSpot's UNSIGNED5 number (CompressedReadStream::read_int): base-64
+ * digits, each byte below 192 the last.  From JDK 21 (the UNSIGNED5 class)
+ * no byte is 0, so that 0 can end a stream: every byte is its digit plus
+ * excluded (1), which is taken out again here; before, excluded is 0.
+ * Decoding a 21 table the old way gave wrong lines for every pair written
+ * in the long form (a line number past 7, a bytecode jump past 31). */
+static bool st_jv_unsigned5(const uint8_t *t, size_t n, size_t *i, uint32_t excluded, uint32_t *v)
 {
 	uint32_t sum = 0;
 	for (unsigned k = 0, shift = 0; k < 5; k++, shift += 6) {
 		if (*i >= n)
 			return false;
 		uint32_t b = t[(*i)++];
-		sum += b << shift;
+		if (b < excluded)
+			return false; /* a byte the writer never writes */
+		sum += (b - excluded) << shift;
 		if (b < 192 || k == 4) {
 			*v = sum;
 			return true;
@@ -113,10 +120,10 @@ static bool st_jv_unsigned5(const uint8_t *t, size_t n, size_t *i, uint32_t *v)
 	return false;
 }
 
-static bool st_jv_signed(const uint8_t *t, size_t n, size_t *i, int32_t *v)
+static bool st_jv_signed(const uint8_t *t, size_t n, size_t *i, uint32_t excluded, int32_t *v)
 {
 	uint32_t u;
-	if (!st_jv_unsigned5(t, n, i, &u))
+	if (!st_jv_unsigned5(t, n, i, excluded, &u))
 		return false;
 	*v = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
 	return true;
@@ -124,7 +131,7 @@ static bool st_jv_signed(const uint8_t *t, size_t n, size_t *i, int32_t *v)
 
 /* The line of bci from a compressed line number table
  * (Method::line_number_from_bci); -1 unknown. */
-static int32_t st_jv_line_of(const uint8_t *t, size_t n, int32_t bci)
+static int32_t st_jv_line_of(const uint8_t *t, size_t n, uint32_t excluded, int32_t bci)
 {
 	int32_t at_bci = 0, line = 0, best_bci = 0, best = -1;
 	for (size_t i = 0; i < n;) {
@@ -133,7 +140,8 @@ static int32_t st_jv_line_of(const uint8_t *t, size_t n, int32_t bci)
 			return best;
 		if (b == 0xff) {
 			int32_t db, dl;
-			if (!st_jv_signed(t, n, &i, &db) || !st_jv_signed(t, n, &i, &dl))
+			if (!st_jv_signed(t, n, &i, excluded, &db) ||
+			    !st_jv_signed(t, n, &i, excluded, &dl))
 				return -1;
 			at_bci += db;
 			line += dl;
@@ -169,7 +177,7 @@ static int32_t st_jv_line(pid_t pid, const struct st_java_layout *l, uint64_t cm
 	uint8_t t[ST_JV_TABLE_MAX];
 	if (!st_jv_read(pid, table, t, n))
 		return -1;
-	return st_jv_line_of(t, n, (int32_t)(bcp - code));
+	return st_jv_line_of(t, n, l->u5_excluded, (int32_t)(bcp - code));
 }
 
 /* ":LINE" into out; its length. */
@@ -308,23 +316,26 @@ static bool st_jv_entry(pid_t pid, const struct st_jv_table *t, unsigned k, uint
 
 struct st_jv_field {
 	const char *type, *field;
-	size_t at; /* offsetof its st_java_layout member */
+	size_t at;            /* offsetof its st_java_layout member */
+	const char *field_21; /* its name from JDK 21 on, when it changed */
 };
 
 static const struct st_jv_field st_jv_fields[] = {
-	{"StubQueue", "_stub_buffer", offsetof(struct st_java_layout, queue_buffer)},
-	{"StubQueue", "_buffer_limit", offsetof(struct st_java_layout, queue_limit)},
-	{"Method", "_constMethod", offsetof(struct st_java_layout, method_const)},
-	{"ConstMethod", "_constants", offsetof(struct st_java_layout, cm_constants)},
-	{"ConstMethod", "_constMethod_size", offsetof(struct st_java_layout, cm_size_words)},
-	{"ConstMethod", "_flags", offsetof(struct st_java_layout, cm_flags)},
-	{"ConstMethod", "_code_size", offsetof(struct st_java_layout, cm_code_size)},
-	{"ConstMethod", "_name_index", offsetof(struct st_java_layout, cm_name_index)},
-	{"ConstantPool", "_pool_holder", offsetof(struct st_java_layout, cp_holder)},
-	{"ConstantPool", "_source_file_name_index", offsetof(struct st_java_layout, cp_source_index)},
-	{"Klass", "_name", offsetof(struct st_java_layout, klass_name)},
-	{"Symbol", "_length", offsetof(struct st_java_layout, sym_length)},
-	{"Symbol", "_body", offsetof(struct st_java_layout, sym_body)},
+	{"StubQueue", "_stub_buffer", offsetof(struct st_java_layout, queue_buffer), NULL},
+	{"StubQueue", "_buffer_limit", offsetof(struct st_java_layout, queue_limit), NULL},
+	{"Method", "_constMethod", offsetof(struct st_java_layout, method_const), NULL},
+	{"ConstMethod", "_constants", offsetof(struct st_java_layout, cm_constants), NULL},
+	{"ConstMethod", "_constMethod_size", offsetof(struct st_java_layout, cm_size_words), NULL},
+	/* JDK 21 made the flags a ConstMethodFlags object, whose int holds them
+	 * (the line table's flag still in its low 16 bits, as the u2 of 17) */
+	{"ConstMethod", "_flags", offsetof(struct st_java_layout, cm_flags), "_flags._flags"},
+	{"ConstMethod", "_code_size", offsetof(struct st_java_layout, cm_code_size), NULL},
+	{"ConstMethod", "_name_index", offsetof(struct st_java_layout, cm_name_index), NULL},
+	{"ConstantPool", "_pool_holder", offsetof(struct st_java_layout, cp_holder), NULL},
+	{"ConstantPool", "_source_file_name_index", offsetof(struct st_java_layout, cp_source_index), NULL},
+	{"Klass", "_name", offsetof(struct st_java_layout, klass_name), NULL},
+	{"Symbol", "_length", offsetof(struct st_java_layout, sym_length), NULL},
+	{"Symbol", "_body", offsetof(struct st_java_layout, sym_body), NULL},
 };
 #define ST_JV_NFIELDS (sizeof st_jv_fields / sizeof st_jv_fields[0])
 #define ST_JV_INTERP_FOUND (1u << 31)
@@ -357,7 +368,9 @@ static void st_jv_struct_entry(pid_t pid, const uint8_t *e, const struct st_jv_t
 		return;
 	}
 	for (size_t i = 0; i < ST_JV_NFIELDS; i++)
-		if (strcmp(type, st_jv_fields[i].type) == 0 && strcmp(field, st_jv_fields[i].field) == 0) {
+		if (strcmp(type, st_jv_fields[i].type) == 0 &&
+		    (strcmp(field, st_jv_fields[i].field) == 0 ||
+		     (st_jv_fields[i].field_21 && strcmp(field, st_jv_fields[i].field_21) == 0))) {
 			memcpy(&value, e + t->at[2], 8);
 			uint32_t v = value < 4096 ? (uint32_t)value : 0;
 			memcpy((char *)out + st_jv_fields[i].at, &v, sizeof v);
@@ -415,8 +428,14 @@ static bool st_jv_constants(pid_t pid, const uint64_t syms[ST_JV_SYMS], struct s
 		memcpy(&v, e + t.at[1], sizeof v);
 		if (!st_jv_string(pid, name_at, name, sizeof name))
 			continue;
-		if (strcmp(name, "ConstMethod::_has_linenumber_table") == 0)
+		/* the line table's flag: its name until JDK 17, and from JDK 21 */
+		if (strcmp(name, "ConstMethod::_has_linenumber_table") == 0) {
 			out->has_lines = (uint32_t)v;
+		} else if (strcmp(name, "ConstMethodFlags::_misc_has_linenumber_table") == 0) {
+			/* JDK 21's name, the JDK whose streams leave out '\0' */
+			out->has_lines = (uint32_t)v;
+			out->u5_excluded = 1;
+		}
 		else if (strcmp(name, "frame::interpreter_frame_last_sp_offset") == 0)
 			last_sp_ok = v == ST_JV_METHOD_SLOT + 1;
 	}

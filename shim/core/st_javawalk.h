@@ -51,6 +51,7 @@ struct st_java_layout {
 	uint32_t cp_holder, cp_source_index, cp_size;
 	uint32_t klass_name, sym_length, sym_body;
 	uint32_t has_lines; /* ConstMethod::_has_linenumber_table */
+	uint32_t u5_excluded; /* the bytes UNSIGNED5 leaves out: 1 from JDK 21 ('\0'), 0 before */
 	uint32_t found;     /* bit per structure field found */
 };
 
