@@ -47,7 +47,7 @@ PROGS = $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) $(BUILD)/progs/
         $(BUILD)/progs/libstackdl.so $(BUILD)/progs/stackprog-stripped \
         $(BUILD)/progs/sockops-noplt $(BUILD)/progs/sockops-hardened $(BUILD)/progs/edges-static \
         $(BUILD)/progs/gentrace $(BUILD)/progs/cxxprog $(BUILD)/progs/godial \
-        $(BUILD)/progs/godial-static $(BUILD)/progs/socknames-static
+        $(BUILD)/progs/godial-static $(BUILD)/progs/godial-stripped $(BUILD)/progs/socknames-static
 BENCH = $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps demo test check unit asan valgrind fuzz fuzz-smoke bench stress install uninstall clean
@@ -126,6 +126,11 @@ $(BUILD)/progs/godial-static: tests/progs/go/dial.go
 
 # The same program without any symbol table: names must be ?? or dynamic, never wrong.
 $(BUILD)/progs/stackprog-stripped: $(BUILD)/progs/stackprog
+	strip --strip-all -o $@ $<
+
+# The Go program stripped as distributions ship Go programs (no symbol table,
+# no DWARF): named from the .gopclntab its runtime keeps.
+$(BUILD)/progs/godial-stripped: $(BUILD)/progs/godial-static
 	strip --strip-all -o $@ $<
 
 # early links a library whose constructor runs before the shim's.

@@ -937,17 +937,22 @@ Test(tracer, stacks_name_c_and_go_functions)
 {
 	if (h_sanitized())
 		cr_skip_test("the launcher is not sanitized");
-	char godial[256];
+	char godial[256], stripped[256];
 	h_path(godial, sizeof godial, "progs/godial");
-	/* Go's linker writes no .debug_aranges: its lines are found unit by unit */
+	h_path(stripped, sizeof stripped, "progs/godial-stripped");
+	/* Go's linker writes no .debug_aranges: its lines are found unit by
+	 * unit; a stripped Go program (as distributions ship them) is named
+	 * from its .gopclntab, down to the program's own main */
 	const struct {
 		const char *prog, *mode, *frame, *line;
 	} runs[] = {{tracee, "libc", "at tracee_raw+", "tracee.c:"},
-		    {godial, NULL, "at syscall.Getsockname+", "/syscall/syscall_linux.go:"}};
-	for (size_t i = 0; i < 2; i++) {
+		    {godial, NULL, "at syscall.Getsockname+", "/syscall/syscall_linux.go:"},
+		    {stripped, NULL, "at syscall.Getsockname+", "/syscall/syscall_linux.go:"},
+		    {stripped, NULL, "at main.main+", "dial.go:"}};
+	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
 		static struct h_run r, d;
 		unlink(trace);
-		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-k", "8", "-o", trace,
+		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-k", "32", "-o", trace,
 							    runs[i].prog, runs[i].mode, NULL}),
 			     0, "%s", r.err);
 		const char *argv[] = {dump, "-n", trace, NULL};

@@ -24,9 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_gopcln.h"
 #include "st_jitlive.h"
 #include "st_jitsyms.h"
 #include "st_pysyms.h"
+#include "st_gopcln.h"
 #include "st_symbols.h"
 #include "st_xalloc.h"
 
@@ -43,6 +45,8 @@ struct st_objfile {
 	Dwfl_Module *mod;
 	const unsigned char *disk_id;
 	int disk_id_len;
+	struct st_gopcln *go; /* a stripped Go object's own table, asked when libdwfl names nothing */
+	bool go_asked;
 	struct st_objfile *next;
 };
 
@@ -398,6 +402,29 @@ static bool st_has_aranges(Dwfl_Module *mod)
 	return dw == NULL || (dwarf_getaranges(dw, &aranges, &n) == 0 && n > 0);
 }
 
+/* A frame of a Go object with no symbol table (a distribution strips Go
+ * programs but not the .gopclntab their runtime needs), named from it. */
+static void st_name_go(struct st_objfile *o, uint64_t addr, struct st_named *n)
+{
+	GElf_Addr bias = 0;
+	Elf *elf = dwfl_module_getelf(o->mod, &bias);
+	if (!o->go_asked) {
+		o->go_asked = true;
+		o->go = st_gopcln_open(elf); /* reads the Elf libdwfl owns until dwfl_end */
+	}
+	const char *name, *file;
+	uint64_t entry;
+	int line;
+	if (o->go == NULL || !st_gopcln_lookup(o->go, addr - bias, &name, &entry, &file, &line))
+		return;
+	n->sym = name;
+	n->off = addr - bias - entry + 1; /* of the return address, as for C */
+	if (file != NULL && n->file == NULL) {
+		n->file = file;
+		n->line = line;
+	}
+}
+
 static void st_name(struct st_symbolizer *s, struct st_objfile *o, uint64_t addr,
 		    struct st_named *n)
 {
@@ -433,6 +460,8 @@ static void st_name(struct st_symbolizer *s, struct st_objfile *o, uint64_t addr
 		n->file = file;
 		n->line = lineno;
 	}
+	if (n->sym == NULL)
+		st_name_go(o, addr, n);
 }
 
 static const struct st_named *st_named_at(struct st_symbolizer *s, struct st_objfile *o,
@@ -520,6 +549,7 @@ void st_sym_free(struct st_symbolizer *s)
 	while (s->objs) {
 		struct st_objfile *o = s->objs;
 		s->objs = o->next;
+		st_gopcln_free(o->go); /* points into the Elf dwfl_end frees */
 		if (o->dwfl)
 			dwfl_end(o->dwfl);
 		free(o->path);
