@@ -220,7 +220,7 @@ Test(tracer, a_static_program_is_traced_with_its_endpoints)
 	static struct h_run d;
 	const char *argv[] = {dump, "-n", "-c", trace, NULL};
 	cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
-	cr_assert_not_null(strstr(d.err, "1 connections paired"), "%s%s", d.out, d.err);
+	cr_assert_not_null(strstr(d.err, "1 connection paired"), "%s%s", d.out, d.err);
 	char dynamic[256], shim_trace[200];
 	h_path(dynamic, sizeof dynamic, "socknames");
 	snprintf(shim_trace, sizeof shim_trace, "%s/shim.trace", dir);
@@ -963,6 +963,14 @@ Test(tracer, stacks_name_c_and_go_functions)
 		cr_assert(line != NULL && line < strchr(frame, '\n'), "file:line of %s: %s",
 			  runs[i].frame, d.out);
 	}
+	/* -c names a Go end by the program's own function, past the standard
+	 * library's (syscall, internal/poll, net): the dialling main and the
+	 * accepting goroutine */
+	static struct h_run c;
+	const char *argc_[] = {dump, "-n", "-c", "--json", trace, NULL};
+	cr_assert_eq(h_run(&c, NULL, argc_, NULL, 30), 0, "%s", c.err);
+	cr_expect_not_null(strstr(c.out, "\"top\":\"main.main\"}"), "%s", c.out);
+	cr_expect_not_null(strstr(c.out, "\"top\":\"main.main.func1\"}"), "%s", c.out);
 }
 
 /* The fault matrix of the shim's tests (tests/progs/faults.c: every traced

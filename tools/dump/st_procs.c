@@ -221,8 +221,55 @@ static bool st_js_own_place(const char *where)
 	       strstr(where, "/node_modules/") == NULL;
 }
 
+/* Whether a native frame is Go code (its source a .go or Go assembly file). */
+static bool st_go_frame(const struct st_frame *f)
+{
+	size_t n = f->file ? strlen(f->file) : 0;
+	return f->sym != NULL && n > 3 &&
+	       (strcmp(f->file + n - 3, ".go") == 0 || strcmp(f->file + n - 2, ".s") == 0);
+}
+
+/* Whether a Go function is the program's: package main, or a package whose
+ * path begins with a domain (github.com/..., the program's modules), not of
+ * the standard library (runtime, syscall, net, internal/poll: no dot in
+ * their path's first element). */
+static bool st_go_own_func(const char *sym)
+{
+	const char *slash = strchr(sym, '/');
+	if (slash == NULL) /* a one-element package: main, or net, os, runtime... */
+		return strncmp(sym, "main.", 5) == 0;
+	return memchr(sym, '.', (size_t)(slash - sym)) != NULL; /* a domain: github.com/... */
+}
+
+/* A Go stack's own code: the innermost frame of the program's packages;
+ * i when there is none. */
+static unsigned st_go_code(const struct st_dump *d, const struct st_ev *ev, unsigned i,
+			   struct st_frame *f)
+{
+	for (unsigned k = i; k < ev->nframes; k++) {
+		struct st_frame g;
+		st_frame_at(d, ev, k, &g);
+		if (g.sym && st_go_frame(&g) && st_go_own_func(g.sym)) {
+			*f = g;
+			return k;
+		}
+	}
+	st_frame_at(d, ev, i, f);
+	return i;
+}
+
 unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f)
 {
+	/* a Go program's stack (its innermost frame in Go's sources): the
+	 * standard library's frames are not the program's code */
+	uint64_t innermost = 0;
+	if (ev->nframes > 0)
+		memcpy(&innermost, &ev->frames[0], sizeof innermost);
+	if (ev->nframes > 0 && !(innermost & ST_FRAME_PY)) {
+		st_frame_at(d, ev, 0, f);
+		if (st_go_frame(f))
+			return st_go_code(d, ev, 0, f);
+	}
 	/* native frames are named only where a JIT's may be among them */
 	bool jit = st_sym_has_jit(d->symbols);
 	unsigned innermost_py = ev->nframes;

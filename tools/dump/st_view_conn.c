@@ -966,10 +966,11 @@ void st_conn_print(struct st_dump *d, FILE *out)
 	st_advance(d, v, UINT64_MAX, out);
 	st_title(d, v, out);
 	if (!d->json && d->view == ST_VIEW_CONNECTIONS)
-		fprintf(stderr, "socktrace-dump: %zu connections paired, %zu client ends and %zu "
-				"server ends without a traced partner%s\n",
-			v->paired, v->clients - v->paired, v->servers - v->paired,
-			v->udp ? "; UDP sockets are not listed" : "");
+		fprintf(stderr, "socktrace-dump: %zu connection%s paired, %zu client end%s and %zu "
+				"server end%s without a traced partner%s\n",
+			v->paired, v->paired == 1 ? "" : "s", v->clients - v->paired,
+			v->clients - v->paired == 1 ? "" : "s", v->servers - v->paired,
+			v->servers - v->paired == 1 ? "" : "s", v->udp ? "; UDP sockets are not listed" : "");
 	free(v->bucket);
 	free(v->open);
 	if (d->state) {
