@@ -1138,3 +1138,32 @@ Test(tracer, a_program_run_by_its_loader_is_named)
 						 "--library-path", "/nonexistent", "--inhibit-cache",
 						 prog, "main", NULL});
 }
+
+/* -c names a connection's code the same under both front-ends: the
+ * tracer's stacks begin in libc's wrapper of the call, the shim's at its
+ * caller, and the code is the frame past the C library's (the book's
+ * connect_to for the client, main for the server). */
+Test(tracer, the_code_of_a_connection_is_the_same_under_both_front_ends)
+{
+	if (h_sanitized())
+		cr_skip_test("the launcher is not sanitized");
+	char socknames[256];
+	h_path(socknames, sizeof socknames, "socknames");
+	for (int traced = 0; traced < 2; traced++) {
+		static struct h_run r, d;
+		unlink(trace);
+		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", traced ? "--ptrace" : "--preload", "-k",
+							    "16", "-o", trace, socknames, "0", NULL}),
+			     0, "%s", r.err);
+		const char *argv[] = {dump, "-n", "-c", "--json", trace, NULL};
+		cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
+		/* the paired row: {"client":{... "top"},"server":{... "top"},"paired":true */
+		const char *paired = strstr(d.out, "\"paired\":true");
+		cr_assert_not_null(paired, "%s", d.out);
+		const char *row = memrchr(d.out, '\n', (size_t)(paired - d.out));
+		row = row ? row + 1 : d.out;
+		const char *client = strstr(row, "\"top\":\"connect_to\"},\"server\":{");
+		const char *server = client ? strstr(client, "\"top\":\"main\"},\"paired\":true") : NULL;
+		cr_expect(server != NULL, "%s: %s", traced ? "tracer" : "shim", row);
+	}
+}

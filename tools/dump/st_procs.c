@@ -258,17 +258,47 @@ static unsigned st_go_code(const struct st_dump *d, const struct st_ev *ev, unsi
 	return i;
 }
 
+/* Whether a native frame is in the C library or the dynamic loader: the
+ * system call's wrapper, which the tracer's stacks begin with (the shim's
+ * begin at its caller). */
+static bool st_libc_frame(const struct st_frame *f)
+{
+	const char *base = f->obj ? strrchr(f->obj, '/') : NULL;
+	base = base ? base + 1 : f->obj;
+	return base != NULL && !f->py && !f->jit &&
+	       (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0 ||
+		strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "libpthread", 10) == 0);
+}
+
+/* The innermost frame past the C library's, 0 when all are its: the
+ * same frame under both front-ends. */
+static unsigned st_past_libc(const struct st_dump *d, const struct st_ev *ev)
+{
+	for (unsigned i = 0; i < ev->nframes; i++) {
+		uint64_t ip;
+		memcpy(&ip, &ev->frames[i], sizeof ip);
+		struct st_frame f;
+		if (ip & ST_FRAME_PY)
+			return i;
+		st_frame_at(d, ev, i, &f);
+		if (!st_libc_frame(&f))
+			return i;
+	}
+	return 0;
+}
+
 unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct st_frame *f)
 {
+	unsigned first = st_past_libc(d, ev);
 	/* a Go program's stack (its innermost frame in Go's sources): the
 	 * standard library's frames are not the program's code */
 	uint64_t innermost = 0;
 	if (ev->nframes > 0)
-		memcpy(&innermost, &ev->frames[0], sizeof innermost);
+		memcpy(&innermost, &ev->frames[first], sizeof innermost);
 	if (ev->nframes > 0 && !(innermost & ST_FRAME_PY)) {
-		st_frame_at(d, ev, 0, f);
+		st_frame_at(d, ev, first, f);
 		if (st_go_frame(f))
-			return st_go_code(d, ev, 0, f);
+			return st_go_code(d, ev, first, f);
 	}
 	/* native frames are named only where a JIT's may be among them */
 	bool jit = st_sym_has_jit(d->symbols);
@@ -290,7 +320,7 @@ unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct s
 	}
 	/* all in the library: its innermost Python frame says more than the
 	 * interpreter's native one */
-	unsigned at = innermost_py < ev->nframes ? innermost_py : 0;
+	unsigned at = innermost_py < ev->nframes ? innermost_py : first;
 	if (ev->nframes)
 		st_frame_at(d, ev, at, f);
 	return at;
