@@ -241,21 +241,42 @@ static bool st_go_own_func(const char *sym)
 	return memchr(sym, '.', (size_t)(slash - sym)) != NULL; /* a domain: github.com/... */
 }
 
+/* Whether a Go function is of the layers every socket call goes through
+ * (the runtime, syscall, internal/poll, net's sockets, os): never the
+ * answer to "which code opened it" while a caller is in the stack. */
+static bool st_go_socket_layer(const char *sym)
+{
+	static const char *const layers[] = {"runtime.", "runtime/", "internal/", "syscall.",
+					     "net.", "os.", "vendor/", NULL};
+	for (size_t i = 0; layers[i]; i++)
+		if (strncmp(sym, layers[i], strlen(layers[i])) == 0)
+			return true;
+	return false;
+}
+
 /* A Go stack's own code: the innermost frame of the program's packages;
- * i when there is none. */
+ * else the innermost above the socket layers (net/http's dialConn for a
+ * connection an HTTP client's transport makes in its own goroutine); else
+ * i. */
 static unsigned st_go_code(const struct st_dump *d, const struct st_ev *ev, unsigned i,
 			   struct st_frame *f)
 {
+	unsigned above_layers = ev->nframes;
 	for (unsigned k = i; k < ev->nframes; k++) {
 		struct st_frame g;
 		st_frame_at(d, ev, k, &g);
-		if (g.sym && st_go_frame(&g) && st_go_own_func(g.sym)) {
+		if (g.sym == NULL || !st_go_frame(&g))
+			continue;
+		if (st_go_own_func(g.sym)) {
 			*f = g;
 			return k;
 		}
+		if (above_layers == ev->nframes && !st_go_socket_layer(g.sym))
+			above_layers = k;
 	}
-	st_frame_at(d, ev, i, f);
-	return i;
+	unsigned at = above_layers < ev->nframes ? above_layers : i;
+	st_frame_at(d, ev, at, f);
+	return at;
 }
 
 /* Whether a native frame is in the C library or the dynamic loader: the

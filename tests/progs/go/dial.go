@@ -1,10 +1,14 @@
 // dial: a Go program that listens on loopback, dials itself once and
 // exchanges a few bytes: Go's runtime makes these socket calls itself.
+// "dial http": the same through net/http, whose client dials in a goroutine
+// of its own transport.
 package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 )
 
@@ -13,6 +17,20 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "http" {
+		go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello")
+		}))
+		resp, err := http.Get("http://" + l.Addr().String() + "/")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println("got", string(body))
+		return
 	}
 	done := make(chan struct{})
 	go func() {
