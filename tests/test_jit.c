@@ -471,3 +471,47 @@ Test(jit, interpreted_java_methods_are_named_with_their_lines)
 	}
 }
 
+
+/* A connection the JDK's own code makes (its HTTP server's dispatcher
+ * thread accepting): -c names it by the first Java method above the socket
+ * layers (java.net, java.nio, sun.nio.ch), not by sun.nio.ch.Net.accept;
+ * the client, called from the program's main, by main. */
+Test(jit, a_connection_the_jdk_makes_is_named_above_its_socket_layers)
+{
+	static char javas[8][PATH_MAX];
+	size_t njavas;
+	jit_javas(javas, 8, &njavas);
+	if (njavas == 0)
+		cr_skip_test("no java");
+	h_write_in(dir, "Serve.java",
+		  "import com.sun.net.httpserver.HttpServer;\n"
+		  "import java.net.*;\n"
+		  "import java.net.http.*;\n"
+		  "public class Serve {\n"
+		  "    public static void main(String[] a) throws Exception {\n"
+		  "        HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getByName(\"127.0.0.1\"), 0), 0);\n"
+		  "        s.createContext(\"/\", x -> {\n"
+		  "            byte[] b = \"hi\".getBytes();\n"
+		  "            x.sendResponseHeaders(200, b.length);\n"
+		  "            x.getResponseBody().write(b);\n"
+		  "            x.close();\n"
+		  "        });\n"
+		  "        s.start();\n"
+		  "        HttpClient c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();\n"
+		  "        URI u = URI.create(\"http://127.0.0.1:\" + s.getAddress().getPort() + \"/\");\n"
+		  "        System.out.println(c.send(HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofString()).body());\n"
+		  "        s.stop(0);\n"
+		  "    }\n"
+		  "}\n");
+	char src[256];
+	snprintf(src, sizeof src, "%s/Serve.java", dir);
+	const char *argv[] = {launcher, "-q", "-k", "48", "-o", trace, javas[0], src, NULL};
+	static struct h_run r;
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 90), 0, "%s", r.err);
+	jit_forget_maps();
+	const char *argv_c[] = {dump, "-c", "-n", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv_c, NULL, 60), 0, "%s", r.err);
+	cr_expect_not_null(strstr(r.out, "\"top\":\"Serve.main\"}"), "%s", r.out);
+	cr_expect_not_null(strstr(r.out, "\"top\":\"sun.net.httpserver.ServerImpl$Dispatcher.run\"}"),
+			   "%s", r.out);
+}

@@ -213,6 +213,19 @@ static bool st_java_own_method(const char *name)
 	return true;
 }
 
+/* Whether a Java method is of the layers every socket call goes through
+ * (java.net's sockets, NIO's channels and their implementation): never the
+ * answer to "which code opened it" while a caller is in the stack. */
+static bool st_java_socket_layer(const char *name)
+{
+	static const char *const layers[] = {"java.net.", "java.nio.", "sun.nio.ch.",
+					     "jdk.internal.misc.", "java.lang.Thread.", NULL};
+	for (size_t i = 0; name && layers[i]; i++)
+		if (strncmp(name, layers[i], strlen(layers[i])) == 0)
+			return true;
+	return name == NULL;
+}
+
 /* Whether a JavaScript place is the program's own: not Node's (node:net)
  * nor an installed package's. */
 static bool st_js_own_place(const char *where)
@@ -323,7 +336,7 @@ unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct s
 	}
 	/* native frames are named only where a JIT's may be among them */
 	bool jit = st_sym_has_jit(d->symbols);
-	unsigned innermost_py = ev->nframes;
+	unsigned innermost_py = ev->nframes, java_above_layers = ev->nframes;
 	for (unsigned i = 0; i < ev->nframes;) {
 		uint64_t ip;
 		memcpy(&ip, &ev->frames[i], sizeof ip);
@@ -338,10 +351,17 @@ unsigned st_stack_code(const struct st_dump *d, const struct st_ev *ev, struct s
 			return at;
 		if ((f->py || f->jit) && innermost_py == ev->nframes)
 			innermost_py = at;
+		if (f->jit && f->java && java_above_layers == ev->nframes &&
+		    !st_java_socket_layer(f->sym))
+			java_above_layers = at;
 	}
-	/* all in the library: its innermost Python frame says more than the
+	/* all in the library: a Java method above the socket layers (the
+	 * JDK's HTTP server's dispatcher, for one) says more than the
+	 * innermost one; the innermost Python frame more than the
 	 * interpreter's native one */
-	unsigned at = innermost_py < ev->nframes ? innermost_py : first;
+	unsigned at = java_above_layers < ev->nframes ? java_above_layers
+		      : innermost_py < ev->nframes     ? innermost_py
+						       : first;
 	if (ev->nframes)
 		st_frame_at(d, ev, at, f);
 	return at;
