@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,21 +33,43 @@ void h_path(char *buf, size_t size, const char *name)
 	snprintf(buf, size, "%s/%s", h_build(), name);
 }
 
-void h_tmpdir(char *buf, size_t size)
-{
-	snprintf(buf, size, "/tmp/socktrace-test.XXXXXX");
-	cr_assert_not_null(mkdtemp(buf), "mkdtemp: %s", strerror(errno));
-}
-
 static int h_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st, (void)flag, (void)ftw;
 	return remove(path);
 }
 
+/* A test that mounted a tmpfs over its directory (in its private mount
+ * namespace) would otherwise leave the directory behind: rmdir of a mount
+ * point is EBUSY.  EINVAL when it is no mount point: nothing to undo. */
 void h_rmdir(const char *dir)
 {
+	umount2(dir, MNT_DETACH);
 	nftw(dir, h_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The test's directory, removed when the test's process exits: Criterion
+ * runs no .fini for a test that skips (cr_skip_test exits its process), so
+ * every skipped test left an empty directory in /tmp.  Only the process that
+ * made it removes it: a forked child of the test that calls exit() must not
+ * take the directory from under the test. */
+static char h_tmpdir_made[4096];
+static pid_t h_tmpdir_owner;
+
+static void h_tmpdir_at_exit(void)
+{
+	if (h_tmpdir_made[0] != '\0' && getpid() == h_tmpdir_owner)
+		h_rmdir(h_tmpdir_made);
+}
+
+void h_tmpdir(char *buf, size_t size)
+{
+	snprintf(buf, size, "/tmp/socktrace-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(buf), "mkdtemp: %s", strerror(errno));
+	if (h_tmpdir_owner == 0)
+		atexit(h_tmpdir_at_exit);
+	h_tmpdir_owner = getpid();
+	snprintf(h_tmpdir_made, sizeof h_tmpdir_made, "%s", buf);
 }
 
 /* What LD_PRELOAD holds for a traced run: the shim, after the sanitizer
