@@ -637,7 +637,27 @@ Test(life, a_pending_connect_ends_connected_or_abandoned)
 	cr_assert_not_null(strstr(out, "\"result\":\"abandoned\""), "%s", out);
 	cr_assert_eq(h_run(&r, NULL, stats, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "\"ok\":0,\"refused\":0,\"timeout\":0,\"unreachable\":0,"
-					 "\"other\":0,\"abandoned\":1}"), "%s", r.out);
+					 "\"other\":0,\"abandoned\":1,\"no_outcome\":0}"), "%s", r.out);
+}
+
+/* A process killed by a signal runs none of the shim's code: its pending
+ * connect has no outcome and no close in the trace.  --stats says so (its
+ * counts add up to the connects in progress, none hidden) and -c, which has
+ * the server's accept of it, shows it open (the accept proves the handshake
+ * done), not pending. */
+Test(life, a_connect_of_a_killed_process_is_counted_and_shown_open)
+{
+	run_life("killed", NULL, NULL);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"paired\":true"), "%s", out);
+	cr_assert_not_null(strstr(out, "\"result\":\"open\""), "%s", out);
+	cr_assert_null(strstr(out, "\"result\":\"pending\""), "%s", out);
+	static struct h_run r;
+	const char *stats[] = {dump, "--stats", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, stats, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "connects in progress 1: ok 0, refused 0, timed out 0, "
+					 "unreachable 0, other 0, abandoned 0, no outcome 1;"),
+			   "%s", r.out);
 }
 
 /* Found by the fuzzer: a server end whose client's row was printed first was

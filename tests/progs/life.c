@@ -359,6 +359,31 @@ static int life_silent(bool abandon)
 	return 0;
 }
 
+/* killed: a child makes a non-blocking connect, its listener accepts it,
+ * bytes go over it, and the child dies of SIGKILL holding both ends: nothing
+ * of the shim runs, so neither the client's outcome nor a close is traced. */
+static int life_killed(void)
+{
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		unsigned port;
+		int l = tcp_listener(AF_INET, &port);
+		int fd = life_nonblocking(AF_INET, port);
+		int s = accept(l, NULL, NULL);
+		CHECK(s >= 0);
+		CHECK(write(s, "hello", 5) == 5);
+		kill(getpid(), SIGKILL);
+		_exit(1);
+		(void)fd;
+	}
+	int status;
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	printf("killed\n");
+	return 0;
+}
+
 /* badopt: getsockopt(SO_ERROR) where it cannot work, results printed */
 static int life_badopt(void)
 {
@@ -774,6 +799,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "dup")) return life_dup();
 	if (!strcmp(s, "silent")) return life_silent(false);
 	if (!strcmp(s, "abandon")) return life_silent(true);
+	if (!strcmp(s, "killed")) return life_killed();
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
 	if (!strcmp(s, "scmrights")) return life_scmrights();

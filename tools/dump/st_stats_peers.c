@@ -41,6 +41,7 @@ struct st_open {
 	uint32_t row;     /* index + 1 into rows; 0 = free slot */
 	uint64_t done_ts; /* the connect's return (a blocking one: its end) */
 	bool blocking_ok; /* connected by the connect call itself */
+	bool in_progress; /* a connect that returned EINPROGRESS */
 	bool has_result;
 	bool have_child_close; /* a forked child closed its copy first */
 	struct st_close child_close;
@@ -83,6 +84,8 @@ struct st_peers {
 	size_t nslow;
 	struct st_await *await[ST_AWAIT_BUCKETS];
 	size_t ok_unasked; /* pending connects the program used without asking: ok at close */
+	size_t unended_lost; /* connects in progress whose fd number was reused with
+				neither an outcome nor a close traced */
 };
 
 struct st_peers *st_peers_new(void)
@@ -266,6 +269,14 @@ static void st_open_remove(struct st_peers *p, struct st_open *o)
 	}
 }
 
+/* A connect in progress with neither its outcome nor its close in the trace:
+ * still open when the trace ended, or its process was killed (a signal's
+ * death runs none of the shim's code; the tracer records it open at exit). */
+static bool st_open_unended(const struct st_open *o)
+{
+	return o->row != 0 && o->in_progress && !o->has_result;
+}
+
 /* A connection the fd now carries: a new connect or accept on a reused
  * number replaces what was there (its close was not traced). */
 static struct st_open *st_open_put(struct st_peers *p, uint32_t file, uint32_t pid, int32_t fd)
@@ -330,9 +341,11 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 			snprintf(r->name, sizeof r->name, "%s", name);
 	}
 	struct st_open *o = st_open_put(p, ev->file, ev->pid, ev->fd);
+	p->unended_lost += st_open_unended(o);
 	o->row = row ? row : UINT32_MAX; /* "other": still a live slot */
 	o->done_ts = ev->ts;
 	o->blocking_ok = connect && ev->ret == 0;
+	o->in_progress = connect && ev->err == EINPROGRESS;
 	o->has_result = false;
 }
 
@@ -623,6 +636,16 @@ void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out)
 size_t st_peers_ok_unasked(const struct st_peers *p)
 {
 	return p ? p->ok_unasked : 0;
+}
+
+size_t st_peers_unended(const struct st_peers *p)
+{
+	if (p == NULL)
+		return 0;
+	size_t n = p->unended_lost;
+	for (size_t i = 0; i < p->nopen_slots; i++)
+		n += st_open_unended(&p->open[i]);
+	return n;
 }
 
 void st_peers_free(struct st_peers *p)

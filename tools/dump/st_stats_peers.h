@@ -21,6 +21,8 @@ void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out);
 /* Connects that ended connected without the program asking how they went
  * (it used the socket once writable): counted as ok with the results. */
 size_t st_peers_ok_unasked(const struct st_peers *p);
+/* connects in progress with no outcome and no close in the trace */
+size_t st_peers_unended(const struct st_peers *p);
 void st_peers_free(struct st_peers *p);
 
 #endif

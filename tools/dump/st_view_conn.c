@@ -735,6 +735,11 @@ static void st_life_of(const struct st_end *c, const struct st_end *s, struct st
 	l->result = c ? st_end_result(c)
 		  : s->copy.op == ST_OP_HELD ? "held" /* connected before tracing began */
 		  : s->wants_close && !s->closed ? "open" : "ok";
+	/* the server's accept proves the handshake done, though the client
+	 * never asked and its close is not traced (haproxy's idle connection
+	 * to a backend, when haproxy dies of SIGINT under the shim) */
+	if (c && s && strcmp(l->result, "pending") == 0)
+		l->result = c->wants_close ? "open" : "ok";
 	if (c && c->have_result) {
 		l->have_connect = true;
 		l->connect_ns = c->connect_ns;

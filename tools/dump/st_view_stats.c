@@ -210,11 +210,11 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 	}
 	if (s->in_progress || s->closes)
 		fprintf(out, "\nconnects in progress %zu: ok %zu, refused %zu, timed out %zu, "
-			     "unreachable %zu, other %zu, abandoned %zu; closes %zu, "
-			     "tx %llu B, rx %llu B",
+			     "unreachable %zu, other %zu, abandoned %zu, no outcome %zu; "
+			     "closes %zu, tx %llu B, rx %llu B",
 			s->in_progress, s->outcome[0] + st_peers_ok_unasked(s->peers), s->outcome[1],
 			s->outcome[2], s->outcome[3],
-			s->outcome[4], s->outcome[5], s->closes, (unsigned long long)s->tx_bytes,
+			s->outcome[4], s->outcome[5], st_peers_unended(s->peers), s->closes, (unsigned long long)s->tx_bytes,
 			(unsigned long long)s->rx_bytes);
 	fputs("\n\nCALL          EVENTS   FAILED\n", out);
 	for (uint8_t op = 1; op < ST_OPS && st_op_name(op); op++)
@@ -274,10 +274,11 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 	for (size_t i = 0; i < s->nerrs; i++)
 		fprintf(out, "%s\"%s\":%zu", i ? "," : "", st_errname(s->errs[i].err), s->errs[i].n);
 	fprintf(out, "},\"connects_in_progress\":{\"count\":%zu,\"ok\":%zu,\"refused\":%zu,"
-		     "\"timeout\":%zu,\"unreachable\":%zu,\"other\":%zu,\"abandoned\":%zu},"
-		     "\"closes\":%zu,\"tx_bytes\":%llu,\"rx_bytes\":%llu",
+		     "\"timeout\":%zu,\"unreachable\":%zu,\"other\":%zu,\"abandoned\":%zu,"
+		     "\"no_outcome\":%zu},\"closes\":%zu,\"tx_bytes\":%llu,\"rx_bytes\":%llu",
 		s->in_progress, s->outcome[0] + st_peers_ok_unasked(s->peers), s->outcome[1],
-		s->outcome[2], s->outcome[3], s->outcome[4], s->outcome[5], s->closes,
+		s->outcome[2], s->outcome[3], s->outcome[4], s->outcome[5],
+		st_peers_unended(s->peers), s->closes,
 		(unsigned long long)s->tx_bytes, (unsigned long long)s->rx_bytes);
 	if (s->peers)
 		st_peers_json(s->peers, d, out);
