@@ -558,6 +558,9 @@ static void prefork_case(const char *order, bool child_last)
 	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
 	cr_assert_not_null(strstr(r.out, "\"direction\":\"at\""), "%s", r.out);
 	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), "%s", r.out);
+	/* two closes, one connection: the totals count its bytes once */
+	cr_assert_not_null(strstr(r.out, "\"closes\":2,\"tx_bytes\":2000,\"rx_bytes\":1001,"),
+			   "%s", r.out);
 	/* and the duration is the longer life: to the later close */
 	struct st_trace t2;
 	h_load(&t2, trace);
@@ -580,6 +583,25 @@ Test(life, a_connection_served_by_a_forked_child_ends_at_the_childs_close)
 Test(life, a_connection_a_child_let_go_first_ends_at_the_parents_close)
 {
 	prefork_case("child-first", false);
+}
+
+/* The accepting process is killed before it closes its copy: the connection
+ * ends at its child's close, with the child's bytes, in the rows and in the
+ * totals (it used to stay open for want of the parent's close). */
+Test(life, a_connection_whose_parent_was_killed_ends_at_the_childs_close)
+{
+	run_life("prefork", "parent-killed", NULL);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"closes\":1,\"tx_bytes\":2000,\"rx_bytes\":1001,"),
+			   "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"direction\":\"at\""), "%s", r.out);
+	cr_assert_eq(h_occurrences(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), 2, "%s", r.out);
+	/* -c: the row has the child's duration and bytes (the client's view) */
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
 }
 
 /* A real prefork server: Python's socketserver.ForkingTCPServer accepts,

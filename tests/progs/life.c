@@ -225,7 +225,7 @@ static int life_fdupfd(void)
  * postgres and inetd do; the client is not traced (raw system calls).  With
  * "parent-first" the parent closes its copy at once; with "child-first" it
  * closes it after the child is gone. */
-static int life_prefork(bool parent_first)
+static int life_prefork(bool parent_first, bool parent_killed)
 {
 	unsigned port;
 	int l = tcp_listener(AF_INET, &port);
@@ -256,10 +256,27 @@ static int life_prefork(bool parent_first)
 	}
 	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
 	CHECK(waitpid(pid, NULL, 0) == pid);
+	if (parent_killed)
+		kill(getpid(), SIGKILL); /* its copy is never closed in the trace */
 	if (!parent_first)
 		close(a);
 	inline_syscall(SYS_close, c, 0, 0);
 	printf("child=%d\n", pid);
+	return 0;
+}
+
+/* prefork parent-killed: the same server as a child of this process, killed
+ * by SIGKILL once its child has served and closed the connection */
+static int life_in_a_child_killed(int (*server)(bool, bool))
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(server(false, true));
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	printf("server=%d killed\n", pid);
 	return 0;
 }
 
@@ -803,7 +820,10 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
 	if (!strcmp(s, "scmrights")) return life_scmrights();
-	if (!strcmp(s, "prefork") && argc > 2) return life_prefork(!strcmp(argv[2], "parent-first"));
+	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "parent-killed"))
+		return life_in_a_child_killed(life_prefork);
+	if (!strcmp(s, "prefork") && argc > 2)
+		return life_prefork(!strcmp(argv[2], "parent-first"), false);
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");
 	return 2;
 }

@@ -86,6 +86,10 @@ struct st_peers {
 	size_t ok_unasked; /* pending connects the program used without asking: ok at close */
 	size_t unended_lost; /* connects in progress whose fd number was reused with
 				neither an outcome nor a close traced */
+	/* the bytes of every connection, once, at its end: a socket shared
+	 * with a forked child has two closes, and the later one has them all */
+	uint64_t ended_tx, ended_rx;
+	bool ends_done; /* the trace's end is applied (st_peers_end) */
 };
 
 struct st_peers *st_peers_new(void)
@@ -356,6 +360,18 @@ static uint32_t st_open_row(const struct st_open *o)
 
 /* The connection's end: its bytes to its row, and a blocking connect's
  * latency (its start is the close's date minus its age) to the slowest. */
+/* A close that is all the trace says of its connection (its open is not in
+ * the trace: opened before a ring's window, or a UDP socket): its bytes. */
+static void st_ended_unopened(struct st_peers *p, const struct st_close *c)
+{
+	if (c->flags & ST_CLOSE_TCPINFO) {
+		uint64_t sent, received;
+		st_close_bytes(c, &sent, &received);
+		p->ended_tx += sent;
+		p->ended_rx += received;
+	}
+}
+
 static void st_ended(struct st_peers *p, uint32_t file, uint32_t pid, uint32_t row_index,
 		     bool blocking_ok, uint64_t done_ts, const struct st_close *c)
 {
@@ -366,6 +382,8 @@ static void st_ended(struct st_peers *p, uint32_t file, uint32_t pid, uint32_t r
 		row->tx += sent;
 		row->rx += received;
 		row->with_bytes++;
+		p->ended_tx += sent;
+		p->ended_rx += received;
 	}
 	uint64_t start = st_close_start(c);
 	if (blocking_ok && c->age_ns <= c->ts_ns && done_ts >= start)
@@ -412,8 +430,10 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 		}
 	}
 	struct st_open *o = st_open_find(p, r->file, child->ppid, r->close.fd);
-	if (o == NULL || o->done_ts < start)
+	if (o == NULL || o->done_ts < start) {
+		st_ended_unopened(p, &r->close);
 		return;
+	}
 	if (!o->have_child_close)
 		o->child_close = r->close;
 	else
@@ -421,8 +441,6 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 	o->have_child_close = true;
 }
 
-/* At the end: connections whose children's closes never came end at their
- * own process's close. */
 static void st_await_flush(struct st_peers *p)
 {
 	for (size_t b = 0; b < ST_AWAIT_BUCKETS; b++)
@@ -433,6 +451,36 @@ static void st_await_flush(struct st_peers *p)
 		}
 	memset(p->await, 0, sizeof p->await);
 }
+
+/* At the end: connections whose children's closes never came end at their
+ * own process's close; those whose process's own close never came (killed,
+ * or still open when the trace ended) at their children's. */
+void st_peers_end(struct st_peers *p)
+{
+	if (p == NULL || p->ends_done)
+		return;
+	p->ends_done = true;
+	st_await_flush(p);
+	for (size_t i = 0; i < p->nopen_slots; i++) {
+		struct st_open *o = &p->open[i];
+		if (o->row && o->have_child_close) {
+			if (!o->blocking_ok && !o->has_result &&
+			    o->child_close.role == ST_ROLE_CLIENT)
+				p->ok_unasked++;
+			o->in_progress = false; /* its end is in the trace */
+			st_ended(p, o->file, o->pid, st_open_row(o), o->blocking_ok, o->done_ts,
+				 &o->child_close);
+			o->have_child_close = false;
+		}
+	}
+}
+
+void st_peers_bytes(const struct st_peers *p, uint64_t *tx, uint64_t *rx)
+{
+	*tx = p ? p->ended_tx : 0;
+	*rx = p ? p->ended_rx : 0;
+}
+
 
 void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_rec *r)
 {
@@ -455,8 +503,10 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 		return;
 	}
 	struct st_open *o = st_open_find(p, r->file, r->close.pid, r->close.fd);
-	if (o == NULL)
+	if (o == NULL) {
+		st_ended_unopened(p, &r->close);
 		return;
+	}
 	/* a pending connect with no result whose close found its SYN answered */
 	if (!o->blocking_ok && !o->has_result && r->close.role == ST_ROLE_CLIENT)
 		p->ok_unasked++;
@@ -504,7 +554,7 @@ static const char *st_dir_name(uint8_t dir)
  * with the sort), then the rows go most connections first. */
 static void st_peers_finish(struct st_peers *p, const struct st_dump *d)
 {
-	st_await_flush(p);
+	st_peers_end(p);
 	for (size_t i = 0; i < p->nslow; i++) {
 		const struct st_peer_row *r = st_row_at(p, p->slow[i].row);
 		st_row_endpoint(r, p->slow[i].peer, sizeof p->slow[i].peer);

@@ -21,6 +21,11 @@ void st_peers_json(struct st_peers *p, const struct st_dump *d, FILE *out);
 /* Connects that ended connected without the program asking how they went
  * (it used the socket once writable): counted as ok with the results. */
 size_t st_peers_ok_unasked(const struct st_peers *p);
+/* The trace's end: connections still waiting for a forked child's close, or
+ * for their own process's, end at the close they have. */
+void st_peers_end(struct st_peers *p);
+/* every connection's bytes, counted once, at its end (after st_peers_end) */
+void st_peers_bytes(const struct st_peers *p, uint64_t *tx, uint64_t *rx);
 /* connects in progress with no outcome and no close in the trace */
 size_t st_peers_unended(const struct st_peers *p);
 void st_peers_free(struct st_peers *p);

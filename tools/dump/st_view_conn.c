@@ -964,10 +964,25 @@ static void st_row(struct st_dump *d, FILE *out, const struct st_end *c, const s
 		st_html_row(d, &r);
 }
 
+/* The trace's end: an end whose own process never closed it (killed by a
+ * signal under the shim, or still running) but whose forked child did, ends
+ * at the child's close, with its duration and bytes (postgres' postmaster
+ * killed after its backend served the connection). */
+static void st_end_at_childs_close(struct st_view_state *v)
+{
+	for (struct st_end *e = v->head; e; e = e->next)
+		if (e->wants_close && !e->closed && e->child_close) {
+			if (st_open_find(v, e->copy.file, e->copy.pid, e->copy.fd) == e)
+				st_open_take(v, e->copy.file, e->copy.pid, e->copy.fd);
+			st_closed(v, e, e->child_close);
+		}
+}
+
 void st_conn_print(struct st_dump *d, FILE *out)
 {
 	static struct st_view_state none;
 	struct st_view_state *v = d->state ? d->state : &none;
+	st_end_at_childs_close(v);
 	st_advance(d, v, UINT64_MAX, out);
 	st_title(d, v, out);
 	if (!d->json && d->view == ST_VIEW_CONNECTIONS)

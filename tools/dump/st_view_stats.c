@@ -29,7 +29,6 @@ struct st_view_state {
 	size_t in_progress; /* connects that returned EINPROGRESS: not failures */
 	size_t outcome[8];  /* ok, refused, timeout, unreachable, other, abandoned */
 	size_t closes;
-	uint64_t tx_bytes, rx_bytes;
 	struct st_pcount *procs;
 	size_t nprocs, procs_cap;
 	size_t *slot_of; /* open addressing on (file, pid): index + 1 into procs, 0 = free */
@@ -154,12 +153,6 @@ void st_stats_life(struct st_dump *d, const struct st_rec *r)
 		return;
 	s->closes++;
 	s->outcome[5] += r->close.role == ST_ROLE_PENDING;
-	if (r->close.flags & ST_CLOSE_TCPINFO) {
-		uint64_t tx, rx;
-		st_close_bytes(&r->close, &tx, &rx);
-		s->tx_bytes += tx;
-		s->rx_bytes += rx;
-	}
 }
 
 static int st_pcount_order(const void *a, const void *b)
@@ -193,6 +186,11 @@ static const char *st_errname(int err)
 
 static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE *out)
 {
+	/* connections still waiting for a close end now: the totals and the
+	 * outcomes printed first count them */
+	uint64_t tx, rx;
+	st_peers_end(s->peers);
+	st_peers_bytes(s->peers, &tx, &rx);
 	fprintf(out, "events %zu, dropped %llu", d->nevs, (unsigned long long)d->dropped);
 	if (d->exit_dropped)
 		fprintf(out, ", %llu more after their process left at exit",
@@ -214,8 +212,8 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 			     "closes %zu, tx %llu B, rx %llu B",
 			s->in_progress, s->outcome[0] + st_peers_ok_unasked(s->peers), s->outcome[1],
 			s->outcome[2], s->outcome[3],
-			s->outcome[4], s->outcome[5], st_peers_unended(s->peers), s->closes, (unsigned long long)s->tx_bytes,
-			(unsigned long long)s->rx_bytes);
+			s->outcome[4], s->outcome[5], st_peers_unended(s->peers), s->closes,
+			(unsigned long long)tx, (unsigned long long)rx);
 	fputs("\n\nCALL          EVENTS   FAILED\n", out);
 	for (uint8_t op = 1; op < ST_OPS && st_op_name(op); op++)
 		if (op != ST_OP_HELD || s->per_op[op]) /* only a tracer's attach has them */
@@ -240,6 +238,11 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 
 static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE *out)
 {
+	/* connections still waiting for a close end now: the totals and the
+	 * outcomes printed first count them */
+	uint64_t tx, rx;
+	st_peers_end(s->peers);
+	st_peers_bytes(s->peers, &tx, &rx);
 	fprintf(out, "{\"events\":%zu,\"dropped\":%llu,\"exit_dropped\":%llu,\"unfollowed\":%llu,"
 		"\"first_ts\":", d->nevs, (unsigned long long)d->dropped,
 		(unsigned long long)d->exit_dropped, (unsigned long long)d->unfollowed);
@@ -278,8 +281,7 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 		     "\"no_outcome\":%zu},\"closes\":%zu,\"tx_bytes\":%llu,\"rx_bytes\":%llu",
 		s->in_progress, s->outcome[0] + st_peers_ok_unasked(s->peers), s->outcome[1],
 		s->outcome[2], s->outcome[3], s->outcome[4], s->outcome[5],
-		st_peers_unended(s->peers), s->closes,
-		(unsigned long long)s->tx_bytes, (unsigned long long)s->rx_bytes);
+		st_peers_unended(s->peers), s->closes, (unsigned long long)tx, (unsigned long long)rx);
 	if (s->peers)
 		st_peers_json(s->peers, d, out);
 	else
