@@ -409,6 +409,45 @@ Test(life, unix_stream_connections_pair_by_path_and_peer_process)
 	st_trace_free(&t);
 }
 
+/* A Unix client that is not traced (a bare psql against a traced postgres)
+ * is still known by the pid SO_PEERCRED gave its server: -c, its JSON and
+ * the service map name it, where they said "(not traced)" and "-". */
+Test(life, an_untraced_unix_client_is_named_by_its_pid)
+{
+	char sock[160], script[1400];
+	snprintf(sock, sizeof sock, "%s/u.sock", dir);
+	snprintf(script, sizeof script,
+		 "import os, socket, sys\n"
+		 "s=socket.socket(socket.AF_UNIX); s.bind('%s'); s.listen(4)\n"
+		 "pid=os.fork()\n"
+		 "if pid==0:\n"
+		 "    env={k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}\n"
+		 "    os.execve(sys.executable, [sys.executable, '-c', \"import socket; "
+		 "c=socket.socket(socket.AF_UNIX); c.connect('%s'); c.sendall(b'x'); c.close()\"], env)\n"
+		 "a,_=s.accept(); a.recv(1); a.close()\n"
+		 "os.waitpid(pid,0)\n"
+		 "print(pid)\n",
+		 sock, sock);
+	static struct h_run r;
+	const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+	cr_assert_eq(h_run(&r, trace, argv, NULL, 30), 0, "%s", r.err);
+	unsigned kid = (unsigned)atoi(r.out);
+	cr_assert_gt(kid, 0, "%s", r.out);
+	char want[64];
+	snprintf(want, sizeof want, "\"paired\":false,\"client_pid\":%u,", kid);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+	static struct h_run t;
+	const char *text[] = {dump, "-n", "-c", trace, NULL};
+	cr_assert_eq(h_run(&t, NULL, text, NULL, 30), 0, "%s", t.err);
+	snprintf(want, sizeof want, " pid %u (untraced) ", kid);
+	cr_assert_not_null(strstr(t.out, want), "%s in %s", want, t.out);
+	const char *graph[] = {dump, "--graph", trace, NULL};
+	cr_assert_eq(h_run(&t, NULL, graph, NULL, 30), 0, "%s", t.err);
+	snprintf(want, sizeof want, "[label=\"pid %u\"", kid);
+	cr_assert_not_null(strstr(t.out, want), "%s in %s", want, t.out);
+}
+
 /* A trace of accepts only (an inetd child, a server whose clients are not
  * traced): -c lists them, with no table of clients to look in. */
 Test(life, a_trace_of_accepts_only_lists_them)

@@ -50,6 +50,7 @@ struct st_conn_row {
 	const char *client_file, *server_file; /* its source file, NULL when unknown */
 	int client_line, server_line;          /* 0 when unknown */
 	const char *client_stack, *server_stack; /* --html: the whole stack as text, or NULL */
+	uint32_t untraced_client_pid; /* a Unix client not traced: its pid (SO_PEERCRED), or 0 */
 };
 
 struct st_dump;

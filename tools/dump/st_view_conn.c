@@ -653,6 +653,13 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	st_queue(v, e);
 }
 
+/* A Unix client that was not traced is still known by its pid: the one
+ * SO_PEERCRED named to its server (postgres' psql or pgbench clients). */
+static uint32_t st_untraced_client_pid(const struct st_end *server)
+{
+	return server && server->unix_stream ? server->peer_pid : 0;
+}
+
 /* An end that was not traced is shown by what its partner saw of it: the
  * address dialled (and the name it was dialled by), or the client's address. */
 static void st_untraced_text(FILE *out, const struct st_end *partner, bool client)
@@ -661,6 +668,8 @@ static void st_untraced_text(FILE *out, const struct st_end *partner, bool clien
 	st_endpoint_ss_str(&partner->ev->peer, ep, sizeof ep);
 	if (!client && partner->name[0])
 		st_escape(who, sizeof who, partner->name, strlen(partner->name));
+	else if (client && st_untraced_client_pid(partner))
+		snprintf(who, sizeof who, "pid %u (untraced)", st_untraced_client_pid(partner));
 	else
 		snprintf(who, sizeof who, "(not traced)");
 	if (client)
@@ -893,6 +902,11 @@ static void st_row_json(struct st_dump *d, FILE *out, const struct st_end *c, co
 	fputs(",\"server\":", out);
 	st_side_json(d, out, s);
 	fprintf(out, ",\"paired\":%s", c && s ? "true" : "false");
+	uint32_t client_pid = c ? c->ev->pid : st_untraced_client_pid(s);
+	if (client_pid)
+		fprintf(out, ",\"client_pid\":%u", client_pid);
+	else
+		fputs(",\"client_pid\":null", out);
 	struct st_life_row l;
 	st_life_of(c, s, &l);
 	st_life_json(out, c, s, &l);
@@ -927,6 +941,7 @@ static void st_row_of(struct st_dump *d, const struct st_end *c, const struct st
 		.server_end_ns = s && s->closed ? s->close.ts_ns : 0,
 		.client_top = c ? st_stack_top(d, c->ev) : NULL,
 		.server_top = s ? st_stack_top(d, s->ev) : NULL,
+		.untraced_client_pid = c ? 0 : st_untraced_client_pid(s),
 	};
 	r->client_stack = c ? c->stack_text : NULL;
 	r->server_stack = s ? s->stack_text : NULL;

@@ -148,6 +148,9 @@ void st_graph_row(struct st_dump *d, const struct st_conn_row *r)
 	size_t from, to;
 	if (r->client) {
 		from = st_program_node(d, g, r->client_proc, r->client->pid);
+	} else if (r->untraced_client_pid) {
+		snprintf(label, sizeof label, "pid %u", r->untraced_client_pid);
+		from = st_node(g, label, false);
 	} else {
 		st_ep_label(&r->server->peer, false, label, sizeof label);
 		from = st_node(g, label, false);

@@ -64,8 +64,13 @@ static void st_html_text(FILE *out, const char *s)
 	}
 }
 
-static void st_who(const struct st_proc *p, const struct st_ev *ev, char *out, size_t size)
+static void st_who(const struct st_proc *p, const struct st_ev *ev, uint32_t untraced_pid,
+		   char *out, size_t size)
 {
+	if (ev == NULL && untraced_pid) {
+		snprintf(out, size, "pid %u (untraced)", untraced_pid);
+		return;
+	}
 	if (ev == NULL) {
 		snprintf(out, size, "(not traced)");
 		return;
@@ -107,8 +112,8 @@ void st_html_row(struct st_dump *d, const struct st_conn_row *r)
 	struct st_hrow *x = &h->rows[h->nrows++];
 	x->start = first->ts;
 	x->end = end;
-	st_who(r->client_proc, r->client, x->client, sizeof x->client);
-	st_who(r->server_proc, r->server, x->server, sizeof x->server);
+	st_who(r->client_proc, r->client, r->untraced_client_pid, x->client, sizeof x->client);
+	st_who(r->server_proc, r->server, 0, x->server, sizeof x->server);
 	if (r->client)
 		st_endpoint_ss_str(&r->client->local, x->client_end, sizeof x->client_end);
 	else
