@@ -701,6 +701,29 @@ Test(life, a_pending_connect_ends_connected_or_abandoned)
 					 "\"other\":0,\"abandoned\":1,\"no_outcome\":0}"), "%s", r.out);
 }
 
+/* A connection its peer reset (SO_LINGER 0, no FIN) ends in TCP_CLOSE, the
+ * state a shutdown-then-close reaches with both FINs: the server's count is
+ * still the 79 bytes the client sent, where it said 78 (a FIN that never
+ * came taken out).  The connection is seen from the server (--stats' row
+ * "at") and from the client (-c). */
+Test(life, a_reset_connection_loses_no_byte_to_a_fin)
+{
+	run_life("reset", NULL, NULL);
+	static struct h_run r;
+	const char *stats[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, stats, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"direction\":\"at\""), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":153,\"rx_bytes\":79}"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"tx_bytes\":79,\"rx_bytes\":153}"), "%s", r.out);
+	struct st_trace t;
+	h_load(&t, trace);
+	bool reset_seen = false;
+	for (size_t i = 0; i < t.ncloses; i++)
+		reset_seen |= t.closes[i].role == ST_ROLE_SERVER && t.closes[i].tcp_state == 7;
+	st_trace_free(&t);
+	cr_assert(reset_seen, "the server's close found its socket in TCP_CLOSE");
+}
+
 /* A process killed by a signal runs none of the shim's code: its pending
  * connect has no outcome and no close in the trace.  --stats says so (its
  * counts add up to the connects in progress, none hidden) and -c, which has

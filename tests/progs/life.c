@@ -376,6 +376,30 @@ static int life_silent(bool abandon)
 	return 0;
 }
 
+/* reset: the client aborts (SO_LINGER 0: a reset, no FIN) after 79 bytes
+ * out and 153 back; the server closes once the reset is in, its
+ * socket in TCP_CLOSE with no FIN received (haproxy ends every connection to
+ * a backend so, and the backend's count must not lose a byte to a FIN that
+ * never came) */
+static int life_reset(void)
+{
+	int l, c, a;
+	life_connected(&l, &c, &a);
+	life_write_all(c, 79);
+	life_read_all(a, 79);
+	life_write_all(a, 153);
+	life_read_all(c, 153);
+	struct linger abort_now = {1, 0};
+	CHECK(setsockopt(c, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now) == 0);
+	close(c);
+	struct pollfd p = {a, POLLIN, 0};
+	CHECK(poll(&p, 1, 10000) == 1 && (p.revents & (POLLERR | POLLHUP)));
+	close(a);
+	close(l);
+	printf("reset\n");
+	return 0;
+}
+
 /* killed: a child makes a non-blocking connect, its listener accepts it,
  * bytes go over it, and the child dies of SIGKILL holding both ends: nothing
  * of the shim runs, so neither the client's outcome nor a close is traced. */
@@ -817,6 +841,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "silent")) return life_silent(false);
 	if (!strcmp(s, "abandon")) return life_silent(true);
 	if (!strcmp(s, "killed")) return life_killed();
+	if (!strcmp(s, "reset")) return life_reset();
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
 	if (!strcmp(s, "scmrights")) return life_scmrights();

@@ -41,14 +41,20 @@ void st_close_bytes(const struct st_close *c, uint64_t *tx, uint64_t *rx)
 {
 	enum { EST = 1, FIN_WAIT2 = 5, TIME_WAIT = 6, CLOSE = 7, CLOSE_WAIT = 8, LAST_ACK = 9,
 	       CLOSING = 11 };
-	/* CLOSE: a LAST_ACK whose FIN was just acknowledged, both FINs counted;
-	 * a reset would also end there, rarely at a close the program asked for */
-	bool closed = c->tcp_state == CLOSE && c->bytes_received > 0;
+	bool connected_here = c->role == ST_ROLE_CLIENT || c->role == ST_ROLE_PENDING;
+	uint64_t syn = connected_here && c->bytes_acked > 0;
+	/* CLOSE is where a LAST_ACK ends once its FIN is acknowledged (a
+	 * shutdown, the peer's FIN, then the close: node's way), both FINs
+	 * counted; and where a reset ends (haproxy aborts every connection to
+	 * a backend so), neither FIN there.  Version 3 tells them apart: only
+	 * our acknowledged FIN makes bytes_acked pass what was handed to TCP.
+	 * A FIN that came before a reset still counts as a byte: tcp_info does
+	 * not show it. */
+	bool closed = c->tcp_state == CLOSE && c->bytes_received > 0 &&
+		      (!(c->flags & ST_CLOSE_SENT) || c->bytes_acked > syn + c->bytes_sent);
 	uint64_t our_fin_acked = c->tcp_state == FIN_WAIT2 || c->tcp_state == TIME_WAIT || closed;
 	uint64_t peer_fin = c->tcp_state == CLOSE_WAIT || c->tcp_state == LAST_ACK ||
 			    c->tcp_state == CLOSING || c->tcp_state == TIME_WAIT || closed;
-	bool connected_here = c->role == ST_ROLE_CLIENT || c->role == ST_ROLE_PENDING;
-	uint64_t syn = connected_here && c->bytes_acked > 0;
 	*tx = c->bytes_acked >= syn + our_fin_acked ? c->bytes_acked - syn - our_fin_acked : 0;
 	/* version 3: what the program handed to TCP, acknowledged or not (what
 	 * was still in flight or queued at the close counts too) */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The TX/RX matrix beside the kernel (root, bpftrace): python http.server and
 # urllib/curl clients traced on one side, the other or both, small and large
-# bodies; node (libuv closes) both sides; the C lifecycle program. Each run
+# bodies; node (libuv closes) both sides; the C lifecycle program (a reset
+# connection among its modes). Each run
 # is checked by tcp-bytes.py --compare: prints its differences, exits 1.
 #   tools/scripts/byte-matrix.sh build
 set -u
@@ -48,7 +49,7 @@ for size in 100 3000000; do
 		SOCKTRACE_FILE="$W/t.trace" node "$S/../../tests/scripts/node_http.js" 5 $size > out.txt 2>&1 || fail=1
 	grep -E '^(DIFF|compared)' out.txt | tr '\n' ' '; echo
 done
-for mode in bytes syscall unacked; do
+for mode in bytes syscall unacked reset; do
 	rm -f t.trace
 	printf 'C program (%s): ' $mode
 	"$S/tcp-bytes.py" --compare "$B/socktrace-dump" "$W/t.trace" -- env LD_PRELOAD="$B/libsocktrace.so" \
