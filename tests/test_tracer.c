@@ -323,13 +323,16 @@ static void rows_of(const char *path, char *out, size_t size)
 	out[0] = '\0';
 	size_t n = 0;
 	for (const char *p = strstr(d.out, "\"paired\""); p; p = strstr(p + 1, "\"paired\"")) {
+		/* "paired", then past client_pid (a pid): transport, result */
+		const char *pid = strstr(p, ",\"client_pid\"");
+		const char *transport = strstr(p, ",\"transport\"");
 		const char *name = strstr(p, ",\"name\"");
 		const char *tx = strstr(p, "\"tx_bytes\"");
 		const char *rtt = tx ? strstr(tx, ",\"rtt_us\"") : NULL;
-		if (name == NULL || rtt == NULL)
+		if (pid == NULL || transport == NULL || name == NULL || rtt == NULL)
 			break;
-		n += (size_t)snprintf(out + n, size - n, "%.*s %.*s\n", (int)(name - p), p,
-				      (int)(rtt - tx), tx);
+		n += (size_t)snprintf(out + n, size - n, "%.*s%.*s %.*s\n", (int)(pid - p), p,
+				      (int)(name - transport), transport, (int)(rtt - tx), tx);
 		if (n >= size)
 			break;
 	}
@@ -346,7 +349,7 @@ Test(tracer, the_shim_and_the_tracer_give_the_same_rows)
 	 * bytes: the fork and vfork children get their own socket tables */
 	const char *modes[] = {"bytes", "refused", "dup", "fdupfd", "again", "reuse",
 			       "vforkclose", "vforkexit", "scmrights", "peerbuf",
-			       "timeout", "unacked"};
+			       "timeout", "unacked", "reset"};
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		static struct h_run r;
 		unlink(trace);
