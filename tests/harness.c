@@ -516,3 +516,28 @@ bool h_read_until(int fd, const char *needle, char *buf, size_t size)
 	}
 	return strstr(buf, needle) != NULL;
 }
+
+/* The number after prefix, once its line is whole: a writer may send the
+ * line in pieces (python3 under PYTHONUNBUFFERED=1 writes print()'s "tid",
+ * " " and the number apart), and a number read before its last digits came
+ * is a wrong one.  -1 when no such line came in time. */
+long h_read_number(int fd, const char *prefix, char *buf, size_t size)
+{
+	if (!h_read_until(fd, prefix, buf, size))
+		return -1;
+	size_t at = (size_t)(strstr(buf, prefix) - buf) + strlen(prefix);
+	time_t deadline = time(NULL) + 20;
+	while (strchr(buf + at, '\n') == NULL && time(NULL) < deadline) {
+		size_t n = strlen(buf);
+		struct pollfd p = {fd, POLLIN, 0};
+		if (n + 1 >= size)
+			break;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r <= 0)
+			break;
+		buf[n + (size_t)r] = '\0';
+	}
+	return strchr(buf + at, '\n') ? atol(buf + at) : -1;
+}

@@ -58,6 +58,8 @@ void h_write_in(const char *dir, const char *name, const char *text);
 pid_t h_spawn(const char *const *argv, int *out);
 /* Reads fd into buf (kept terminated) until needle shows (true) or 20 s pass. */
 bool h_read_until(int fd, const char *needle, char *buf, size_t size);
+/* the number after prefix on a whole line of fd, or -1 */
+long h_read_number(int fd, const char *prefix, char *buf, size_t size);
 /* From socktrace-dump -n's text: the first event line containing call, with
  * its stack lines ("    at ..."), into buf. */
 void h_event_text(const char *out, const char *call, char *buf, size_t size);

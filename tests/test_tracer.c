@@ -477,8 +477,8 @@ Test(tracer, a_killed_launcher_kills_what_it_launched_and_frees_what_it_attached
 	char buf[4096] = "";
 	const char *launched[] = {launcher, "-q", "--ptrace", "-o", trace, tracee, "sleep", NULL};
 	pid_t tracer = h_spawn(launched, &out);
-	cr_assert(h_read_until(out, "ready ", buf, sizeof buf), "%s", buf);
-	pid_t prog = (pid_t)atoi(strstr(buf, "ready ") + 6);
+	pid_t prog = (pid_t)h_read_number(out, "ready ", buf, sizeof buf);
+	cr_assert_gt(prog, 0, "%s", buf);
 	kill(tracer, SIGKILL);
 	tr_wait(tracer);
 	close(out);
@@ -705,8 +705,7 @@ Test(tracer, a_thread_id_names_its_process)
 			      "t.start(); print('tid', t.native_id, flush=True); time.sleep(30)",
 			      NULL};
 	pid_t py = h_spawn(prog, &out);
-	cr_assert(h_read_until(out, "tid ", buf, sizeof buf), "%s", buf);
-	pid_t tid = (pid_t)atoi(strstr(buf, "tid ") + 4);
+	pid_t tid = (pid_t)h_read_number(out, "tid ", buf, sizeof buf);
 	cr_assert_gt(tid, 0, "%s", buf);
 	cr_assert_neq(tid, py);
 	pid_t tracer = tr_attach(tid, trace, &tout, tbuf, sizeof tbuf);
