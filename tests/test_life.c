@@ -541,6 +541,41 @@ Test(life, a_socket_received_over_a_unix_socket_is_followed_to_its_end)
 	st_trace_free(&t);
 }
 
+/* A connection handed to another process (node's cluster mode): its opener
+ * closes its copy first, the receiver serves it.  It ends at the receiver's
+ * close, with the receiver's bytes, counted from the accept (it ended at the
+ * opener's close, with no bytes out, and the receiver's bytes went to no
+ * row). */
+Test(life, a_connection_handed_to_another_process_ends_at_its_last_close)
+{
+	run_life("handoff", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	const struct st_close *opener = NULL, *receiver = NULL;
+	for (size_t i = 0; i < t.ncloses; i++)
+		*(t.closes[i].role == ST_ROLE_INHERITED ? &receiver : &opener) = &t.closes[i];
+	cr_assert(opener && receiver && t.ncloses == 2, "%zu closes", t.ncloses);
+	cr_assert_lt(opener->ts_ns, receiver->ts_ns, "the opener closes first");
+	char want[64];
+	const struct st_ev *accept = NULL;
+	for (size_t i = 0; i < t.nevs; i++)
+		if (t.evs[i].op == ST_OP_ACCEPT)
+			accept = &t.evs[i];
+	cr_assert_not_null(accept);
+	snprintf(want, sizeof want, "\"duration_ns\":%llu,",
+		 (unsigned long long)(receiver->ts_ns - accept->ts));
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, want), "%s in %s", want, out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"closes\":2,\"tx_bytes\":2000,\"rx_bytes\":1001,"),
+			   "%s", r.out);
+	cr_assert_eq(h_occurrences(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), 2, "%s", r.out);
+}
+
 /* The one client close of a run of mode: by an fd of at least min_fd (the
  * last copy of the socket), with its 100 bytes and the SYN. */
 static void assert_ended_by_last_copy(const char *mode, int min_fd)

@@ -355,6 +355,54 @@ static int life_scmrights(void)
 	return 0;
 }
 
+/* handoff: node's cluster master: the accepted connection is handed to a
+ * worker over a Unix socket (SCM_RIGHTS), which names it (getsockname) and
+ * tells the master, who closes its copy at once; the worker reads 1000 bytes,
+ * writes 2000 and closes.  The client is never seen (inline system calls). */
+static int life_handoff(void)
+{
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	pid_t pid = fork(); /* before the connection: the worker inherits nothing of it */
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = life_recv_fd(sp[1]);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		CHECK(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
+		CHECK(write(sp[1], "k", 1) == 1);
+		life_read_all(fd, 1000);
+		life_write_all(fd, 2000);
+		life_read_all(fd, 1); /* its ACK came with it: all 2000 acknowledged */
+		close(fd);
+		_exit(0);
+	}
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	life_send_fd(sp[0], a);
+	char k;
+	CHECK(read(sp[0], &k, 1) == 1);
+	close(a);
+	static char buf[2000];
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
+	for (size_t got = 0; got < 2000;) {
+		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	inline_syscall(SYS_close, c, 0, 0);
+	printf("worker=%d\n", pid);
+	return 0;
+}
+
 /* silent: a non-blocking connect used once writable, never asked about;
  * abandon: one closed before its SYN was answered (the queue is full) */
 static int life_silent(bool abandon)
@@ -842,6 +890,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "abandon")) return life_silent(true);
 	if (!strcmp(s, "killed")) return life_killed();
 	if (!strcmp(s, "reset")) return life_reset();
+	if (!strcmp(s, "handoff")) return life_handoff();
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
 	if (!strcmp(s, "scmrights")) return life_scmrights();

@@ -43,9 +43,25 @@ struct st_open {
 	bool blocking_ok; /* connected by the connect call itself */
 	bool in_progress; /* a connect that returned EINPROGRESS */
 	bool has_result;
-	bool have_child_close; /* a forked child closed its copy first */
+	bool have_child_close; /* a forked child (or a receiver) closed its copy first */
 	struct st_close child_close;
+	bool client;      /* opened by a connect */
+	uint64_t tuple;   /* its ends' ports and low address bytes (st_tuple_of) */
+	uint32_t carries; /* copies passed to other processes, not closed yet */
+	bool own_closed;  /* closed here while a passed copy lives on */
 };
+
+/* A copy of a socket passed to another process (SCM_RIGHTS: node's cluster
+ * master hands every accepted connection to a worker): the receiver's
+ * (file, pid, fd), and the opener's, whose connection ends at the later of
+ * their closes. */
+struct st_peer_carry {
+	struct st_peer_carry *next;
+	uint32_t file, pid, to_file, to_pid;
+	int32_t fd, to_fd;
+};
+
+#define ST_PEER_CARRY_BUCKETS 1024u
 
 /* A connection its process closed while a forked child may still hold it
  * (ST_CLOSE_SHARED): it ends at the later of that close and the child's. */
@@ -90,6 +106,7 @@ struct st_peers {
 	 * with a forked child has two closes, and the later one has them all */
 	uint64_t ended_tx, ended_rx;
 	bool ends_done; /* the trace's end is applied (st_peers_end) */
+	struct st_peer_carry *carry[ST_PEER_CARRY_BUCKETS];
 };
 
 struct st_peers *st_peers_new(void)
@@ -322,6 +339,68 @@ static bool st_is_numeric(const char *name)
 	return inet_pton(AF_INET, name, &a) == 1 || inet_pton(AF_INET6, name, &a) == 1;
 }
 
+static uint32_t st_open_row(const struct st_open *o);
+static void st_ended(struct st_peers *p, uint32_t file, uint32_t pid, uint32_t row_index,
+		     bool blocking_ok, uint64_t done_ts, const struct st_close *c);
+
+/* An end's 4-tuple, short: both ports and the last four bytes of both
+ * addresses (IPv4's whole), 0 when it has no inet ends.  Copies of one
+ * socket have the same; two live connections with the same ports and the
+ * same low address bytes would be taken for one. */
+static uint64_t st_tuple_of(const struct st_ev *ev)
+{
+	const uint8_t *l = st_ep_sa(&ev->local), *r = st_ep_sa(&ev->peer);
+	if (l == NULL || r == NULL || ev->local.len < 8 || ev->peer.len < 8)
+		return 0;
+	uint16_t family;
+	memcpy(&family, l, 2);
+	size_t at = family == AF_INET ? 4 : family == AF_INET6 && ev->local.len >= 24 &&
+						    ev->peer.len >= 24 ? 20 : 0;
+	if (at == 0)
+		return 0;
+	uint32_t la, ra;
+	uint16_t lp, rp;
+	memcpy(&la, l + at, 4);
+	memcpy(&ra, r + at, 4);
+	memcpy(&lp, l + 2, 2);
+	memcpy(&rp, r + 2, 2);
+	return ((uint64_t)lp << 48 | (uint64_t)rp << 32 | (la * 0x9e3779b1u ^ ra)) | 1;
+}
+
+static size_t st_peer_carry_slot(uint32_t file, uint32_t pid, int32_t fd)
+{
+	return (size_t)(((uint64_t)file * 31 + pid) * 0x9e3779b97f4a7c15ull ^ (uint32_t)fd) %
+	       ST_PEER_CARRY_BUCKETS;
+}
+
+/* A getsockname or getpeername on a TCP socket this process never opened: a
+ * copy passed to it.  Its opener is the open connection with its 4-tuple in
+ * another process (a walk of the table: only programs handed sockets make
+ * it). */
+static void st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
+{
+	uint64_t tuple = st_tuple_of(ev);
+	if (ev->ret != 0 || tuple == 0 || st_open_find(p, ev->file, ev->pid, ev->fd) != NULL)
+		return;
+	size_t b = st_peer_carry_slot(ev->file, ev->pid, ev->fd);
+	for (struct st_peer_carry *c = p->carry[b]; c; c = c->next)
+		if (c->file == ev->file && c->pid == ev->pid && c->fd == ev->fd)
+			return;
+	for (size_t i = 0; i < p->nopen_slots; i++) {
+		struct st_open *o = &p->open[i];
+		if (o->row && o->tuple == tuple && o->pid != ev->pid && !o->own_closed &&
+		    o->done_ts <= ev->ts) {
+			struct st_peer_carry *c = st_xcalloc(1, sizeof *c);
+			*c = (struct st_peer_carry){.next = p->carry[b], .file = ev->file,
+						    .pid = ev->pid, .fd = ev->fd, .to_file = o->file,
+						    .to_pid = o->pid, .to_fd = o->fd};
+			p->carry[b] = c;
+			o->carries++;
+			return;
+		}
+	}
+}
+
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
 {
 	/* UDP sockets do not connect anyone (and -c leaves them out) */
@@ -329,6 +408,8 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 		return;
 	bool connect = st_ev_opens_client(ev);
 	bool accepted = st_ev_opens_server(ev);
+	if (ev->op == ST_OP_GETSOCKNAME || ev->op == ST_OP_GETPEERNAME)
+		st_peers_carry_note(p, ev);
 	if (!connect && !accepted)
 		return;
 	uint32_t row = st_row_of(p, connect ? ST_DIR_TO : ST_DIR_AT, connect ? &ev->peer : &ev->local);
@@ -346,11 +427,19 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 	}
 	struct st_open *o = st_open_put(p, ev->file, ev->pid, ev->fd);
 	p->unended_lost += st_open_unended(o);
+	if (o->row && o->own_closed) /* its passed copy's close never came */
+		st_ended(p, o->file, o->pid, st_open_row(o), o->blocking_ok, o->done_ts,
+			 &o->child_close);
 	o->row = row ? row : UINT32_MAX; /* "other": still a live slot */
 	o->done_ts = ev->ts;
 	o->blocking_ok = connect && ev->ret == 0;
 	o->in_progress = connect && ev->err == EINPROGRESS;
 	o->has_result = false;
+	o->client = connect;
+	o->tuple = st_tuple_of(ev);
+	o->carries = 0;
+	o->own_closed = false;
+	o->have_child_close = false;
 }
 
 static uint32_t st_open_row(const struct st_open *o)
@@ -406,6 +495,42 @@ static void st_await_put(struct st_peers *p, const struct st_open *o, const stru
 	size_t b = st_await_slot(a->pid, a->fd, a->start);
 	a->next = p->await[b];
 	p->await[b] = a;
+}
+
+/* The close of a passed copy (st_peers_carry_note): kept, its age counted
+ * from its connection's opening and its role its opener's (the receiver's
+ * shim calls it inherited, with no SYN in its counts); the connection ends
+ * once its opener and every copy have closed. */
+static bool st_peers_carry_closed(struct st_peers *p, const struct st_rec *r)
+{
+	struct st_peer_carry **at = &p->carry[st_peer_carry_slot(r->file, r->close.pid, r->close.fd)];
+	while (*at && !((*at)->file == r->file && (*at)->pid == r->close.pid &&
+			(*at)->fd == r->close.fd))
+		at = &(*at)->next;
+	struct st_peer_carry *carry = *at;
+	if (carry == NULL)
+		return false;
+	*at = carry->next;
+	struct st_open *o = st_open_find(p, carry->to_file, carry->to_pid, carry->to_fd);
+	free(carry);
+	if (o == NULL || o->carries == 0)
+		return true; /* its opener's fd was reused: ended with what it had */
+	o->carries--;
+	struct st_close c = r->close;
+	uint64_t start = o->own_closed ? st_close_start(&o->child_close) : o->done_ts;
+	c.age_ns = c.ts_ns > start ? c.ts_ns - start : 0;
+	c.role = o->client ? ST_ROLE_CLIENT : ST_ROLE_SERVER;
+	if (o->have_child_close)
+		st_close_keep_later(&o->child_close, &c);
+	else
+		o->child_close = c;
+	o->have_child_close = true;
+	if (o->own_closed && o->carries == 0) {
+		st_ended(p, o->file, o->pid, st_open_row(o), o->blocking_ok, o->done_ts,
+			 &o->child_close);
+		st_open_remove(p, o);
+	}
+	return true;
 }
 
 /* A forked child closed a connection it inherited: the end of its parent's
@@ -504,7 +629,8 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 	}
 	struct st_open *o = st_open_find(p, r->file, r->close.pid, r->close.fd);
 	if (o == NULL) {
-		st_ended_unopened(p, &r->close);
+		if (!st_peers_carry_closed(p, r))
+			st_ended_unopened(p, &r->close);
 		return;
 	}
 	/* a pending connect with no result whose close found its SYN answered */
@@ -516,6 +642,12 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 	else if (c.flags & ST_CLOSE_SHARED) {
 		st_await_put(p, o, &c);
 		st_open_remove(p, o);
+		return;
+	}
+	if (o->carries) { /* a passed copy lives on: it ends at the later close */
+		o->child_close = c;
+		o->have_child_close = o->own_closed = true;
+		o->in_progress = false;
 		return;
 	}
 	st_ended(p, o->file, o->pid, st_open_row(o), o->blocking_ok, o->done_ts, &c);
@@ -702,6 +834,11 @@ void st_peers_free(struct st_peers *p)
 {
 	if (p == NULL)
 		return;
+	for (size_t b = 0; b < ST_PEER_CARRY_BUCKETS; b++)
+		for (struct st_peer_carry *c = p->carry[b], *next; c; c = next) {
+			next = c->next;
+			free(c);
+		}
 	st_await_flush(p);
 	free(p->rows);
 	free(p->row_slot);

@@ -37,6 +37,7 @@ static uint64_t st_pair_window_ns = ST_PAIR_WINDOW_NS;
 #define ST_WAITING_MAX 65536u
 
 #define ST_FORKED_BUCKETS 4096u
+#define ST_CARRY_BUCKETS 4096u
 
 struct st_key {
 	uint8_t addr[16]; /* IPv6, or IPv4-mapped */
@@ -81,6 +82,21 @@ struct st_end {
 	bool unix_stream;  /* a Unix stream connection: keyed by path, paired by peer pid */
 	uint32_t peer_pid; /* SO_PEERCRED, 0 when not recorded */
 	uint8_t path_sa[112]; /* the path's endpoint (a client dials it, a server owns it) */
+	struct st_end *next_by_tuple; /* by its 4-tuple, while not printed (TCP) */
+	bool in_tuple_index;
+	uint32_t carries; /* copies passed to other processes, not closed yet */
+};
+
+/* A socket passed to another process over a Unix socket (SCM_RIGHTS: node's
+ * cluster master hands every accepted connection to a worker) is one
+ * connection with two holders, and ends at the later of their closes.  The
+ * receiver knows it only from its first getsockname or getpeername, which
+ * gives both ends: the sender's end is found by that 4-tuple. */
+struct st_carry {
+	struct st_carry *next;
+	uint32_t file, pid;
+	int32_t fd;
+	struct st_end *end; /* the connection as its first holder opened it */
 };
 
 struct st_view_state {
@@ -94,6 +110,9 @@ struct st_view_state {
 	struct st_end **open; /* by (file, pid, fd): ends whose close may come */
 	size_t nopen_buckets, nopen;
 	struct st_end *forked[ST_FORKED_BUCKETS]; /* closed, awaiting their children's */
+	struct st_end **by_tuple; /* TCP ends not printed yet, by 4-tuple */
+	size_t ntuple_buckets, ntuple;
+	struct st_carry *carry[ST_CARRY_BUCKETS]; /* by the receiver's (file, pid, fd) */
 };
 
 static bool st_key_of(const struct st_endpoint *ep, struct st_key *k)
@@ -321,6 +340,80 @@ static struct st_end *st_open_find(struct st_view_state *v, uint32_t file, uint3
 	return NULL;
 }
 
+static size_t st_tuple_slot(size_t nbuckets, const struct st_key *local, const struct st_key *peer)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ local->addr[i] ^ (uint64_t)peer->addr[i] << 8) * 1099511628211ull;
+	h = (h ^ local->port ^ (uint64_t)peer->port << 16) * 1099511628211ull;
+	return (size_t)h & (nbuckets - 1);
+}
+
+/* Every holder of one socket sees the same local and peer ends: the key is
+ * the pair as the end has it (a traced partner's mirrored pair is another
+ * socket). */
+static void st_tuple_order(const struct st_end *e, const struct st_key **a, const struct st_key **b)
+{
+	*a = &e->local;
+	*b = &e->peer;
+}
+
+static void st_tuple_put(struct st_view_state *v, struct st_end *e)
+{
+	if (v->ntuple * 2 >= v->ntuple_buckets) {
+		struct st_end **old = v->by_tuple;
+		size_t old_n = v->ntuple_buckets;
+		v->ntuple_buckets = old_n ? old_n * 2 : 1024;
+		v->by_tuple = st_xcalloc(v->ntuple_buckets, sizeof *v->by_tuple);
+		v->ntuple = 0;
+		for (size_t i = 0; i < old_n; i++)
+			for (struct st_end *o = old[i], *next; o; o = next) {
+				next = o->next_by_tuple;
+				st_tuple_put(v, o);
+			}
+		free(old);
+	}
+	const struct st_key *a, *b;
+	st_tuple_order(e, &a, &b);
+	size_t slot = st_tuple_slot(v->ntuple_buckets, a, b);
+	e->next_by_tuple = v->by_tuple[slot];
+	v->by_tuple[slot] = e;
+	e->in_tuple_index = true;
+	v->ntuple++;
+}
+
+static void st_tuple_remove(struct st_view_state *v, struct st_end *e)
+{
+	if (!e->in_tuple_index)
+		return;
+	const struct st_key *a, *b;
+	st_tuple_order(e, &a, &b);
+	struct st_end **p = &v->by_tuple[st_tuple_slot(v->ntuple_buckets, a, b)];
+	while (*p && *p != e)
+		p = &(*p)->next_by_tuple;
+	if (*p) {
+		*p = e->next_by_tuple;
+		v->ntuple--;
+	}
+	e->in_tuple_index = false;
+}
+
+static size_t st_carry_slot(uint32_t file, uint32_t pid, int32_t fd)
+{
+	uint64_t h = ((uint64_t)file << 40 ^ (uint64_t)pid << 20 ^ (uint32_t)fd) *
+		     0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 40) % ST_CARRY_BUCKETS;
+}
+
+static struct st_carry **st_carry_at(struct st_view_state *v, uint32_t file, uint32_t pid,
+				     int32_t fd)
+{
+	struct st_carry **p = &v->carry[st_carry_slot(file, pid, fd)];
+	while (*p && !((*p)->file == file && (*p)->pid == pid && (*p)->fd == fd))
+		p = &(*p)->next;
+	return p;
+}
+
 /* Keyed by the parent's pid and the connection's start, not the fd: a child
  * may carry it on another number (inetd's dup2(s, 0)). */
 static size_t st_forked_slot(uint32_t pid, uint64_t start)
@@ -397,6 +490,67 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 	}
 }
 
+/* A getsockname or getpeername on a TCP socket this process never opened, in
+ * a process other than the one that did: a copy passed to it (SCM_RIGHTS).
+ * The newest end with its 4-tuple is the connection. */
+static void st_carry_note(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
+{
+	struct st_key local, peer;
+	if (ev->ret != 0 || v->ntuple_buckets == 0 || ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM ||
+	    !st_key_of(&ev->local, &local) || !st_key_of(&ev->peer, &peer) ||
+	    st_open_find(v, ev->file, ev->pid, ev->fd) != NULL ||
+	    *st_carry_at(v, ev->file, ev->pid, ev->fd) != NULL)
+		return;
+	struct st_end probe = {.local = local, .peer = peer, .copy = *ev, .ev = ev,
+			       .proc = st_proc_of(d, ev)};
+	struct st_end *best = NULL;
+	for (struct st_end *e = v->by_tuple[st_tuple_slot(v->ntuple_buckets, &local, &peer)]; e;
+	     e = e->next_by_tuple)
+		if (memcmp(&e->local, &local, sizeof local) == 0 &&
+		    memcmp(&e->peer, &peer, sizeof peer) == 0 && e->copy.pid != ev->pid &&
+		    e->ev->ts <= ev->ts && st_same_host(e, &probe) &&
+		    (best == NULL || e->ev->ts > best->ev->ts))
+			best = e;
+	if (best == NULL)
+		return;
+	struct st_carry *c = st_xcalloc(1, sizeof *c);
+	*c = (struct st_carry){.file = ev->file, .pid = ev->pid, .fd = ev->fd, .end = best};
+	struct st_carry **at = &v->carry[st_carry_slot(ev->file, ev->pid, ev->fd)];
+	c->next = *at;
+	*at = c;
+	best->carries++;
+}
+
+/* The close of a passed copy: the connection ends at the later of its
+ * holders' closes, its age counted from its opening, its role its opener's
+ * (the receiver's shim calls it inherited: no SYN in its counts, which is
+ * wrong for a connect passed on). */
+static bool st_carry_closed(struct st_view_state *v, const struct st_rec *r)
+{
+	struct st_carry **at = st_carry_at(v, r->file, r->close.pid, r->close.fd);
+	struct st_carry *carry = *at;
+	if (carry == NULL)
+		return false;
+	*at = carry->next;
+	struct st_end *e = carry->end;
+	free(carry);
+	e->carries--;
+	struct st_close c = r->close;
+	uint64_t start = e->closed ? st_close_start(&e->close) : e->ev->ts;
+	c.age_ns = c.ts_ns > start ? c.ts_ns - start : 0;
+	c.role = e->client ? ST_ROLE_CLIENT : ST_ROLE_SERVER;
+	if (e->closed) {
+		c.role = e->close.role;
+		st_close_keep_later(&e->close, &c);
+	} else if (e->child_close == NULL) {
+		e->child_close = st_xmalloc(sizeof *e->child_close);
+		*e->child_close = c;
+	} else {
+		st_close_keep_later(e->child_close, &c);
+	}
+	return true;
+}
+
 void st_conn_life(struct st_dump *d, const struct st_rec *r)
 {
 	struct st_view_state *v = d->state;
@@ -429,6 +583,8 @@ void st_conn_life(struct st_dump *d, const struct st_rec *r)
 		struct st_end *e = st_open_take(v, r->file, r->close.pid, r->close.fd);
 		if (e)
 			st_closed(v, e, &r->close);
+		else
+			st_carry_closed(v, r);
 	}
 }
 
@@ -448,12 +604,12 @@ static bool st_settled(const struct st_end *e, uint64_t now)
 	/* a server whose client's row is out: its partner is freed already */
 	if (!e->client && e->printed)
 		return true;
-	if (e->wants_close && (!e->closed || e->awaiting_fork))
+	if (e->wants_close && (!e->closed || e->awaiting_fork || e->carries))
 		return false; /* its duration and bytes are still to come */
 	if (e->wants_result)
 		return false; /* a failed blocking connect's duration comes next */
 	if (e->partner && e->partner->wants_close &&
-	    (!e->partner->closed || e->partner->awaiting_fork))
+	    (!e->partner->closed || e->partner->awaiting_fork || e->partner->carries))
 		return false;
 	return st_paired_for_good(e, now);
 }
@@ -474,9 +630,26 @@ static char *st_stack_string(const struct st_dump *d, const struct st_ev *ev)
 	return text;
 }
 
+/* Copies of e still held elsewhere end with it (printed as it stands). */
+static void st_carries_drop(struct st_view_state *v, const struct st_end *e)
+{
+	for (size_t b = 0; b < ST_CARRY_BUCKETS && e->carries; b++)
+		for (struct st_carry **p = &v->carry[b]; *p;) {
+			struct st_carry *c = *p;
+			if (c->end == e) {
+				*p = c->next;
+				free(c);
+			} else {
+				p = &c->next;
+			}
+		}
+}
+
 /* An end printed before its close leaves the index its close would find it by. */
 static void st_end_free(struct st_view_state *v, struct st_end *e)
 {
+	st_tuple_remove(v, e);
+	st_carries_drop(v, e);
 	if (e->awaiting_fork)
 		st_forked_remove(v, e);
 	free(e->child_close);
@@ -565,6 +738,8 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	/* every connect is a row, failed or not; asking again is the same one */
 	bool is_client = st_ev_opens_client(ev);
 	bool is_server = st_ev_opens_server(ev);
+	if (ev->op == ST_OP_GETSOCKNAME || ev->op == ST_OP_GETPEERNAME)
+		st_carry_note(d, v, ev);
 	if (!is_client && !is_server)
 		return;
 	if (ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM) {
@@ -635,6 +810,8 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 			   ev->err == ECONNRESET || ev->err == ECONNABORTED);
 	if (e->wants_close || e->wants_result)
 		st_open_put(v, e);
+	if (e->wants_close && !unix_stream)
+		st_tuple_put(v, e);
 	if (e->failed) {
 		v->clients++;
 	} else if (is_client) {
@@ -1008,6 +1185,12 @@ void st_conn_print(struct st_dump *d, FILE *out)
 			v->servers - v->paired == 1 ? "" : "s", v->udp ? "; UDP sockets are not listed" : "");
 	free(v->bucket);
 	free(v->open);
+	free(v->by_tuple);
+	for (size_t b = 0; b < ST_CARRY_BUCKETS; b++)
+		for (struct st_carry *c = v->carry[b], *next; c; c = next) {
+			next = c->next;
+			free(c);
+		}
 	if (d->state) {
 		free(d->state);
 		d->state = NULL;
