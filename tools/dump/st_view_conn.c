@@ -82,8 +82,6 @@ struct st_end {
 	bool unix_stream;  /* a Unix stream connection: keyed by path, paired by peer pid */
 	uint32_t peer_pid; /* SO_PEERCRED, 0 when not recorded */
 	uint8_t path_sa[112]; /* the path's endpoint (a client dials it, a server owns it) */
-	struct st_end *next_by_tuple; /* by its 4-tuple, while not printed (TCP) */
-	bool in_tuple_index;
 	uint32_t carries; /* copies passed to other processes, not closed yet */
 };
 
@@ -110,8 +108,6 @@ struct st_view_state {
 	struct st_end **open; /* by (file, pid, fd): ends whose close may come */
 	size_t nopen_buckets, nopen;
 	struct st_end *forked[ST_FORKED_BUCKETS]; /* closed, awaiting their children's */
-	struct st_end **by_tuple; /* TCP ends not printed yet, by 4-tuple */
-	size_t ntuple_buckets, ntuple;
 	struct st_carry *carry[ST_CARRY_BUCKETS]; /* by the receiver's (file, pid, fd) */
 };
 
@@ -340,64 +336,6 @@ static struct st_end *st_open_find(struct st_view_state *v, uint32_t file, uint3
 	return NULL;
 }
 
-static size_t st_tuple_slot(size_t nbuckets, const struct st_key *local, const struct st_key *peer)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ local->addr[i] ^ (uint64_t)peer->addr[i] << 8) * 1099511628211ull;
-	h = (h ^ local->port ^ (uint64_t)peer->port << 16) * 1099511628211ull;
-	return (size_t)h & (nbuckets - 1);
-}
-
-/* Every holder of one socket sees the same local and peer ends: the key is
- * the pair as the end has it (a traced partner's mirrored pair is another
- * socket). */
-static void st_tuple_order(const struct st_end *e, const struct st_key **a, const struct st_key **b)
-{
-	*a = &e->local;
-	*b = &e->peer;
-}
-
-static void st_tuple_put(struct st_view_state *v, struct st_end *e)
-{
-	if (v->ntuple * 2 >= v->ntuple_buckets) {
-		struct st_end **old = v->by_tuple;
-		size_t old_n = v->ntuple_buckets;
-		v->ntuple_buckets = old_n ? old_n * 2 : 1024;
-		v->by_tuple = st_xcalloc(v->ntuple_buckets, sizeof *v->by_tuple);
-		v->ntuple = 0;
-		for (size_t i = 0; i < old_n; i++)
-			for (struct st_end *o = old[i], *next; o; o = next) {
-				next = o->next_by_tuple;
-				st_tuple_put(v, o);
-			}
-		free(old);
-	}
-	const struct st_key *a, *b;
-	st_tuple_order(e, &a, &b);
-	size_t slot = st_tuple_slot(v->ntuple_buckets, a, b);
-	e->next_by_tuple = v->by_tuple[slot];
-	v->by_tuple[slot] = e;
-	e->in_tuple_index = true;
-	v->ntuple++;
-}
-
-static void st_tuple_remove(struct st_view_state *v, struct st_end *e)
-{
-	if (!e->in_tuple_index)
-		return;
-	const struct st_key *a, *b;
-	st_tuple_order(e, &a, &b);
-	struct st_end **p = &v->by_tuple[st_tuple_slot(v->ntuple_buckets, a, b)];
-	while (*p && *p != e)
-		p = &(*p)->next_by_tuple;
-	if (*p) {
-		*p = e->next_by_tuple;
-		v->ntuple--;
-	}
-	e->in_tuple_index = false;
-}
-
 static size_t st_carry_slot(uint32_t file, uint32_t pid, int32_t fd)
 {
 	uint64_t h = ((uint64_t)file << 40 ^ (uint64_t)pid << 20 ^ (uint32_t)fd) *
@@ -492,11 +430,13 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 
 /* A getsockname or getpeername on a TCP socket this process never opened, in
  * a process other than the one that did: a copy passed to it (SCM_RIGHTS).
- * The newest end with its 4-tuple is the connection. */
+ * The newest end not printed yet with its 4-tuple is the connection: a walk
+ * of them, made only by programs handed sockets (an index by 4-tuple cost
+ * every -c run 20%). */
 static void st_carry_note(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
 {
 	struct st_key local, peer;
-	if (ev->ret != 0 || v->ntuple_buckets == 0 || ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM ||
+	if (ev->ret != 0 || ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM ||
 	    !st_key_of(&ev->local, &local) || !st_key_of(&ev->peer, &peer) ||
 	    st_open_find(v, ev->file, ev->pid, ev->fd) != NULL ||
 	    *st_carry_at(v, ev->file, ev->pid, ev->fd) != NULL)
@@ -504,9 +444,8 @@ static void st_carry_note(struct st_dump *d, struct st_view_state *v, const stru
 	struct st_end probe = {.local = local, .peer = peer, .copy = *ev, .ev = ev,
 			       .proc = st_proc_of(d, ev)};
 	struct st_end *best = NULL;
-	for (struct st_end *e = v->by_tuple[st_tuple_slot(v->ntuple_buckets, &local, &peer)]; e;
-	     e = e->next_by_tuple)
-		if (memcmp(&e->local, &local, sizeof local) == 0 &&
+	for (struct st_end *e = v->head; e; e = e->next)
+		if (e->wants_close && !e->unix_stream && memcmp(&e->local, &local, sizeof local) == 0 &&
 		    memcmp(&e->peer, &peer, sizeof peer) == 0 && e->copy.pid != ev->pid &&
 		    e->ev->ts <= ev->ts && st_same_host(e, &probe) &&
 		    (best == NULL || e->ev->ts > best->ev->ts))
@@ -648,7 +587,6 @@ static void st_carries_drop(struct st_view_state *v, const struct st_end *e)
 /* An end printed before its close leaves the index its close would find it by. */
 static void st_end_free(struct st_view_state *v, struct st_end *e)
 {
-	st_tuple_remove(v, e);
 	st_carries_drop(v, e);
 	if (e->awaiting_fork)
 		st_forked_remove(v, e);
@@ -810,8 +748,7 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 			   ev->err == ECONNRESET || ev->err == ECONNABORTED);
 	if (e->wants_close || e->wants_result)
 		st_open_put(v, e);
-	if (e->wants_close && !unix_stream)
-		st_tuple_put(v, e);
+
 	if (e->failed) {
 		v->clients++;
 	} else if (is_client) {
@@ -1185,7 +1122,6 @@ void st_conn_print(struct st_dump *d, FILE *out)
 			v->servers - v->paired == 1 ? "" : "s", v->udp ? "; UDP sockets are not listed" : "");
 	free(v->bucket);
 	free(v->open);
-	free(v->by_tuple);
 	for (size_t b = 0; b < ST_CARRY_BUCKETS; b++)
 		for (struct st_carry *c = v->carry[b], *next; c; c = next) {
 			next = c->next;
