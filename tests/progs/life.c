@@ -221,6 +221,20 @@ static int life_fdupfd(void)
 	return 0;
 }
 
+/* The untraced client's side of a served connection (inline system calls,
+ * never seen by the shim): 1000 bytes out, 2000 back, one byte to end. */
+static void life_untraced_exchange(int c)
+{
+	static char buf[2000];
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
+	for (size_t got = 0; got < 2000;) {
+		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+}
+
 /* prefork: a server that accepts, forks and lets the child serve, as
  * postgres and inetd do; the client is not traced (raw system calls).  With
  * "parent-first" the parent closes its copy at once; with "child-first" it
@@ -247,14 +261,7 @@ static int life_prefork(bool parent_first, bool parent_killed)
 	}
 	if (parent_first)
 		close(a);
-	static char buf[2000];
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
-	for (size_t got = 0; got < 2000;) {
-		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
-		CHECK(n > 0);
-		got += (size_t)n;
-	}
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+	life_untraced_exchange(c);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	if (parent_killed)
 		kill(getpid(), SIGKILL); /* its copy is never closed in the trace */
@@ -389,14 +396,7 @@ static int life_handoff(void)
 	char k;
 	CHECK(read(sp[0], &k, 1) == 1);
 	close(a);
-	static char buf[2000];
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
-	for (size_t got = 0; got < 2000;) {
-		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
-		CHECK(n > 0);
-		got += (size_t)n;
-	}
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+	life_untraced_exchange(c);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	inline_syscall(SYS_close, c, 0, 0);
 	printf("worker=%d\n", pid);
@@ -737,14 +737,7 @@ static int life_fork_dup(void)
 		_exit(0);
 	}
 	close(a);
-	static char buf[2000];
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
-	for (size_t got = 0; got < 2000;) {
-		long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
-		CHECK(n > 0);
-		got += (size_t)n;
-	}
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+	life_untraced_exchange(c);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	inline_syscall(SYS_close, c, 0, 0);
 	printf("child=%d\n", pid);
