@@ -118,6 +118,9 @@ enum st_rec_type {
 	ST_REC_SHORT_CLOSE = 14,
 	/* version 6: a pending connect's outcome with small numbers, in 32 bytes */
 	ST_REC_SHORT_RESULT = 15,
+	/* version 6, later writers: from here on the shim records nothing of
+	 * the process (it sandboxed itself with seccomp) */
+	ST_REC_NOTE = 16,
 };
 
 /*
@@ -378,6 +381,26 @@ struct st_process {
  * ptrace tracer (socktrace --ptrace, -p), which also sees raw system calls
  * and libc's own (nscd, the resolver's sockets). */
 #define ST_PROC_PTRACE 0x1
+
+/*
+ * Note record (type 16, later writers of version 6; older readers skip it
+ * with a warning and lose nothing else): what the trace will not hold of
+ * process pid from ts_ns on, and why.  Written by the LD_PRELOAD shim only.
+ */
+struct st_note {
+	uint64_t word;
+	uint64_t ts_ns;
+	uint32_t pid;
+	uint32_t tid; /* the thread whose call made it so */
+	uint32_t kind; /* ST_NOTE_* */
+	uint32_t pad;
+};
+/* Thread tid installed a seccomp filter (prctl(PR_SET_SECCOMP) or seccomp()):
+ * a filter may kill the process for any system call the program itself does
+ * not make (OpenSSH's pre-authentication sandbox kills on getsockopt), so the
+ * shim makes none in the process, nor in the children it forks, which inherit
+ * the filter: their later calls are not in the trace. */
+#define ST_NOTE_SECCOMP 1u
 
 /*
  * Module record, written only when stacks are recorded: an object mapped into

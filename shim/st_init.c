@@ -24,6 +24,7 @@
 enum { ST_INIT_NONE, ST_INIT_RUNNING, ST_INIT_DONE };
 static int st_init_state;
 static bool st_recording;
+bool st_sandboxed;
 static __thread bool st_in_init ST_TLS;
 
 static struct {
@@ -135,6 +136,8 @@ static bool st_attach_current(void)
 /* The parent's side of a fork: its sockets open now may end in a child. */
 void st_parent_forked(void)
 {
+	if (!st_following())
+		return;
 	st_life_forked(st_now_ns());
 }
 
@@ -142,6 +145,8 @@ void st_parent_forked(void)
  * of clone() without CLONE_VM (st_wrap_clone.c). */
 void st_child_started(void)
 {
+	if (!st_following())
+		return; /* the filter came with the copy: no getpid, no new file */
 	uint32_t parent = st_pid;
 	st_pid = (uint32_t)getpid();
 	st_record_reset_thread();
@@ -298,6 +303,14 @@ void st_exit_work_check(void)
 		st_rearm_finish();
 }
 
+/* Plain stores: the filter is in place, and any system call may kill. */
+void st_sandbox_entered(void)
+{
+	__atomic_store_n(&st_sandboxed, true, __ATOMIC_RELAXED);
+	st_recording = false;
+	st_record_freeze();
+}
+
 bool st_ready(void)
 {
 	return st_ready_from(false);
@@ -323,6 +336,8 @@ static void st_finish(void)
  * process that attached may leave (st_pid is still the parent's there). */
 __attribute__((destructor)) static void st_destructor(void)
 {
+	if (!st_following())
+		return; /* sandboxed: not even getpid */
 	if ((uint32_t)getpid() != st_pid) {
 		__atomic_store_n(&st_fini_consumed, true, __ATOMIC_RELEASE);
 		return;

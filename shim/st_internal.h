@@ -34,6 +34,8 @@ int st_real_pipe2(int fds[2], int flags);
 int st_real_pipe(int fds[2]);
 int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 int st_real_shutdown(int fd, int how);
+int st_real_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+		  unsigned long a5);
 struct addrinfo;
 struct hostent;
 int st_real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -51,6 +53,15 @@ int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *p
 void st_jump_bind_all(void); /* st_wrap_jump.c: the real longjmp family */
 void st_connect_jumped(uintptr_t target_sp); /* st_wrap_sock.c: a jump left a connect */
 bool st_ready(void); /* initialises on first use; true when recording */
+/* After the program sandboxed itself with seccomp (st_wrap_seccomp.c): no
+ * system call of ours, so no recording and no bookkeeping, in this process
+ * and the children it forks. */
+extern bool st_sandboxed;
+void st_sandbox_entered(void);
+static inline bool st_following(void)
+{
+	return ST_LIKELY(!__atomic_load_n(&st_sandboxed, __ATOMIC_RELAXED));
+}
 
 void st_child_started(void); /* in a new process that copied this one */
 void st_parent_forked(void); /* in the parent, after fork or clone made one */
@@ -172,6 +183,9 @@ int st_sys_name(bool peer, int fd, struct sockaddr *addr, socklen_t *len);
 int st_sys_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 int st_sys_shutdown(int fd, int how);
 long st_sys_fd(long number, long a1, long a2, long a3);
+/* st_wrap_seccomp.c: a filter the program installs (see there). */
+bool st_installs_sandbox(long number, long a1, long a2);
+long st_sys_sandbox(long number, long a1, long a2, long a3, long a4, long a5);
 bool st_pipe_check(long number, long a1, long a2, const void *ret_addr, long *raw_ret);
 
 #endif

@@ -37,6 +37,7 @@ static struct {
 	int (*pipe)(int[2]);
 	int (*getsockopt)(int, int, int, void *, socklen_t *);
 	int (*shutdown)(int, int);
+	int (*prctl)(int, ...);
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 	struct hostent *(*gethostbyname)(const char *);
 	struct hostent *(*gethostbyname2)(const char *, int);
@@ -84,6 +85,7 @@ static bool st_bind(void)
 	ST_BIND(pipe2);
 	ST_BIND(pipe);
 	ST_BIND(getsockopt);
+	ST_BIND(prctl);
 	ST_BIND(shutdown);
 	ST_BIND(getaddrinfo);
 	ST_BIND(gethostbyname);
@@ -232,6 +234,12 @@ int st_real_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *p
 		return st_fn.clone(fn, stack, flags, arg, ptid, tls, ctid);
 	errno = ENOSYS;
 	return -1;
+}
+
+int st_real_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+		  unsigned long a5)
+{
+	return ST_CALL(prctl, SYS_prctl, option, a2, a3, a4, a5);
 }
 
 int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len)

@@ -31,6 +31,26 @@
 		ret_;                                              \
 	})
 
+/* Table updates may map a page or ask getpid: none once the program
+ * sandboxed itself (st_wrap_seccomp.c), when any system call may kill. */
+static void st_fd_duplicated(int fd, int ret)
+{
+	if (st_following())
+		st_call_duplicated(fd, ret);
+}
+
+static void st_fd_replaced(int oldfd, int newfd, int ret)
+{
+	if (st_following())
+		st_call_replaced(oldfd, newfd, ret);
+}
+
+static void st_fd_socket(int fd, int domain, int type, int protocol)
+{
+	if (st_following())
+		st_call_socket(fd, domain, type, protocol);
+}
+
 ST_EXPORT int close(int fd)
 {
 	int ret = ST_ENDING(fd, ST_END_CLOSE, st_real_close(fd));
@@ -41,7 +61,7 @@ ST_EXPORT int close(int fd)
 ST_EXPORT int dup(int fd)
 {
 	int ret = st_real_dup(fd);
-	st_call_duplicated(fd, ret);
+	st_fd_duplicated(fd, ret);
 	return ret;
 }
 
@@ -57,7 +77,7 @@ static int st_fcntl_with(int (*real)(int, int, unsigned long), int fd, int cmd,
 {
 	int ret = real(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		st_call_duplicated(fd, ret);
+		st_fd_duplicated(fd, ret);
 	return ret;
 }
 
@@ -84,7 +104,7 @@ ST_EXPORT int dup2(int oldfd, int newfd)
 	if (oldfd == newfd)
 		return st_real_dup2(oldfd, newfd);
 	int ret = ST_ENDING(newfd, ST_END_REPLACED, st_real_dup2(oldfd, newfd));
-	st_call_replaced(oldfd, newfd, ret);
+	st_fd_replaced(oldfd, newfd, ret);
 	return ret;
 }
 
@@ -92,7 +112,7 @@ ST_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	int ret = oldfd == newfd ? st_real_dup3(oldfd, newfd, flags)
 				 : ST_ENDING(newfd, ST_END_REPLACED, st_real_dup3(oldfd, newfd, flags));
-	st_call_replaced(oldfd, newfd, ret);
+	st_fd_replaced(oldfd, newfd, ret);
 	return ret;
 }
 
@@ -137,14 +157,14 @@ ST_EXPORT int fclose(FILE *stream)
 ST_EXPORT int socket(int domain, int type, int protocol)
 {
 	int ret = st_real_socket(domain, type, protocol);
-	st_call_socket(ret, domain, type, protocol);
+	st_fd_socket(ret, domain, type, protocol);
 	return ret;
 }
 
 ST_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
 	int ret = st_real_socketpair(domain, type, protocol, sv);
-	if (ret == 0) {
+	if (ret == 0 && st_following()) {
 		uint8_t flags = st_life_flags_of(domain, type, protocol);
 		st_fdcache_forget(sv[0]);
 		st_fdcache_forget(sv[1]);
@@ -184,25 +204,25 @@ long st_sys_fd(long number, long a1, long a2, long a3)
 		return ret;
 	case SYS_dup:
 		ret = ST_SYS(SYS_dup, fd);
-		st_call_duplicated(fd, (int)ret);
+		st_fd_duplicated(fd, (int)ret);
 		return ret;
 	case SYS_fcntl:
 		ret = ST_SYS(SYS_fcntl, fd, a2, a3);
 		if (other == F_DUPFD || other == F_DUPFD_CLOEXEC)
-			st_call_duplicated(fd, (int)ret);
+			st_fd_duplicated(fd, (int)ret);
 		return ret;
 	case SYS_dup2:
 	case SYS_dup3:
 		if (fd == other)
 			return ST_SYS(number, fd, other, a3);
 		ret = ST_ENDING(other, ST_END_REPLACED, (int)ST_SYS(number, fd, other, a3));
-		st_call_replaced(fd, other, (int)ret);
+		st_fd_replaced(fd, other, (int)ret);
 		return ret;
 	case SYS_close_range:
 		return st_close_range_via(true, (unsigned)a1, (unsigned)a2, (int)a3);
 	case SYS_socket:
 		ret = ST_SYS(SYS_socket, a1, a2, a3);
-		st_call_socket((int)ret, (int)a1, (int)a2, (int)a3);
+		st_fd_socket((int)ret, (int)a1, (int)a2, (int)a3);
 		return ret;
 	default:
 		return ST_SYS(number, a1, a2, a3);

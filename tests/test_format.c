@@ -404,6 +404,7 @@ Test(format, the_documented_sizes_are_the_headers)
 		{"st_short_close_ends", sizeof(struct st_short_close_ends)},
 		{"st_short_result", sizeof(struct st_short_result)},
 		{"st_pycode", sizeof(struct st_pycode)}, {"st_jitsym", sizeof(struct st_jitsym)},
+		{"st_note", sizeof(struct st_note)},
 	};
 	FILE *f = fopen("docs/FORMAT.md", "r");
 	cr_assert_not_null(f, "docs/FORMAT.md: %s", strerror(errno));

@@ -183,6 +183,16 @@ struct st_close;
 void st_record_close(const struct st_close *c, const struct st_addr *local,
 		     const struct st_addr *peer);
 void st_record_peer(int fd, uint32_t peer_pid, uint32_t uid, uint32_t gid);
+/* A note is reserved before the change it announces, while any system call
+ * is still allowed, and committed after it: as the note when the change
+ * happened, as padding when it did not.  Between the two the thread is inside
+ * the recorder. */
+struct st_note_slot {
+	struct st_cursor *cursor;
+	char *room; /* NULL: no room (counted as dropped) */
+};
+void st_record_note_prepare(struct st_note_slot *slot, uint32_t kind);
+void st_record_note_finish(struct st_note_slot *slot, bool happened);
 struct st_resolved;
 void st_record_resolve(uint8_t call, int result, const char *name, size_t name_len,
 		       const char *serv, size_t serv_len, const struct st_resolved *addrs,
@@ -241,6 +251,7 @@ bool st_ring_claim(char *chunk, uint64_t seq, uint32_t me, uint64_t ts);
 void st_ring_release(char *chunk, uint32_t me);
 bool st_ring_meta_next(uint64_t *off);
 void st_record_init(void);
+void st_record_freeze(void); /* no system call from the recorder from here on */
 void st_record_reset_thread(void);
 void st_record_new_file(void); /* %p child: its own file is not full */
 

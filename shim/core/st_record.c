@@ -126,9 +126,21 @@ static void st_cursor_unmap(struct st_cursor *c)
 	*c = (struct st_cursor){0};
 }
 
+/* Set when the front-end forbids the recorder any further system call (the
+ * program sandboxed itself): an exiting thread then leaves its windows
+ * mapped, where munmap could kill the process. */
+static bool st_frozen;
+
+void st_record_freeze(void)
+{
+	__atomic_store_n(&st_frozen, true, __ATOMIC_RELAXED);
+}
+
 static void st_thread_exit(void *arg)
 {
 	(void)arg;
+	if (__atomic_load_n(&st_frozen, __ATOMIC_RELAXED))
+		return;
 	for (unsigned i = 0; i < ST_DEPTHS; i++) {
 		st_cursor_unmap(&st_self.cursor[i]);
 		st_cursor_unmap(&st_self.meta[i]);
@@ -503,7 +515,8 @@ static void st_leave(void)
 static bool st_is_meta(uint16_t type)
 {
 	return type == ST_REC_PROCESS || type == ST_REC_MODULE || type == ST_REC_RESOLVE ||
-	       type == ST_REC_PEER || type == ST_REC_PYCODE || type == ST_REC_JITSYM;
+	       type == ST_REC_PEER || type == ST_REC_PYCODE || type == ST_REC_JITSYM ||
+	       type == ST_REC_NOTE;
 }
 
 static struct st_cursor *st_enter_for(uint16_t type)
@@ -768,6 +781,29 @@ void st_record_event(uint8_t op, int fd, int listen_fd, const struct st_outcome 
 	if (nframes)
 		memcpy(q, stack->ip, 8u * nframes);
 	st_record_done(c, p, len, ST_REC_EVENT);
+}
+
+void st_record_note_prepare(struct st_note_slot *slot, uint32_t kind)
+{
+	uint32_t pid = st_writer_pid(), tid = st_writer_tid();
+	slot->room = st_record_begin(sizeof(struct st_note), ST_REC_NOTE, &slot->cursor);
+	if (slot->room == NULL)
+		return;
+	struct st_note *n = (struct st_note *)slot->room;
+	n->ts_ns = st_now_ns();
+	n->pid = pid;
+	n->tid = tid;
+	n->kind = kind;
+	n->pad = 0;
+}
+
+/* No system call here: the change may have forbidden them.  Padding keeps
+ * the note's word and time, which is all a padding record has. */
+void st_record_note_finish(struct st_note_slot *slot, bool happened)
+{
+	if (slot->room != NULL)
+		st_record_done(slot->cursor, slot->room, sizeof(struct st_note),
+			       happened ? ST_REC_NOTE : ST_REC_PAD);
 }
 
 /* s may be NULL when n is 0 (an object with no name). */

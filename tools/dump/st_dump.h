@@ -64,6 +64,12 @@ void st_html_print(struct st_dump *d, FILE *out);
 /* The process records seen so far: the newest of each pid, by pid.  Records
  * are few (one per process and exec) and never freed before the end, so a
  * pointer to one stays valid. */
+/* A process the shim stopped recording (a note record), in its file. */
+struct st_noted {
+	uint64_t ts;
+	uint32_t pid, tid, kind, file;
+};
+
 struct st_catalog {
 	struct st_proc **slot; /* open addressing on pid */
 	size_t nslots, n;
@@ -71,6 +77,8 @@ struct st_catalog {
 	size_t nall, all_cap;
 	const struct st_proc *first_host; /* a record with a host name */
 	bool many_hosts;                  /* another host name was seen */
+	struct st_noted *notes;           /* in the order read */
+	size_t nnotes, notes_cap;
 };
 
 struct st_view_state; /* what a view keeps between events (st_view_*.c) */
@@ -84,6 +92,7 @@ struct st_dump {
 	size_t nevs; /* events that passed the filters */
 	size_t shown[8]; /* records the events view printed, by type */
 	size_t shown_shutdowns; /* close records of a shutdown(): not in shown[ST_REC_CLOSE] */
+	size_t shown_notes;
 	uint32_t follow_version; /* -f: the format version of the followed file */
 	uint64_t dropped;
 	uint64_t dropped_records; /* results, closes, resolutions (version 3) */
@@ -134,6 +143,9 @@ void st_keep_free(struct st_keep *k);
 /* st_procs.c: the catalog of process records. */
 void st_catalog_add(struct st_catalog *c, const struct st_proc *p);
 void st_catalog_free(struct st_catalog *c);
+void st_catalog_note(struct st_catalog *c, const struct st_note *n, uint32_t file);
+/* "seccomp filter installed" for a known kind */
+const char *st_note_text(uint32_t kind);
 /* The process record in force for an event (NULL when none). */
 const struct st_proc *st_proc_of(const struct st_dump *d, const struct st_ev *ev);
 /* The first process of p's service: p's ancestors that forked it without an
@@ -173,6 +185,7 @@ void st_stats_add(struct st_dump *d, const struct st_ev *ev);
 /* st_view_life.c and the views: result and close records (version 2) */
 void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out);
 void st_view_resolve(struct st_dump *d, const struct st_res *r, FILE *out);
+void st_view_note(struct st_dump *d, const struct st_note *n, FILE *out);
 void st_conn_life(struct st_dump *d, const struct st_rec *r);
 void st_stats_life(struct st_dump *d, const struct st_rec *r);
 const char *st_result_name(int err); /* "ok", "refused", "timeout", ... */
@@ -194,6 +207,7 @@ uint32_t st_dump_version(const struct st_dump *d, uint32_t file);
 void st_dump_summary(const struct st_dump *d, FILE *err);
 /* "N connections not followed to their end (...)", in a static buffer */
 const char *st_unfollowed_text(uint64_t n);
+const char *st_sandboxed_text(uint64_t n); /* processes that installed a seccomp filter */
 /* a flight recorder's losses and kept window, for summaries */
 void st_ring_text(const struct st_dump *d, FILE *out);
 /* One record of any kind through the filters and the view (st_run, -f). */

@@ -99,8 +99,23 @@ const struct st_proc *st_service_of(const struct st_dump *d, const struct st_pro
 	return p;
 }
 
+void st_catalog_note(struct st_catalog *c, const struct st_note *n, uint32_t file)
+{
+	if (c->nnotes == c->notes_cap) {
+		c->notes_cap = c->notes_cap ? c->notes_cap * 2 : 16;
+		c->notes = st_xrealloc(c->notes, c->notes_cap, sizeof *c->notes);
+	}
+	c->notes[c->nnotes++] = (struct st_noted){n->ts_ns, n->pid, n->tid, n->kind, file};
+}
+
+const char *st_note_text(uint32_t kind)
+{
+	return kind == ST_NOTE_SECCOMP ? "seccomp filter installed" : NULL;
+}
+
 void st_catalog_free(struct st_catalog *c)
 {
+	free(c->notes);
 	for (size_t i = 0; i < c->nall; i++)
 		free(c->all[i]);
 	free(c->all);

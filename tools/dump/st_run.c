@@ -23,6 +23,8 @@ void st_dump_record(struct st_dump *d, const struct st_rec *r)
 		st_sym_add_pycode(d->symbols, &r->pycode);
 	} else if (r->type == ST_REC_JITSYM && d->symbols) {
 		st_sym_add_jit(d->symbols, &r->jit);
+	} else if (r->type == ST_REC_NOTE) {
+		st_catalog_note(&d->procs, &r->note, r->file);
 	}
 }
 
@@ -117,6 +119,15 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 	}
 }
 
+const char *st_sandboxed_text(uint64_t n)
+{
+	static char text[160];
+	snprintf(text, sizeof text, "%llu process%s installed a seccomp filter: nothing of %s "
+		 "traced after it", (unsigned long long)n, n == 1 ? "" : "es",
+		 n == 1 ? "it" : "them");
+	return text;
+}
+
 /* What was shown, by kind, and what was lost: "14 events, 5 closes, ..." */
 const char *st_unfollowed_text(uint64_t n)
 {
@@ -145,6 +156,8 @@ void st_dump_summary(const struct st_dump *d, FILE *err)
 			fprintf(err, ", %zu shutdown%s", d->shown_shutdowns,
 				d->shown_shutdowns == 1 ? "" : "s");
 	}
+	if (d->shown_notes)
+		fprintf(err, ", %zu note%s", d->shown_notes, d->shown_notes == 1 ? "" : "s");
 	fprintf(err, " shown; %llu event%s dropped", (unsigned long long)d->dropped,
 		d->dropped == 1 ? "" : "s");
 	if (d->dropped_records)
@@ -154,6 +167,8 @@ void st_dump_summary(const struct st_dump *d, FILE *err)
 		fprintf(err, "; %s", st_unfollowed_text(d->unfollowed));
 	if (d->ring)
 		st_ring_text(d, err);
+	if (d->procs.nnotes)
+		fprintf(err, "; %s", st_sandboxed_text(d->procs.nnotes));
 	fputc('\n', err);
 }
 
@@ -196,6 +211,11 @@ void st_run_record(struct st_dump *d, const struct st_rec *r, FILE *out)
 		}
 	} else {
 		st_dump_record(d, r);
+		if (r->type == ST_REC_NOTE && d->view == ST_VIEW_EVENTS &&
+		    st_filter_match_life(&d->filter, r->file, r->note.pid, -1, r->ts, false, false)) {
+			st_view_note(d, &r->note, out);
+			d->shown_notes++;
+		}
 	}
 }
 

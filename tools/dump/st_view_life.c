@@ -190,6 +190,28 @@ void st_view_life(struct st_dump *d, const struct st_rec *r, FILE *out)
 		(d->json ? st_close_json : st_close_text)(out, r);
 }
 
+/* 12:00:00.000100 42/42 seccomp filter installed: nothing of this process
+ * (or of the children it forks) is traced after this */
+void st_view_note(struct st_dump *d, const struct st_note *n, FILE *out)
+{
+	const char *text = st_note_text(n->kind);
+	if (d->json) {
+		fprintf(out, "{\"ts\":%llu,\"pid\":%u,\"tid\":%u,\"op\":\"note\",\"note\":",
+			(unsigned long long)n->ts_ns, n->pid, n->tid);
+		if (n->kind == ST_NOTE_SECCOMP)
+			fputs("\"seccomp\"}\n", out);
+		else
+			fprintf(out, "%u}\n", n->kind);
+		return;
+	}
+	st_print_time(out, n->ts_ns);
+	if (text)
+		fprintf(out, " %u/%u %s: nothing of this process (or of the children it forks) is "
+			     "traced after this\n", n->pid, n->tid, text);
+	else
+		fprintf(out, " %u/%u note of unknown kind %u\n", n->pid, n->tid, n->kind);
+}
+
 /* 12:00:00.000100 42/42 resolve("db.example", "5432") = 2 addresses: 10.0.0.5, 10.0.0.6 */
 void st_view_resolve(struct st_dump *d, const struct st_res *r, FILE *out)
 {

@@ -184,6 +184,44 @@ static const char *st_errname(int err)
 	return n ? n : "?";
 }
 
+/* The processes the shim stopped recording; the first few by name. */
+#define ST_NOTES_SHOWN 20
+
+static void st_notes_text(struct st_dump *d, FILE *out)
+{
+	const struct st_catalog *c = &d->procs;
+	if (c->nnotes == 0)
+		return;
+	fprintf(out, "\n%s\nPID      PROGRAM            SINCE\n", st_sandboxed_text(c->nnotes));
+	for (size_t i = 0; i < c->nnotes && i < ST_NOTES_SHOWN; i++) {
+		char name[64];
+		struct st_ev probe = {.pid = c->notes[i].pid, .file = c->notes[i].file,
+				      .ts = c->notes[i].ts};
+		st_proc_label_fit(st_proc_of(d, &probe), name, sizeof name, 18);
+		fprintf(out, "%-8u %-18s ", c->notes[i].pid, name);
+		st_print_time(out, c->notes[i].ts);
+		fputc('\n', out);
+	}
+	if (c->nnotes > ST_NOTES_SHOWN)
+		fprintf(out, "and %zu more\n", c->nnotes - ST_NOTES_SHOWN);
+}
+
+static void st_notes_json(struct st_dump *d, FILE *out)
+{
+	const struct st_catalog *c = &d->procs;
+	fputs(",\"sandboxed\":[", out);
+	for (size_t i = 0; i < c->nnotes; i++) {
+		char name[64];
+		struct st_ev probe = {.pid = c->notes[i].pid, .file = c->notes[i].file,
+				      .ts = c->notes[i].ts};
+		st_proc_name(st_proc_of(d, &probe), name, sizeof name);
+		fprintf(out, "%s{\"pid\":%u,\"program\":", i ? "," : "", c->notes[i].pid);
+		st_json_string(out, name, strlen(name));
+		fprintf(out, ",\"ts\":%llu}", (unsigned long long)c->notes[i].ts);
+	}
+	fputc(']', out);
+}
+
 static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE *out)
 {
 	/* connections still waiting for a close end now: the totals and the
@@ -227,6 +265,7 @@ static void st_stats_text(struct st_dump *d, const struct st_view_state *s, FILE
 		fprintf(out, "%-8u %-18s %8zu %8zu  %s\n", s->procs[i].pid, name, s->procs[i].events,
 			s->procs[i].failed, st_recorded_by(proc));
 	}
+	st_notes_text(d, out);
 	if (s->nerrs) {
 		fputs("\nERRNO           FAILED\n", out);
 		for (size_t i = 0; i < s->nerrs; i++)
@@ -273,7 +312,9 @@ static void st_stats_json(struct st_dump *d, const struct st_view_state *s, FILE
 			s->procs[i].events, s->procs[i].failed,
 			st_recorded_by(st_pcount_proc(d, &s->procs[i])));
 	}
-	fputs("],\"errors\":{", out);
+	fputc(']', out);
+	st_notes_json(d, out);
+	fputs(",\"errors\":{", out);
 	for (size_t i = 0; i < s->nerrs; i++)
 		fprintf(out, "%s\"%s\":%zu", i ? "," : "", st_errname(s->errs[i].err), s->errs[i].n);
 	fprintf(out, "},\"connects_in_progress\":{\"count\":%zu,\"ok\":%zu,\"refused\":%zu,"

@@ -359,6 +359,7 @@ static int st_pid_order(const void *a, const void *b)
 struct st_totals {
 	size_t events, outcomes, closes, shutdowns, resolutions;
 	size_t procs, procs_with_sockets;
+	size_t sandboxed; /* processes that installed a seccomp filter */
 	uint64_t dropped, dropped_records;
 	bool ring;
 	uint64_t overwritten; /* events and records a flight recorder reused */
@@ -407,6 +408,7 @@ static bool st_sum_file(const char *path, struct st_totals *t, char *error, size
 		t->closes += r.type == ST_REC_CLOSE && r.close.how != ST_END_SHUTDOWN;
 		t->shutdowns += r.type == ST_REC_CLOSE && r.close.how == ST_END_SHUTDOWN;
 		t->resolutions += r.type == ST_REC_RESOLVE;
+		t->sandboxed += r.type == ST_REC_NOTE && r.note.kind == ST_NOTE_SECCOMP;
 		records++;
 		/* a fork-per-connection server writes one process record per client */
 		if (r.type == ST_REC_PROCESS) {
@@ -449,6 +451,8 @@ static void st_totals_print(const struct st_totals *t)
 	fprintf(stderr, " from %zu process%s", t->procs, t->procs == 1 ? "" : "es");
 	if (t->procs_with_sockets != t->procs)
 		fprintf(stderr, " (%zu with sockets)", t->procs_with_sockets);
+	if (t->sandboxed)
+		fprintf(stderr, " (%zu not traced after installing a seccomp filter)", t->sandboxed);
 	fprintf(stderr, ", %llu dropped", (unsigned long long)(t->dropped + t->dropped_records));
 	if (t->ring)
 		fprintf(stderr, ", %llu overwritten (ring: the newest kept)",

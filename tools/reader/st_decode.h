@@ -46,6 +46,8 @@ int st_decode_close(const uint8_t *p, uint32_t len, struct st_close *c, struct s
 		    char *why);
 int st_decode_resolve(const uint8_t *p, uint32_t len, struct st_res *r, char *why);
 int st_decode_peer(const uint8_t *p, uint32_t len, struct st_peer *r, char *why);
+/* type 16: what the trace will not hold of a process from here on */
+int st_decode_note(const uint8_t *p, uint32_t len, struct st_note *n, char *why);
 
 /* The commit word w at off, in a chunk ending at chunk_end of a file of size
  * bytes: 1 and *len for a record, 0 for the end of the chunk, -1 for damage. */

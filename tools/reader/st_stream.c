@@ -443,6 +443,9 @@ int st_rec_decode(const uint8_t *p, uint32_t len, uint32_t file, uint64_t off,
 	case ST_REC_PEER:
 		rc = st_decode_peer(p, len, &r->peer, why);
 		break;
+	case ST_REC_NOTE:
+		rc = st_decode_note(p, len, &r->note, why);
+		break;
 	case ST_REC_PYCODE:
 		rc = st_decode_pycode(p, len, &r->pycode, why);
 		break;

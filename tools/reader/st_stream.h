@@ -32,6 +32,7 @@ struct st_rec {
 		struct st_peer peer;
 		struct st_pyc pycode; /* version 5 */
 		struct st_jit jit;    /* version 5 */
+		struct st_note note;  /* type 16 */
 	};
 	/* a ring's close: the connection's endpoints, {NULL, 0} when absent */
 	struct st_endpoint close_ends[2];

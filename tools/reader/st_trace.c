@@ -384,6 +384,14 @@ int st_decode_peer(const uint8_t *p, uint32_t len, struct st_peer *r, char *why)
 	return 0;
 }
 
+int st_decode_note(const uint8_t *p, uint32_t len, struct st_note *n, char *why)
+{
+	if (len != sizeof *n)
+		return st_why(why, "note record of %u bytes, not %zu", len, sizeof *n);
+	memcpy(n, p, sizeof *n); /* a kind this reader does not know is shown as a number */
+	return 0;
+}
+
 int st_decode_word(uint64_t w, uint64_t off, uint64_t chunk_end, uint64_t size, uint32_t *len,
 		   char *why)
 {
@@ -608,6 +616,11 @@ static int st_parse_chunk(struct st_trace *t, uint64_t start, uint64_t end, uint
 			rc = st_decode_peer(p, len, &t->peers[t->npeers], why);
 			t->npeers += rc == 0;
 			break;
+		case ST_REC_NOTE:
+			t->notes = st_grow(t->notes, &t->notes_cap, t->nnotes + 1, sizeof *t->notes);
+			rc = st_decode_note(p, len, &t->notes[t->nnotes], why);
+			t->nnotes += rc == 0;
+			break;
 		case ST_REC_RESOLVE:
 			t->resolves = st_grow(t->resolves, &t->resolves_cap, t->nresolves + 1,
 					      sizeof *t->resolves);
@@ -784,6 +797,7 @@ void st_trace_free(struct st_trace *t)
 	free(t->closes);
 	free(t->resolves);
 	free(t->peers);
+	free(t->notes);
 	free(t->pycodes);
 	free(t->jits);
 	memset(t, 0, sizeof *t);

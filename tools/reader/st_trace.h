@@ -140,6 +140,8 @@ struct st_trace {
 	size_t nresolves, resolves_cap;
 	struct st_peer *peers;
 	size_t npeers, peers_cap;
+	struct st_note *notes; /* processes the shim stopped recording */
+	size_t nnotes, notes_cap;
 	struct st_pyc *pycodes; /* version 5 */
 	size_t npycodes, pycodes_cap;
 	struct st_jit *jits; /* version 5 */

@@ -80,6 +80,12 @@ fi
 if [ ! -s "$seeds/v6-closes.trace" ]; then
 	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v6-closes.trace" 400 3 2000000000 >/dev/null
 fi
+# note records (a process that sandboxed itself with seccomp), and the
+# padding left by an install that failed
+if [ ! -s "$seeds/v6-notes.trace" ]; then
+	make_seed v6-notes.trace "$build/progs/sandbox" fork
+	make_seed v6-notes-bad.trace "$build/progs/sandbox" bad
+fi
 # Python code records and frames (the shim reading CPython 3.11), JIT symbol
 # records (node's perf map)
 if [ ! -s "$seeds/v5-python.trace" ]; then
