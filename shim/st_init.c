@@ -321,15 +321,32 @@ __attribute__((constructor)) static void st_constructor(void)
 	(void)st_ready_from(true);
 }
 
-static void st_finish(void)
+/* jit_names: false where the JIT's map cannot be read (its sort may
+ * allocate, and _exit may be called from a signal handler) */
+static void st_finish_with(bool jit_names)
 {
 	if (__atomic_load_n(&st_init_state, __ATOMIC_ACQUIRE) == ST_INIT_DONE && st_recording &&
 	    (uint32_t)getpid() == st_pid) {
 		st_recording = false; /* once, whichever path comes first */
-		st_jitset_flush(&st_jit_self, st_pid, geteuid()); /* the JIT's names for our stacks' code */
+		if (jit_names) /* the JIT's names for our stacks' code */
+			st_jitset_flush(&st_jit_self, st_pid, geteuid());
 		st_end_at_exit(); /* connections still open: "open at exit" */
 		st_file_detach();
 	}
+}
+
+static void st_finish(void)
+{
+	st_finish_with(true);
+}
+
+/* _exit() runs no destructor, and sshd's children, and many forked servers',
+ * leave with it holding their connections: their ends are recorded here.  A
+ * vfork child (another pid in its parent's memory) does nothing. */
+void st_exit_now(void)
+{
+	if (st_following())
+		st_finish_with(false);
 }
 
 /* A vfork child calling exit() runs this in its parent's memory: only the

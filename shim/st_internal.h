@@ -66,6 +66,7 @@ static inline bool st_following(void)
 void st_child_started(void); /* in a new process that copied this one */
 void st_parent_forked(void); /* in the parent, after fork or clone made one */
 void st_exit_work_check(void); /* after a vfork child's exit(): re-arms ours */
+void st_exit_now(void); /* _exit(): the exit-time work the destructor would do */
 
 /* st_golang.c: says once when the program is Go (its sockets bypass libc). */
 void st_golang_check(const char *exe);

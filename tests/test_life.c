@@ -659,6 +659,42 @@ Test(life, a_connection_a_child_let_go_first_ends_at_the_parents_close)
 	prefork_case("child-first", false);
 }
 
+/* A child that leaves with _exit() still holding its copy (sshd's do):
+ * its end is recorded at that exit, with everything the socket carried. */
+Test(life, a_connection_a_child_held_to_its_exit_ends_at_that_exit)
+{
+	prefork_case("child-exits", true);
+	struct st_trace t;
+	h_load(&t, trace);
+	size_t at_exit = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		at_exit += t.closes[i].how == ST_END_EXIT && (t.closes[i].flags & ST_CLOSE_FORKED);
+	cr_assert_eq(at_exit, 1, "the child's end is its exit");
+	st_trace_free(&t);
+}
+
+/* sshd's way: the server forks and closes its copy, the child exec's, names
+ * the socket, lets a grandchild serve it and leaves with _exit() holding its
+ * copy.  The connection ends at the last of those, with the kernel's bytes,
+ * once, in -c and in --stats (where it had the server's 0 bytes in its row
+ * and the two later closes' bytes added to the totals). */
+Test(life, a_connection_passed_through_an_exec_ends_at_its_last_holder)
+{
+	run_life("reexec", NULL, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(t.ncloses, 3, "the server's, the grandchild's, the exec'd child's exit");
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"closes\":3,\"tx_bytes\":2000,\"rx_bytes\":1001,"),
+			   "%s", r.out);
+	cr_assert_eq(h_occurrences(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), 2, "%s", r.out);
+}
+
 /* The accepting process is killed before it closes its copy: the connection
  * ends at its child's close, with the child's bytes, in the rows and in the
  * totals (it used to stay open for want of the parent's close). */

@@ -238,8 +238,10 @@ static void life_untraced_exchange(int c)
 /* prefork: a server that accepts, forks and lets the child serve, as
  * postgres and inetd do; the client is not traced (raw system calls).  With
  * "parent-first" the parent closes its copy at once; with "child-first" it
- * closes it after the child is gone. */
-static int life_prefork(bool parent_first, bool parent_killed)
+ * closes it after the child is gone; with "child-exits" the parent closes
+ * first and the child leaves with _exit() without closing its copy, as
+ * sshd's children do (its end is the kernel's close at exit). */
+static int life_prefork_with(bool parent_first, bool parent_killed, bool child_closes)
 {
 	unsigned port;
 	int l = tcp_listener(AF_INET, &port);
@@ -256,7 +258,8 @@ static int life_prefork(bool parent_first, bool parent_killed)
 		life_read_all(a, 1000);
 		life_write_all(a, 2000);
 		life_read_all(a, 1); /* its ACK came with it: all 2000 acknowledged */
-		close(a);
+		if (child_closes)
+			close(a);
 		_exit(0);
 	}
 	if (parent_first)
@@ -270,6 +273,62 @@ static int life_prefork(bool parent_first, bool parent_killed)
 	inline_syscall(SYS_close, c, 0, 0);
 	printf("child=%d\n", pid);
 	return 0;
+}
+
+static int life_prefork(bool parent_first, bool parent_killed)
+{
+	return life_prefork_with(parent_first, parent_killed, true);
+}
+
+/*
+ * reexec: sshd's way.  The server accepts, forks and closes its copy; the
+ * child exec's this program again ("reexec-child FD"), which names the
+ * socket it inherited, forks a grandchild that serves and closes, and
+ * leaves with _exit() still holding its own copy.
+ */
+static int life_reexec(const char *self)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char fd[16];
+		snprintf(fd, sizeof fd, "%d", a);
+		execl(self, self, "reexec-child", fd, (char *)NULL);
+		_exit(127);
+	}
+	close(a);
+	life_untraced_exchange(c);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	inline_syscall(SYS_close, c, 0, 0);
+	printf("child=%d\n", pid);
+	return 0;
+}
+
+static int life_reexec_child(int a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	CHECK(getpeername(a, (struct sockaddr *)&ss, &len) == 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		life_read_all(a, 1000);
+		life_write_all(a, 2000);
+		life_read_all(a, 1);
+		close(a);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	_exit(0);
 }
 
 /* prefork parent-killed: the same server as a child of this process, killed
@@ -889,6 +948,10 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "scmrights")) return life_scmrights();
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "parent-killed"))
 		return life_in_a_child_killed(life_prefork);
+	if (!strcmp(s, "reexec")) return life_reexec(argv[0]);
+	if (!strcmp(s, "reexec-child") && argc > 2) return life_reexec_child(atoi(argv[2]));
+	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "child-exits"))
+		return life_prefork_with(true, false, false);
 	if (!strcmp(s, "prefork") && argc > 2)
 		return life_prefork(!strcmp(argv[2], "parent-first"), false);
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");

@@ -59,6 +59,11 @@ struct st_peer_carry {
 	struct st_peer_carry *next;
 	uint32_t file, pid, to_file, to_pid;
 	int32_t fd, to_fd;
+	/* or the opener's connection itself, when the opener had closed its copy
+	 * already, waiting for a forked child (sshd: the listener forks, closes,
+	 * and the child exec's and names the socket): it ends here */
+	struct st_await *held;
+	bool receiver_closed; /* its own close came first, flagged shared */
 };
 
 #define ST_PEER_CARRY_BUCKETS 1024u
@@ -74,6 +79,7 @@ struct st_await {
 	bool blocking_ok;
 	uint64_t done_ts;
 	struct st_close close;
+	uint64_t tuple; /* st_tuple_of its opening event */
 };
 
 #define ST_AWAIT_BUCKETS 4096u
@@ -373,6 +379,23 @@ static size_t st_peer_carry_slot(uint32_t file, uint32_t pid, int32_t fd)
 	       ST_PEER_CARRY_BUCKETS;
 }
 
+static struct st_await *st_await_take_tuple(struct st_peers *p, uint32_t file, uint32_t pid,
+					     uint64_t tuple, uint64_t ts);
+
+/* The opener closed its copy already (shared with a child it forked): the
+ * connection moves from the awaited ones to the receiver's carry, and ends
+ * at the receiver's closes.  An unknown socket is remembered as such, so
+ * that its next names cost no second walk. */
+static void st_peers_carry_awaited(struct st_peers *p, const struct st_ev *ev, uint64_t tuple,
+				   size_t b)
+{
+	struct st_peer_carry *c = st_xcalloc(1, sizeof *c);
+	*c = (struct st_peer_carry){.next = p->carry[b], .file = ev->file, .pid = ev->pid,
+				    .fd = ev->fd};
+	c->held = st_await_take_tuple(p, ev->file, ev->pid, tuple, ev->ts);
+	p->carry[b] = c;
+}
+
 /* A getsockname or getpeername on a TCP socket this process never opened: a
  * copy passed to it.  Its opener is the open connection with its 4-tuple in
  * another process (a walk of the table: only programs handed sockets make
@@ -399,6 +422,7 @@ static void st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 			return;
 		}
 	}
+	st_peers_carry_awaited(p, ev, tuple, b);
 }
 
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
@@ -491,10 +515,91 @@ static void st_await_put(struct st_peers *p, const struct st_open *o, const stru
 	struct st_await *a = st_xcalloc(1, sizeof *a);
 	*a = (struct st_await){.file = o->file, .pid = o->pid, .fd = o->fd,
 			       .start = st_close_start(c), .row = st_open_row(o),
-			       .blocking_ok = o->blocking_ok, .done_ts = o->done_ts, .close = *c};
+			       .blocking_ok = o->blocking_ok, .done_ts = o->done_ts, .close = *c,
+			       .tuple = o->tuple};
 	size_t b = st_await_slot(a->pid, a->fd, a->start);
 	a->next = p->await[b];
 	p->await[b] = a;
+}
+
+/* The awaited connection of another process with this 4-tuple, opened
+ * before ts, out of the table (a walk: once per socket a process names
+ * without having opened it). */
+static struct st_await *st_await_take_tuple(struct st_peers *p, uint32_t file, uint32_t pid,
+					     uint64_t tuple, uint64_t ts)
+{
+	for (size_t b = 0; b < ST_AWAIT_BUCKETS; b++)
+		for (struct st_await **a = &p->await[b]; *a; a = &(*a)->next) {
+			struct st_await *w = *a;
+			if (w->tuple == tuple && w->file == file && w->pid != pid &&
+			    w->start <= ts) {
+				*a = w->next;
+				w->next = NULL;
+				return w;
+			}
+		}
+	return NULL;
+}
+
+/* A close of a copy of a held connection, as its opener's end: its age from
+ * the opening, its role the opener's (a receiver's shim calls it inherited,
+ * with no SYN in its counts). */
+static void st_held_keep(struct st_await *w, const struct st_close *copy)
+{
+	struct st_close c = *copy;
+	c.age_ns = c.ts_ns > w->start ? c.ts_ns - w->start : 0;
+	c.role = w->close.role;
+	st_close_keep_later(&w->close, &c);
+}
+
+static void st_held_end(struct st_peers *p, struct st_peer_carry *carry)
+{
+	struct st_await *w = carry->held;
+	st_ended(p, w->file, w->pid, w->row, w->blocking_ok, w->done_ts, &w->close);
+	free(w);
+	carry->held = NULL;
+}
+
+/* The receiver's own close of a held connection: its end, unless the
+ * receiver forked with it (a child's close is still to come); a socket with
+ * no opener found closes as one whose opening is not in the trace. */
+static bool st_held_closed(struct st_peers *p, struct st_peer_carry **at, const struct st_rec *r)
+{
+	struct st_peer_carry *carry = *at;
+	if (carry->held == NULL) {
+		*at = carry->next;
+		free(carry);
+		return false;
+	}
+	st_held_keep(carry->held, &r->close);
+	if ((r->close.flags & ST_CLOSE_SHARED) && !carry->receiver_closed) {
+		carry->receiver_closed = true;
+		return true;
+	}
+	st_held_end(p, carry);
+	*at = carry->next;
+	free(carry);
+	return true;
+}
+
+/* A forked child's close of its parent's held connection: kept; the end
+ * when the parent closed its own copy before. */
+static bool st_held_child_closed(struct st_peers *p, uint32_t file, uint32_t ppid,
+				 const struct st_rec *r)
+{
+	struct st_peer_carry **at = &p->carry[st_peer_carry_slot(file, ppid, r->close.fd)];
+	while (*at && !((*at)->file == file && (*at)->pid == ppid && (*at)->fd == r->close.fd))
+		at = &(*at)->next;
+	struct st_peer_carry *carry = *at;
+	if (carry == NULL || carry->held == NULL)
+		return false;
+	st_held_keep(carry->held, &r->close);
+	if (carry->receiver_closed) {
+		st_held_end(p, carry);
+		*at = carry->next;
+		free(carry);
+	}
+	return true;
 }
 
 /* The close of a passed copy (st_peers_carry_note): kept, its age counted
@@ -510,6 +615,8 @@ static bool st_peers_carry_closed(struct st_peers *p, const struct st_rec *r)
 	struct st_peer_carry *carry = *at;
 	if (carry == NULL)
 		return false;
+	if (carry->held || carry->to_pid == 0)
+		return st_held_closed(p, at, r);
 	*at = carry->next;
 	struct st_open *o = st_open_find(p, carry->to_file, carry->to_pid, carry->to_fd);
 	free(carry);
@@ -555,6 +662,8 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 		}
 	}
 	struct st_open *o = st_open_find(p, r->file, child->ppid, r->close.fd);
+	if ((o == NULL || o->done_ts < start) && st_held_child_closed(p, r->file, child->ppid, r))
+		return;
 	if (o == NULL || o->done_ts < start) {
 		st_ended_unopened(p, &r->close);
 		return;
@@ -586,6 +695,10 @@ void st_peers_end(struct st_peers *p)
 		return;
 	p->ends_done = true;
 	st_await_flush(p);
+	for (size_t b = 0; b < ST_PEER_CARRY_BUCKETS; b++)
+		for (struct st_peer_carry *c = p->carry[b]; c; c = c->next)
+			if (c->held)
+				st_held_end(p, c);
 	for (size_t i = 0; i < p->nopen_slots; i++) {
 		struct st_open *o = &p->open[i];
 		if (o->row && o->have_child_close) {
@@ -837,6 +950,7 @@ void st_peers_free(struct st_peers *p)
 	for (size_t b = 0; b < ST_PEER_CARRY_BUCKETS; b++)
 		for (struct st_peer_carry *c = p->carry[b], *next; c; c = next) {
 			next = c->next;
+			free(c->held);
 			free(c);
 		}
 	st_await_flush(p);
