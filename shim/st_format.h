@@ -498,7 +498,11 @@ struct st_close {
 	uint32_t rtt_us;         /* smoothed round trip (tcpi_rtt) */
 	uint32_t retrans;        /* total retransmissions (tcpi_total_retrans) */
 	int32_t shut_how;        /* shutdown(): SHUT_RD, SHUT_WR or SHUT_RDWR; else -1 */
-	uint32_t pad;
+	/* (was padding: later writers of version 6) 1 + the fd the connection
+	 * was opened or found on in this process (or its parent, for a forked
+	 * child's copy), when its last copy closed on another fd (dup2, fcntl,
+	 * fds 0 and 1 of an inetd child); 0: fd is that one */
+	uint32_t open_fd1;
 	/* Version 3: data bytes the program handed to TCP, sent or not:
 	 * tcpi_bytes_sent - tcpi_bytes_retrans + tcpi_notsent_bytes (without a
 	 * FIN still queued).  Unlike bytes_acked it counts what was still in

@@ -221,6 +221,7 @@ static void st_init(bool from_constructor)
 	if (st_recording) {
 		pthread_atfork(NULL, st_parent_forked, st_child_started);
 		st_write_process((uint32_t)getppid());
+		st_inherited_scan();
 		st_golang_check(st_conf.exe);
 		const char *why = NULL;
 		if (!st_stack_init(st_conf.depth, &why))

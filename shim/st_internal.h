@@ -68,6 +68,9 @@ void st_parent_forked(void); /* in the parent, after fork or clone made one */
 void st_exit_work_check(void); /* after a vfork child's exit(): re-arms ours */
 void st_exit_now(void); /* _exit(): the exit-time work the destructor would do */
 
+/* st_inherited.c: TCP connections the process was started with, held. */
+void st_inherited_scan(void);
+
 /* st_golang.c: says once when the program is Go (its sockets bypass libc). */
 void st_golang_check(const char *exe);
 

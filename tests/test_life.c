@@ -518,7 +518,7 @@ Test(life, an_inherited_socket_is_followed_to_its_end)
 	h_load(&t, trace);
 	size_t inherited = 0;
 	for (size_t i = 0; i < t.ncloses; i++)
-		inherited += t.closes[i].role == ST_ROLE_INHERITED && t.closes[i].fd == 0;
+		inherited += t.closes[i].role == ST_ROLE_INHERITED && st_close_fd(&t.closes[i]) == 0;
 	cr_assert_eq(inherited, 1, "%zu closes", t.ncloses);
 	st_trace_free(&t);
 }
@@ -592,6 +592,9 @@ static void assert_ended_by_last_copy(const char *mode, int min_fd)
 		}
 	cr_assert_eq(clients, 1, "%zu client closes", clients);
 	st_trace_free(&t);
+	/* -c finds the connection by the fd it was opened on: ended, not open */
+	const char *out = dump_c_json();
+	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
 }
 
 /* dup2 and dup: the socket's end is the close of its last fd, once. */
@@ -693,6 +696,40 @@ Test(life, a_connection_passed_through_an_exec_ends_at_its_last_holder)
 	cr_assert_not_null(strstr(r.out, "\"closes\":3,\"tx_bytes\":2000,\"rx_bytes\":1001,"),
 			   "%s", r.out);
 	cr_assert_eq(h_occurrences(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), 2, "%s", r.out);
+}
+
+/* inetd's way: the child exec'd with the socket on fds 0 and 1 never names
+ * it.  It is found at its start, held once for both fds, and the connection
+ * ends at the last copy's close, at its exit: one row with the kernel's
+ * bytes in -c and --stats (it ended at the server's close, with nothing). */
+static void inetd_case(const char *order)
+{
+	unlink(trace);
+	run_life("inetd", order, NULL);
+	struct st_trace t;
+	h_load(&t, trace);
+	cr_assert_eq(h_count(&t, ST_OP_HELD, 0), 1, "one held event for the two fds");
+	size_t last = 0;
+	for (size_t i = 0; i < t.ncloses; i++)
+		last += t.closes[i].how == ST_END_EXIT && st_close_fd(&t.closes[i]) == 0 &&
+			t.closes[i].fd == 1;
+	cr_assert_eq(last, 1, "the last copy (fd 1) ends the connection held on fd 0");
+	st_trace_free(&t);
+	const char *out = dump_c_json();
+	cr_assert_eq(h_occurrences(out, "\n"), 1, "one row: %s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), "%s", out);
+	static struct h_run r;
+	const char *argv[] = {dump, "--stats", "--json", trace, NULL};
+	cr_assert_eq(h_run(&r, NULL, argv, NULL, 30), 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"closes\":2,\"tx_bytes\":2000,\"rx_bytes\":1001,"),
+			   "%s", r.out);
+	cr_assert_eq(h_occurrences(r.out, "\"tx_bytes\":2000,\"rx_bytes\":1001"), 2, "%s", r.out);
+}
+
+Test(life, a_connection_an_exec_got_on_fds_0_and_1_ends_at_its_exit)
+{
+	inetd_case(NULL); /* the server's close first, most often */
+	inetd_case("late"); /* the child's start first */
 }
 
 /* The accepting process is killed before it closes its copy: the connection

@@ -401,13 +401,17 @@ Test(tracer, a_programs_own_seccomp_filter_answers_as_bare)
 }
 
 /* Where the client's calls are inline system calls (forkdup, prefork), the
- * shim sees only the server's end; the tracer sees both and pairs them. */
+ * shim sees only the server's end; the tracer sees both and pairs them, with
+ * the bytes of the server end's last holder: a child that left with _exit,
+ * an exec'd child on fds 0 and 1 (inetd), a re-executed child (sshd). */
 Test(tracer, raw_clients_the_shim_misses_are_paired)
 {
 	char life[256];
 	h_path(life, sizeof life, "progs/life");
-	const char *modes[][2] = {{"forkdup", NULL}, {"prefork", "parent-first"}};
-	for (size_t i = 0; i < 2; i++) {
+	const char *modes[][2] = {{"forkdup", NULL},	{"prefork", "parent-first"},
+				  {"prefork", "child-exits"}, {"inetd", NULL},
+				  {"inetd", "late"},	{"reexec", NULL}};
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		static struct h_run r, d;
 		unlink(trace);
 		cr_assert_eq(tr_launch(&r, (const char *[]){"-q", "--ptrace", "-o", trace, life,
@@ -417,6 +421,11 @@ Test(tracer, raw_clients_the_shim_misses_are_paired)
 		cr_assert_eq(h_run(&d, NULL, argv, NULL, 30), 0, "%s", d.err);
 		cr_assert_eq(h_occurrences(d.out, "\"paired\":true"), 1, "%s: %s", modes[i][0], d.out);
 		cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":1001,\"rx_bytes\":2000"), 1, "%s", d.out);
+		/* the server end's own bytes: its row in --stats */
+		const char *args[] = {dump, "--stats", "--json", trace, NULL};
+		cr_assert_eq(h_run(&d, NULL, args, NULL, 30), 0, "%s", d.err);
+		cr_assert_eq(h_occurrences(d.out, "\"tx_bytes\":2000,\"rx_bytes\":1001}"), 1,
+			     "%s %s: %s", modes[i][0], modes[i][1] ? modes[i][1] : "", d.out);
 	}
 }
 

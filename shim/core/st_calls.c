@@ -213,6 +213,41 @@ void st_call_range_ending(unsigned first, unsigned last, unsigned flags)
 		st_end_now((int)fd, ST_END_RANGE, -1);
 }
 
+/* Whether fd is a TCP socket (asked of the kernel: fd was just listed). */
+static bool st_call_is_tcp(int fd)
+{
+	int domain = 0, type = 0;
+	socklen_t len = sizeof domain;
+	if (st_kernel_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    (domain != AF_INET && domain != AF_INET6))
+		return false;
+	len = sizeof type;
+	return st_kernel_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_STREAM;
+}
+
+/*
+ * The sockets a program starts with, after an exec: inetd's, socat's and
+ * sshd's children get their connection on fds 0 and 1 and many never name
+ * it, so its end would be missing.  Each TCP socket with a peer is recorded
+ * held and followed; fds naming one socket (one inode: fds 0 and 1) share one
+ * state, as dup2 makes, so the last one's close is the end.  Unix sockets are
+ * left alone: under systemd every service's stdout is one, to journald.
+ */
+void st_call_started_with(const int *fds, const uint64_t *inodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t first = i;
+		for (size_t j = 0; j < i && first == i; j++)
+			if (inodes[j] == inodes[i])
+				first = j;
+		if (first != i)
+			st_call_replaced(fds[first], fds[i], fds[i]);
+		else if (st_call_is_tcp(fds[i]))
+			st_call_held(fds[i], -1);
+	}
+}
+
 /* A socket found open when following began (a tracer attaching to a running
  * process): a connected one is recorded with both ends (a "held" event, so
  * that the views list its connection) and followed from then on, as a socket

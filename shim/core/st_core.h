@@ -283,6 +283,7 @@ struct st_conn { /* a socket named by several fds (dup) */
 	uint32_t refs; /* 0 = free */
 	uint8_t state, flags;
 	uint8_t from_parent; /* inherited across fork: its end is a ST_CLOSE_FORKED one */
+	int32_t open_fd; /* the fd its state was on when the first copy was made */
 	uint64_t since_ns;
 };
 struct st_socktab {
@@ -325,8 +326,10 @@ void st_life_set(int fd, enum st_life_state state, uint8_t flags, uint64_t since
 bool st_life_get(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns);
 bool st_life_settle(int fd, enum st_life_state state); /* from pending only */
 /* close_flags: ST_CLOSE_SHARED and ST_CLOSE_FORKED as they apply */
+/* *open_fd: the fd the connection was opened or found on (fd itself unless
+ * it is a copy) */
 bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns,
-		  uint8_t *close_flags);
+		  uint8_t *close_flags, int *open_fd);
 void st_life_forget(int fd);
 void st_life_share(int oldfd, int newfd); /* dup, dup2, dup3 */
 void st_life_new_process(void);
@@ -374,6 +377,8 @@ void st_call_range_ending(unsigned first, unsigned last, unsigned flags);
 /* found open when following began (a tracer's attach); listen_fd: the
  * process's listener with its local port, or -1; true when connected */
 bool st_call_held(int fd, int listen_fd);
+/* after an exec: the sockets fds[i] (inodes[i]) the program starts with */
+void st_call_started_with(const int *fds, const uint64_t *inodes, size_t n);
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

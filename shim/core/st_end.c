@@ -156,13 +156,16 @@ static bool st_end_fill(int fd, uint8_t how, int shut_how, bool take, struct st_
 	enum st_life_state state;
 	uint8_t flags, close_flags = 0;
 	uint64_t since;
-	bool known = take ? st_life_take(fd, &state, &flags, &since, &close_flags)
+	int open_fd = fd;
+	bool known = take ? st_life_take(fd, &state, &flags, &since, &close_flags, &open_fd)
 			  : st_life_get(fd, &state, &flags, &since);
 	if (!known || state < ST_LIFE_PENDING ||
 	    (state > ST_LIFE_SERVER && state != ST_LIFE_INHERITED))
 		return false;
+	/* the reader finds the connection by the fd it was opened on */
 	*c = (struct st_close){.fd = fd, .how = how, .role = st_role_of(state),
-			       .flags = flags | close_flags, .shut_how = shut_how};
+			       .flags = flags | close_flags, .shut_how = shut_how,
+			       .open_fd1 = open_fd != fd && open_fd >= 0 ? (uint32_t)open_fd + 1 : 0};
 	/* one clock read: the end is dated when the program asked for it,
 	 * just before the real close, and the age runs to then */
 	uint64_t now = st_now_ns();

@@ -195,6 +195,7 @@ void st_life_share(int oldfd, int newfd)
 		c->state = (uint8_t)state;
 		c->flags = flags;
 		c->from_parent = (w & ST_LIFE_FROM_PARENT) != 0;
+		c->open_fd = oldfd;
 		c->since_ns = __atomic_load_n(&s->since_ns, __ATOMIC_RELAXED);
 		st_life_set(oldfd, ST_LIFE_SHARED, flags, index);
 	} else {
@@ -217,8 +218,9 @@ bool st_life_settle(int fd, enum st_life_state state)
 }
 
 bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *since_ns,
-		  uint8_t *close_flags)
+		  uint8_t *close_flags, int *open_fd)
 {
+	*open_fd = fd;
 	struct st_lifeslot *s = st_life_slot(fd, false);
 	if (s == NULL)
 		return false;
@@ -243,6 +245,7 @@ bool st_life_take(int fd, enum st_life_state *state, uint8_t *flags, uint64_t *s
 	/* one fd fewer names the socket: only the last one ends it */
 	if (since >= ST_SOCKTAB_CONNS)
 		return false;
+	*open_fd = __atomic_load_n(&st_tab->conns[since].open_fd, __ATOMIC_RELAXED);
 	st_life_resolve(state, flags, since_ns);
 	if (st_life_was_forked(*since_ns))
 		*close_flags |= ST_CLOSE_SHARED;

@@ -983,7 +983,7 @@ static void st_record_close_ends(const struct st_close *rec, const struct st_add
 static bool st_short_close_fits(const struct st_close *c)
 {
 	return c->fd >= 0 && c->fd <= ST_SHORT_FD_MAX && c->shut_how >= -1 && c->shut_how <= 127 &&
-	       c->pad == 0 && c->bytes_acked <= UINT32_MAX && c->bytes_received <= UINT32_MAX &&
+	       c->open_fd1 == 0 && c->bytes_acked <= UINT32_MAX && c->bytes_received <= UINT32_MAX &&
 	       c->bytes_sent <= UINT32_MAX;
 }
 

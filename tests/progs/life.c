@@ -301,6 +301,7 @@ static int life_reexec(const char *self)
 	if (pid == 0) {
 		char fd[16];
 		snprintf(fd, sizeof fd, "%d", a);
+		inline_syscall(SYS_close, c, 0, 0); /* the client's socket is not the server's */
 		execl(self, self, "reexec-child", fd, (char *)NULL);
 		_exit(127);
 	}
@@ -311,6 +312,72 @@ static int life_reexec(const char *self)
 	inline_syscall(SYS_close, c, 0, 0);
 	printf("child=%d\n", pid);
 	return 0;
+}
+
+/*
+ * inetd: inetd's (and socat EXEC's, tcpserver's) way.  The server accepts,
+ * forks and closes its copy; the child puts the socket on fds 0 and 1 and
+ * exec's this program again ("inetd-child"), which serves on them without
+ * ever naming the socket, and exits without closing them.  With late, the
+ * server closes its copy while the child serves (the child's start comes
+ * before that close in the trace, and its end after).
+ */
+static int life_inetd(const char *self, bool late)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		CHECK(dup2(a, 0) == 0 && dup2(a, 1) == 1);
+		close(a);
+		close(l);
+		inline_syscall(SYS_close, c, 0, 0); /* the client's socket is not the server's */
+		execl(self, self, "inetd-child", (char *)NULL);
+		_exit(127);
+	}
+	if (!late) {
+		close(a);
+		life_untraced_exchange(c);
+	} else {
+		static char buf[2000];
+		CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
+		for (size_t got = 0; got < 2000;) {
+			long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
+			CHECK(n > 0);
+			got += (size_t)n;
+		}
+		close(a); /* the child holds it, waiting for the last byte */
+		CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	inline_syscall(SYS_close, c, 0, 0);
+	printf("child=%d\n", pid);
+	return 0;
+}
+
+static int life_inetd_child(void)
+{
+	static char buf[2000];
+	for (size_t got = 0; got < 1000;) {
+		ssize_t n = read(0, buf, 1000 - got);
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	for (size_t put = 0; put < 2000;) {
+		ssize_t n = write(1, buf, 2000 - put);
+		CHECK(n > 0);
+		put += (size_t)n;
+	}
+	CHECK(read(0, buf, 1) == 1);
+	exit(0);
 }
 
 static int life_reexec_child(int a)
@@ -949,6 +1016,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "parent-killed"))
 		return life_in_a_child_killed(life_prefork);
 	if (!strcmp(s, "reexec")) return life_reexec(argv[0]);
+	if (!strcmp(s, "inetd")) return life_inetd(argv[0], argc > 2 && !strcmp(argv[2], "late"));
+	if (!strcmp(s, "inetd-child")) return life_inetd_child();
 	if (!strcmp(s, "reexec-child") && argc > 2) return life_reexec_child(atoi(argv[2]));
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "child-exits"))
 		return life_prefork_with(true, false, false);

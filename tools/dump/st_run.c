@@ -56,8 +56,9 @@ static bool st_forked_close_kept(struct st_dump *d, const struct st_rec *r)
 	const struct st_proc *p = st_proc_of(d, &child);
 	struct st_filter parent_only = d->filter;
 	parent_only.pid = -1;
-	return p && st_filter_match_life(&parent_only, r->file, p->ppid, r->close.fd, r->ts, false,
-					 false) &&
+	return p &&
+	       st_filter_match_life(&parent_only, r->file, p->ppid, st_close_fd(&r->close), r->ts,
+				    false, false) &&
 	       (d->filter.pid < 0 || r->close.pid == (uint32_t)d->filter.pid);
 }
 
@@ -79,7 +80,7 @@ static void st_ring_opening(struct st_dump *d, const struct st_rec *r, FILE *out
 	if (!info->ring || info->window_ts == 0 || start >= info->window_ts)
 		return;
 	struct st_ev ev = {
-		.ts = start, .pid = c->pid, .tid = c->tid, .fd = c->fd, .ret = c->fd,
+		.ts = start, .pid = c->pid, .tid = c->tid, .fd = st_close_fd(c), .ret = st_close_fd(c),
 		.listen_fd = c->role == ST_ROLE_SERVER ? 0 : -1, .op = ST_OP_HELD,
 		.flags = (uint8_t)((c->flags & (3u << ST_EV_SOCK_SHIFT | 3u << ST_EV_PROTO_SHIFT)) |
 				   ST_EV_BEFORE_WINDOW),
@@ -94,7 +95,7 @@ static void st_dispatch_life(struct st_dump *d, const struct st_rec *r, FILE *ou
 {
 	bool result = r->type == ST_REC_RESULT, peer = r->type == ST_REC_PEER;
 	uint32_t pid = peer ? r->peer.pid : result ? r->result.pid : r->close.pid;
-	int32_t fd = peer ? r->peer.fd : result ? r->result.fd : r->close.fd;
+	int32_t fd = peer ? r->peer.fd : result ? r->result.fd : st_close_fd(&r->close);
 	bool failed = peer ? false : result ? r->result.err != 0 : r->close.role == ST_ROLE_PENDING;
 	/* a close of a socket a forked child may hold leaves it selected, for
 	 * the child's close */

@@ -382,11 +382,27 @@ static size_t st_peer_carry_slot(uint32_t file, uint32_t pid, int32_t fd)
 static struct st_await *st_await_take_tuple(struct st_peers *p, uint32_t file, uint32_t pid,
 					     uint64_t tuple, uint64_t ts);
 
+/* A new connection on (file, pid, fd): a mark that the number held a socket
+ * with no opener found is stale (a copy being carried is left alone). */
+static void st_carry_forget(struct st_peers *p, uint32_t file, uint32_t pid, int32_t fd)
+{
+	for (struct st_peer_carry **at = &p->carry[st_peer_carry_slot(file, pid, fd)]; *at;
+	     at = &(*at)->next) {
+		struct st_peer_carry *c = *at;
+		if (c->file == file && c->pid == pid && c->fd == fd && c->held == NULL &&
+		    c->to_pid == 0) {
+			*at = c->next;
+			free(c);
+			return;
+		}
+	}
+}
+
 /* The opener closed its copy already (shared with a child it forked): the
  * connection moves from the awaited ones to the receiver's carry, and ends
  * at the receiver's closes.  An unknown socket is remembered as such, so
  * that its next names cost no second walk. */
-static void st_peers_carry_awaited(struct st_peers *p, const struct st_ev *ev, uint64_t tuple,
+static bool st_peers_carry_awaited(struct st_peers *p, const struct st_ev *ev, uint64_t tuple,
 				   size_t b)
 {
 	struct st_peer_carry *c = st_xcalloc(1, sizeof *c);
@@ -394,21 +410,22 @@ static void st_peers_carry_awaited(struct st_peers *p, const struct st_ev *ev, u
 				    .fd = ev->fd};
 	c->held = st_await_take_tuple(p, ev->file, ev->pid, tuple, ev->ts);
 	p->carry[b] = c;
+	return c->held != NULL;
 }
 
 /* A getsockname or getpeername on a TCP socket this process never opened: a
  * copy passed to it.  Its opener is the open connection with its 4-tuple in
  * another process (a walk of the table: only programs handed sockets make
  * it). */
-static void st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
+static bool st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 {
 	uint64_t tuple = st_tuple_of(ev);
 	if (ev->ret != 0 || tuple == 0 || st_open_find(p, ev->file, ev->pid, ev->fd) != NULL)
-		return;
+		return false;
 	size_t b = st_peer_carry_slot(ev->file, ev->pid, ev->fd);
 	for (struct st_peer_carry *c = p->carry[b]; c; c = c->next)
 		if (c->file == ev->file && c->pid == ev->pid && c->fd == ev->fd)
-			return;
+			return c->held != NULL || c->to_pid != 0;
 	for (size_t i = 0; i < p->nopen_slots; i++) {
 		struct st_open *o = &p->open[i];
 		if (o->row && o->tuple == tuple && o->pid != ev->pid && !o->own_closed &&
@@ -419,10 +436,10 @@ static void st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 						    .to_pid = o->pid, .to_fd = o->fd};
 			p->carry[b] = c;
 			o->carries++;
-			return;
+			return true;
 		}
 	}
-	st_peers_carry_awaited(p, ev, tuple, b);
+	return st_peers_carry_awaited(p, ev, tuple, b);
 }
 
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
@@ -436,6 +453,12 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 		st_peers_carry_note(p, ev);
 	if (!connect && !accepted)
 		return;
+	/* a socket its process was started with, that an ancestor opened: a
+	 * copy of that connection, not one of its own */
+	if (ev->op == ST_OP_HELD && !(ev->flags & ST_EV_BEFORE_WINDOW) &&
+	    st_peers_carry_note(p, ev))
+		return;
+	st_carry_forget(p, ev->file, ev->pid, ev->fd);
 	uint32_t row = st_row_of(p, connect ? ST_DIR_TO : ST_DIR_AT, connect ? &ev->peer : &ev->local);
 	struct st_peer_row *r = st_row_at(p, row);
 	r->conns++;
@@ -587,8 +610,9 @@ static bool st_held_closed(struct st_peers *p, struct st_peer_carry **at, const 
 static bool st_held_child_closed(struct st_peers *p, uint32_t file, uint32_t ppid,
 				 const struct st_rec *r)
 {
-	struct st_peer_carry **at = &p->carry[st_peer_carry_slot(file, ppid, r->close.fd)];
-	while (*at && !((*at)->file == file && (*at)->pid == ppid && (*at)->fd == r->close.fd))
+	int32_t fd = st_close_fd(&r->close);
+	struct st_peer_carry **at = &p->carry[st_peer_carry_slot(file, ppid, fd)];
+	while (*at && !((*at)->file == file && (*at)->pid == ppid && (*at)->fd == fd))
 		at = &(*at)->next;
 	struct st_peer_carry *carry = *at;
 	if (carry == NULL || carry->held == NULL)
@@ -608,9 +632,9 @@ static bool st_held_child_closed(struct st_peers *p, uint32_t file, uint32_t ppi
  * once its opener and every copy have closed. */
 static bool st_peers_carry_closed(struct st_peers *p, const struct st_rec *r)
 {
-	struct st_peer_carry **at = &p->carry[st_peer_carry_slot(r->file, r->close.pid, r->close.fd)];
-	while (*at && !((*at)->file == r->file && (*at)->pid == r->close.pid &&
-			(*at)->fd == r->close.fd))
+	int32_t fd = st_close_fd(&r->close);
+	struct st_peer_carry **at = &p->carry[st_peer_carry_slot(r->file, r->close.pid, fd)];
+	while (*at && !((*at)->file == r->file && (*at)->pid == r->close.pid && (*at)->fd == fd))
 		at = &(*at)->next;
 	struct st_peer_carry *carry = *at;
 	if (carry == NULL)
@@ -649,11 +673,11 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 	if (child == NULL)
 		return;
 	uint64_t start = st_close_start(&r->close);
-	for (struct st_await **a = &p->await[st_await_slot(child->ppid, r->close.fd, start)]; *a;
+	int32_t fd = st_close_fd(&r->close);
+	for (struct st_await **a = &p->await[st_await_slot(child->ppid, fd, start)]; *a;
 	     a = &(*a)->next) {
 		struct st_await *w = *a;
-		if (w->file == r->file && w->pid == child->ppid && w->fd == r->close.fd &&
-		    w->start == start) {
+		if (w->file == r->file && w->pid == child->ppid && w->fd == fd && w->start == start) {
 			st_close_keep_later(&w->close, &r->close);
 			st_ended(p, w->file, w->pid, w->row, w->blocking_ok, w->done_ts, &w->close);
 			*a = w->next;
@@ -661,7 +685,7 @@ static void st_child_closed(struct st_peers *p, const struct st_dump *d, const s
 			return;
 		}
 	}
-	struct st_open *o = st_open_find(p, r->file, child->ppid, r->close.fd);
+	struct st_open *o = st_open_find(p, r->file, child->ppid, fd);
 	if ((o == NULL || o->done_ts < start) && st_held_child_closed(p, r->file, child->ppid, r))
 		return;
 	if (o == NULL || o->done_ts < start) {
@@ -740,7 +764,7 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 		st_child_closed(p, d, r);
 		return;
 	}
-	struct st_open *o = st_open_find(p, r->file, r->close.pid, r->close.fd);
+	struct st_open *o = st_open_find(p, r->file, r->close.pid, st_close_fd(&r->close));
 	if (o == NULL) {
 		if (!st_peers_carry_closed(p, r))
 			st_ended_unopened(p, &r->close);
@@ -752,15 +776,17 @@ void st_peers_life(struct st_peers *p, const struct st_dump *d, const struct st_
 	struct st_close c = r->close;
 	if (o->have_child_close)
 		st_close_keep_later(&c, &o->child_close);
-	else if (c.flags & ST_CLOSE_SHARED) {
-		st_await_put(p, o, &c);
-		st_open_remove(p, o);
-		return;
-	}
-	if (o->carries) { /* a passed copy lives on: it ends at the later close */
+	/* a passed copy lives on (named before this close, whatever its
+	 * flags): it ends at the later close */
+	if (o->carries) {
 		o->child_close = c;
 		o->have_child_close = o->own_closed = true;
 		o->in_progress = false;
+		return;
+	}
+	if (!o->have_child_close && (c.flags & ST_CLOSE_SHARED)) {
+		st_await_put(p, o, &c);
+		st_open_remove(p, o);
 		return;
 	}
 	st_ended(p, o->file, o->pid, st_open_row(o), o->blocking_ok, o->done_ts, &c);

@@ -415,7 +415,7 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
 			st_forked_remove(v, e);
 			return;
 		}
-	struct st_end *open = st_open_find(v, r->file, child->ppid, r->close.fd);
+	struct st_end *open = st_open_find(v, r->file, child->ppid, st_close_fd(&r->close));
 	if (open == NULL || open->copy.ts < start)
 		open = st_open_started(v, r->file, child->ppid, start);
 	if (open == NULL)
@@ -433,14 +433,14 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
  * The newest end not printed yet with its 4-tuple is the connection: a walk
  * of them, made only by programs handed sockets (an index by 4-tuple cost
  * every -c run 20%). */
-static void st_carry_note(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
+static bool st_carry_note(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
 {
 	struct st_key local, peer;
 	if (ev->ret != 0 || ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM ||
 	    !st_key_of(&ev->local, &local) || !st_key_of(&ev->peer, &peer) ||
 	    st_open_find(v, ev->file, ev->pid, ev->fd) != NULL ||
 	    *st_carry_at(v, ev->file, ev->pid, ev->fd) != NULL)
-		return;
+		return false;
 	struct st_end probe = {.local = local, .peer = peer, .copy = *ev, .ev = ev,
 			       .proc = st_proc_of(d, ev)};
 	struct st_end *best = NULL;
@@ -451,13 +451,22 @@ static void st_carry_note(struct st_dump *d, struct st_view_state *v, const stru
 		    (best == NULL || e->ev->ts > best->ev->ts))
 			best = e;
 	if (best == NULL)
-		return;
+		return false;
 	struct st_carry *c = st_xcalloc(1, sizeof *c);
 	*c = (struct st_carry){.file = ev->file, .pid = ev->pid, .fd = ev->fd, .end = best};
 	struct st_carry **at = &v->carry[st_carry_slot(ev->file, ev->pid, ev->fd)];
 	c->next = *at;
 	*at = c;
 	best->carries++;
+	return true;
+}
+
+/* A socket a process was started with (the shim's held event at start-up,
+ * the tracer's at an attach) that an ancestor's accept or connect opened:
+ * a copy of that connection, not a row of its own. */
+static bool st_held_is_copy(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
+{
+	return ev->op == ST_OP_HELD && !(ev->flags & ST_EV_BEFORE_WINDOW) && st_carry_note(d, v, ev);
 }
 
 /* The close of a passed copy: the connection ends at the later of its
@@ -466,7 +475,7 @@ static void st_carry_note(struct st_dump *d, struct st_view_state *v, const stru
  * wrong for a connect passed on). */
 static bool st_carry_closed(struct st_view_state *v, const struct st_rec *r)
 {
-	struct st_carry **at = st_carry_at(v, r->file, r->close.pid, r->close.fd);
+	struct st_carry **at = st_carry_at(v, r->file, r->close.pid, st_close_fd(&r->close));
 	struct st_carry *carry = *at;
 	if (carry == NULL)
 		return false;
@@ -519,7 +528,7 @@ void st_conn_life(struct st_dump *d, const struct st_rec *r)
 	} else if (r->close.how != ST_END_SHUTDOWN) {
 		if (r->close.flags & ST_CLOSE_FORKED)
 			st_child_closed(d, v, r);
-		struct st_end *e = st_open_take(v, r->file, r->close.pid, r->close.fd);
+		struct st_end *e = st_open_take(v, r->file, r->close.pid, st_close_fd(&r->close));
 		if (e)
 			st_closed(v, e, &r->close);
 		else
@@ -678,7 +687,7 @@ void st_conn_add(struct st_dump *d, const struct st_ev *ev, FILE *out)
 	bool is_server = st_ev_opens_server(ev);
 	if (ev->op == ST_OP_GETSOCKNAME || ev->op == ST_OP_GETPEERNAME)
 		st_carry_note(d, v, ev);
-	if (!is_client && !is_server)
+	if ((!is_client && !is_server) || st_held_is_copy(d, v, ev))
 		return;
 	if (ST_EV_SOCK(ev->flags) == ST_SOCK_DGRAM) {
 		v->udp++; /* not a TCP connection: counted, not listed */

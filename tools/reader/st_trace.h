@@ -54,6 +54,13 @@ static inline bool st_ev_is_accept(const struct st_ev *ev)
 	       (ev->op == ST_OP_HELD && ev->listen_fd >= 0);
 }
 
+/* The fd a close's connection was opened on, where the views find it: its
+ * own, unless its last copy closed on another (open_fd1, later writers). */
+static inline int32_t st_close_fd(const struct st_close *c)
+{
+	return c->open_fd1 && c->open_fd1 <= INT32_MAX ? (int32_t)(c->open_fd1 - 1) : c->fd;
+}
+
 static inline bool st_ev_opens_server(const struct st_ev *ev)
 {
 	return st_ev_is_accept(ev) && ev->ret >= 0;

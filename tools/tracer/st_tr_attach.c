@@ -87,8 +87,9 @@ static bool st_tr_seize_all(struct st_tr_proc *p)
 	return true;
 }
 
-/* The socket fds of a process, from /proc/PID/fd; how many (at most max). */
-static size_t st_tr_socket_fds(pid_t pid, int *fds, size_t max)
+/* The socket fds of a process, from /proc/PID/fd, and their inodes when
+ * inodes is not NULL; how many (at most max). */
+static size_t st_tr_socket_fds(pid_t pid, int *fds, uint64_t *inodes, size_t max)
 {
 	char path[64], link[64];
 	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -101,8 +102,12 @@ static size_t st_tr_socket_fds(pid_t pid, int *fds, size_t max)
 		char full[64 + sizeof de->d_name];
 		snprintf(full, sizeof full, "%s/%s", path, de->d_name);
 		ssize_t len = de->d_name[0] == '.' ? -1 : readlink(full, link, sizeof link - 1);
-		if (len > 7 && strncmp(link, "socket:", 7) == 0)
+		if (len > 7 && strncmp(link, "socket:", 7) == 0) {
+			link[len] = '\0';
+			if (inodes)
+				inodes[n] = strtoull(link + 8, NULL, 10); /* socket:[INODE] */
 			fds[n++] = atoi(de->d_name);
+		}
 	}
 	closedir(dir);
 	return n;
@@ -151,7 +156,7 @@ static void st_tr_held_sockets(struct st_tr_proc *p)
 	enum { ST_TR_HELD_MAX = 4096 };
 	static int fds[ST_TR_HELD_MAX], listeners[ST_TR_HELD_MAX];
 	static struct st_addr ends[ST_TR_HELD_MAX];
-	size_t n = st_tr_socket_fds(p->pid, fds, ST_TR_HELD_MAX), nlisteners = 0;
+	size_t n = st_tr_socket_fds(p->pid, fds, NULL, ST_TR_HELD_MAX), nlisteners = 0;
 	st_tr_kernel_use(p);
 	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
 	for (size_t i = 0; i < n; i++) {
@@ -163,6 +168,22 @@ static void st_tr_held_sockets(struct st_tr_proc *p)
 		st_call_held(fds[i], st_tr_accepted_from(fds[i], listeners, ends, nlisteners));
 		st_tr_kernel_release();
 	}
+}
+
+/* After an exec: the sockets the new program starts with, followed as the
+ * shim follows them in a program it starts in (st_call_started_with). */
+void st_tr_started_sockets(struct st_tr_proc *p)
+{
+	enum { ST_TR_STARTED_MAX = 256 };
+	static int fds[ST_TR_STARTED_MAX];
+	static uint64_t inodes[ST_TR_STARTED_MAX];
+	size_t n = st_tr_socket_fds(p->pid, fds, inodes, ST_TR_STARTED_MAX);
+	if (n == 0)
+		return;
+	st_tr_kernel_use(p);
+	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
+	st_call_started_with(fds, inodes, n);
+	st_tr_kernel_release();
 }
 
 static void st_tr_ask_stop(int sig)

@@ -164,6 +164,7 @@ static void st_tr_exec(struct st_tr_thread *t)
 	st_tr_unwind_forget(p);
 	p->label_asked = false; /* an exec may change its security label */
 	st_tr_proc_record(p, t->tid);
+	st_tr_started_sockets(p);
 }
 
 static bool st_tr_is_group_stop_signal(int sig)

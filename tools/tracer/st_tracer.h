@@ -103,6 +103,8 @@ struct st_tr_proc *st_tr_proc_new(pid_t pid, struct st_socktab *tab);
 void st_tr_proc_free(struct st_tr_proc *p); /* one no thread names */
 void st_tr_thread_exiting(struct st_tr_thread *t); /* PTRACE_EVENT_EXIT */
 void st_tr_proc_record(struct st_tr_proc *p, pid_t tid); /* its process record */
+/* st_tr_attach.c: after an exec, the sockets the program starts with */
+void st_tr_started_sockets(struct st_tr_proc *p);
 pid_t st_tr_tgid_of(pid_t tid); /* from /proc; -1 when gone */
 pid_t st_tr_ppid_of(pid_t pid); /* from /proc; 0 when gone */
 
