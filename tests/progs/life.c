@@ -223,7 +223,8 @@ static int life_fdupfd(void)
 
 /* The untraced client's side of a served connection (inline system calls,
  * never seen by the shim): 1000 bytes out, 2000 back, one byte to end. */
-static void life_untraced_exchange(int c)
+/* The untraced client's part, up to the last byte it sends. */
+static void life_untraced_exchange_begin(int c)
 {
 	static char buf[2000];
 	CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
@@ -232,7 +233,33 @@ static void life_untraced_exchange(int c)
 		CHECK(n > 0);
 		got += (size_t)n;
 	}
-	CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
+}
+
+static void life_untraced_exchange_end(int c)
+{
+	char byte = 0;
+	CHECK(inline_syscall(SYS_write, c, (long)&byte, 1) == 1);
+}
+
+static void life_untraced_exchange(int c)
+{
+	life_untraced_exchange_begin(c);
+	life_untraced_exchange_end(c);
+}
+
+/* A server's accepted socket, its listener in *l and in *c a client the
+ * shim never sees: inline system calls. */
+static int life_untraced_pair(int *l, int *c)
+{
+	unsigned port;
+	*l = tcp_listener(AF_INET, &port);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	*c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	CHECK(*c >= 0 && inline_syscall(SYS_connect, *c, (long)&in, sizeof in) == 0);
+	int a = accept(*l, NULL, NULL);
+	CHECK(a >= 0);
+	return a;
 }
 
 /* prefork: a server that accepts, forks and lets the child serve, as
@@ -243,15 +270,7 @@ static void life_untraced_exchange(int c)
  * sshd's children do (its end is the kernel's close at exit). */
 static int life_prefork_with(bool parent_first, bool parent_killed, bool child_closes)
 {
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	/* the client is never seen: inline system calls */
-	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, c, a = life_untraced_pair(&l, &c);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -288,14 +307,7 @@ static int life_prefork(bool parent_first, bool parent_killed)
  */
 static int life_reexec(const char *self)
 {
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, c, a = life_untraced_pair(&l, &c);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -324,14 +336,7 @@ static int life_reexec(const char *self)
  */
 static int life_inetd(const char *self, bool late)
 {
-	unsigned port;
-	int l = tcp_listener(AF_INET, &port);
-	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-	CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
-	int a = accept(l, NULL, NULL);
-	CHECK(a >= 0);
+	int l, c, a = life_untraced_pair(&l, &c);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -342,20 +347,12 @@ static int life_inetd(const char *self, bool late)
 		execl(self, self, "inetd-child", (char *)NULL);
 		_exit(127);
 	}
-	if (!late) {
+	if (!late)
 		close(a);
-		life_untraced_exchange(c);
-	} else {
-		static char buf[2000];
-		CHECK(inline_syscall(SYS_write, c, (long)buf, 1000) == 1000);
-		for (size_t got = 0; got < 2000;) {
-			long n = inline_syscall(SYS_read, c, (long)buf, sizeof buf);
-			CHECK(n > 0);
-			got += (size_t)n;
-		}
+	life_untraced_exchange_begin(c);
+	if (late)
 		close(a); /* the child holds it, waiting for the last byte */
-		CHECK(inline_syscall(SYS_write, c, (long)buf, 1) == 1);
-	}
+	life_untraced_exchange_end(c);
 	int status;
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	inline_syscall(SYS_close, c, 0, 0);
@@ -365,18 +362,9 @@ static int life_inetd(const char *self, bool late)
 
 static int life_inetd_child(void)
 {
-	static char buf[2000];
-	for (size_t got = 0; got < 1000;) {
-		ssize_t n = read(0, buf, 1000 - got);
-		CHECK(n > 0);
-		got += (size_t)n;
-	}
-	for (size_t put = 0; put < 2000;) {
-		ssize_t n = write(1, buf, 2000 - put);
-		CHECK(n > 0);
-		put += (size_t)n;
-	}
-	CHECK(read(0, buf, 1) == 1);
+	life_read_all(0, 1000);
+	life_write_all(1, 2000);
+	life_read_all(0, 1);
 	exit(0);
 }
 
