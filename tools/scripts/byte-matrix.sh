@@ -2,7 +2,7 @@
 # The TX/RX matrix beside the kernel (root, bpftrace): python http.server and
 # urllib/curl clients traced on one side, the other or both, small and large
 # bodies; node (libuv closes) both sides; the C lifecycle program (a reset
-# connection among its modes). Each run
+# connection, forked and exec'd servers among its modes). Each run
 # is checked by tcp-bytes.py --compare: prints its differences, exits 1.
 #   tools/scripts/byte-matrix.sh build
 set -u
@@ -49,9 +49,12 @@ for size in 100 3000000; do
 		SOCKTRACE_FILE="$W/t.trace" node "$S/../../tests/scripts/node_http.js" 5 $size > out.txt 2>&1 || fail=1
 	grep -E '^(DIFF|compared)' out.txt | tr '\n' ' '; echo
 done
-for mode in bytes syscall unacked reset; do
+# the last five: a server end held to a child's _exit, passed through an exec
+# (sshd), on fds 0 and 1 of an exec'd child (inetd), both orders
+for mode in bytes syscall unacked reset "prefork child-exits" "prefork parent-first" reexec \
+	inetd "inetd late"; do
 	rm -f t.trace
-	printf 'C program (%s): ' $mode
+	printf 'C program (%s): ' "$mode"
 	"$S/tcp-bytes.py" --compare "$B/socktrace-dump" "$W/t.trace" -- env LD_PRELOAD="$B/libsocktrace.so" \
 		SOCKTRACE_FILE="$W/t.trace" "$B/progs/life" $mode > out.txt 2>&1 || fail=1
 	grep -E '^(DIFF|compared)' out.txt | tr '\n' ' '; echo
