@@ -419,8 +419,11 @@ static bool st_peers_carry_awaited(struct st_peers *p, const struct st_ev *ev, u
  * it). */
 static bool st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 {
+	/* most names are of a socket the process opened: that look-up first */
+	if (ev->ret != 0 || st_open_find(p, ev->file, ev->pid, ev->fd) != NULL)
+		return false;
 	uint64_t tuple = st_tuple_of(ev);
-	if (ev->ret != 0 || tuple == 0 || st_open_find(p, ev->file, ev->pid, ev->fd) != NULL)
+	if (tuple == 0)
 		return false;
 	size_t b = st_peer_carry_slot(ev->file, ev->pid, ev->fd);
 	for (struct st_peer_carry *c = p->carry[b]; c; c = c->next)
