@@ -666,6 +666,14 @@ Test(life, a_connection_a_child_let_go_first_ends_at_the_parents_close)
 	prefork_case("child-first", false);
 }
 
+/* The child names the socket after its parent let go of it (postgres'
+ * backends call getsockname): still the parent's connection, ended by the
+ * child's close, not a copy passed to another program. */
+Test(life, a_forked_child_naming_its_socket_is_still_its_parents_connection)
+{
+	prefork_case("child-names", true);
+}
+
 /* A child that leaves with _exit() still holding its copy (sshd's do):
  * its end is recorded at that exit, with everything the socket carried. */
 Test(life, a_connection_a_child_held_to_its_exit_ends_at_that_exit)

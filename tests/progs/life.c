@@ -267,14 +267,21 @@ static int life_untraced_pair(int *l, int *c)
  * "parent-first" the parent closes its copy at once; with "child-first" it
  * closes it after the child is gone; with "child-exits" the parent closes
  * first and the child leaves with _exit() without closing its copy, as
- * sshd's children do (its end is the kernel's close at exit). */
+ * sshd's children do (its end is the kernel's close at exit); with
+ * "child-names" the parent closes first and the child names the socket
+ * after that close, as postgres' backends do. */
+static bool life_child_names;
+
 static int life_prefork_with(bool parent_first, bool parent_killed, bool child_closes)
 {
 	int l, c, a = life_untraced_pair(&l, &c);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		life_read_all(a, 1000);
+		life_read_all(a, 1000); /* after the parent's close, with parent_first */
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		CHECK(!life_child_names || getsockname(a, (struct sockaddr *)&ss, &len) == 0);
 		life_write_all(a, 2000);
 		life_read_all(a, 1); /* its ACK came with it: all 2000 acknowledged */
 		if (child_closes)
@@ -1009,6 +1016,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "reexec-child") && argc > 2) return life_reexec_child(atoi(argv[2]));
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "child-exits"))
 		return life_prefork_with(true, false, false);
+	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "child-names"))
+		return life_child_names = true, life_prefork(true, false);
 	if (!strcmp(s, "prefork") && argc > 2)
 		return life_prefork(!strcmp(argv[2], "parent-first"), false);
 	fprintf(stderr, "usage: life refused|bytes|again|reuse N|badopt\n");

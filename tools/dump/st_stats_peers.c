@@ -413,10 +413,11 @@ static bool st_peers_carry_awaited(struct st_peers *p, const struct st_ev *ev, u
 	return c->held != NULL;
 }
 
-/* A getsockname or getpeername on a TCP socket this process never opened: a
- * copy passed to it.  Its opener is the open connection with its 4-tuple in
- * another process (a walk of the table: only programs handed sockets make
- * it). */
+/* A getsockname or getpeername on a TCP socket this process never opened, or
+ * one it started with (held): a copy passed to it.  Its opener is the open
+ * connection with its 4-tuple in another process (a walk of the table: only
+ * programs handed sockets make it), or for a held one, one that its opener
+ * closed while a child held it. */
 static bool st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 {
 	/* most names are of a socket the process opened: that look-up first */
@@ -442,7 +443,11 @@ static bool st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 			return true;
 		}
 	}
-	return st_peers_carry_awaited(p, ev, tuple, b);
+	/* Only a socket its process started with (held, after an exec) takes
+	 * an awaited connection: a forked child naming the socket its parent
+	 * let go of (postgres' backends) is that connection's own child, which
+	 * its close (flagged forked) finds. */
+	return ev->op == ST_OP_HELD && st_peers_carry_awaited(p, ev, tuple, b);
 }
 
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
