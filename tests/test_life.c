@@ -707,13 +707,13 @@ Test(life, a_connection_passed_through_an_exec_ends_at_its_last_holder)
  * it.  It is found at its start, held once for both fds, and the connection
  * ends at the last copy's close, at its exit: one row with the kernel's
  * bytes in -c and --stats (it ended at the server's close, with nothing). */
-static void inetd_case(const char *order)
+static void inetd_case(const char *order, size_t execs)
 {
 	unlink(trace);
 	run_life("inetd", order, NULL);
 	struct st_trace t;
 	h_load(&t, trace);
-	cr_assert_eq(h_count(&t, ST_OP_HELD, 0), 1, "one held event for the two fds");
+	cr_assert_eq(h_count(&t, ST_OP_HELD, 0), execs, "one held event for the two fds, per exec");
 	size_t last = 0;
 	for (size_t i = 0; i < t.ncloses; i++)
 		last += t.closes[i].how == ST_END_EXIT && st_close_fd(&t.closes[i]) == 0 &&
@@ -727,8 +727,9 @@ static void inetd_case(const char *order)
 
 Test(life, a_connection_an_exec_got_on_fds_0_and_1_ends_at_its_exit)
 {
-	inetd_case(NULL); /* the server's close first, most often */
-	inetd_case("late"); /* the child's start first */
+	inetd_case(NULL, 1); /* the server's close first, most often */
+	inetd_case("late", 1); /* the child's start first */
+	inetd_case("exec", 2); /* the child exec's once more in its place */
 }
 
 /* The accepting process is killed before it closes its copy: the connection

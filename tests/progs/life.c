@@ -339,9 +339,10 @@ static int life_reexec(const char *self)
  * exec's this program again ("inetd-child"), which serves on them without
  * ever naming the socket, and exits without closing them.  With late, the
  * server closes its copy while the child serves (the child's start comes
- * before that close in the trace, and its end after).
+ * before that close in the trace, and its end after); with exec, the child
+ * first exec's itself once more in its place (a wrapper script's exec).
  */
-static int life_inetd(const char *self, bool late)
+static int life_inetd(const char *self, bool late, bool again)
 {
 	int l, c, a = life_untraced_pair(&l, &c);
 	pid_t pid = fork();
@@ -351,7 +352,7 @@ static int life_inetd(const char *self, bool late)
 		close(a);
 		close(l);
 		inline_syscall(SYS_close, c, 0, 0); /* the client's socket is not the server's */
-		execl(self, self, "inetd-child", (char *)NULL);
+		execl(self, self, "inetd-child", again ? "again" : NULL, (char *)NULL);
 		_exit(127);
 	}
 	if (!late)
@@ -367,8 +368,12 @@ static int life_inetd(const char *self, bool late)
 	return 0;
 }
 
-static int life_inetd_child(void)
+static int life_inetd_child(const char *self, bool again)
 {
+	if (again) {
+		execl(self, self, "inetd-child", (char *)NULL);
+		_exit(127);
+	}
 	life_read_all(0, 1000);
 	life_write_all(1, 2000);
 	life_read_all(0, 1);
@@ -1011,8 +1016,10 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "parent-killed"))
 		return life_in_a_child_killed(life_prefork);
 	if (!strcmp(s, "reexec")) return life_reexec(argv[0]);
-	if (!strcmp(s, "inetd")) return life_inetd(argv[0], argc > 2 && !strcmp(argv[2], "late"));
-	if (!strcmp(s, "inetd-child")) return life_inetd_child();
+	if (!strcmp(s, "inetd"))
+		return life_inetd(argv[0], argc > 2 && !strcmp(argv[2], "late"),
+				  argc > 2 && !strcmp(argv[2], "exec"));
+	if (!strcmp(s, "inetd-child")) return life_inetd_child(argv[0], argc > 2);
 	if (!strcmp(s, "reexec-child") && argc > 2) return life_reexec_child(atoi(argv[2]));
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "child-exits"))
 		return life_prefork_with(true, false, false);

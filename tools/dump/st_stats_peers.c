@@ -450,6 +450,14 @@ static bool st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 	return ev->op == ST_OP_HELD && st_peers_carry_awaited(p, ev, tuple, b);
 }
 
+/* Whether a held socket is one its process follows already with the same
+ * ends: a program that exec'd another in its place (sh's exec) keeps it. */
+static bool st_held_continues(struct st_peers *p, const struct st_ev *ev)
+{
+	const struct st_open *o = st_open_find(p, ev->file, ev->pid, ev->fd);
+	return o != NULL && o->tuple != 0 && o->tuple == st_tuple_of(ev);
+}
+
 void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st_ev *ev)
 {
 	/* UDP sockets do not connect anyone (and -c leaves them out) */
@@ -464,7 +472,7 @@ void st_peers_event(struct st_peers *p, const struct st_dump *d, const struct st
 	/* a socket its process was started with, that an ancestor opened: a
 	 * copy of that connection, not one of its own */
 	if (ev->op == ST_OP_HELD && !(ev->flags & ST_EV_BEFORE_WINDOW) &&
-	    st_peers_carry_note(p, ev))
+	    (st_held_continues(p, ev) || st_peers_carry_note(p, ev)))
 		return;
 	st_carry_forget(p, ev->file, ev->pid, ev->fd);
 	uint32_t row = st_row_of(p, connect ? ST_DIR_TO : ST_DIR_AT, connect ? &ev->peer : &ev->local);

@@ -461,12 +461,27 @@ static bool st_carry_note(struct st_dump *d, struct st_view_state *v, const stru
 	return true;
 }
 
+/* Whether ev's fd is already followed in its process with the same ends:
+ * a program that exec'd another in its place (sh's exec) keeps them. */
+static bool st_held_continues(struct st_view_state *v, const struct st_ev *ev)
+{
+	if (*st_carry_at(v, ev->file, ev->pid, ev->fd) != NULL)
+		return true;
+	const struct st_end *e = st_open_find(v, ev->file, ev->pid, ev->fd);
+	struct st_key local, peer;
+	return e != NULL && st_key_of(&ev->local, &local) && st_key_of(&ev->peer, &peer) &&
+	       memcmp(&e->local, &local, sizeof local) == 0 &&
+	       memcmp(&e->peer, &peer, sizeof peer) == 0;
+}
+
 /* A socket a process was started with (the shim's held event at start-up,
- * the tracer's at an attach) that an ancestor's accept or connect opened:
- * a copy of that connection, not a row of its own. */
+ * the tracer's at an attach) that an ancestor's accept or connect opened,
+ * or that it had before an exec: a copy of that connection, not a row of
+ * its own. */
 static bool st_held_is_copy(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
 {
-	return ev->op == ST_OP_HELD && !(ev->flags & ST_EV_BEFORE_WINDOW) && st_carry_note(d, v, ev);
+	return ev->op == ST_OP_HELD && !(ev->flags & ST_EV_BEFORE_WINDOW) &&
+	       (st_held_continues(v, ev) || st_carry_note(d, v, ev));
 }
 
 /* The close of a passed copy: the connection ends at the later of its
