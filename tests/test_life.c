@@ -732,6 +732,18 @@ Test(life, a_connection_an_exec_got_on_fds_0_and_1_ends_at_its_exit)
 	inetd_case("exec", 2); /* the child exec's once more in its place */
 }
 
+/* nc -l -e's way: the server that accepted exec's another program in its
+ * place with the connection on fds 0 and 1: one connection, ended at that
+ * program's exit (it was the accept's row, open, and a second, held). */
+Test(life, a_connection_kept_across_an_exec_in_place_is_one_row)
+{
+	run_life("selfexec", NULL, NULL);
+	const char *out = dump_c_json();
+	cr_assert_eq(h_occurrences(out, "\n"), 1, "one row: %s", out);
+	cr_assert_not_null(strstr(out, "\"result\":\"ok\""), "%s", out);
+	expect_exchange_once(1);
+}
+
 /* The accepting process is killed before it closes its copy: the connection
  * ends at its child's close, with the child's bytes, in the rows and in the
  * totals (it used to stay open for want of the parent's close). */

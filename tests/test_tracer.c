@@ -403,14 +403,16 @@ Test(tracer, a_programs_own_seccomp_filter_answers_as_bare)
 /* Where the client's calls are inline system calls (forkdup, prefork), the
  * shim sees only the server's end; the tracer sees both and pairs them, with
  * the bytes of the server end's last holder: a child that left with _exit,
- * an exec'd child on fds 0 and 1 (inetd), a re-executed child (sshd). */
+ * an exec'd child on fds 0 and 1 (inetd), a re-executed child (sshd), the
+ * server itself after an exec in its place (nc -l -e). */
 Test(tracer, raw_clients_the_shim_misses_are_paired)
 {
 	char life[256];
 	h_path(life, sizeof life, "progs/life");
 	const char *modes[][2] = {{"forkdup", NULL},	{"prefork", "parent-first"},
 				  {"prefork", "child-exits"}, {"inetd", NULL},
-				  {"inetd", "late"},	{"reexec", NULL}};
+				  {"inetd", "late"},	{"reexec", NULL},
+				  {"selfexec", NULL}};
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		static struct h_run r, d;
 		unlink(trace);

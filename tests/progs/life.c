@@ -380,6 +380,36 @@ static int life_inetd_child(const char *self, bool again)
 	exit(0);
 }
 
+/*
+ * selfexec: nc -l -e's way.  The server accepts, puts the connection on fds
+ * 0 and 1 and exec's this program in its place ("inetd-child"), no fork; the
+ * client is a child of it making inline system calls.
+ */
+static int life_selfexec(const char *self)
+{
+	unsigned port;
+	int l = tcp_listener(AF_INET, &port);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int c = (int)inline_syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		CHECK(c >= 0 && inline_syscall(SYS_connect, c, (long)&in, sizeof in) == 0);
+		life_untraced_exchange(c);
+		inline_syscall(SYS_close, c, 0, 0);
+		_exit(0);
+	}
+	int a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	printf("client=%d\n", pid);
+	CHECK(dup2(a, 0) == 0 && dup2(a, 1) == 1);
+	close(a);
+	close(l);
+	execl(self, self, "inetd-child", (char *)NULL);
+	return 127;
+}
+
 static int life_reexec_child(int a)
 {
 	struct sockaddr_storage ss;
@@ -1020,6 +1050,7 @@ int main(int argc, char **argv)
 		return life_inetd(argv[0], argc > 2 && !strcmp(argv[2], "late"),
 				  argc > 2 && !strcmp(argv[2], "exec"));
 	if (!strcmp(s, "inetd-child")) return life_inetd_child(argv[0], argc > 2);
+	if (!strcmp(s, "selfexec")) return life_selfexec(argv[0]);
 	if (!strcmp(s, "reexec-child") && argc > 2) return life_reexec_child(atoi(argv[2]));
 	if (!strcmp(s, "prefork") && argc > 2 && !strcmp(argv[2], "child-exits"))
 		return life_prefork_with(true, false, false);

@@ -432,7 +432,10 @@ static bool st_peers_carry_note(struct st_peers *p, const struct st_ev *ev)
 			return c->held != NULL || c->to_pid != 0;
 	for (size_t i = 0; i < p->nopen_slots; i++) {
 		struct st_open *o = &p->open[i];
-		if (o->row && o->tuple == tuple && o->pid != ev->pid && !o->own_closed &&
+		/* in its own process too, for a socket held after an exec on
+		 * another fd than it was opened on (nc -l -e) */
+		bool other = o->pid != ev->pid || (ev->op == ST_OP_HELD && o->fd != ev->fd);
+		if (o->row && o->tuple == tuple && other && !o->own_closed &&
 		    o->done_ts <= ev->ts) {
 			struct st_peer_carry *c = st_xcalloc(1, sizeof *c);
 			*c = (struct st_peer_carry){.next = p->carry[b], .file = ev->file,

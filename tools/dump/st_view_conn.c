@@ -433,6 +433,14 @@ static void st_child_closed(const struct st_dump *d, struct st_view_state *v,
  * The newest end not printed yet with its 4-tuple is the connection: a walk
  * of them, made only by programs handed sockets (an index by 4-tuple cost
  * every -c run 20%). */
+/* Whether end e, in another process, or in ev's own before an exec on
+ * another fd (nc -l -e: accept, dup2 to 0 and 1, exec in place), can be
+ * the opener of the copy ev names. */
+static bool st_carry_other(const struct st_end *e, const struct st_ev *ev)
+{
+	return e->copy.pid != ev->pid || (ev->op == ST_OP_HELD && e->copy.fd != ev->fd);
+}
+
 static bool st_carry_note(struct st_dump *d, struct st_view_state *v, const struct st_ev *ev)
 {
 	struct st_key local, peer;
@@ -446,7 +454,7 @@ static bool st_carry_note(struct st_dump *d, struct st_view_state *v, const stru
 	struct st_end *best = NULL;
 	for (struct st_end *e = v->head; e; e = e->next)
 		if (e->wants_close && !e->unix_stream && memcmp(&e->local, &local, sizeof local) == 0 &&
-		    memcmp(&e->peer, &peer, sizeof peer) == 0 && e->copy.pid != ev->pid &&
+		    memcmp(&e->peer, &peer, sizeof peer) == 0 && st_carry_other(e, ev) &&
 		    e->ev->ts <= ev->ts && st_same_host(e, &probe) &&
 		    (best == NULL || e->ev->ts > best->ev->ts))
 			best = e;

@@ -51,8 +51,8 @@ for size in 100 3000000; do
 done
 # the last five: a server end held to a child's _exit, passed through an exec
 # (sshd), on fds 0 and 1 of an exec'd child (inetd), both orders
-for mode in bytes syscall unacked reset "prefork child-exits" "prefork parent-first" reexec \
-	inetd "inetd late"; do
+for mode in bytes syscall unacked reset "prefork child-exits" "prefork parent-first" reexec selfexec \
+	inetd "inetd late" "inetd exec"; do
 	rm -f t.trace
 	printf 'C program (%s): ' "$mode"
 	"$S/tcp-bytes.py" --compare "$B/socktrace-dump" "$W/t.trace" -- env LD_PRELOAD="$B/libsocktrace.so" \
