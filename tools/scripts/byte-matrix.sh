@@ -49,8 +49,9 @@ for size in 100 3000000; do
 		SOCKTRACE_FILE="$W/t.trace" node "$S/../../tests/scripts/node_http.js" 5 $size > out.txt 2>&1 || fail=1
 	grep -E '^(DIFF|compared)' out.txt | tr '\n' ' '; echo
 done
-# the last five: a server end held to a child's _exit, passed through an exec
-# (sshd), on fds 0 and 1 of an exec'd child (inetd), both orders
+# after the first four: a server end held to a child's _exit, passed through
+# an exec (sshd), kept across an exec in place (nc -l -e), on fds 0 and 1 of
+# an exec'd child (inetd) in both orders and through a wrapper's exec
 for mode in bytes syscall unacked reset "prefork child-exits" "prefork parent-first" reexec selfexec \
 	inetd "inetd late" "inetd exec"; do
 	rm -f t.trace
