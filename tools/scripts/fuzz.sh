@@ -81,10 +81,14 @@ if [ ! -s "$seeds/v6-closes.trace" ]; then
 	GENTRACE_VARIED=1 "$build/progs/gentrace" "$seeds/v6-closes.trace" 400 3 2000000000 >/dev/null
 fi
 # note records (a process that sandboxed itself with seccomp), and the
-# padding left by an install that failed
+# padding left by an install that failed; held events of exec'd programs and
+# closes of copies naming the fd their connection was opened on (open_fd1)
 if [ ! -s "$seeds/v6-notes.trace" ]; then
 	make_seed v6-notes.trace "$build/progs/sandbox" fork
 	make_seed v6-notes-bad.trace "$build/progs/sandbox" bad
+	make_seed v6-inetd.trace "$build/progs/life" inetd exec
+	make_seed v6-selfexec.trace "$build/progs/life" selfexec
+	make_seed v6-reexec.trace "$build/progs/life" reexec
 fi
 # Python code records and frames (the shim reading CPython 3.11), JIT symbol
 # records (node's perf map)
