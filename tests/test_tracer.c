@@ -997,6 +997,54 @@ Test(tracer, stacks_name_c_and_go_functions)
 	cr_expect_not_null(strstr(c.out, "\"top\":\"main.main.func"), "%s", c.out);
 }
 
+/* Whether the line at p is a getsockname/getpeername line of the fault
+ * matrix; its op, result and errno then. */
+static bool tr_name_line(const char *p, uint8_t *op, long *ret, int *err)
+{
+	char call[16];
+	int a, b, c;
+	if (sscanf(p, "%15s %d %d %d = %ld errno %d", call, &a, &b, &c, ret, err) != 6)
+		return false;
+	*op = strcmp(call, "getsockname") == 0	 ? ST_OP_GETSOCKNAME
+	      : strcmp(call, "getpeername") == 0 ? ST_OP_GETPEERNAME
+						 : 0;
+	return *op != 0;
+}
+
+/* Each getsockname/getpeername line the fault matrix printed (its result,
+ * made twice: tests/progs/faults.c) has two events with that result and
+ * errno, the last name events of the trace (the program's set-up names
+ * its listener before): names are learned at their seccomp stop while the
+ * program's own call runs after it, and the record must say what the
+ * program got. */
+static void tr_names_match(const struct st_trace *t, const char *out)
+{
+	size_t lines = 0, names = 0, ev = 0;
+	uint8_t op;
+	long ret;
+	int err;
+	for (const char *p = out; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		lines += tr_name_line(p, &op, &ret, &err);
+	for (size_t i = 0; i < t->nevs; i++)
+		names += t->evs[i].op == ST_OP_GETSOCKNAME || t->evs[i].op == ST_OP_GETPEERNAME;
+	cr_assert_gt(lines, 300, "the name lines were read");
+	cr_assert_geq(names, 2 * lines, "%zu name events for %zu lines", names, lines);
+	for (size_t skip = names - 2 * lines; skip > 0; ev++)
+		skip -= t->evs[ev].op == ST_OP_GETSOCKNAME || t->evs[ev].op == ST_OP_GETPEERNAME;
+	for (const char *p = out; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!tr_name_line(p, &op, &ret, &err))
+			continue;
+		for (int twice = 0; twice < 2; twice++) {
+			while (t->evs[ev].op != ST_OP_GETSOCKNAME && t->evs[ev].op != ST_OP_GETPEERNAME)
+				ev++;
+			const struct st_ev *e = &t->evs[ev++];
+			cr_assert(e->op == op && e->ret == ret && e->err == (ret < 0 ? err : 0),
+				  "%.*s: recorded as %s ret %d errno %d", (int)strcspn(p, "\n"), p,
+				  st_op_name(e->op), e->ret, e->err);
+		}
+	}
+}
+
 /* The fault matrix of the shim's tests (tests/progs/faults.c: every traced
  * call with bad fds, NULL, unmapped and read-only pointers, zero, short,
  * huge and unmapped lengths, through libc and syscall()) under the tracer:
@@ -1019,10 +1067,11 @@ Test(tracer, garbage_arguments_get_the_bare_answers)
 	struct st_trace t;
 	h_load(&t, trace);
 	cr_assert_gt(t.nevs, 100, "the calls were seen");
+	tr_names_match(&t, traced.out);
 	st_trace_free(&t);
 }
 
-/* Names are answered at one stop each: the program's voluntary context
+/* Names are learned at one stop each: the program's voluntary context
  * switches during its loop (one per ptrace stop) count them.  Two stops a
  * call (an entry and an exit stop, as strace makes) would give twice as
  * many; bare gives none. */
@@ -1064,8 +1113,8 @@ Test(tracer, an_event_loops_other_calls_do_not_stop)
 	cr_assert_lt(switches, 40, "they stopped: %s", r.out);
 }
 
-/* The tracer answers getsockname and getpeername itself at the seccomp stop
- * (one stop instead of two), from a copy of the process's descriptor: a
+/* The tracer learns getsockname's and getpeername's answer at the seccomp
+ * stop (one stop instead of two), from a copy of the process's descriptor: a
  * thread that unshared its descriptor table must still be answered about
  * its own socket, not its leader's one under the same number. */
 Test(tracer, a_thread_with_its_own_descriptors_gets_its_own_names)

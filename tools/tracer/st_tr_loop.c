@@ -56,10 +56,10 @@ static void st_tr_syscall_stop(struct st_tr_thread *t)
 									 : info.seccomp.args;
 		t->in_call = info.arch == AUDIT_ARCH_X86_64 && st_tr_call_wanted(nr) &&
 			     st_tr_call_entry(t, nr, args);
-		/* under the filter, a name is answered at this stop, with no
+		/* under the filter, a name is learned at this stop, with no
 		 * exit stop (attached, every call has its exit stop anyway) */
 		if (t->in_call && info.op == PTRACE_SYSCALL_INFO_SECCOMP &&
-		    (nr == SYS_getsockname || nr == SYS_getpeername) && st_tr_emulate_name(t, nr, args))
+		    (nr == SYS_getsockname || nr == SYS_getpeername) && st_tr_name_learn(t, nr, args))
 			t->in_call = false;
 	} else if (info.op == PTRACE_SYSCALL_INFO_EXIT && t->in_call) {
 		t->in_call = false;

@@ -46,7 +46,7 @@ struct st_tr_proc {
 	unsigned threads; /* traced threads not yet at their exit */
 	unsigned refs;	  /* thread entries naming it */
 	unsigned files_epoch; /* counts unshare(CLONE_FILES) calls seen in it */
-	bool label_asked, label_same; /* its LSM label is the tracer's (st_tr_emulate.c) */
+	bool label_asked, label_same; /* its LSM label is the tracer's (st_tr_names.c) */
 	/* CPython (3.11 to 3.15) in it (-k): found in its objects at its first stack */
 	bool py_looked;
 	uint32_t py_version;
@@ -126,9 +126,10 @@ void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error);
 void st_tr_proc_exiting(struct st_tr_proc *p); /* its last thread exits: open ends */
 void st_tr_jits_flush(struct st_tr_proc *p); /* its JIT code's names (exit, exec, detach) */
 
-/* st_tr_emulate.c: getsockname/getpeername answered at a seccomp stop and
- * recorded, the call skipped; false: not answered, the real call runs. */
-bool st_tr_emulate_name(struct st_tr_thread *t, long nr, const uint64_t args[6]);
+/* st_tr_names.c: getsockname/getpeername's answer learned at a seccomp stop
+ * and recorded, the program's call left to run with no exit stop; false:
+ * not learned, the call needs its exit stop. */
+bool st_tr_name_learn(struct st_tr_thread *t, long nr, const uint64_t args[6]);
 
 /* st_tr_seccomp.c: the filter a launched program runs under. */
 int st_tr_seccomp_install(void); /* in the child, before exec; -errno */
