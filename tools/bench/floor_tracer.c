@@ -4,7 +4,7 @@
  * alone cost, apart from what a tracer does at them.  make bench runs it
  * beside socktrace --ptrace and strace: it is the floor under both.
  *   SET = socktrace: the stops socktrace --ptrace makes (getsockname and
- *         getpeername answered at one stop; connect, accept, accept4 entry
+ *         getpeername learned at one stop; connect, accept, accept4 entry
  *         and exit; close entry only)
  *   SET = strace:    the stops of strace -f --seccomp-bpf -e trace=network
  *         on these loops (socket, connect, accept, accept4, getsockname,
