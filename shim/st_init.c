@@ -118,7 +118,7 @@ static bool st_attach_current(void)
 {
 	char path[4096];
 	const char *why = NULL;
-	if (!st_expand_path(st_conf.file_template, st_pid, path, sizeof path)) {
+	if (!st_expand_path(st_conf.file_template, st_record_pid(), path, sizeof path)) {
 		st_say((const char *const[]){"SOCKTRACE_FILE is longer than 4083 bytes once %p is "
 					      "expanded; the program runs untraced", NULL});
 		return false;
@@ -141,15 +141,40 @@ void st_parent_forked(void)
 	st_life_forked(st_now_ns());
 }
 
+/* This process's pid as /proc names it: in the pid namespace /proc was
+ * mounted in, the one its parent and the reader know, where getpid()
+ * answers in the process's own (1 for the first of a new namespace); 0
+ * when /proc cannot say. */
+static uint32_t st_pid_in_proc(void)
+{
+	char link[16];
+	ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+	uint32_t pid = 0;
+	for (ssize_t i = 0; i < n && link[i] >= '0' && link[i] <= '9'; i++)
+		pid = pid * 10 + (uint32_t)(link[i] - '0');
+	return n > 0 ? pid : 0;
+}
+
 /* A new process that inherited this one's memory: fork's child, or a child
  * of clone() without CLONE_VM (st_wrap_clone.c). */
 void st_child_started(void)
+{
+	st_child_started_in(false);
+}
+
+/* The same, told whether the child is the first of a new pid namespace
+ * (CLONE_NEWPID): its records then carry the pid its parent and the reader
+ * know (vsftpd's sessions would all be pid 1). */
+void st_child_started_in(bool new_pid_namespace)
 {
 	if (!st_following())
 		return; /* the filter came with the copy: no getpid, no new file */
 	uint32_t parent = st_pid;
 	st_pid = (uint32_t)getpid();
 	st_record_reset_thread();
+	uint32_t outside = new_pid_namespace ? st_pid_in_proc() : 0;
+	if (outside != 0 && outside != st_pid)
+		st_record_as(outside, outside); /* this thread's; the man page says what not */
 	st_life_new_process(); /* the parent's connections end in the parent */
 	st_file_new_process();
 	if (!st_recording)
@@ -162,7 +187,7 @@ void st_child_started(void)
 		if (!st_recording)
 			return;
 	} else {
-		st_file_register_pid(st_pid);
+		st_file_register_pid(st_record_pid());
 	}
 	st_write_process(parent);
 	if (st_stack_depth)

@@ -64,6 +64,8 @@ static inline bool st_following(void)
 }
 
 void st_child_started(void); /* in a new process that copied this one */
+void st_child_started_in(bool new_pid_namespace); /* the same, CLONE_NEWPID or not */
+long st_sys_clone(long number, long a1, long a2, long a3, long a4, long a5, long a6);
 void st_parent_forked(void); /* in the parent, after fork or clone made one */
 void st_exit_work_check(void); /* after a vfork child's exit(): re-arms ours */
 void st_exit_now(void); /* _exit(): the exit-time work the destructor would do */

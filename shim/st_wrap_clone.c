@@ -6,12 +6,25 @@
  *
  * Children that share memory (CLONE_VM: threads made by hand, vfork-like
  * children) are passed through untouched: they share this thread's recorder
- * state, which is only safe while the parent waits (CLONE_VFORK).  A raw
- * syscall(SYS_clone) child is not seen at all (libsocktrace(7)).
+ * state, which is only safe while the parent waits (CLONE_VFORK).
+ *
+ * The same for a child made by a raw clone, clone3 or fork system call
+ * through syscall(), as vsftpd isolates each session
+ * (syscall(__NR_clone, CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET |
+ * SIGCHLD, NULL)): unseen, it wrote its records into its parent's chunk at
+ * the parent's offsets, tearing both, and the reader stopped at the first
+ * torn record.  One that copies our memory onto the same stack (no
+ * CLONE_VM, no stack given) comes back through this code as fork's child
+ * does.  One with a stack of its own cannot run our code after the call:
+ * passed through, and not seen (libsocktrace(7)).
  */
 #define _GNU_SOURCE
+#include <linux/sched.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "st_internal.h"
 
@@ -20,6 +33,7 @@
 struct st_clone_start {
 	int (*fn)(void *);
 	void *arg;
+	bool new_pid_namespace;
 };
 
 /* Runs in the child, in its own copy of our memory: the start record on the
@@ -27,7 +41,7 @@ struct st_clone_start {
 static int st_clone_child(void *start)
 {
 	struct st_clone_start s = *(struct st_clone_start *)start;
-	st_child_started();
+	st_child_started_in(s.new_pid_namespace);
 	return s.fn(s.arg);
 }
 
@@ -42,9 +56,47 @@ ST_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	va_end(ap);
 	if ((flags & CLONE_VM) || fn == NULL)
 		return st_real_clone(fn, stack, flags, arg, ptid, tls, ctid);
-	struct st_clone_start start = {fn, arg};
+	struct st_clone_start start = {fn, arg, (flags & CLONE_NEWPID) != 0};
 	int ret = st_real_clone(st_clone_child, stack, flags, &start, ptid, tls, ctid);
 	if (ret > 0 && !(flags & CLONE_FILES))
 		st_parent_forked(); /* the child has copies of our fds */
 	return ret;
+}
+
+/* A clone3's flags and stack, read as the kernel will (process_vm_readv
+ * on ourselves: EFAULT instead of a fault); false when it cannot be, and
+ * the kernel's EFAULT or EINVAL is left to the call. */
+static bool st_clone3_args(long args, long size, uint64_t *flags, uint64_t *stack)
+{
+	struct clone_args ca;
+	if (size < (long)offsetof(struct clone_args, stack_size) + 8 || args == 0)
+		return false;
+	struct iovec local = {&ca, offsetof(struct clone_args, stack_size) + 8};
+	struct iovec remote = {(void *)args, local.iov_len};
+	long pid = st_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	if (st_raw_syscall(SYS_process_vm_readv, pid, (long)&local, 1, (long)&remote, 1, 0) !=
+	    (long)local.iov_len)
+		return false;
+	*flags = ca.flags;
+	*stack = ca.stack;
+	return true;
+}
+
+/* syscall(SYS_clone | SYS_clone3 | SYS_fork, ...): a child that copies our
+ * memory and comes back on this stack gets a process of its own, as fork's
+ * does; every other form is passed through. */
+long st_sys_clone(long number, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	uint64_t flags = 0, stack = 0;
+	bool fork_like = number == SYS_fork ||
+			 (number == SYS_clone && (flags = (uint64_t)a1, stack = (uint64_t)a2, true)) ||
+			 (number == SYS_clone3 && st_clone3_args(a1, a2, &flags, &stack));
+	if (!fork_like || (flags & CLONE_VM) || stack != 0)
+		return st_sys(number, a1, a2, a3, a4, a5, a6);
+	long ret = st_raw_syscall(number, a1, a2, a3, a4, a5, a6);
+	if (ret == 0)
+		st_child_started_in((flags & CLONE_NEWPID) != 0);
+	else if (ret > 0 && !(flags & CLONE_FILES))
+		st_parent_forked(); /* the child has copies of our fds */
+	return st_sys_result(ret);
 }

@@ -56,6 +56,8 @@ ST_EXPORT long syscall(long number, ...)
 	case SYS_socket:
 		return st_sys_followed(number, a1, a2, a3, a4, a5,
 				       (const char *)__builtin_frame_address(0) + sizeof(void *));
+	case SYS_clone: case SYS_clone3: case SYS_fork:
+		return st_sys_clone(number, a1, a2, a3, a4, a5, a6);
 	case SYS_prctl: case SYS_seccomp:
 		if (st_installs_sandbox(number, a1, a2))
 			return st_sys_sandbox(number, a1, a2, a3, a4, a5);

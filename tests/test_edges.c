@@ -180,6 +180,37 @@ Test(edges, clone_child_gets_its_own_process_and_chunk)
 	st_trace_free(&t);
 }
 
+/* A child made by a raw system call through syscall() (vsftpd isolates each
+ * session with syscall(__NR_clone, CLONE_NEWPID | ... | SIGCHLD, NULL)), by
+ * clone, fork and clone3, and into a pid namespace of its own: each gets
+ * its own process and chunk, under the pid its parent knows it by (not 1),
+ * and none of the parent's or the child's calls is lost to the other. */
+Test(edges, raw_clone_children_get_their_own_process_and_chunk)
+{
+	const char *kinds[] = {"clone", "fork", "clone3", "newpid"};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		static struct h_run r;
+		unlink(trace);
+		const char *argv[] = {edges, "rawclone", "20000", kinds[k], NULL};
+		cr_assert_eq(h_run(&r, trace, argv, NULL, 60), 0, "%s: %s", kinds[k], r.err);
+		if (strstr(r.out, "unsupported") != NULL) {
+			cr_log_warn("%s", r.out); /* no pid namespace here: the rest still count */
+			continue;
+		}
+		unsigned child = (unsigned)out_value(&r, "child=");
+		struct st_trace t;
+		h_load(&t, trace);
+		cr_assert_eq(t.nevs, 40000 + 3, "%s: %zu events", kinds[k], t.nevs);
+		cr_assert_eq(t.dropped, 0);
+		cr_assert_eq(h_count(&t, ST_OP_GETPEERNAME, child), 20000, "%s", kinds[k]);
+		bool child_record = false;
+		for (size_t i = 0; i < t.nprocs; i++)
+			child_record |= t.procs[i].pid == child;
+		cr_assert(child_record, "%s: no process record for the child %u", kinds[k], child);
+		st_trace_free(&t);
+	}
+}
+
 Test(edges, exit_with_threads_running_leaves_a_whole_trace)
 {
 	for (int run = 0; run < 10; run++) {

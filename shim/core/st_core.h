@@ -256,6 +256,7 @@ void st_record_reset_thread(void);
 void st_record_new_file(void); /* %p child: its own file is not full */
 
 uint32_t st_tid(void); /* this thread's id, cached */
+uint32_t st_record_pid(void); /* the pid this thread's records carry */
 /* Whose records this thread writes next: its own process and thread unless
  * named here (a front-end writing for others, as a tracer does for the
  * processes it follows, names them before each record); 0, 0: its own. */

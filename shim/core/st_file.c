@@ -179,9 +179,14 @@ static int st_header_write(int fd, uint64_t capacity, const char **why)
 /* Frees the slots of processes that are gone; true when one was freed. */
 static bool st_slots_reclaim(struct st_header *h);
 
+/* The pid this process registered itself under: its own, or the one /proc
+ * names it by when it runs in a pid namespace of its own (st_init.c). */
+static uint32_t st_file_own_pid;
+
 void st_file_register_pid(uint32_t pid)
 {
 	struct st_header *h = st_trace.hdr;
+	st_file_own_pid = pid;
 	for (unsigned i = 0; i < ST_LIVE_SLOTS; i++)
 		if (__atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE) == pid)
 			return;
@@ -325,7 +330,7 @@ int st_file_attach(const char *path, uint64_t capacity, const char **why)
 	if (next & ST_SEALED)
 		__atomic_store_n(&st_trace.hdr->next_chunk, st_trace.hdr->sealed_end,
 				 __ATOMIC_RELEASE);
-	st_file_register_pid(st_pid);
+	st_file_register_pid(st_record_pid());
 	st_unlock_close(fd);
 	return 0;
 }
@@ -400,7 +405,7 @@ static bool st_slots_reclaim(struct st_header *h)
 	bool freed = false;
 	for (unsigned i = 0; i < ST_LIVE_SLOTS; i++) {
 		uint32_t pid = __atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE);
-		if (pid != 0 && pid != st_pid && !st_file_pid_alive(pid))
+		if (pid != 0 && pid != st_file_own_pid && !st_file_pid_alive(pid))
 			freed |= __atomic_compare_exchange_n(&h->live_pid[i], &pid, 0, false,
 							     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	}
@@ -415,7 +420,7 @@ static bool st_others_live(struct st_header *h)
 		uint32_t pid = __atomic_load_n(&h->live_pid[i], __ATOMIC_ACQUIRE);
 		if (pid == 0)
 			continue;
-		if (pid != st_pid && st_file_pid_alive(pid))
+		if (pid != st_file_own_pid && st_file_pid_alive(pid))
 			live = true;
 		else
 			__atomic_compare_exchange_n(&h->live_pid[i], &pid, 0, false,

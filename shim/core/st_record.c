@@ -477,6 +477,11 @@ static inline uint32_t st_writer_pid(void)
 	return ST_LIKELY(st_self.as_pid == 0) ? st_pid : st_self.as_pid;
 }
 
+uint32_t st_record_pid(void)
+{
+	return st_writer_pid();
+}
+
 uint32_t st_tid(void)
 {
 	if (ST_UNLIKELY(st_self.tid == 0))

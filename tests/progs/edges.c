@@ -11,7 +11,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <linux/sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static int edges_conn; /* connected socket the calls are made on */
@@ -89,6 +91,40 @@ static int edges_clone(long n)
 	int status;
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	printf("child=%d calls=%ld\n", pid, 2 * n);
+	return 0;
+}
+
+/* rawclone N [KIND]: a child made by a raw system call through syscall(),
+ * as vsftpd isolates each session (syscall(__NR_clone, CLONE_NEWPID |
+ * CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD, NULL)); it and its parent make N
+ * calls each.  KIND: clone (the default), fork, clone3, newpid (clone into
+ * a new pid namespace: "newpid unsupported" when not allowed here). */
+static int edges_raw_clone(long n, const char *kind)
+{
+	edges_pair();
+	long pid;
+	if (strcmp(kind, "fork") == 0) {
+		pid = syscall(SYS_fork);
+	} else if (strcmp(kind, "clone3") == 0) {
+		struct clone_args args = {.exit_signal = SIGCHLD};
+		pid = syscall(SYS_clone3, &args, sizeof args);
+	} else {
+		long flags = SIGCHLD | (strcmp(kind, "newpid") == 0 ? CLONE_NEWPID : 0);
+		pid = syscall(SYS_clone, flags, 0L, 0L, 0L, 0L);
+		if (pid < 0 && (flags & CLONE_NEWPID)) {
+			printf("newpid unsupported: %s\n", strerror(errno));
+			return 0;
+		}
+	}
+	CHECK(pid >= 0);
+	for (long i = 0; i < n; i++)
+		edges_call();
+	if (pid == 0)
+		_exit(0);
+	int status;
+	CHECK(waitpid((pid_t)pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	printf("child=%ld calls=%ld\n", pid, 2 * n);
 	return 0;
 }
 
@@ -253,6 +289,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "malloc")) return edges_malloc(n);
 	if (!strcmp(s, "sockets")) return edges_sockets();
 	if (!strcmp(s, "clone")) return edges_clone(n);
+	if (!strcmp(s, "rawclone")) return edges_raw_clone(n, argc > 3 ? argv[3] : "clone");
 	if (!strcmp(s, "exitthreads")) return edges_exit_threads((int)n);
 	if (!strcmp(s, "vforkexit")) return edges_vfork_exit(n);
 	if (!strcmp(s, "children")) return edges_children(n);
@@ -260,6 +297,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "daemon") && argc > 3) return edges_daemon(argv[2], argv[3]);
 	if (!strcmp(s, "storm") && argc > 4) return edges_storm(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: edges loop|malloc|sockets|clone|exitthreads|vforkexit|children N\n"
+			"       edges rawclone N [clone|fork|clone3|newpid]\n"
 			"       edges fdfull | daemon DIR DATA\n"
 			"       edges storm COUNTERS PROCS THREADS\n");
 	return 2;
