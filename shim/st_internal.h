@@ -33,6 +33,7 @@ int st_real_dlclose(void *handle);
 int st_real_pipe2(int fds[2], int flags);
 int st_real_pipe(int fds[2]);
 int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+ssize_t st_real_recvmsg(int fd, struct msghdr *msg, int flags);
 int st_real_shutdown(int fd, int how);
 int st_real_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
 		  unsigned long a5);

@@ -48,6 +48,7 @@ static struct {
 	int (*clone)(int (*)(void *), void *, int, void *, ...);
 	int (*fcntl)(int, int, ...);
 	int (*fcntl64)(int, int, ...);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
 } st_fn;
 
 enum { ST_UNBOUND, ST_BINDING, ST_BOUND };
@@ -95,6 +96,7 @@ static bool st_bind(void)
 	ST_BIND(clone);
 	ST_BIND(fcntl);
 	ST_BIND(fcntl64); /* glibc 2.28 and later: what -D_FILE_OFFSET_BITS=64 calls */
+	ST_BIND(recvmsg);
 	__atomic_store_n(&st_bind_state, ST_BOUND, __ATOMIC_RELEASE);
 	return true;
 }
@@ -245,6 +247,12 @@ int st_real_prctl(int option, unsigned long a2, unsigned long a3, unsigned long 
 int st_real_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	return ST_CALL(getsockopt, SYS_getsockopt, fd, level, name, val, len);
+}
+
+ssize_t st_real_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return (st_bind() && st_fn.recvmsg) ? st_fn.recvmsg(fd, msg, flags)
+					    : ST_SYS(SYS_recvmsg, fd, msg, flags);
 }
 
 int st_real_shutdown(int fd, int how)

@@ -262,7 +262,7 @@ Test(dump, only_wrapped_symbols_are_exported)
 	cr_assert_str_eq(r.out, "_Exit __longjmp_chk _exit _longjmp accept accept4 bind clone close close_range "
 				"closefrom connect dlclose dup dup2 "
 				"dup3 fclose fcntl fcntl64 getaddrinfo gethostbyname gethostbyname2 gethostbyname2_r "
-				"gethostbyname_r getpeername getsockname getsockopt listen longjmp pipe pipe2 prctl "
+				"gethostbyname_r getpeername getsockname getsockopt listen longjmp pipe pipe2 prctl recvmsg "
 				"shutdown siglongjmp socket socketpair syscall wait wait4 waitid waitpid ");
 }
 

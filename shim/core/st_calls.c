@@ -248,6 +248,20 @@ void st_call_started_with(const int *fds, const uint64_t *inodes, size_t n)
 	}
 }
 
+/* Sockets another process passed to this one (SCM_RIGHTS): vsftpd's
+ * privileged process connects an active-mode data connection and hands it
+ * to the session process, which sends the file and closes it, after the
+ * connecting process let its own copy go with nothing sent.  Each TCP
+ * socket with a peer is recorded held, as one a program starts with, so
+ * that the reader joins it to its opener's connection and ends that at the
+ * later close, with the bytes the kernel counted by then. */
+void st_call_passed_in(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0 && st_call_is_tcp(fds[i]))
+			st_call_held(fds[i], -1);
+}
+
 /* A socket found open when following began (a tracer attaching to a running
  * process): a connected one is recorded with both ends (a "held" event, so
  * that the views list its connection) and followed from then on, as a socket

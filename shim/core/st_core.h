@@ -380,6 +380,7 @@ void st_call_range_ending(unsigned first, unsigned last, unsigned flags);
 bool st_call_held(int fd, int listen_fd);
 /* after an exec: the sockets fds[i] (inodes[i]) the program starts with */
 void st_call_started_with(const int *fds, const uint64_t *inodes, size_t n);
+void st_call_passed_in(const int *fds, size_t n); /* SCM_RIGHTS */
 
 /* st_addr.c: endpoint helpers. */
 void st_addr_from(struct st_addr *a, const void *sa, socklen_t len);

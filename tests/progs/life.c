@@ -521,9 +521,12 @@ static int life_scmrights(void)
 /* handoff: node's cluster master: the accepted connection is handed to a
  * worker over a Unix socket (SCM_RIGHTS), which names it (getsockname) and
  * tells the master, who closes its copy at once; the worker reads 1000 bytes,
- * writes 2000 and closes.  The client is never seen (inline system calls). */
-static int life_handoff(void)
+ * writes 2000 and closes.  The client is never seen (inline system calls).
+ * silent: vsftpd's way, the worker never names it; silent-early: and the
+ * master closes its copy as soon as it is sent, before the worker has it. */
+static int life_handoff(const char *how)
 {
+	bool names = how == NULL, waits = how == NULL || strcmp(how, "silent-early") != 0;
 	int sp[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
 	pid_t pid = fork(); /* before the connection: the worker inherits nothing of it */
@@ -532,8 +535,8 @@ static int life_handoff(void)
 		int fd = life_recv_fd(sp[1]);
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		CHECK(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
-		CHECK(write(sp[1], "k", 1) == 1);
+		CHECK(!names || getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
+		CHECK(!waits || write(sp[1], "k", 1) == 1);
 		life_read_all(fd, 1000);
 		life_write_all(fd, 2000);
 		life_read_all(fd, 1); /* its ACK came with it: all 2000 acknowledged */
@@ -550,7 +553,7 @@ static int life_handoff(void)
 	CHECK(a >= 0);
 	life_send_fd(sp[0], a);
 	char k;
-	CHECK(read(sp[0], &k, 1) == 1);
+	CHECK(!waits || read(sp[0], &k, 1) == 1);
 	close(a);
 	life_untraced_exchange(c);
 	CHECK(waitpid(pid, NULL, 0) == pid);
@@ -1039,7 +1042,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "abandon")) return life_silent(true);
 	if (!strcmp(s, "killed")) return life_killed();
 	if (!strcmp(s, "reset")) return life_reset();
-	if (!strcmp(s, "handoff")) return life_handoff();
+	if (!strcmp(s, "handoff")) return life_handoff(argc > 2 ? argv[2] : NULL);
 	if (!strcmp(s, "peerbuf")) return life_peerbuf(argc > 2 && !strcmp(argv[2], "asan"));
 	if (!strcmp(s, "fdupfd")) return life_fdupfd();
 	if (!strcmp(s, "scmrights")) return life_scmrights();
