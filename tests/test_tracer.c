@@ -412,7 +412,8 @@ Test(tracer, raw_clients_the_shim_misses_are_paired)
 	const char *modes[][2] = {{"forkdup", NULL},	{"prefork", "parent-first"},
 				  {"prefork", "child-exits"}, {"inetd", NULL},
 				  {"inetd", "late"},	{"reexec", NULL},
-				  {"selfexec", NULL}};
+				  {"selfexec", NULL},	{"handoff", NULL},
+				  {"handoff", "silent"}, {"handoff", "silent-early"}};
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		static struct h_run r, d;
 		unlink(trace);

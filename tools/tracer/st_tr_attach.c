@@ -180,6 +180,7 @@ void st_tr_started_sockets(struct st_tr_proc *p)
 	size_t n = st_tr_socket_fds(p->pid, fds, inodes, ST_TR_STARTED_MAX);
 	if (n == 0)
 		return;
+	p->may_receive = true; /* any of them may be a Unix socket */
 	st_tr_kernel_use(p);
 	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
 	st_call_started_with(fds, inodes, n);

@@ -69,6 +69,30 @@ static bool st_tr_exit_unneeded(const struct st_tr_call *c)
 	}
 }
 
+/*
+ * A close of an fd the tracer never saw opened, in a process that may have
+ * been passed sockets over a Unix one (SCM_RIGHTS): recvmsg is not stopped
+ * at (every data read would be), so a connection another process connected
+ * and handed over (vsftpd's active-mode data connection, written by the
+ * session process, never named) is seen here first, at its close: recorded
+ * held, then its close with the kernel's bytes, and the reader joins it to
+ * its opener's connection.  Any other fd costs one look (ENOTSOCK).
+ */
+static void st_tr_close_unseen(int fd, struct st_end_note *note)
+{
+	st_call_passed_in(&fd, 1);
+	st_end_begin(fd, ST_END_CLOSE, note);
+}
+
+/* Whether addr (of args[1], args[2] bytes) is a Unix one: the process has
+ * a Unix socket then, and may be passed connections through it. */
+static bool st_tr_unix_addr(pid_t tid, const uint64_t args[6])
+{
+	sa_family_t family;
+	return args[1] != 0 && args[2] >= sizeof family &&
+	       st_tr_read(tid, args[1], &family, sizeof family) && family == AF_UNIX;
+}
+
 bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 {
 	struct st_tr_call *c = &t->call;
@@ -85,13 +109,18 @@ bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 	case SYS_connect:
 		c->start_ns = st_now_ns();
 		st_tr_read_addr(t->tid, args[1], args[2], &c->addr);
+		t->proc->may_receive |= c->addr.len > 0 && c->addr.ss.ss_family == AF_UNIX;
+		break;
+	case SYS_bind:
+		t->proc->may_receive |= !t->proc->may_receive && st_tr_unix_addr(t->tid, args);
 		break;
 	case SYS_accept:
 	case SYS_accept4:
 		c->offered_len = args[1] ? st_tr_read_len(t->tid, args[2]) : -1;
 		break;
 	case SYS_close:
-		st_end_begin(fd, ST_END_CLOSE, &c->note);
+		if (!st_end_begin(fd, ST_END_CLOSE, &c->note) && t->proc->may_receive)
+			st_tr_close_unseen(fd, &c->note);
 		break;
 	case SYS_dup2:
 	case SYS_dup3:
@@ -169,7 +198,12 @@ void st_tr_call_exit(struct st_tr_thread *t, long rval, bool is_error)
 	st_tr_kernel_use(t->proc);
 	st_record_as((uint32_t)t->proc->pid, (uint32_t)t->tid);
 	switch (c->nr) {
-	case SYS_socketpair: if (ret == 0) st_tr_socketpair(t); break;
+	case SYS_socketpair:
+		if (ret == 0) {
+			st_tr_socketpair(t);
+			t->proc->may_receive |= c->args[0] == AF_UNIX;
+		}
+		break;
 	case SYS_connect: st_call_connect(fd, &c->addr, &done, c->start_ns, &c->stack); break;
 	case SYS_accept:
 	case SYS_accept4: st_tr_accepted(t, &done); break;

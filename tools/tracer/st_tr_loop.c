@@ -84,6 +84,7 @@ static struct st_tr_thread *st_tr_new_thread(pid_t tid, struct st_tr_proc *paren
 		return st_tr_thread_add(tid, leader->proc);
 	struct st_tr_proc *proc = st_tr_proc_new(
 		tid, parent ? st_socktab_fork(parent->tab, st_now_ns()) : st_socktab_new());
+	proc->may_receive = parent != NULL && parent->may_receive; /* its fds were copied */
 	st_tr_proc_record(proc, tid);
 	return st_tr_thread_add(tid, proc);
 }

@@ -46,6 +46,10 @@ struct st_tr_proc {
 	unsigned threads; /* traced threads not yet at their exit */
 	unsigned refs;	  /* thread entries naming it */
 	unsigned files_epoch; /* counts unshare(CLONE_FILES) calls seen in it */
+	/* it holds or held a Unix socket (socketpair, bind or connect to a
+	 * path, sockets it started with, its parent's at fork): another process
+	 * may have passed it a connection (SCM_RIGHTS, st_tr_calls.c) */
+	bool may_receive;
 	bool label_asked, label_same; /* its LSM label is the tracer's (st_tr_names.c) */
 	/* CPython (3.11 to 3.15) in it (-k): found in its objects at its first stack */
 	bool py_looked;
