@@ -15,8 +15,9 @@
  * the parent's offsets, tearing both, and the reader stopped at the first
  * torn record.  One that copies our memory onto the same stack (no
  * CLONE_VM, no stack given) comes back through this code as fork's child
- * does.  One with a stack of its own cannot run our code after the call:
- * passed through, and not seen (libsocktrace(7)).
+ * does.  One with a stack or a thread pointer of its own (CLONE_SETTLS)
+ * cannot run our code after the call: passed through, and not seen
+ * (libsocktrace(7)).
  */
 #define _GNU_SOURCE
 #include <linux/sched.h>
@@ -54,7 +55,8 @@ ST_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	void *tls = va_arg(ap, void *);
 	pid_t *ctid = va_arg(ap, pid_t *);
 	va_end(ap);
-	if ((flags & CLONE_VM) || fn == NULL)
+	/* CLONE_SETTLS: the child's thread-local variables are not ours */
+	if ((flags & (CLONE_VM | CLONE_SETTLS)) || fn == NULL)
 		return st_real_clone(fn, stack, flags, arg, ptid, tls, ctid);
 	struct st_clone_start start = {fn, arg, (flags & CLONE_NEWPID) != 0};
 	int ret = st_real_clone(st_clone_child, stack, flags, &start, ptid, tls, ctid);
@@ -88,10 +90,16 @@ static bool st_clone3_args(long args, long size, uint64_t *flags, uint64_t *stac
 long st_sys_clone(long number, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	uint64_t flags = 0, stack = 0;
-	bool fork_like = number == SYS_fork ||
-			 (number == SYS_clone && (flags = (uint64_t)a1, stack = (uint64_t)a2, true)) ||
-			 (number == SYS_clone3 && st_clone3_args(a1, a2, &flags, &stack));
-	if (!fork_like || (flags & CLONE_VM) || stack != 0)
+	bool known = true;
+	if (number == SYS_clone) {
+		flags = (uint64_t)a1;
+		stack = (uint64_t)a2;
+	} else if (number == SYS_clone3) {
+		known = st_clone3_args(a1, a2, &flags, &stack);
+	}
+	/* CLONE_SETTLS: the child's thread pointer is another, and with it
+	 * every thread-local variable of ours */
+	if (!known || (flags & (CLONE_VM | CLONE_SETTLS)) || stack != 0)
 		return st_sys(number, a1, a2, a3, a4, a5, a6);
 	long ret = st_raw_syscall(number, a1, a2, a3, a4, a5, a6);
 	if (ret == 0)
