@@ -157,6 +157,7 @@ static void st_tr_held_sockets(struct st_tr_proc *p)
 	static int fds[ST_TR_HELD_MAX], listeners[ST_TR_HELD_MAX];
 	static struct st_addr ends[ST_TR_HELD_MAX];
 	size_t n = st_tr_socket_fds(p->pid, fds, NULL, ST_TR_HELD_MAX), nlisteners = 0;
+	p->may_receive = n > 0; /* any of them may be a Unix socket */
 	st_tr_kernel_use(p);
 	st_record_as((uint32_t)p->pid, (uint32_t)p->pid);
 	for (size_t i = 0; i < n; i++) {
