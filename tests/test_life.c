@@ -558,6 +558,21 @@ Test(life, a_socket_received_over_a_unix_socket_is_followed_to_its_end)
 	st_trace_free(&t);
 }
 
+/* Each end's own bytes in -c --json: a server that writes after its client
+ * left (a TLS close_notify) handed more than the client got, and the
+ * client's FIN that came before the reset is no byte of the server's
+ * (tcp_info counts it, and the state after a reset does not show it: the
+ * client's own count bounds it). */
+Test(life, each_end_of_a_row_has_its_own_bytes)
+{
+	run_life("unread", NULL, NULL);
+	const char *out = dump_c_json();
+	cr_assert_eq(h_occurrences(out, "\n"), 1, "one row: %s", out);
+	cr_assert_not_null(strstr(out, "\"tx_bytes\":100,\"rx_bytes\":50,"), "%s", out);
+	cr_assert_not_null(strstr(out, "\"server_tx_bytes\":80,\"server_rx_bytes\":100}"), "%s",
+			   out);
+}
+
 /* One run of life's handoff mode (how: NULL, silent, silent-early), its
  * connection's end held to the receiver's close. */
 static void handoff_case(const char *how)

@@ -112,6 +112,31 @@ static int life_bytes(void)
 	return 0;
 }
 
+/* unread: a TLS server's close_notify after its client left: 100 bytes
+ * out, 50 back, the client closes; the server writes 30 more, which the
+ * client's closed socket answers with a reset, and closes.  The client
+ * handed 100 and got 50; the server handed 80 and got 100 (and the
+ * client's FIN before the reset, which is no byte). */
+static int life_unread(void)
+{
+	int l, c, a;
+	life_connected(&l, &c, &a);
+	life_write_all(c, 100);
+	life_read_all(a, 100);
+	life_write_all(a, 50);
+	life_read_all(c, 50);
+	close(c);
+	char byte;
+	CHECK(read(a, &byte, 1) == 0); /* its FIN */
+	life_write_all(a, 30);
+	/* the reset: POLLHUP only once both directions are shut, bounded */
+	struct pollfd p = {.fd = a, .events = 0};
+	CHECK(poll(&p, 1, 10000) == 1 && (p.revents & POLLHUP));
+	close(a);
+	close(l);
+	return 0;
+}
+
 /* again: connect() asked again until EISCONN, as ab and hiredis do */
 static int life_again(void)
 {
@@ -1033,6 +1058,7 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "connectjump")) return life_connect_jump();
 	if (!strcmp(s, "refusedblock")) return life_refused_blocking();
 	if (!strcmp(s, "bytes")) return life_bytes();
+	if (!strcmp(s, "unread")) return life_unread();
 	if (!strcmp(s, "again")) return life_again();
 	if (!strcmp(s, "reuse")) return life_reuse(argc > 2 ? atoi(argv[2]) : 100);
 	if (!strcmp(s, "badopt")) return life_badopt();

@@ -851,6 +851,10 @@ struct st_life_row {
 	bool have_connect, have_handshake, have_duration, have_bytes;
 	uint64_t connect_ns, handshake_ns, duration_ns, tx, rx;
 	uint32_t rtt_us, retrans;
+	/* the server end's own counts, which may differ from the client's:
+	 * what one side sent after the other closed, or never read */
+	bool have_server_bytes;
+	uint64_t server_tx, server_rx;
 };
 
 static const char *st_end_result(const struct st_end *c)
@@ -882,6 +886,35 @@ static bool st_blocking_latency(const struct st_end *c, uint64_t *latency_ns)
 		return false;
 	*latency_ns = c->copy.ts - start;
 	return true;
+}
+
+/* An end's own count of what it handed to TCP (version 3 closes). */
+static bool st_end_handed(const struct st_end *e, uint64_t *handed)
+{
+	uint64_t received;
+	if (!e || !e->closed || (e->close.flags & (ST_CLOSE_TCPINFO | ST_CLOSE_SENT)) !=
+					(ST_CLOSE_TCPINFO | ST_CLOSE_SENT))
+		return false;
+	st_close_bytes(&e->close, handed, &received);
+	return true;
+}
+
+/*
+ * Neither end received more data than the other handed to TCP.  tcp_info
+ * counts a FIN in tcpi_bytes_received, and a reset that came after it (the
+ * client left, the server's late write was answered with a reset: a TLS
+ * close_notify) leaves a state that does not show it: one byte too many,
+ * which the other end's own count removes when both ends were traced.
+ */
+static void st_life_bound(const struct st_end *c, const struct st_end *s, struct st_life_row *l)
+{
+	uint64_t client_handed, server_handed;
+	if (l->have_server_bytes && st_end_handed(c, &client_handed) &&
+	    l->server_rx > client_handed)
+		l->server_rx = client_handed;
+	if (l->have_bytes && c && c->closed && st_end_handed(s, &server_handed) &&
+	    l->rx > server_handed)
+		l->rx = server_handed;
 }
 
 static void st_life_of(const struct st_end *c, const struct st_end *s, struct st_life_row *l)
@@ -924,6 +957,11 @@ static void st_life_of(const struct st_end *c, const struct st_end *s, struct st
 		l->rtt_us = by->close.rtt_us;
 		l->retrans = by->close.retrans;
 	}
+	if (s && s->closed && (s->close.flags & ST_CLOSE_TCPINFO)) {
+		l->have_server_bytes = true;
+		st_close_bytes(&s->close, &l->server_tx, &l->server_rx);
+	}
+	st_life_bound(c, s, l);
 }
 
 static void st_life_text(FILE *out, const struct st_life_row *l)
@@ -972,6 +1010,8 @@ static void st_life_json(FILE *out, const struct st_end *c, const struct st_end 
 	st_json_u64_or_null(out, "rx_bytes", l->have_bytes, l->rx);
 	st_json_u64_or_null(out, "rtt_us", l->have_bytes, l->rtt_us);
 	st_json_u64_or_null(out, "retrans", l->have_bytes, l->retrans);
+	st_json_u64_or_null(out, "server_tx_bytes", l->have_server_bytes, l->server_tx);
+	st_json_u64_or_null(out, "server_rx_bytes", l->have_server_bytes, l->server_rx);
 }
 
 /*

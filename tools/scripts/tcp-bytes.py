@@ -50,9 +50,14 @@ if compare:
             end = row.get(side)
             if not end or row.get('tx_bytes') is None or end['local'].get('port') is None:
                 continue
-            # a row's tx/rx are the client's; a server end sees them swapped
-            want = (row['tx_bytes'], row['rx_bytes']) if side == 'client' \
-                else (row['rx_bytes'], row['tx_bytes'])
+            # a row's tx/rx are the client's; a server end has its own
+            # counts (server_tx_bytes), else sees the client's swapped
+            if side == 'client':
+                want = (row['tx_bytes'], row['rx_bytes'])
+            elif row.get('server_tx_bytes') is not None:
+                want = (row['server_tx_bytes'], row['server_rx_bytes'])
+            else:
+                want = (row['rx_bytes'], row['tx_bytes'])
             got = kernel.get((end['local']['port'], end['peer']['port']))
             ends += 1
             if got != want:
