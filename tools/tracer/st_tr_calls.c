@@ -69,6 +69,17 @@ static bool st_tr_exit_unneeded(const struct st_tr_call *c)
 	}
 }
 
+/* Whether the tracer follows something under fd: a socket it saw made,
+ * connected, accepted or copied, though its close may end nothing (one of
+ * several fds naming it: dup's). */
+static bool st_tr_fd_seen(int fd)
+{
+	enum st_life_state state;
+	uint8_t flags;
+	uint64_t since;
+	return st_life_get(fd, &state, &flags, &since);
+}
+
 /*
  * A close of an fd the tracer never saw opened, in a process that may have
  * been passed sockets over a Unix one (SCM_RIGHTS): recvmsg is not stopped
@@ -119,8 +130,10 @@ bool st_tr_call_entry(struct st_tr_thread *t, long nr, const uint64_t args[6])
 		c->offered_len = args[1] ? st_tr_read_len(t->tid, args[2]) : -1;
 		break;
 	case SYS_close:
-		if (!st_end_begin(fd, ST_END_CLOSE, &c->note) && t->proc->may_receive)
+		if (t->proc->may_receive && !st_tr_fd_seen(fd))
 			st_tr_close_unseen(fd, &c->note);
+		else
+			st_end_begin(fd, ST_END_CLOSE, &c->note);
 		break;
 	case SYS_dup2:
 	case SYS_dup3:
