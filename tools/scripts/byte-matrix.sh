@@ -2,7 +2,9 @@
 # The TX/RX matrix beside the kernel (root, bpftrace): python http.server and
 # urllib/curl clients traced on one side, the other or both, small and large
 # bodies; node (libuv closes) both sides; the C lifecycle program (a reset
-# connection, forked and exec'd servers among its modes). Each run
+# connection, forked and exec'd servers, a connection handed over a Unix
+# socket and never named, a server writing after its client left, among its
+# modes). Each run
 # is checked by tcp-bytes.py --compare: prints its differences, exits 1.
 #   tools/scripts/byte-matrix.sh build
 set -u
@@ -53,7 +55,7 @@ done
 # an exec (sshd), kept across an exec in place (nc -l -e), on fds 0 and 1 of
 # an exec'd child (inetd) in both orders and through a wrapper's exec
 for mode in bytes syscall unacked reset "prefork child-exits" "prefork parent-first" reexec selfexec \
-	inetd "inetd late" "inetd exec"; do
+	inetd "inetd late" "inetd exec" "handoff silent" "handoff silent-early" unread; do
 	rm -f t.trace
 	printf 'C program (%s): ' "$mode"
 	"$S/tcp-bytes.py" --compare "$B/socktrace-dump" "$W/t.trace" -- env LD_PRELOAD="$B/libsocktrace.so" \
