@@ -4,8 +4,8 @@
 # bodies; node (libuv closes) both sides; the C lifecycle program (a reset
 # connection, forked and exec'd servers, a connection handed over a Unix
 # socket and never named, a server writing after its client left, among its
-# modes). Each run
-# is checked by tcp-bytes.py --compare: prints its differences, exits 1.
+# modes). Each run is checked by tcp-bytes.py --compare: prints its
+# differences, exits 1.
 #   tools/scripts/byte-matrix.sh build
 set -u
 B=$(cd "$1" && pwd); S=$(cd "$(dirname "$0")" && pwd)
